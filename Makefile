@@ -1,0 +1,74 @@
+# xling: the two commands a fresh machine needs are `make run` and `make test`.
+# Everything else here is set-up they depend on; each step is idempotent and cached under .cache/.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+XLING_DATA ?= $(abspath ../shared/data)
+CACHE      := $(abspath .cache)
+OUTDIR     ?= $(abspath out)
+
+# ONNX Runtime's CPU library ships inside the npm package onnxruntime-node; we take the tarball with
+# `npm pack` (no install scripts run) and check both the tarball and the library against pinned digests.
+ORT_NPM_VERSION := 1.30.0
+ORT_TGZ_SHA256  := 6e3390d6b783e7be946fad629292799da28d0b42f84856e50d2c1b0383291e75
+ORT_LIB_SHA256  := ffb75a925ba05e47b235bb66e3e3911714a80b328a9c9425539feb204aa32a23
+ORT_DIR         := $(CACHE)/onnxruntime-$(ORT_NPM_VERSION)
+ONNXRUNTIME_LIB ?= $(ORT_DIR)/libonnxruntime.so.1
+export ONNXRUNTIME_LIB XLING_DATA
+
+# Debian packages that tests use as independent oracles (and their peers in benchmarks).
+APT_ORACLES := python3-torch python3-numpy python3-sklearn python3-faiss python3-onnx sentencepiece
+ORACLE_STAMP := $(CACHE)/oracles.stamp
+
+GO ?= go
+
+.PHONY: run test bench setup deps ort oracles experiment clean help
+
+help:
+	@echo "make run   - evaluate the default encoder on XQuAD-R and MLQA-R through the embedded Kafka broker"
+	@echo "make test  - install prerequisites and run every test"
+	@echo "make bench - run the benchmarks (figures go to BENCHMARKS.md by hand)"
+
+setup: deps ort
+
+deps: check-tools
+	$(GO) mod download
+
+check-tools:
+	@missing=""; for t in $(GO) npm tar sha256sum; do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
+	if [ -n "$$missing" ]; then echo "xling: missing prerequisites:$$missing (install Go >= 1.26, Node.js/npm, tar, coreutils)" >&2; exit 1; fi
+
+ort: $(ONNXRUNTIME_LIB)
+
+$(ORT_DIR)/libonnxruntime.so.1:
+	@mkdir -p $(ORT_DIR)/pack
+	cd $(ORT_DIR)/pack && npm pack --silent --ignore-scripts onnxruntime-node@$(ORT_NPM_VERSION) >/dev/null
+	echo "$(ORT_TGZ_SHA256)  $(ORT_DIR)/pack/onnxruntime-node-$(ORT_NPM_VERSION).tgz" | sha256sum -c --quiet
+	tar -xzf $(ORT_DIR)/pack/onnxruntime-node-$(ORT_NPM_VERSION).tgz -C $(ORT_DIR)/pack package/bin/napi-v6/linux/x64/libonnxruntime.so.1
+	echo "$(ORT_LIB_SHA256)  $(ORT_DIR)/pack/package/bin/napi-v6/linux/x64/libonnxruntime.so.1" | sha256sum -c --quiet
+	mv $(ORT_DIR)/pack/package/bin/napi-v6/linux/x64/libonnxruntime.so.1 $@
+	rm -rf $(ORT_DIR)/pack
+
+oracles: $(ORACLE_STAMP)
+
+$(ORACLE_STAMP):
+	@mkdir -p $(CACHE)
+	@if ! dpkg -s $(APT_ORACLES) >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_ORACLES); \
+	  else echo "xling: tests need Debian packages: $(APT_ORACLES) (run as root or install them)" >&2; exit 1; fi; fi
+	touch $@
+
+run: setup
+	$(GO) run ./cmd/xling run --data $(XLING_DATA) --out $(OUTDIR)
+
+# XLING_REQUIRE_ORACLES=1 turns a missing oracle from a skip into a failure: `make test` never passes
+# on checks it did not run.
+test: setup oracles
+	XLING_REQUIRE_ORACLES=1 $(GO) test -count=1 ./...
+
+bench: setup oracles
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./...
+
+clean:
+	rm -rf $(OUTDIR)

@@ -1,0 +1,29 @@
+// Package dataset reads the retrieval datasets (LAReQA's XQuAD-R and MLQA-R, raw SQuAD-format XQuAD) into
+// queries and candidates, and downloads them for users who do not have a local copy.
+package dataset
+
+// Kind says whether an item is asked (a query) or retrieved (a candidate sentence).
+type Kind string
+
+const (
+	Query     Kind = "query"
+	Candidate Kind = "candidate"
+)
+
+// Item is one query or one candidate sentence of one language of one dataset.
+//
+// Relevance judgements travel on the candidate (QIDs): a candidate is relevant to every query, in any
+// language, whose QID it lists. Question ids are shared by parallel questions across languages, so the
+// multilingual relevant set of a query is every candidate, in every language, that lists its QID.
+type Item struct {
+	Dataset string // "xquad-r", "mlqa-r", "xquad"
+	Lang    string // ISO 639-1 code: ar de el en es hi ru th tr vi zh
+	Kind    Kind
+	// ID is unique within Dataset: "<lang>/q/<qid>" for queries, "<lang>/c/<article>.<paragraph>.<sentence>"
+	// (zero-based indexes in file order) for candidates.
+	ID      string
+	QID     string   // queries: the question id (the parallel group)
+	Text    string   // the question, or the candidate sentence
+	Context string   // candidates: the paragraph that holds the sentence
+	QIDs    []string // candidates: ids of the questions whose answer lies in this sentence
+}

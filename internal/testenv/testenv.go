@@ -1,0 +1,85 @@
+// Package testenv finds the independent references that tests check xling against (Debian's python3
+// with numpy/torch/onnx/sklearn, sentencepiece's tools, ONNX Runtime, the shared datasets).
+//
+// A missing reference skips the test on a developer's machine, but fails it when XLING_REQUIRE_ORACLES=1
+// (set by `make test`), so a test run never reports a check it did not make.
+package testenv
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"testing"
+)
+
+// Python is Debian's interpreter, which holds the python3-* packages the oracles use.
+const Python = "/usr/bin/python3"
+
+func missing(t testing.TB, what string) {
+	t.Helper()
+	if os.Getenv("XLING_REQUIRE_ORACLES") == "1" {
+		t.Fatalf("required reference missing: %s (run `make test`, which installs it)", what)
+	}
+	t.Skipf("reference missing: %s", what)
+}
+
+// RequirePython returns Debian's python3 after checking that it imports every module named.
+func RequirePython(t testing.TB, modules ...string) string {
+	t.Helper()
+	if _, err := os.Stat(Python); err != nil {
+		missing(t, Python)
+	}
+	for _, m := range modules {
+		if out, err := exec.Command(Python, "-c", "import "+m).CombinedOutput(); err != nil {
+			missing(t, "python module "+m+": "+string(out))
+		}
+	}
+	return Python
+}
+
+// RequireTool returns the path of an executable on PATH.
+func RequireTool(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		missing(t, name)
+	}
+	return p
+}
+
+// ORTLibrary returns the ONNX Runtime shared library named by ONNXRUNTIME_LIB (the Makefile sets it).
+func ORTLibrary(t testing.TB) string {
+	t.Helper()
+	p := os.Getenv("ONNXRUNTIME_LIB")
+	if p == "" {
+		p = filepath.Join(RepoRoot(t), ".cache", "onnxruntime-1.30.0", "libonnxruntime.so.1")
+	}
+	if _, err := os.Stat(p); err != nil {
+		missing(t, "ONNX Runtime library ("+p+"; `make ort` fetches it)")
+	}
+	return p
+}
+
+// DataDir returns the shared datasets directory: XLING_DATA, else ../shared/data beside the repository.
+func DataDir(t testing.TB) string {
+	t.Helper()
+	p := os.Getenv("XLING_DATA")
+	if p == "" {
+		p = filepath.Join(RepoRoot(t), "..", "shared", "data")
+	}
+	if _, err := os.Stat(filepath.Join(p, "DATA.md")); err != nil {
+		missing(t, "shared data directory "+p)
+	}
+	return p
+}
+
+// RepoRoot is the module root, found from this source file's location.
+func RepoRoot(t testing.TB) string {
+	t.Helper()
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		t.Fatal("testenv: cannot locate source file")
+	}
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+}

@@ -1,0 +1,242 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"xling/schemas"
+)
+
+// Headers set on every message xling writes.
+const (
+	HeaderRun       = "xling-run"       // run id
+	HeaderPartition = "xling-partition" // explicit partition (run-end markers go to every partition)
+	HeaderReason    = "xling-reason"    // dead letters: why
+	HeaderStage     = "xling-stage"     // dead letters: which stage rejected it
+	HeaderSource    = "xling-source"    // dead letters: topic/partition/offset it came from
+	HeaderRecord    = "xling-record"    // dead letters: index of the record in its batch, -1 for the whole message
+)
+
+// Counts are a stage's books, in records: In = Out + Dead once the stage has drained its input.
+// DeadMessages counts messages rejected whole (they could not be decoded, so their records are unknown).
+type Counts struct {
+	In, Out, Dead, DeadMessages atomic.Int64
+}
+
+// Snapshot is a plain copy of Counts.
+type Snapshot struct{ In, Out, Dead, DeadMessages int64 }
+
+// Snapshot reads the counters.
+func (c *Counts) Snapshot() Snapshot {
+	return Snapshot{c.In.Load(), c.Out.Load(), c.Dead.Load(), c.DeadMessages.Load()}
+}
+
+// Message is a consumed Kafka message with its schema id and, for control messages, its markers decoded.
+type Message struct {
+	kafka.Message
+	Schema  string
+	Markers []schemas.Marker
+}
+
+// Source says where a message came from, for dead letters and errors.
+func (m Message) Source() string {
+	return m.Topic + "/" + strconv.Itoa(m.Partition) + "/" + strconv.FormatInt(m.Offset, 10)
+}
+
+// Stage is one processing step's connection to the broker: it consumes one topic as a member of the
+// consumer group "<prefix><name>", produces to any topic, and dead-letters what it cannot process.
+type Stage struct {
+	Name   string
+	Broker *Broker
+	Topics Topics
+	RunID  string
+	Counts Counts
+
+	w *kafka.Writer
+}
+
+// NewStage connects a stage to the broker.
+func NewStage(name string, b *Broker, topics Topics, runID string) *Stage {
+	return &Stage{
+		Name: name, Broker: b, Topics: topics, RunID: runID,
+		w: &kafka.Writer{
+			Addr:                   kafka.TCP(b.Addrs...),
+			Balancer:               &partitioner{},
+			BatchTimeout:           time.Millisecond,
+			BatchBytes:             64 << 20,
+			RequiredAcks:           kafka.RequireAll,
+			AllowAutoTopicCreation: false,
+		},
+	}
+}
+
+// Close flushes and closes the stage's producer.
+func (s *Stage) Close() error { return s.w.Close() }
+
+// partitioner sends a message to the partition named in its HeaderPartition header, else by key hash.
+type partitioner struct{ hash kafka.Hash }
+
+func (p *partitioner) Balance(msg kafka.Message, partitions ...int) int {
+	for _, h := range msg.Headers {
+		if h.Key == HeaderPartition {
+			if n, err := strconv.Atoi(string(h.Value)); err == nil {
+				return n
+			}
+		}
+	}
+	return p.hash.Balance(msg, partitions...)
+}
+
+func (s *Stage) headers(schema string) []kafka.Header {
+	return []kafka.Header{{Key: schemas.HeaderSchema, Value: []byte(schema)}, {Key: HeaderRun, Value: []byte(s.RunID)}}
+}
+
+// Send writes rows as one Arrow batch message. It does not count them: the stage knows what its output is.
+func Send[T any](ctx context.Context, s *Stage, topic, key string, schema *schemas.Schema[T], rows []T) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	value, err := schema.Encode(rows)
+	if err != nil {
+		return fmt.Errorf("%s: %w", s.Name, err)
+	}
+	msg := kafka.Message{Topic: topic, Key: []byte(key), Value: value, Headers: s.headers(schema.ID)}
+	if err := s.w.WriteMessages(ctx, msg); err != nil {
+		return fmt.Errorf("%s: produce to %s: %w", s.Name, topic, err)
+	}
+	return nil
+}
+
+// SendMarkers writes control markers on a key, after the data they close.
+func (s *Stage) SendMarkers(ctx context.Context, topic, key string, ms ...schemas.Marker) error {
+	return Send(ctx, s, topic, key, schemas.Markers, ms)
+}
+
+// EndRun writes a RunEnd marker to every partition of topic: nothing more follows in this run.
+func (s *Stage) EndRun(ctx context.Context, topic string) error {
+	n, err := s.Broker.Partitions(ctx, topic)
+	if err != nil {
+		return fmt.Errorf("%s: end run: %w", s.Name, err)
+	}
+	value, err := schemas.Markers.Encode([]schemas.Marker{{Kind: schemas.RunEnd}})
+	if err != nil {
+		return err
+	}
+	msgs := make([]kafka.Message, n)
+	for p := range msgs {
+		msgs[p] = kafka.Message{Topic: topic, Value: value,
+			Headers: append(s.headers(schemas.Markers.ID), kafka.Header{Key: HeaderPartition, Value: []byte(strconv.Itoa(p))})}
+	}
+	if err := s.w.WriteMessages(ctx, msgs...); err != nil {
+		return fmt.Errorf("%s: end run on %s: %w", s.Name, topic, err)
+	}
+	return nil
+}
+
+// DeadLetter sends a rejected message (record < 0) or one rejected record of it to the dead-letter topic with
+// the reason, and counts it.
+func (s *Stage) DeadLetter(ctx context.Context, from Message, record int, payload any, reason error) error {
+	var value []byte
+	if record < 0 {
+		value = from.Value
+		s.Counts.DeadMessages.Add(1)
+	} else {
+		var err error
+		if value, err = json.Marshal(payload); err != nil {
+			return fmt.Errorf("%s: dead-letter record %d of %s: %w", s.Name, record, from.Source(), err)
+		}
+		s.Counts.Dead.Add(1)
+	}
+	msg := kafka.Message{Topic: s.Topics.DeadLetter(), Key: []byte(s.Name), Value: value, Headers: []kafka.Header{
+		{Key: HeaderRun, Value: []byte(s.RunID)},
+		{Key: HeaderStage, Value: []byte(s.Name)},
+		{Key: HeaderReason, Value: []byte(reason.Error())},
+		{Key: HeaderSource, Value: []byte(from.Source())},
+		{Key: HeaderRecord, Value: []byte(strconv.Itoa(record))},
+		{Key: schemas.HeaderSchema, Value: []byte(from.Schema)},
+	}}
+	if err := s.w.WriteMessages(ctx, msg); err != nil {
+		return fmt.Errorf("%s: dead-letter to %s: %w", s.Name, s.Topics.DeadLetter(), err)
+	}
+	return nil
+}
+
+// Decode decodes a data message with schema; a message that is not of that schema, or cannot be decoded,
+// is dead-lettered whole and ok is false. In counts the decoded records.
+func Decode[T any](ctx context.Context, s *Stage, m Message, schema *schemas.Schema[T]) (rows []T, ok bool, err error) {
+	if m.Schema != schema.ID {
+		return nil, false, s.DeadLetter(ctx, m, -1, nil, fmt.Errorf("%w: message schema %q, want %q", schemas.ErrSchema, m.Schema, schema.ID))
+	}
+	rows, derr := schema.Decode(m.Value)
+	if derr != nil {
+		return nil, false, s.DeadLetter(ctx, m, -1, nil, derr)
+	}
+	s.Counts.In.Add(int64(len(rows)))
+	return rows, true, nil
+}
+
+// Consume reads topic as a member of the stage's consumer group and calls handle for each message, committing
+// its offset once handle returns nil. With untilRunEnd it returns nil after every partition of the topic has
+// delivered a RunEnd marker (a batch run); otherwise it runs until ctx ends. An error from handle stops it.
+// Markers are decoded into Message.Markers; undecodable marker messages are dead-lettered.
+func (s *Stage) Consume(ctx context.Context, topic string, untilRunEnd bool, handle func(context.Context, Message) error) error {
+	parts, err := s.Broker.Partitions(ctx, topic)
+	if err != nil {
+		return fmt.Errorf("%s: %w", s.Name, err)
+	}
+	r := kafka.NewReader(kafka.ReaderConfig{
+		Brokers:        s.Broker.Addrs,
+		GroupID:        s.Topics.Prefix + s.Name,
+		Topic:          topic,
+		MinBytes:       1,
+		MaxBytes:       64 << 20,
+		MaxWait:        20 * time.Millisecond,
+		StartOffset:    kafka.FirstOffset,
+		CommitInterval: 200 * time.Millisecond,
+	})
+	defer r.Close()
+	ended := make(map[int]bool, parts)
+	for !untilRunEnd || len(ended) < parts {
+		km, err := r.FetchMessage(ctx)
+		if err != nil {
+			if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("%s: consume %s: %w", s.Name, topic, err)
+		}
+		m := Message{Message: km}
+		for _, h := range km.Headers {
+			if h.Key == schemas.HeaderSchema {
+				m.Schema = string(h.Value)
+			}
+		}
+		if m.Schema == schemas.Markers.ID {
+			ms, derr := schemas.Markers.Decode(km.Value)
+			if derr != nil {
+				if err := s.DeadLetter(ctx, m, -1, nil, derr); err != nil {
+					return err
+				}
+			}
+			m.Markers = ms
+			for _, mk := range ms {
+				if mk.Kind == schemas.RunEnd {
+					ended[km.Partition] = true
+				}
+			}
+		}
+		if err := handle(ctx, m); err != nil {
+			return fmt.Errorf("%s: message %s: %w", s.Name, m.Source(), err)
+		}
+		if err := r.CommitMessages(ctx, km); err != nil {
+			return fmt.Errorf("%s: commit %s: %w", s.Name, m.Source(), err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,119 @@
+package pipeline
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"xling/schemas"
+)
+
+func startBroker(t *testing.T) (*Broker, Topics) {
+	t.Helper()
+	b, err := Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	topics := DefaultTopics()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := b.CreateTopics(ctx, topics); err != nil {
+		t.Fatal(err)
+	}
+	return b, topics
+}
+
+func TestConsumeDeliversRecordsInOrderAndStopsAtRunEnd(t *testing.T) {
+	b, topics := startBroker(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	prod := NewStage("ingest", b, topics, "run1")
+	defer prod.Close()
+	for _, lang := range []string{"en", "de", "th"} {
+		rows := []schemas.Record{{Dataset: "d", Lang: lang, Kind: "query", ID: lang + "/q/1", Text: "a"}, {Dataset: "d", Lang: lang, Kind: "query", ID: lang + "/q/2", Text: "b"}}
+		if err := Send(ctx, prod, topics.Items(), "d/"+lang, schemas.Item, rows); err != nil {
+			t.Fatal(err)
+		}
+		if err := prod.SendMarkers(ctx, topics.Items(), "d/"+lang, schemas.Marker{Kind: schemas.StreamEnd, Dataset: "d", Lang: lang, ItemKind: "query", Count: 2}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A message from a foreign producer that is not Arrow at all.
+	w := &kafka.Writer{Addr: kafka.TCP(b.Addrs...), Topic: topics.Items()}
+	if err := w.WriteMessages(ctx, kafka.Message{Key: []byte("d/en"), Value: []byte("garbage"), Headers: []kafka.Header{{Key: schemas.HeaderSchema, Value: []byte(schemas.Item.ID)}}}); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	if err := prod.EndRun(ctx, topics.Items()); err != nil {
+		t.Fatal(err)
+	}
+
+	cons := NewStage("tokenize", b, topics, "run1")
+	defer cons.Close()
+	seen := map[string][]string{} // lang -> ids then "end"
+	err := cons.Consume(ctx, topics.Items(), true, func(ctx context.Context, m Message) error {
+		if m.Markers != nil {
+			for _, mk := range m.Markers {
+				if mk.Kind == schemas.StreamEnd {
+					seen[mk.Lang] = append(seen[mk.Lang], "end")
+				}
+			}
+			return nil
+		}
+		rows, ok, err := Decode(ctx, cons, m, schemas.Item)
+		if err != nil || !ok {
+			return err
+		}
+		for _, r := range rows {
+			seen[r.Lang] = append(seen[r.Lang], r.ID)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, lang := range []string{"en", "de", "th"} {
+		want := lang + "/q/1," + lang + "/q/2,end"
+		if got := strings.Join(seen[lang], ","); got != want {
+			t.Errorf("%s: got %s, want %s", lang, got, want)
+		}
+	}
+	got := cons.Counts.Snapshot()
+	if got.In != 6 || got.DeadMessages != 1 {
+		t.Errorf("counts = %+v, want In 6, DeadMessages 1", got)
+	}
+
+	// The garbage message is on the dead-letter topic with its reason.
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: b.Addrs, Topic: topics.DeadLetter(), Partition: partitionOf(t, b, topics.DeadLetter(), "tokenize"), MaxWait: 20 * time.Millisecond})
+	defer r.Close()
+	dl, err := r.ReadMessage(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := map[string]string{}
+	for _, x := range dl.Headers {
+		h[x.Key] = string(x.Value)
+	}
+	if string(dl.Value) != "garbage" || h[HeaderStage] != "tokenize" || !strings.Contains(h[HeaderReason], "xling.item.v1") || h[HeaderRecord] != "-1" {
+		t.Errorf("dead letter = %q %v", dl.Value, h)
+	}
+}
+
+// partitionOf finds where the stage's partitioner puts a key.
+func partitionOf(t *testing.T, b *Broker, topic, key string) int {
+	t.Helper()
+	n, err := b.Partitions(context.Background(), topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts := make([]int, n)
+	for i := range parts {
+		parts[i] = i
+	}
+	return (&partitioner{}).Balance(kafka.Message{Key: []byte(key)}, parts...)
+}

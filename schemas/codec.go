@@ -1,0 +1,243 @@
+// Package schemas defines the versioned Arrow schemas of the messages on xling's topics and their codec:
+// one Arrow record batch per Kafka message, in the Arrow IPC stream format, with the schema id in the
+// message header HeaderSchema.
+//
+// A schema is a list of columns, each knowing how to put a field of a Go row into an Arrow builder and get it
+// back, so every schema shares one encoder and one decoder. Changing a schema's columns means a new id (v2);
+// a consumer rejects a message whose id or columns it does not know, and the stage dead-letters it.
+package schemas
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+)
+
+// HeaderSchema is the Kafka header that names a message's schema id.
+const HeaderSchema = "xling-schema"
+
+// Column maps one Arrow field to a field of row type T.
+type Column[T any] struct {
+	Field arrow.Field
+	put   func(b array.Builder, row *T)
+	get   func(a arrow.Array, i int, row *T) error
+}
+
+// Schema is a versioned, named list of columns for rows of type T.
+type Schema[T any] struct {
+	ID      string
+	Columns []Column[T]
+	arrow   *arrow.Schema
+}
+
+// NewSchema builds a schema; the Arrow schema carries the id in its metadata too, so a Parquet or IPC file
+// written from these batches says what it holds.
+func NewSchema[T any](id string, cols ...Column[T]) *Schema[T] {
+	fields := make([]arrow.Field, len(cols))
+	for i, c := range cols {
+		fields[i] = c.Field
+	}
+	md := arrow.NewMetadata([]string{"xling.schema"}, []string{id})
+	return &Schema[T]{ID: id, Columns: cols, arrow: arrow.NewSchema(fields, &md)}
+}
+
+// Arrow returns the Arrow schema.
+func (s *Schema[T]) Arrow() *arrow.Schema { return s.arrow }
+
+// Encode writes rows as one record batch in an Arrow IPC stream.
+func (s *Schema[T]) Encode(rows []T) ([]byte, error) {
+	b := array.NewRecordBuilder(memory.DefaultAllocator, s.arrow)
+	defer b.Release()
+	b.Reserve(len(rows))
+	for i := range rows {
+		for c, col := range s.Columns {
+			col.put(b.Field(c), &rows[i])
+		}
+	}
+	rec := b.NewRecordBatch()
+	defer rec.Release()
+	var buf bytes.Buffer
+	w := ipc.NewWriter(&buf, ipc.WithSchema(s.arrow), ipc.WithAllocator(memory.DefaultAllocator))
+	if err := w.Write(rec); err != nil {
+		return nil, fmt.Errorf("encode %s: %w", s.ID, err)
+	}
+	if err := w.Close(); err != nil {
+		return nil, fmt.Errorf("encode %s: %w", s.ID, err)
+	}
+	return buf.Bytes(), nil
+}
+
+// ErrSchema reports a message whose schema does not match what the consumer expects.
+var ErrSchema = errors.New("schema mismatch")
+
+// Decode reads every record batch of an Arrow IPC stream into rows, checking the columns against s.
+func (s *Schema[T]) Decode(data []byte) (rows []T, err error) {
+	// Messages come from outside the process: a corrupt IPC stream must become an error, never a crash.
+	defer func() {
+		if p := recover(); p != nil {
+			rows, err = nil, fmt.Errorf("decode %s: corrupt message: %v", s.ID, p)
+		}
+	}()
+	r, err := ipc.NewReader(bytes.NewReader(data), ipc.WithAllocator(memory.DefaultAllocator))
+	if err != nil {
+		return nil, fmt.Errorf("decode %s: %w", s.ID, err)
+	}
+	defer r.Release()
+	if err := s.check(r.Schema()); err != nil {
+		return nil, err
+	}
+	for r.Next() {
+		rec := r.RecordBatch()
+		n := int(rec.NumRows())
+		start := len(rows)
+		rows = append(rows, make([]T, n)...)
+		for c, col := range s.Columns {
+			arr := rec.Column(c)
+			for i := 0; i < n; i++ {
+				if err := col.get(arr, i, &rows[start+i]); err != nil {
+					return nil, fmt.Errorf("decode %s: row %d column %s: %w", s.ID, start+i, col.Field.Name, err)
+				}
+			}
+		}
+	}
+	if err := r.Err(); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", s.ID, err)
+	}
+	return rows, nil
+}
+
+func (s *Schema[T]) check(got *arrow.Schema) error {
+	if got.NumFields() != len(s.Columns) {
+		return fmt.Errorf("decode %s: %w: %d columns, want %d", s.ID, ErrSchema, got.NumFields(), len(s.Columns))
+	}
+	for i, f := range got.Fields() {
+		want := s.Columns[i].Field
+		if f.Name != want.Name || !arrow.TypeEqual(f.Type, want.Type) {
+			return fmt.Errorf("decode %s: %w: column %d is %s %s, want %s %s", s.ID, ErrSchema, i, f.Name, f.Type, want.Name, want.Type)
+		}
+	}
+	return nil
+}
+
+// Column constructors for the field types xling's schemas use.
+
+// String is a non-null UTF-8 column.
+func String[T any](name string, field func(*T) *string) Column[T] {
+	return Column[T]{
+		Field: arrow.Field{Name: name, Type: arrow.BinaryTypes.String},
+		put:   func(b array.Builder, row *T) { b.(*array.StringBuilder).Append(*field(row)) },
+		get: func(a arrow.Array, i int, row *T) error {
+			*field(row) = a.(*array.String).Value(i)
+			return nil
+		},
+	}
+}
+
+// Strings is a list<utf8> column.
+func Strings[T any](name string, field func(*T) *[]string) Column[T] {
+	return Column[T]{
+		Field: arrow.Field{Name: name, Type: arrow.ListOf(arrow.BinaryTypes.String)},
+		put: func(b array.Builder, row *T) {
+			lb := b.(*array.ListBuilder)
+			lb.Append(true)
+			vb := lb.ValueBuilder().(*array.StringBuilder)
+			for _, v := range *field(row) {
+				vb.Append(v)
+			}
+		},
+		get: func(a arrow.Array, i int, row *T) error {
+			l := a.(*array.List)
+			vals := l.ListValues().(*array.String)
+			start, end := l.ValueOffsets(i)
+			if end == start {
+				*field(row) = nil
+				return nil
+			}
+			out := make([]string, 0, end-start)
+			for j := start; j < end; j++ {
+				out = append(out, vals.Value(int(j)))
+			}
+			*field(row) = out
+			return nil
+		},
+	}
+}
+
+// Int64s is a list<int64> column.
+func Int64s[T any](name string, field func(*T) *[]int64) Column[T] {
+	return Column[T]{
+		Field: arrow.Field{Name: name, Type: arrow.ListOf(arrow.PrimitiveTypes.Int64)},
+		put: func(b array.Builder, row *T) {
+			lb := b.(*array.ListBuilder)
+			lb.Append(true)
+			lb.ValueBuilder().(*array.Int64Builder).AppendValues(*field(row), nil)
+		},
+		get: func(a arrow.Array, i int, row *T) error {
+			l := a.(*array.List)
+			start, end := l.ValueOffsets(i)
+			vals := l.ListValues().(*array.Int64).Int64Values()[start:end]
+			*field(row) = append([]int64(nil), vals...)
+			return nil
+		},
+	}
+}
+
+// Float32s is a list<float32> column.
+func Float32s[T any](name string, field func(*T) *[]float32) Column[T] {
+	return Column[T]{
+		Field: arrow.Field{Name: name, Type: arrow.ListOf(arrow.PrimitiveTypes.Float32)},
+		put: func(b array.Builder, row *T) {
+			lb := b.(*array.ListBuilder)
+			lb.Append(true)
+			lb.ValueBuilder().(*array.Float32Builder).AppendValues(*field(row), nil)
+		},
+		get: func(a arrow.Array, i int, row *T) error {
+			l := a.(*array.List)
+			start, end := l.ValueOffsets(i)
+			vals := l.ListValues().(*array.Float32).Float32Values()[start:end]
+			*field(row) = append([]float32(nil), vals...)
+			return nil
+		},
+	}
+}
+
+// Int64 is a non-null int64 column.
+func Int64[T any](name string, field func(*T) *int64) Column[T] {
+	return Column[T]{
+		Field: arrow.Field{Name: name, Type: arrow.PrimitiveTypes.Int64},
+		put:   func(b array.Builder, row *T) { b.(*array.Int64Builder).Append(*field(row)) },
+		get: func(a arrow.Array, i int, row *T) error {
+			*field(row) = a.(*array.Int64).Value(i)
+			return nil
+		},
+	}
+}
+
+// Float64 is a non-null float64 column.
+func Float64[T any](name string, field func(*T) *float64) Column[T] {
+	return Column[T]{
+		Field: arrow.Field{Name: name, Type: arrow.PrimitiveTypes.Float64},
+		put:   func(b array.Builder, row *T) { b.(*array.Float64Builder).Append(*field(row)) },
+		get: func(a arrow.Array, i int, row *T) error {
+			*field(row) = a.(*array.Float64).Value(i)
+			return nil
+		},
+	}
+}
+
+// Bool is a non-null boolean column.
+func Bool[T any](name string, field func(*T) *bool) Column[T] {
+	return Column[T]{
+		Field: arrow.Field{Name: name, Type: arrow.FixedWidthTypes.Boolean},
+		put:   func(b array.Builder, row *T) { b.(*array.BooleanBuilder).Append(*field(row)) },
+		get: func(a arrow.Array, i int, row *T) error {
+			*field(row) = a.(*array.Boolean).Value(i)
+			return nil
+		},
+	}
+}

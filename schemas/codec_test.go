@@ -1,0 +1,79 @@
+package schemas
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestRecordSchemasRoundTrip(t *testing.T) {
+	rows := []Record{
+		{Dataset: "xquad-r", Lang: "th", Kind: "candidate", ID: "th/c/0.0.1", QIDs: []string{"a", "b"}, Text: "สวัสดี", Context: "สวัสดี ครับ"},
+		{Dataset: "xquad-r", Lang: "en", Kind: "query", ID: "en/q/a", QID: "a", Text: "Who?"},
+	}
+	tests := []struct {
+		name   string
+		schema *Schema[Record]
+		fill   func(*Record)
+		strip  func(Record) Record // the columns a schema does not carry
+	}{
+		{"item", Item, func(*Record) {}, func(r Record) Record { return r }},
+		{"tokens", Tokens, func(r *Record) { r.TokenIDs = []int64{5, 0, 9}; r.TypeIDs = []int64{}; r.Truncated = true },
+			func(r Record) Record { r.Text, r.Context = "", ""; r.TypeIDs = nil; return r }},
+		{"embedding", Embedding, func(r *Record) { r.Model = "m"; r.Vector = []float32{0.5, -1} },
+			func(r Record) Record { r.Text, r.Context = "", ""; return r }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			in := make([]Record, len(rows))
+			for i, r := range rows {
+				r.QIDs = append([]string(nil), r.QIDs...)
+				tc.fill(&r)
+				in[i] = r
+			}
+			data, err := tc.schema.Encode(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := tc.schema.Decode(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range in {
+				want := tc.strip(in[i])
+				if !reflect.DeepEqual(out[i], want) {
+					t.Errorf("row %d:\n got %+v\nwant %+v", i, out[i], want)
+				}
+			}
+		})
+	}
+}
+
+func TestDecodeRejectsOtherSchemas(t *testing.T) {
+	data, err := Markers.Encode([]Marker{{Kind: RunEnd}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Item.Decode(data); !errors.Is(err, ErrSchema) {
+		t.Fatalf("decoding a marker as an item: err = %v, want ErrSchema", err)
+	}
+}
+
+func TestDecodeRejectsGarbage(t *testing.T) {
+	good, err := Item.Encode([]Record{{ID: "x", Text: "hello"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range map[string][]byte{
+		"empty":     nil,
+		"text":      []byte("not arrow"),
+		"truncated": good[:len(good)/2],
+	} {
+		if _, err := Item.Decode(data); err == nil {
+			t.Errorf("%s: decoded without error", name)
+		} else if !strings.Contains(err.Error(), "xling.item.v1") {
+			t.Errorf("%s: error %q does not name the schema", name, err)
+		}
+	}
+}

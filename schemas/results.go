@@ -1,0 +1,53 @@
+package schemas
+
+// Ranking is one entry of a query's top-k list in one setting.
+type Ranking struct {
+	Dataset     string
+	Model       string
+	Setting     string // "mono", "cross" or "multi"
+	QueryID     string
+	QueryLang   string
+	CandLang    string // "*" for the multilingual pool
+	Rank        int64  // 1-based
+	CandidateID string
+	Score       float64
+	Relevant    bool
+}
+
+// Rankings is the schema of score's top-k output.
+var Rankings = NewSchema("xling.ranking.v1",
+	String("dataset", func(r *Ranking) *string { return &r.Dataset }),
+	String("model", func(r *Ranking) *string { return &r.Model }),
+	String("setting", func(r *Ranking) *string { return &r.Setting }),
+	String("query_id", func(r *Ranking) *string { return &r.QueryID }),
+	String("query_lang", func(r *Ranking) *string { return &r.QueryLang }),
+	String("cand_lang", func(r *Ranking) *string { return &r.CandLang }),
+	Int64("rank", func(r *Ranking) *int64 { return &r.Rank }),
+	String("candidate_id", func(r *Ranking) *string { return &r.CandidateID }),
+	Float64("score", func(r *Ranking) *float64 { return &r.Score }),
+	Bool("relevant", func(r *Ranking) *bool { return &r.Relevant }),
+)
+
+// Metric is one value of one metric in one setting.
+type Metric struct {
+	Dataset   string
+	Model     string
+	Setting   string // "mono", "cross", "multi"
+	QueryLang string
+	CandLang  string // "*" for the multilingual pool
+	Name      string // "map", "map@20", "mrr@10", ...
+	Value     float64
+	Queries   int64 // how many queries the value averages
+}
+
+// Metrics is the schema of score's per-setting metric output.
+var Metrics = NewSchema("xling.metric.v1",
+	String("dataset", func(m *Metric) *string { return &m.Dataset }),
+	String("model", func(m *Metric) *string { return &m.Model }),
+	String("setting", func(m *Metric) *string { return &m.Setting }),
+	String("query_lang", func(m *Metric) *string { return &m.QueryLang }),
+	String("cand_lang", func(m *Metric) *string { return &m.CandLang }),
+	String("metric", func(m *Metric) *string { return &m.Name }),
+	Float64("value", func(m *Metric) *float64 { return &m.Value }),
+	Int64("queries", func(m *Metric) *int64 { return &m.Queries }),
+)
