@@ -26,16 +26,17 @@ const (
 
 // Counts are a stage's books, in records: In = Out + Dead once the stage has drained its input.
 // DeadMessages counts messages rejected whole (they could not be decoded, so their records are unknown).
+// Truncated counts records cut to a model's maximum length: kept, but never silently.
 type Counts struct {
-	In, Out, Dead, DeadMessages atomic.Int64
+	In, Out, Dead, DeadMessages, Truncated atomic.Int64
 }
 
 // Snapshot is a plain copy of Counts.
-type Snapshot struct{ In, Out, Dead, DeadMessages int64 }
+type Snapshot struct{ In, Out, Dead, DeadMessages, Truncated int64 }
 
 // Snapshot reads the counters.
 func (c *Counts) Snapshot() Snapshot {
-	return Snapshot{c.In.Load(), c.Out.Load(), c.Dead.Load(), c.DeadMessages.Load()}
+	return Snapshot{c.In.Load(), c.Out.Load(), c.Dead.Load(), c.DeadMessages.Load(), c.Truncated.Load()}
 }
 
 // Message is a consumed Kafka message with its schema id and, for control messages, its markers decoded.
@@ -98,7 +99,11 @@ func (s *Stage) headers(schema string) []kafka.Header {
 	return []kafka.Header{{Key: schemas.HeaderSchema, Value: []byte(schema)}, {Key: HeaderRun, Value: []byte(s.RunID)}}
 }
 
-// Send writes rows as one Arrow batch message. It does not count them: the stage knows what its output is.
+// MaxMessageBytes keeps every message under Kafka's default broker limit (message.max.bytes, 1 MiB).
+const MaxMessageBytes = 1000 << 10
+
+// Send writes rows as Arrow batch messages, one batch per message, halving the batch until each message fits
+// MaxMessageBytes. It does not count the rows: the stage knows what its output is.
 func Send[T any](ctx context.Context, s *Stage, topic, key string, schema *schemas.Schema[T], rows []T) error {
 	if len(rows) == 0 {
 		return nil
@@ -106,6 +111,16 @@ func Send[T any](ctx context.Context, s *Stage, topic, key string, schema *schem
 	value, err := schema.Encode(rows)
 	if err != nil {
 		return fmt.Errorf("%s: %w", s.Name, err)
+	}
+	if len(value) > MaxMessageBytes {
+		if len(rows) == 1 {
+			return fmt.Errorf("%s: one %s record is %d bytes, over the %d-byte message limit", s.Name, schema.ID, len(value), MaxMessageBytes)
+		}
+		half := len(rows) / 2
+		if err := Send(ctx, s, topic, key, schema, rows[:half]); err != nil {
+			return err
+		}
+		return Send(ctx, s, topic, key, schema, rows[half:])
 	}
 	msg := kafka.Message{Topic: topic, Key: []byte(key), Value: value, Headers: s.headers(schema.ID)}
 	if err := s.w.WriteMessages(ctx, msg); err != nil {
@@ -150,7 +165,8 @@ func (s *Stage) DeadLetter(ctx context.Context, from Message, record int, payloa
 	} else {
 		var err error
 		if value, err = json.Marshal(payload); err != nil {
-			return fmt.Errorf("%s: dead-letter record %d of %s: %w", s.Name, record, from.Source(), err)
+			// Not every record is JSON (NaN, say): keep it in Go syntax rather than lose it.
+			value = fmt.Appendf(nil, "%+v", payload)
 		}
 		s.Counts.Dead.Add(1)
 	}

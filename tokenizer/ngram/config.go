@@ -1,6 +1,25 @@
 // Package ngram turns text into hashed character n-gram ids, the input of xling's own encoder
 // (encoder/hashbag). It needs no vocabulary, so it handles every script, including Chinese and Thai,
 // which are written without spaces.
+//
+// The algorithm is a specification: other implementations (the Python oracle in the tests, trainers
+// in other languages) follow it to produce identical ids.
+//
+//  1. Lower-case every rune with Unicode simple case mapping (Go's unicode.ToLower; in Python,
+//     c.lower() per character except U+0130 'İ' -> 'i', since Python applies full case mapping).
+//  2. Split into words: maximal runs of runes that are letters, marks or numbers (general category
+//     L*, M* or N*). Everything else separates words. Marks matter for Hindi and Thai vowel signs.
+//  3. For each word w, in text order, emit:
+//     a. the word id: hash(kind 'w', UTF-8 of w);
+//     b. the n-gram ids of b = "<" + w + ">": for each start rune i = 0 .. len(b)-1, for each
+//     n = MinN .. MaxN with i+n <= len(b), hash(kind 'g', UTF-8 of b[i:i+n]), skipping the two
+//     1-grams that are a bare marker ("<" at i = 0 and ">" at the last rune).
+//  4. hash(kind, bytes) is 64-bit FNV-1a over the 8 bytes of Seed (little-endian), the kind byte,
+//     then the bytes. The id is 1 + hash mod (Buckets-1), so ids lie in [1, Buckets) and 0 is left
+//     for padding.
+//  5. Keep the first MaxTokens ids; truncated reports that more would have followed.
+//
+// In Chinese and Thai, words are long runs and the n-grams carry the signal.
 package ngram
 
 // Config fully determines the ids of a text; it is stored in the model file's metadata.

@@ -1,0 +1,52 @@
+// Command xling evaluates (and trains) multilingual dense retrievers as a Kafka stream processor.
+//
+//	xling run       evaluate a model on XQuAD-R and MLQA-R through the pipeline
+//	xling download  fetch the datasets from their upstream sources, checksum-verified
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], log); err != nil {
+		fmt.Fprintln(os.Stderr, "xling:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, log *slog.Logger) error {
+	if len(args) == 0 {
+		return usage()
+	}
+	switch args[0] {
+	case "run":
+		return cmdRun(ctx, args[1:], log)
+	case "download":
+		return cmdDownload(ctx, args[1:], log)
+	case "help", "-h", "--help":
+		return usage()
+	}
+	return fmt.Errorf("unknown command %q\n%s", args[0], usageText)
+}
+
+const usageText = `usage: xling <command> [flags]
+
+commands:
+  run       evaluate a model on XQuAD-R and MLQA-R through the Kafka pipeline (embedded broker by default)
+  download  fetch the datasets from upstream into a directory, verifying SHA-256 checksums
+
+Run "xling <command> -h" for the flags of a command.`
+
+func usage() error {
+	fmt.Println(usageText)
+	return nil
+}

@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"xling/encoder/hashbag"
+	"xling/evaluate"
+	"xling/pipeline"
+	"xling/sinks"
+	"xling/tokenizer/ngram"
+)
+
+func cmdRun(ctx context.Context, args []string, log *slog.Logger) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	data := fs.String("data", envOr("XLING_DATA", "../shared/data"), "dataset directory (env XLING_DATA)")
+	out := fs.String("out", "out", "output directory; each run writes <out>/<run-id>/")
+	datasets := fs.String("datasets", "xquad-r,mlqa-r", "comma-separated datasets: xquad-r, mlqa-r, xquad")
+	langs := fs.String("langs", "", "comma-separated languages (default: every language of each dataset)")
+	model := fs.String("model", "", "ONNX model file (default: xling's own encoder, created under -cache)")
+	cache := fs.String("cache", ".cache", "cache directory for generated models")
+	brokers := fs.String("brokers", "", "comma-separated Kafka bootstrap addresses (default: embedded broker)")
+	prefix := fs.String("topic-prefix", "xling.", "prefix of every topic name")
+	partitions := fs.Int("partitions", 4, "partitions per topic when creating topics")
+	topK := fs.Int("top-k", 10, "ranking entries kept per query and setting")
+	withContext := fs.Bool("with-context", false, "encode candidates as sentence + paragraph (LAReQA) instead of the sentence alone")
+	partial := fs.Bool("partial", false, "skip bad dataset records (dead-lettered, counted) instead of failing")
+	maxText := fs.Int("max-text-bytes", 64<<10, "reject texts longer than this (dead-lettered)")
+	lib := fs.String("ort", envOr("ONNXRUNTIME_LIB", ".cache/onnxruntime-1.30.0/libonnxruntime.so.1"), "ONNX Runtime shared library (env ONNXRUNTIME_LIB)")
+	threads := fs.Int("threads", 0, "ONNX Runtime intra-op threads (0: its default)")
+	provider := fs.String("provider", "cpu", "execution provider: cpu or cuda (falls back to cpu)")
+	runID := fs.String("run-id", "", "run id (default: time-based)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg := evaluate.Config{
+		DataDir: *data, OutDir: *out, Datasets: split(*datasets), Model: *model, Brokers: split(*brokers),
+		Topics: pipeline.Topics{Prefix: *prefix, Partitions: *partitions, Replication: 1},
+		RunID:  *runID, TopK: *topK, WithContext: *withContext, Partial: *partial, MaxText: *maxText,
+		ORTLibrary: *lib, Threads: *threads, Provider: *provider,
+	}
+	if l := split(*langs); l != nil {
+		cfg.Langs = map[string][]string{}
+		for _, d := range cfg.Datasets {
+			cfg.Langs[d] = l
+		}
+	}
+	if cfg.RunID == "" {
+		cfg.RunID = time.Now().UTC().Format("20060102T150405Z")
+	}
+	if cfg.Model == "" {
+		path, err := defaultModel(*cache)
+		if err != nil {
+			return err
+		}
+		cfg.Model = path
+	}
+	cfg.ModelName = strings.TrimSuffix(filepath.Base(cfg.Model), ".onnx")
+	if _, err := os.Stat(cfg.ORTLibrary); err != nil {
+		return fmt.Errorf("ONNX Runtime library %s: %w (run `make ort`, or set ONNXRUNTIME_LIB)", cfg.ORTLibrary, err)
+	}
+	res, err := evaluate.Run(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	return evaluate.WriteReport(os.Stdout, res)
+}
+
+// defaultModel returns xling's own encoder with fixed random weights (seed 1), writing it on first use.
+func defaultModel(cache string) (string, error) {
+	path := filepath.Join(cache, "models", "xling-hashbag-random-v1-s1.onnx")
+	if _, err := os.Stat(path); err == nil {
+		return path, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return "", err
+	}
+	m := hashbag.NewRandom(ngram.DefaultConfig(), 128, 128, 1)
+	f, err := sinks.CreateFile(path)
+	if err != nil {
+		return "", err
+	}
+	if err := m.WriteONNX(f); err != nil {
+		f.Abort()
+		return "", fmt.Errorf("write default model %s: %w", path, err)
+	}
+	if _, err := f.Commit(); err != nil {
+		return "", err
+	}
+	return path, nil
+}
+
+func split(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}

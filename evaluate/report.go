@@ -1,0 +1,140 @@
+package evaluate
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"text/tabwriter"
+
+	"xling/schemas"
+	"xling/stages/score"
+)
+
+// value finds one metric row.
+func value(ms []schemas.Metric, dataset, setting, qLang, cLang, name string) (float64, bool) {
+	for _, m := range ms {
+		if m.Dataset == dataset && m.Setting == setting && m.QueryLang == qLang && m.CandLang == cLang && m.Name == name {
+			return m.Value, true
+		}
+	}
+	return 0, false
+}
+
+func cell(v float64, ok bool) string {
+	if !ok {
+		return "-"
+	}
+	return fmt.Sprintf("%.3f", v)
+}
+
+// WriteReport prints the run's summary: per dataset the paper's Mo./Cr./Mul. means, mean rank distance and a
+// row per language; then every stage's books and the files written.
+func WriteReport(w io.Writer, r *Result) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	datasets := map[string]bool{}
+	for _, m := range r.Metrics {
+		datasets[m.Dataset] = true
+	}
+	names := make([]string, 0, len(datasets))
+	for d := range datasets {
+		names = append(names, d)
+	}
+	slices.Sort(names)
+	for _, d := range names {
+		model := ""
+		langs := map[string]bool{}
+		for _, m := range r.Metrics {
+			if m.Dataset == d {
+				model = m.Model
+				if m.Setting == score.Mono {
+					langs[m.QueryLang] = true
+				}
+			}
+		}
+		fmt.Fprintf(tw, "\n%s  model %s\t\n", d, model)
+		fmt.Fprintf(tw, "\tmAP\tmAP@20\tMRR@10\tR@10\tnDCG@10\tF1@10\trank dist\t\n")
+		for _, row := range []struct{ label, setting string }{{"Mo.", score.MonoMean}, {"Cr.", score.CrossMean}, {"Mul.", score.MultiMean}} {
+			fmt.Fprintf(tw, "%s\t", row.label)
+			for _, name := range []string{"map", "map@20", "mrr@10", "r@10", "ndcg@10", "f1@10"} {
+				fmt.Fprintf(tw, "%s\t", cell(value(r.Metrics, d, row.setting, score.AllLangs, score.AllLangs, name)))
+			}
+			if row.setting == score.MultiMean {
+				v, ok := value(r.Metrics, d, row.setting, score.AllLangs, score.AllLangs, "rank_distance")
+				if ok {
+					fmt.Fprintf(tw, "%.1f\t", v)
+				} else {
+					fmt.Fprintf(tw, "-\t")
+				}
+			} else {
+				fmt.Fprintf(tw, "\t")
+			}
+			fmt.Fprintln(tw)
+		}
+		fmt.Fprintf(tw, "lang\tmono mAP\tcross mAP\tmulti mAP\tmulti F1@10\trank dist\tdegr. mAP\tdegr. F1@10\t\n")
+		ls := make([]string, 0, len(langs))
+		for l := range langs {
+			ls = append(ls, l)
+		}
+		slices.Sort(ls)
+		for _, l := range ls {
+			rd, rdOK := value(r.Metrics, d, score.Multi, l, score.AllLangs, "rank_distance")
+			rdCell := "-"
+			if rdOK {
+				rdCell = fmt.Sprintf("%.1f", rd)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", l,
+				cell(value(r.Metrics, d, score.Mono, l, l, "map")),
+				cell(value(r.Metrics, d, score.LangCross, l, score.AllLangs, "map")),
+				cell(value(r.Metrics, d, score.Multi, l, score.AllLangs, "map")),
+				cell(value(r.Metrics, d, score.Multi, l, score.AllLangs, "f1@10")),
+				rdCell,
+				cell(value(r.Metrics, d, score.DegrMulti, l, score.AllLangs, "map")),
+				cell(value(r.Metrics, d, score.DegrMulti, l, score.AllLangs, "f1@10")))
+		}
+	}
+	fmt.Fprintf(tw, "\nstage\tin\tout\tdead\tdead msgs\ttruncated\t\n")
+	for _, c := range r.Counts {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t\n", c.Stage, c.In, c.Out, c.Dead, c.DeadMessages, c.Truncated)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if problems := Reconcile(r.Counts); len(problems) > 0 {
+		for _, p := range problems {
+			fmt.Fprintf(w, "books do not balance: %s\n", p)
+		}
+	} else {
+		fmt.Fprintf(w, "books balance: every record in went out or to the dead-letter topic\n")
+	}
+	fmt.Fprintf(w, "\nwrote (%s, ONNX Runtime %s on %s):\n", r.Elapsed.Round(100_000_000), r.ORT, r.Provider)
+	for _, o := range r.Outputs {
+		fmt.Fprintf(w, "  %s  (%d rows)\n", o.Path, o.Rows)
+	}
+	fmt.Fprintf(w, "  %s\n", r.Manifest)
+	return nil
+}
+
+// Reconcile checks the books: within each stage In = Out + Dead, and each stage's input equals its
+// upstream's output.
+func Reconcile(counts []StageCounts) []string {
+	by := map[string]StageCounts{}
+	for _, c := range counts {
+		by[c.Stage] = c
+	}
+	var problems []string
+	for _, c := range counts {
+		if c.Stage == "sink-rankings" || c.Stage == "sink-metrics" {
+			continue // their input is score's output rows, not its records
+		}
+		if c.In != c.Out+c.Dead {
+			problems = append(problems, fmt.Sprintf("%s: in %d != out %d + dead %d", c.Stage, c.In, c.Out, c.Dead))
+		}
+	}
+	for _, edge := range [][2]string{{"ingest", "tokenize"}, {"tokenize", "encode"}, {"encode", "score"}, {"encode", "sink-embeddings"}} {
+		up, down := by[edge[0]], by[edge[1]]
+		if up.Out != down.In {
+			problems = append(problems, fmt.Sprintf("%s out %d != %s in %d (dead messages downstream: %d)", edge[0], up.Out, edge[1], down.In, down.DeadMessages))
+		}
+	}
+	return problems
+}

@@ -1,0 +1,129 @@
+// Package ingest is the first stage: it reads dataset files into queries and candidates (with their
+// relevance judgements) and produces them, one language per key, to the items topic, each language closed by
+// stream-end markers that carry the counts.
+//
+// Every file is read and validated before anything is produced, so a malformed file fails the run with
+// nothing half-sent; the files are then read again one at a time, so the stage never holds a dataset.
+package ingest
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"xling/dataset"
+	"xling/pipeline"
+	"xling/schemas"
+)
+
+// Config says what to ingest.
+type Config struct {
+	DataDir   string
+	Datasets  []string            // e.g. "xquad-r", "mlqa-r"
+	Langs     map[string][]string // per dataset; missing or nil: every language it has
+	Read      dataset.Options
+	BatchSize int // records per message; 0 means 256
+}
+
+// FileSum records one input file for the run manifest.
+type FileSum struct {
+	Dataset, Lang, Path, SHA256 string
+	Items                       int
+	Skipped                     int
+}
+
+// Run validates every file, then produces its records. It returns the files read.
+func Run(ctx context.Context, st *pipeline.Stage, cfg Config, log *slog.Logger) ([]FileSum, error) {
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = 256
+	}
+	type dsFiles struct {
+		name  string
+		langs []string
+		files []dataset.File
+	}
+	var all []dsFiles
+	var sums []FileSum
+	for _, name := range cfg.Datasets {
+		files, err := dataset.Files(cfg.DataDir, name, cfg.Langs[name])
+		if err != nil {
+			return nil, fmt.Errorf("ingest: %w", err)
+		}
+		d := dsFiles{name: name, files: files}
+		for _, f := range files {
+			d.langs = append(d.langs, f.Lang)
+			res, err := f.Read(cfg.Read)
+			if err != nil {
+				return nil, fmt.Errorf("ingest: %w", err)
+			}
+			sums = append(sums, FileSum{Dataset: name, Lang: f.Lang, Path: f.Path, SHA256: res.SHA256, Items: len(res.Items), Skipped: len(res.Skipped)})
+		}
+		all = append(all, d)
+	}
+	i := 0
+	for _, d := range all {
+		for _, f := range d.files {
+			if err := produce(ctx, st, cfg, f, d.langs, sums[i]); err != nil {
+				return nil, err
+			}
+			log.Info("ingested", "dataset", f.Dataset, "lang", f.Lang, "items", sums[i].Items, "skipped", sums[i].Skipped)
+			i++
+		}
+	}
+	if err := st.EndRun(ctx, st.Topics.Items()); err != nil {
+		return nil, err
+	}
+	return sums, nil
+}
+
+func produce(ctx context.Context, st *pipeline.Stage, cfg Config, f dataset.File, langs []string, sum FileSum) error {
+	res, err := f.Read(cfg.Read)
+	if err != nil {
+		return fmt.Errorf("ingest: %w", err)
+	}
+	if res.SHA256 != sum.SHA256 {
+		return fmt.Errorf("ingest %s: file changed while the run was reading it", f.Path)
+	}
+	st.Counts.In.Add(int64(len(res.Items) + len(res.Skipped)))
+	key := f.Dataset + "/" + f.Lang
+	for _, skipped := range res.Skipped {
+		// Partial loading: the record is not lost, it is on the dead-letter topic with its reason.
+		if err := st.DeadLetter(ctx, pipeline.Message{Schema: "dataset"}, 0, map[string]string{"file": f.Path}, skipped); err != nil {
+			return err
+		}
+	}
+	counts := map[dataset.Kind]int64{}
+	batch := make([]schemas.Record, 0, cfg.BatchSize)
+	flush := func() error {
+		if err := pipeline.Send(ctx, st, st.Topics.Items(), key, schemas.Item, batch); err != nil {
+			return err
+		}
+		st.Counts.Out.Add(int64(len(batch)))
+		batch = batch[:0]
+		return nil
+	}
+	// Queries first, then candidates: a language's stream of each kind is contiguous.
+	for _, kind := range []dataset.Kind{dataset.Query, dataset.Candidate} {
+		for _, it := range res.Items {
+			if it.Kind != kind {
+				continue
+			}
+			batch = append(batch, schemas.Record{Dataset: it.Dataset, Lang: it.Lang, Kind: string(it.Kind), ID: it.ID,
+				QID: it.QID, QIDs: it.QIDs, Text: it.Text, Context: it.Context})
+			counts[kind]++
+			if len(batch) == cfg.BatchSize {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		}
+		if err := flush(); err != nil {
+			return err
+		}
+		if err := st.SendMarkers(ctx, st.Topics.Items(), key, schemas.Marker{Kind: schemas.StreamEnd,
+			Dataset: f.Dataset, Lang: f.Lang, ItemKind: string(kind), Count: counts[kind], Langs: langs}); err != nil {
+			return err
+		}
+	}
+	return nil
+}

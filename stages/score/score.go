@@ -1,0 +1,382 @@
+// Package score is the stage that evaluates retrieval: it gathers each dataset's query and candidate
+// embeddings by language and, as each language completes, ranks exactly (cosine) in every new setting —
+// the language against itself (monolingual) and against every complete language in both directions
+// (cross-lingual) — then, once every language of the dataset is in, in the multilingual pool. It produces
+// per-setting metrics, top-k rankings and the dataset's summary rows.
+//
+// A language that arrives later (a new run that ingests only it) adds only its own settings; the pool
+// settings are recomputed because the pool changed.
+package score
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+	"slices"
+	"strings"
+
+	"xling/metrics"
+	"xling/pipeline"
+	"xling/retrieval"
+	"xling/schemas"
+)
+
+// Settings.
+const (
+	Mono  = "mono"
+	Cross = "cross"
+	Multi = "multi"
+	// Summary settings hold means over settings, written once a dataset's pool is complete.
+	MonoMean   = "mono_mean"   // Mo.: query_lang "*", cand_lang "*"
+	CrossMean  = "cross_mean"  // Cr.
+	MultiMean  = "multi_mean"  // Mul. (and mean rank distance)
+	LangCross  = "lang_cross"  // per language: mean of the cross-lingual settings with it on either side
+	DegrMulti  = "degr_multi"  // per language: 1 - multi(lang)/multi(en)
+	DegrCross  = "degr_cross"  // per language: 1 - lang_cross(lang)/lang_cross(en)
+	AllLangs   = "*"
+	english    = "en"
+	defaultTop = 10
+)
+
+// Config tunes the stage.
+type Config struct {
+	Model   string
+	TopK    int // ranking entries kept per query and setting; 0 means 10
+	Workers int // search goroutines; 0 means GOMAXPROCS
+}
+
+type entry struct {
+	id     string
+	qid    string
+	qids   []string
+	vector []float32
+}
+
+type side struct {
+	entries  []entry
+	rejected int64 // records dead-lettered here, so the marker's count still reconciles
+	want     int64 // count from the stream-end marker; -1 until it arrives
+}
+
+type language struct {
+	queries, cands side
+	scored         bool
+}
+
+type datasetState struct {
+	name   string
+	dim    int
+	langs  map[string]*language
+	expect []string // languages of the dataset in this run, from the markers
+	table  metrics.Table
+	pooled string // the language set the pool settings were last computed for
+}
+
+// Scorer holds the state of the datasets being evaluated.
+type Scorer struct {
+	cfg      Config
+	datasets map[string]*datasetState
+	log      *slog.Logger
+}
+
+// New returns an empty scorer.
+func New(cfg Config, log *slog.Logger) *Scorer {
+	if cfg.TopK <= 0 {
+		cfg.TopK = defaultTop
+	}
+	return &Scorer{cfg: cfg, datasets: map[string]*datasetState{}, log: log}
+}
+
+// Output is what scoring produced.
+type Output struct {
+	Metrics  []schemas.Metric
+	Rankings []schemas.Ranking
+}
+
+func (s *Scorer) dataset(name string) *datasetState {
+	d := s.datasets[name]
+	if d == nil {
+		d = &datasetState{name: name, langs: map[string]*language{}}
+		s.datasets[name] = d
+	}
+	return d
+}
+
+func (d *datasetState) lang(l string) *language {
+	x := d.langs[l]
+	if x == nil {
+		x = &language{queries: side{want: -1}, cands: side{want: -1}}
+		d.langs[l] = x
+	}
+	return x
+}
+
+// Add takes embeddings; a vector of the wrong size is returned as an error for the caller to dead-letter.
+func (s *Scorer) Add(r schemas.Record) error {
+	d := s.dataset(r.Dataset)
+	l := d.lang(r.Lang)
+	var sd *side
+	switch r.Kind {
+	case "query":
+		sd = &l.queries
+	case "candidate":
+		sd = &l.cands
+	default:
+		return fmt.Errorf("score: %s has kind %q", r.ID, r.Kind)
+	}
+	if d.dim == 0 {
+		d.dim = len(r.Vector)
+	}
+	if len(r.Vector) == 0 || len(r.Vector) != d.dim {
+		sd.rejected++
+		return fmt.Errorf("score: %s has a %d-dimensional vector, dataset %s has %d", r.ID, len(r.Vector), r.Dataset, d.dim)
+	}
+	sd.entries = append(sd.entries, entry{id: r.ID, qid: r.QID, qids: r.QIDs, vector: r.Vector})
+	return nil
+}
+
+// End closes a stream; when it completes a language (or the pool) the new settings are scored.
+func (s *Scorer) End(ctx context.Context, m schemas.Marker) (Output, error) {
+	d := s.dataset(m.Dataset)
+	l := d.lang(m.Lang)
+	sd := &l.queries
+	if m.ItemKind == "candidate" {
+		sd = &l.cands
+	}
+	sd.want = m.Count
+	if got := int64(len(sd.entries)) + sd.rejected; got != m.Count {
+		return Output{}, fmt.Errorf("score %s/%s %s: received %d records, the stream-end marker counts %d", m.Dataset, m.Lang, m.ItemKind, got, m.Count)
+	}
+	if len(m.Langs) > 0 {
+		d.expect = m.Langs
+	}
+	var out Output
+	if l.queries.want >= 0 && l.cands.want >= 0 && !l.scored {
+		if err := s.scoreLanguage(ctx, d, m.Lang, &out); err != nil {
+			return Output{}, err
+		}
+	}
+	if err := s.maybePool(ctx, d, &out); err != nil {
+		return Output{}, err
+	}
+	return out, nil
+}
+
+func (d *datasetState) complete() []string {
+	var done []string
+	for name, l := range d.langs {
+		if l.scored {
+			done = append(done, name)
+		}
+	}
+	slices.Sort(done)
+	return done
+}
+
+func (s *Scorer) scoreLanguage(ctx context.Context, d *datasetState, lang string, out *Output) error {
+	l := d.langs[lang]
+	byID := func(a, b entry) int { return strings.Compare(a.id, b.id) }
+	slices.SortFunc(l.queries.entries, byID)
+	slices.SortFunc(l.cands.entries, byID)
+	l.scored = true
+	for _, other := range d.complete() {
+		pairs := [][2]string{{lang, other}}
+		if other != lang {
+			pairs = append(pairs, [2]string{other, lang})
+		}
+		for _, p := range pairs {
+			setting := Cross
+			if p[0] == p[1] {
+				setting = Mono
+			}
+			if err := s.rank(ctx, d, setting, p[0], p[1], d.langs[p[0]].queries.entries, d.langs[p[1]].cands.entries, out); err != nil {
+				return err
+			}
+		}
+	}
+	s.log.Debug("scored language", "dataset", d.name, "lang", lang)
+	return nil
+}
+
+// maybePool scores the multilingual setting once every expected language is complete, and writes the
+// dataset's summary.
+func (s *Scorer) maybePool(ctx context.Context, d *datasetState, out *Output) error {
+	done := d.complete()
+	if len(d.expect) == 0 {
+		return nil
+	}
+	for _, l := range d.expect {
+		if !slices.Contains(done, l) {
+			return nil
+		}
+	}
+	key := strings.Join(done, ",")
+	if key == d.pooled {
+		return nil
+	}
+	d.pooled = key
+	var pool []entry
+	for _, l := range done {
+		pool = append(pool, d.langs[l].cands.entries...)
+	}
+	for _, l := range done {
+		if err := s.rank(ctx, d, Multi, l, AllLangs, d.langs[l].queries.entries, pool, out); err != nil {
+			return err
+		}
+	}
+	out.Metrics = append(out.Metrics, s.summaryRows(d)...)
+	return nil
+}
+
+// rank scores one setting: queries against candidates.
+func (s *Scorer) rank(ctx context.Context, d *datasetState, setting, qLang, cLang string, qs, cs []entry, out *Output) error {
+	relevant := map[string][]int{}
+	for i, c := range cs {
+		for _, q := range c.qids {
+			relevant[q] = append(relevant[q], i)
+		}
+	}
+	// Queries without a relevant candidate here (MLQA-R questions missing from a language) are not part of
+	// the setting, as in LAReQA.
+	var kept []entry
+	for _, q := range qs {
+		if len(relevant[q.qid]) > 0 {
+			kept = append(kept, q)
+		}
+	}
+	if len(kept) == 0 || len(cs) == 0 {
+		return nil
+	}
+	qv := make([]float32, 0, len(kept)*d.dim)
+	for _, q := range kept {
+		qv = append(qv, q.vector...)
+	}
+	cv := make([]float32, 0, len(cs)*d.dim)
+	for _, c := range cs {
+		cv = append(cv, c.vector...)
+	}
+	res, err := retrieval.Search(ctx, qv, cv, d.dim, s.cfg.TopK, func(q int) []int { return relevant[kept[q].qid] }, s.cfg.Workers)
+	if err != nil {
+		return fmt.Errorf("score %s %s %s->%s: %w", d.name, setting, qLang, cLang, err)
+	}
+	st := metrics.Setting{Dataset: d.name, QueryLang: qLang, CandLang: cLang}
+	if setting == Multi {
+		st.CandLang = metrics.Multi
+	}
+	var acc metrics.Accumulator
+	for i, r := range res {
+		sc, err := metrics.Evaluate(r.RelevantRanks, len(cs))
+		if err != nil {
+			return fmt.Errorf("score %s %s: query %s: %w", d.name, setting, kept[i].id, err)
+		}
+		acc.Add(sc)
+		d.table.Add(st, sc)
+		for rank, h := range r.Top {
+			c := cs[h.Index]
+			out.Rankings = append(out.Rankings, schemas.Ranking{Dataset: d.name, Model: s.cfg.Model, Setting: setting,
+				QueryID: kept[i].id, QueryLang: qLang, CandLang: cLang, Rank: int64(rank + 1), CandidateID: c.id,
+				Score: float64(h.Score), Relevant: slices.Contains(c.qids, kept[i].qid)})
+		}
+	}
+	out.Metrics = append(out.Metrics, s.rows(d.name, setting, qLang, cLang, acc.Mean(), acc.Queries)...)
+	return nil
+}
+
+func (s *Scorer) rows(dataset, setting, qLang, cLang string, sc metrics.Scores, queries int) []schemas.Metric {
+	rows := make([]schemas.Metric, 0, len(sc))
+	for _, m := range metrics.All() {
+		if math.IsNaN(sc[m]) || queries == 0 {
+			continue // undefined here: a degradation against an English score of 0, or an empty mean
+		}
+		rows = append(rows, schemas.Metric{Dataset: dataset, Model: s.cfg.Model, Setting: setting, QueryLang: qLang,
+			CandLang: cLang, Name: m.String(), Value: sc[m], Queries: int64(queries)})
+	}
+	return rows
+}
+
+func (s *Scorer) summaryRows(d *datasetState) []schemas.Metric {
+	sum := d.table.Summarize(d.name)
+	rows := s.rows(d.name, MonoMean, AllLangs, AllLangs, sum.Mono, sum.MonoSettings)
+	rows = append(rows, s.rows(d.name, CrossMean, AllLangs, AllLangs, sum.Cross, sum.CrossSettings)...)
+	rows = append(rows, s.rows(d.name, MultiMean, AllLangs, AllLangs, sum.Multi, sum.MultiLanguages)...)
+	en, haveEn := sum.Languages[english]
+	for _, lang := range d.complete() {
+		ls := sum.Languages[lang]
+		rows = append(rows, s.rows(d.name, LangCross, lang, AllLangs, ls.Cross, ls.CrossSettings)...)
+		if haveEn {
+			rows = append(rows, s.rows(d.name, DegrMulti, lang, AllLangs, metrics.Degradation(ls.Multi, en.Multi), ls.MultiQueries)...)
+			rows = append(rows, s.rows(d.name, DegrCross, lang, AllLangs, metrics.Degradation(ls.Cross, en.Cross), ls.CrossSettings)...)
+		}
+	}
+	return rows
+}
+
+// Pending lists the datasets and languages that never completed, for the run's report.
+func (s *Scorer) Pending() []string {
+	var p []string
+	for name, d := range s.datasets {
+		for lang, l := range d.langs {
+			if !l.scored {
+				p = append(p, name+"/"+lang)
+			}
+		}
+	}
+	slices.Sort(p)
+	return p
+}
+
+// Run consumes the embeddings topic and produces metrics and rankings.
+func Run(ctx context.Context, st *pipeline.Stage, sc *Scorer, untilRunEnd bool) error {
+	send := func(ctx context.Context, key string, out Output) error {
+		// Rankings go in slices so one message stays a modest size.
+		const chunk = 8192
+		for i := 0; i < len(out.Rankings); i += chunk {
+			if err := pipeline.Send(ctx, st, st.Topics.Rankings(), key, schemas.Rankings, out.Rankings[i:min(i+chunk, len(out.Rankings))]); err != nil {
+				return err
+			}
+		}
+		return pipeline.Send(ctx, st, st.Topics.Metrics(), key, schemas.Metrics, out.Metrics)
+	}
+	err := st.Consume(ctx, st.Topics.Embeddings(), untilRunEnd, func(ctx context.Context, m pipeline.Message) error {
+		if m.Markers != nil {
+			for _, mk := range m.Markers {
+				if mk.Kind != schemas.StreamEnd {
+					continue
+				}
+				out, err := sc.End(ctx, mk)
+				if err != nil {
+					return err
+				}
+				if err := send(ctx, mk.Dataset, out); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		rows, ok, err := pipeline.Decode(ctx, st, m, schemas.Embedding)
+		if !ok {
+			return err
+		}
+		for i, r := range rows {
+			if err := sc.Add(r); err != nil {
+				if err := st.DeadLetter(ctx, m, i, r, err); err != nil {
+					return err
+				}
+				continue
+			}
+			st.Counts.Out.Add(1)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if p := sc.Pending(); len(p) > 0 {
+		return fmt.Errorf("score: run ended with incomplete languages %v", p)
+	}
+	if err := st.EndRun(ctx, st.Topics.Rankings()); err != nil {
+		return err
+	}
+	return st.EndRun(ctx, st.Topics.Metrics())
+}

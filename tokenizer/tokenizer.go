@@ -1,0 +1,56 @@
+// Package tokenizer turns text into the token ids a model expects. A model file names its tokenizer in its
+// metadata ("xling.tokenizer"), so the tokenize stage needs nothing but the model.
+package tokenizer
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"xling/tokenizer/ngram"
+)
+
+// Tokenizer encodes one text. Implementations are safe for use by one goroutine at a time.
+type Tokenizer interface {
+	// Encode returns the token ids, the token type ids (nil when the model has none) and whether the text
+	// was cut to the model's maximum length.
+	Encode(text string) (ids, typeIDs []int64, truncated bool, err error)
+}
+
+// MetadataKey is the model metadata entry that configures the tokenizer.
+const MetadataKey = "xling.tokenizer"
+
+// FromMetadata builds the tokenizer a model's metadata describes.
+func FromMetadata(md map[string]string) (Tokenizer, error) {
+	raw, ok := md[MetadataKey]
+	if !ok {
+		return nil, fmt.Errorf("model metadata has no %q entry", MetadataKey)
+	}
+	var head struct {
+		Type string `json:"type"`
+	}
+	if err := json.Unmarshal([]byte(raw), &head); err != nil {
+		return nil, fmt.Errorf("model metadata %s: %w", MetadataKey, err)
+	}
+	switch head.Type {
+	case "ngram":
+		var cfg ngram.Config
+		if err := json.Unmarshal([]byte(raw), &cfg); err != nil {
+			return nil, fmt.Errorf("model metadata %s: %w", MetadataKey, err)
+		}
+		t, err := ngram.New(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("model metadata %s: %w", MetadataKey, err)
+		}
+		return NGram{t}, nil
+	}
+	return nil, fmt.Errorf("model metadata %s: unsupported tokenizer type %q", MetadataKey, head.Type)
+}
+
+// NGram adapts the hashed n-gram tokenizer of xling's own encoder.
+type NGram struct{ T *ngram.Tokenizer }
+
+// Encode implements Tokenizer.
+func (n NGram) Encode(text string) ([]int64, []int64, bool, error) {
+	ids, truncated := n.T.Encode(text)
+	return ids, nil, truncated, nil
+}
