@@ -28,12 +28,12 @@ const (
 	Cross = "cross"
 	Multi = "multi"
 	// Summary settings hold means over settings, written once a dataset's pool is complete.
-	MonoMean   = "mono_mean"   // Mo.: query_lang "*", cand_lang "*"
-	CrossMean  = "cross_mean"  // Cr.
-	MultiMean  = "multi_mean"  // Mul. (and mean rank distance)
-	LangCross  = "lang_cross"  // per language: mean of the cross-lingual settings with it on either side
-	DegrMulti  = "degr_multi"  // per language: 1 - multi(lang)/multi(en)
-	DegrCross  = "degr_cross"  // per language: 1 - lang_cross(lang)/lang_cross(en)
+	MonoMean   = "mono_mean"  // Mo.: query_lang "*", cand_lang "*"
+	CrossMean  = "cross_mean" // Cr.
+	MultiMean  = "multi_mean" // Mul. (and mean rank distance)
+	LangCross  = "lang_cross" // per language: mean of the cross-lingual settings with it on either side
+	DegrMulti  = "degr_multi" // per language: 1 - multi(lang)/multi(en)
+	DegrCross  = "degr_cross" // per language: 1 - lang_cross(lang)/lang_cross(en)
 	AllLangs   = "*"
 	english    = "en"
 	defaultTop = 10
