@@ -1,0 +1,201 @@
+package evaluate
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+
+	"xling/dataset"
+	"xling/encoder/hashbag"
+	"xling/internal/testenv"
+	"xling/sinks"
+	"xling/stages/score"
+	"xling/tokenizer/ngram"
+)
+
+func smallModel(t testing.TB) string {
+	t.Helper()
+	cfg := ngram.DefaultConfig()
+	cfg.Buckets = 1 << 14
+	path := filepath.Join(t.TempDir(), "small.onnx")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := hashbag.NewRandom(cfg, 32, 32, 7).WriteONNX(f); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// countDataset counts, independently of the pipeline, the items of the given languages and those whose
+// encoded text is over limit bytes (queries: the question; candidates: the sentence).
+func countDataset(t *testing.T, dir, name string, langs []string, limit int) (items, over int) {
+	t.Helper()
+	files, err := dataset.Files(dir, name, langs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		res, err := f.Read(dataset.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range res.Items {
+			items++
+			if len(it.Text) > limit {
+				over++
+			}
+		}
+	}
+	return items, over
+}
+
+func TestRunEvaluatesThroughTheEmbeddedBroker(t *testing.T) {
+	data := testenv.DataDir(t)
+	langs := []string{"de", "en", "th"}
+	const limit = 300
+	cfg := Config{
+		DataDir: data, OutDir: t.TempDir(), Datasets: []string{dataset.XQuADR}, Langs: map[string][]string{dataset.XQuADR: langs},
+		Model: smallModel(t), ModelName: "small", RunID: "test", TopK: 3, MaxText: limit,
+		ORTLibrary: testenv.ORTLibrary(t), Progress: time.Hour,
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	res, err := Run(ctx, cfg, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := Reconcile(res.Counts); len(p) > 0 {
+		t.Errorf("books do not balance: %v", p)
+	}
+	items, over := countDataset(t, data, dataset.XQuADR, langs, limit)
+	if over == 0 {
+		t.Fatal("test needs some texts over the limit")
+	}
+	byStage := map[string]StageCounts{}
+	for _, c := range res.Counts {
+		byStage[c.Stage] = c
+	}
+	if got := byStage["ingest"].Out; got != int64(items) {
+		t.Errorf("ingest out %d, want %d items", got, items)
+	}
+	if got := byStage["tokenize"].Dead; got != int64(over) {
+		t.Errorf("tokenize dead-lettered %d, want the %d texts over %d bytes", got, over, limit)
+	}
+	if got := byStage["score"].In; got != int64(items-over) {
+		t.Errorf("score in %d, want %d", got, items-over)
+	}
+
+	// 3 monolingual, 6 cross-lingual and 3 multilingual settings, every one with a full metric set.
+	count := map[string]map[string]bool{}
+	for _, m := range res.Metrics {
+		if count[m.Setting] == nil {
+			count[m.Setting] = map[string]bool{}
+		}
+		count[m.Setting][m.QueryLang+">"+m.CandLang] = true
+	}
+	for setting, want := range map[string]int{score.Mono: 3, score.Cross: 6, score.Multi: 3, score.MonoMean: 1} {
+		if got := len(count[setting]); got != want {
+			t.Errorf("%d %s settings, want %d", got, setting, want)
+		}
+	}
+
+	// The Parquet tables read back through arrow-go's pqarrow, an independent reader.
+	for _, o := range res.Outputs {
+		rows := readParquetRows(t, o.Path)
+		if rows != o.Rows {
+			t.Errorf("%s: pqarrow reads %d rows, writer reported %d", o.Path, rows, o.Rows)
+		}
+	}
+	man, err := sinks.ReadManifest(res.Manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Checksums from ../shared/data/DATA.md.
+	want := map[string]string{
+		"de.json": "16fb0f4bf4916154b585a20c24c66074591c9718a1affe764ff4697572328949",
+		"en.json": "7b0954f39297c27a31fef610f0883337dd2907fa8699151dc922afdd0fa12ffe",
+		"th.json": "c3a041864c3a9fb0b4dd91cfdf99cf36b411b3e704c58a303c97bc6dc786cfe4",
+	}
+	for _, d := range man.Data {
+		if w, ok := want[filepath.Base(d.Path)]; ok {
+			if d.SHA256 != w {
+				t.Errorf("manifest: %s sha256 %s, want %s", d.Path, d.SHA256, w)
+			}
+			delete(want, filepath.Base(d.Path))
+		}
+	}
+	if len(want) > 0 {
+		t.Errorf("manifest misses data files %v", want)
+	}
+}
+
+func readParquetRows(t *testing.T, path string) int64 {
+	t.Helper()
+	rdr, err := file.OpenParquetFile(path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdr.Close()
+	fr, err := pqarrow.NewFileReader(rdr, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl, err := fr.ReadTable(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tbl.Release()
+	return tbl.NumRows()
+}
+
+func TestRunFailsBeforeAnyWorkOnAMalformedFile(t *testing.T) {
+	src := testenv.DataDir(t)
+	data := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(data, "xquad-r"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	good, err := os.ReadFile(filepath.Join(src, "xquad-r", "en.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// en is intact; de is cut in half, as a failed download would leave it.
+	if err := os.WriteFile(filepath.Join(data, "xquad-r", "en.json"), good, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(data, "xquad-r", "de.json"), good[:len(good)/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	cfg := Config{DataDir: data, OutDir: out, Datasets: []string{dataset.XQuADR}, Langs: map[string][]string{dataset.XQuADR: {"en", "de"}},
+		Model: smallModel(t), RunID: "bad", ORTLibrary: testenv.ORTLibrary(t), Progress: time.Hour}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, err = Run(ctx, cfg, quiet())
+	if err == nil {
+		t.Fatal("run on a truncated file succeeded")
+	}
+	if !regexp.MustCompile(`de\.json:\d+:\d+`).MatchString(err.Error()) {
+		t.Errorf("error %q does not name the file and position", err)
+	}
+	// Nothing that looks like a result was left behind.
+	matches, _ := filepath.Glob(filepath.Join(out, "bad", "*"))
+	if len(matches) > 0 {
+		t.Errorf("failed run left %v", matches)
+	}
+}

@@ -1,0 +1,151 @@
+package score
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"math"
+	"testing"
+
+	"xling/schemas"
+)
+
+func rec(lang, kind, id, qid string, qids []string, v ...float32) schemas.Record {
+	return schemas.Record{Dataset: "toy", Lang: lang, Kind: kind, ID: id, QID: qid, QIDs: qids, Vector: v}
+}
+
+// The toy dataset, with every score worked by hand below.
+//
+//	en queries: A (1,0), B (0,1)        en candidates: e1 answers A (.6,.8), e2 answers B (1,0)
+//	de queries: A (1,0), B (0,1)        de candidates: d1 answers A (1,0),   d2 answers B (0,1)
+//
+// en->en: A scores e1 .6 < e2 1, so its answer is 2nd: AP 1/2; B scores e1 .8 > e2 0: AP 1/2. mAP .5
+// de->de: both answers first: mAP 1.   en->de: the same query vectors: mAP 1.   de->en: mAP .5
+// Mo. = (.5+1)/2 = .75, Cr. = (1+.5)/2 = .75.
+// Pool, in language order de then en: d1, d2, e1, e2. Query A: d1 1, d2 0, e1 .6, e2 1; the tie d1/e2 goes
+// to the lower index, so the ranking is d1, e2, e1, d2 and A's answers (d1, e1) sit at ranks 1 and 3:
+// AP (1/1 + 2/3)/2 = 5/6, rank distance 2. Query B: d1 0, d2 1, e1 .8, e2 0: ranking d2, e1, d1, e2;
+// answers d2, e2 at ranks 1 and 4: AP (1 + 2/4)/2 = 3/4, rank distance 3.
+// Mul. = (5/6 + 3/4)/2 = 19/24 for both languages; mean rank distance 2.5.
+func TestScorerHandWorkedToyDataset(t *testing.T) {
+	ctx := context.Background()
+	s := New(Config{Model: "m", TopK: 2}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	langs := []string{"de", "en"}
+	feed := func(rs []schemas.Record, lang string) Output {
+		t.Helper()
+		for _, r := range rs {
+			if err := s.Add(r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var out Output
+		for _, kind := range []string{"query", "candidate"} {
+			var n int64
+			for _, r := range rs {
+				if r.Kind == kind {
+					n++
+				}
+			}
+			o, err := s.End(ctx, schemas.Marker{Kind: schemas.StreamEnd, Dataset: "toy", Lang: lang, ItemKind: kind, Count: n, Langs: langs})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out.Metrics = append(out.Metrics, o.Metrics...)
+			out.Rankings = append(out.Rankings, o.Rankings...)
+		}
+		return out
+	}
+	en := feed([]schemas.Record{
+		rec("en", "query", "en/q/A", "A", nil, 1, 0), rec("en", "query", "en/q/B", "B", nil, 0, 1),
+		rec("en", "candidate", "en/c/1", "", []string{"A"}, .6, .8), rec("en", "candidate", "en/c/2", "", []string{"B"}, 1, 0),
+	}, "en")
+	// Only en->en exists until German arrives.
+	if got := settings(en.Metrics); len(got) != 1 || !got["mono en en"] {
+		t.Fatalf("after en: settings %v, want only mono en en", got)
+	}
+	de := feed([]schemas.Record{
+		rec("de", "query", "de/q/A", "A", nil, 1, 0), rec("de", "query", "de/q/B", "B", nil, 0, 1),
+		rec("de", "candidate", "de/c/1", "", []string{"A"}, 1, 0), rec("de", "candidate", "de/c/2", "", []string{"B"}, 0, 1),
+	}, "de")
+	got := settings(de.Metrics)
+	for _, want := range []string{"mono de de", "cross de en", "cross en de", "multi de *", "multi en *", "mono_mean * *"} {
+		if !got[want] {
+			t.Errorf("after de: missing setting %s (have %v)", want, got)
+		}
+	}
+	if got["mono en en"] {
+		t.Error("after de: en->en was scored again")
+	}
+	all := append(en.Metrics, de.Metrics...)
+	tests := []struct {
+		setting, q, c, metric string
+		want                  float64
+	}{
+		{Mono, "en", "en", "map", .5},
+		{Mono, "de", "de", "map", 1},
+		{Cross, "en", "de", "map", 1},
+		{Cross, "de", "en", "map", .5},
+		{Multi, "en", "*", "map", 19.0 / 24},
+		{Multi, "de", "*", "map", 19.0 / 24},
+		{Multi, "en", "*", "rank_distance", 2.5},
+		{MonoMean, "*", "*", "map", .75},
+		{CrossMean, "*", "*", "map", .75},
+		{MultiMean, "*", "*", "map", 19.0 / 24},
+		{MultiMean, "*", "*", "rank_distance", 2.5},
+		{DegrMulti, "de", "*", "map", 0},
+	}
+	for _, tc := range tests {
+		v, ok := find(all, tc.setting, tc.q, tc.c, tc.metric)
+		if !ok {
+			t.Errorf("%s %s->%s %s: missing", tc.setting, tc.q, tc.c, tc.metric)
+			continue
+		}
+		if math.Abs(v-tc.want) > 1e-12 {
+			t.Errorf("%s %s->%s %s = %v, want %v", tc.setting, tc.q, tc.c, tc.metric, v, tc.want)
+		}
+	}
+	// Query A's pooled top 2: d1 then e2 (the tie goes to the lower pool index); d1 is relevant, e2 is not.
+	var top []schemas.Ranking
+	for _, r := range de.Rankings {
+		if r.Setting == Multi && r.QueryID == "en/q/A" {
+			top = append(top, r)
+		}
+	}
+	if len(top) != 2 || top[0].CandidateID != "de/c/1" || !top[0].Relevant || top[1].CandidateID != "en/c/2" || top[1].Relevant {
+		t.Errorf("pooled top 2 of en/q/A = %+v", top)
+	}
+}
+
+func TestScorerRejectsCountMismatchAndBadVectors(t *testing.T) {
+	s := New(Config{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err := s.Add(rec("en", "query", "en/q/A", "A", nil, 1, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Add(rec("en", "query", "en/q/B", "B", nil, 1, 0, 0)); err == nil {
+		t.Error("a 3-dimensional vector among 2-dimensional ones was accepted")
+	}
+	// Two records arrived (one rejected): a marker counting three means one was lost.
+	if _, err := s.End(context.Background(), schemas.Marker{Kind: schemas.StreamEnd, Dataset: "toy", Lang: "en", ItemKind: "query", Count: 3}); err == nil {
+		t.Error("a stream-end marker counting more records than arrived was accepted")
+	}
+	if _, err := s.End(context.Background(), schemas.Marker{Kind: schemas.StreamEnd, Dataset: "toy", Lang: "en", ItemKind: "query", Count: 2}); err != nil {
+		t.Errorf("marker counting the accepted and the rejected record: %v", err)
+	}
+}
+
+func settings(ms []schemas.Metric) map[string]bool {
+	out := map[string]bool{}
+	for _, m := range ms {
+		out[m.Setting+" "+m.QueryLang+" "+m.CandLang] = true
+	}
+	return out
+}
+
+func find(ms []schemas.Metric, setting, q, c, name string) (float64, bool) {
+	for _, m := range ms {
+		if m.Setting == setting && m.QueryLang == q && m.CandLang == c && m.Name == name {
+			return m.Value, true
+		}
+	}
+	return 0, false
+}
