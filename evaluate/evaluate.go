@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"xling/dataset"
+	"xling/encoder"
 	"xling/encoder/ort"
 	"xling/pipeline"
 	"xling/schemas"
@@ -25,7 +26,6 @@ import (
 	"xling/stages/score"
 	"xling/stages/sink"
 	"xling/stages/tokenize"
-	"xling/tokenizer"
 )
 
 // Config is everything a run depends on; it is recorded in the run manifest.
@@ -80,19 +80,31 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (*Result, error) {
 		return nil, fmt.Errorf("evaluate: %w", err)
 	}
 
+	spec, err := encoder.Load(cfg.Model)
+	if err != nil {
+		return nil, fmt.Errorf("evaluate: %w", err)
+	}
+	if cfg.ModelName == "" {
+		cfg.ModelName = spec.Name
+	}
 	rt, err := ort.NewRuntime(cfg.ORTLibrary, ort.WithLogger(log))
 	if err != nil {
 		return nil, fmt.Errorf("evaluate: %w", err)
 	}
 	defer rt.Close()
-	sess, err := rt.Open(cfg.Model, ort.SessionConfig{IntraOpThreads: cfg.Threads, Provider: cfg.Provider})
+	sess, err := rt.Open(spec.Path, spec.SessionConfig(cfg.Threads, cfg.Provider))
 	if err != nil {
 		return nil, fmt.Errorf("evaluate: %w", err)
 	}
 	defer sess.Close()
-	tok, err := tokenizer.FromMetadata(sess.Metadata())
+	tok, err := spec.NewTokenizer(sess.Metadata())
 	if err != nil {
 		return nil, fmt.Errorf("evaluate: model %s: %w", cfg.Model, err)
+	}
+	// A model written by xling carries its prefixes in its metadata; a model directory in xling.json.
+	queryPrefix, passagePrefix := spec.QueryPrefix, spec.PassagePrefix
+	if md := sess.Metadata(); md["xling.query_prefix"] != "" || md["xling.passage_prefix"] != "" {
+		queryPrefix, passagePrefix = md["xling.query_prefix"], md["xling.passage_prefix"]
 	}
 
 	var broker *pipeline.Broker
@@ -136,7 +148,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (*Result, error) {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		return tokenize.Run(gctx, st["tokenize"], tok, tokenize.Config{MaxTextBytes: cfg.MaxText, WithContext: cfg.WithContext,
-			QueryPrefix: sess.Metadata()["xling.query_prefix"], PassagePrefix: sess.Metadata()["xling.passage_prefix"],
+			QueryPrefix: queryPrefix, PassagePrefix: passagePrefix,
 			Langs: langs}, true)
 	})
 	g.Go(func() error {

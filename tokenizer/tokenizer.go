@@ -5,8 +5,11 @@ package tokenizer
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 
+	"xling/tokenizer/hf"
 	"xling/tokenizer/ngram"
+	"xling/tokenizer/spm"
 )
 
 // Tokenizer encodes one text. Implementations are safe for use by one goroutine at a time.
@@ -53,4 +56,51 @@ type NGram struct{ T *ngram.Tokenizer }
 func (n NGram) Encode(text string) ([]int64, []int64, bool, error) {
 	ids, truncated := n.T.Encode(text)
 	return ids, nil, truncated, nil
+}
+
+// Load reads a tokenizer file: a Hugging Face tokenizer.json, or a SentencePiece .model (whose ids are the
+// SentencePiece ids, with no special tokens added). maxLength > 0 truncates (counted by the caller).
+func Load(path string, maxLength int) (Tokenizer, error) {
+	if strings.HasSuffix(path, ".model") {
+		m, err := spm.Load(path)
+		if err != nil {
+			return nil, err
+		}
+		return SentencePiece{m, maxLength}, nil
+	}
+	t, err := hf.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	if maxLength > 0 {
+		t.SetTruncation(maxLength)
+	}
+	return HF{t}, nil
+}
+
+// HF adapts a Hugging Face tokenizer.json; special tokens are added as its post-processor says.
+type HF struct{ T *hf.Tokenizer }
+
+// Encode implements Tokenizer.
+func (h HF) Encode(text string) ([]int64, []int64, bool, error) {
+	e, err := h.T.Encode(text, true)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	return e.IDs, e.TypeIDs, e.Truncated, nil
+}
+
+// SentencePiece adapts a SentencePiece model.
+type SentencePiece struct {
+	M         *spm.Model
+	MaxLength int
+}
+
+// Encode implements Tokenizer.
+func (s SentencePiece) Encode(text string) ([]int64, []int64, bool, error) {
+	ids := s.M.Encode(text)
+	if s.MaxLength > 0 && len(ids) > s.MaxLength {
+		return ids[:s.MaxLength], nil, true, nil
+	}
+	return ids, nil, false, nil
 }

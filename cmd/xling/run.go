@@ -23,7 +23,7 @@ func cmdRun(ctx context.Context, args []string, log *slog.Logger) error {
 	out := fs.String("out", "out", "output directory; each run writes <out>/<run-id>/")
 	datasets := fs.String("datasets", "xquad-r,mlqa-r", "comma-separated datasets: xquad-r, mlqa-r, xquad")
 	langs := fs.String("langs", "", "comma-separated languages (default: every language of each dataset)")
-	model := fs.String("model", "", "ONNX model file (default: xling's own encoder, created under -cache)")
+	model := fs.String("model", "", "ONNX model file written by xling, or a model directory (docs/models.md); default: xling's own encoder")
 	cache := fs.String("cache", ".cache", "cache directory for generated models")
 	brokers := fs.String("brokers", "", "comma-separated Kafka bootstrap addresses (default: embedded broker)")
 	prefix := fs.String("topic-prefix", "xling.", "prefix of every topic name")
@@ -61,7 +61,6 @@ func cmdRun(ctx context.Context, args []string, log *slog.Logger) error {
 		}
 		cfg.Model = path
 	}
-	cfg.ModelName = strings.TrimSuffix(filepath.Base(cfg.Model), ".onnx")
 	if _, err := os.Stat(cfg.ORTLibrary); err != nil {
 		return fmt.Errorf("ONNX Runtime library %s: %w (run `make ort`, or set ONNXRUNTIME_LIB)", cfg.ORTLibrary, err)
 	}
