@@ -170,21 +170,13 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (*Result, error) {
 		return nil, err
 	}
 	g.Go(func() error {
-		return keep(sink.Run(gctx, st["sink-embeddings"], cfg.Topics.Embeddings(), schemas.Embedding, embW, func(r schemas.Record) sinks.EmbeddingRow {
-			return sinks.EmbeddingRow{RunID: cfg.RunID, Model: r.Model, Dataset: r.Dataset, ItemID: r.ID, Lang: r.Lang, Kind: r.Kind, Vector: r.Vector}
-		}, nil))
+		return keep(sink.Run(gctx, st["sink-embeddings"], cfg.Topics.Embeddings(), schemas.Embedding, embW, rowsOf(cfg.RunID).embedding, nil))
 	})
 	g.Go(func() error {
-		return keep(sink.Run(gctx, st["sink-rankings"], cfg.Topics.Rankings(), schemas.Rankings, rankW, func(r schemas.Ranking) sinks.RankingRow {
-			return sinks.RankingRow{RunID: cfg.RunID, Model: r.Model, Dataset: r.Dataset, Setting: r.Setting, QueryID: r.QueryID,
-				QueryLang: r.QueryLang, CandLang: r.CandLang, Rank: int32(r.Rank), CandidateID: r.CandidateID, Score: float32(r.Score), Relevant: r.Relevant}
-		}, nil))
+		return keep(sink.Run(gctx, st["sink-rankings"], cfg.Topics.Rankings(), schemas.Rankings, rankW, rowsOf(cfg.RunID).ranking, nil))
 	})
 	g.Go(func() error {
-		return keep(sink.Run(gctx, st["sink-metrics"], cfg.Topics.Metrics(), schemas.Metrics, metW, func(m schemas.Metric) sinks.MetricRow {
-			return sinks.MetricRow{RunID: cfg.RunID, Model: m.Model, Dataset: m.Dataset, Setting: m.Setting, QueryLang: m.QueryLang,
-				CandLang: m.CandLang, Metric: m.Name, Value: m.Value, Queries: m.Queries}
-		}, func(m schemas.Metric) {
+		return keep(sink.Run(gctx, st["sink-metrics"], cfg.Topics.Metrics(), schemas.Metrics, metW, rowsOf(cfg.RunID).metric, func(m schemas.Metric) {
 			mu.Lock()
 			res.Metrics = append(res.Metrics, m)
 			mu.Unlock()
@@ -255,4 +247,21 @@ func progress(ctx context.Context, log *slog.Logger, names []string, st map[stri
 		}
 	}()
 	return func() { cancel(); <-done }
+}
+
+// rowsOf converts topic records to the rows of the Parquet tables of a run.
+type rowsOf string
+
+func (run rowsOf) embedding(r schemas.Record) sinks.EmbeddingRow {
+	return sinks.EmbeddingRow{RunID: string(run), Model: r.Model, Dataset: r.Dataset, ItemID: r.ID, Lang: r.Lang, Kind: r.Kind, Vector: r.Vector}
+}
+
+func (run rowsOf) ranking(r schemas.Ranking) sinks.RankingRow {
+	return sinks.RankingRow{RunID: string(run), Model: r.Model, Dataset: r.Dataset, Setting: r.Setting, QueryID: r.QueryID,
+		QueryLang: r.QueryLang, CandLang: r.CandLang, Rank: int32(r.Rank), CandidateID: r.CandidateID, Score: float32(r.Score), Relevant: r.Relevant}
+}
+
+func (run rowsOf) metric(m schemas.Metric) sinks.MetricRow {
+	return sinks.MetricRow{RunID: string(run), Model: m.Model, Dataset: m.Dataset, Setting: m.Setting, QueryLang: m.QueryLang,
+		CandLang: m.CandLang, Metric: m.Name, Value: m.Value, Queries: m.Queries}
 }

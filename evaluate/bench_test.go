@@ -1,0 +1,160 @@
+package evaluate
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"xling/dataset"
+	"xling/encoder"
+	"xling/encoder/ort"
+	"xling/internal/testenv"
+	"xling/schemas"
+	"xling/sinks"
+	"xling/stages/encode"
+	"xling/stages/score"
+	"xling/stages/tokenize"
+)
+
+// BenchmarkTransport runs the same evaluation (XQuAD-R, 11 languages, xling's default-size encoder) twice
+// per iteration: through the embedded broker with every stage a consumer-group member, and with the same
+// stage functions called directly in one goroutine, Parquet sinks included in both. It reports both times and
+// the share of end-to-end time the transport costs: 1 - direct/pipeline.
+func BenchmarkTransport(b *testing.B) {
+	data := testenv.DataDir(b)
+	lib := testenv.ORTLibrary(b)
+	model := defaultSizeModel(b)
+	var pipeSum, directSum time.Duration
+	for i := 0; i < b.N; i++ {
+		cfg := Config{DataDir: data, OutDir: b.TempDir(), Datasets: []string{dataset.XQuADR}, Model: model, RunID: "bench",
+			ORTLibrary: lib, Progress: time.Hour}
+		start := time.Now()
+		if _, err := Run(context.Background(), cfg, quiet()); err != nil {
+			b.Fatal(err)
+		}
+		pipeSum += time.Since(start)
+		start = time.Now()
+		if err := direct(context.Background(), cfg); err != nil {
+			b.Fatal(err)
+		}
+		directSum += time.Since(start)
+	}
+	n := float64(b.N)
+	b.ReportMetric(pipeSum.Seconds()/n, "pipeline-s")
+	b.ReportMetric(directSum.Seconds()/n, "direct-s")
+	b.ReportMetric(100*(1-directSum.Seconds()/pipeSum.Seconds()), "transport-%")
+}
+
+func defaultSizeModel(b *testing.B) string {
+	path := filepath.Join(testenv.RepoRoot(b), ".cache", "models", "xling-hashbag-random-v1-s1.onnx")
+	if _, err := encoder.Load(path); err != nil {
+		b.Skipf("default model missing (%v): `make run` writes it", err)
+	}
+	return path
+}
+
+// direct is Run without the broker: the stage functions in sequence, one language at a time.
+func direct(ctx context.Context, cfg Config) error {
+	spec, err := encoder.Load(cfg.Model)
+	if err != nil {
+		return err
+	}
+	rt, err := ort.NewRuntime(cfg.ORTLibrary)
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+	sess, err := rt.Open(spec.Path, spec.SessionConfig(cfg.Threads, cfg.Provider))
+	if err != nil {
+		return err
+	}
+	defer sess.Close()
+	tok, err := spec.NewTokenizer(sess.Metadata())
+	if err != nil {
+		return err
+	}
+	langs, _ := dataset.Langs(dataset.XQuADR)
+	tcfg := tokenize.Config{Langs: langs}
+	sc := score.New(score.Config{Model: spec.Name}, quiet())
+	rows := rowsOf(cfg.RunID)
+	dir := filepath.Join(cfg.OutDir, "direct")
+	embW, err := sinks.Create[sinks.EmbeddingRow](filepath.Join(dir+"-embeddings.parquet"), sinks.Options{})
+	if err != nil {
+		return err
+	}
+	rankW, err := sinks.Create[sinks.RankingRow](filepath.Join(dir+"-rankings.parquet"), sinks.Options{})
+	if err != nil {
+		return err
+	}
+	metW, err := sinks.Create[sinks.MetricRow](filepath.Join(dir+"-metrics.parquet"), sinks.Options{})
+	if err != nil {
+		return err
+	}
+	for _, name := range cfg.Datasets {
+		files, err := dataset.Files(cfg.DataDir, name, nil)
+		if err != nil {
+			return err
+		}
+		var fileLangs []string
+		for _, f := range files {
+			fileLangs = append(fileLangs, f.Lang)
+		}
+		for _, f := range files {
+			res, err := f.Read(dataset.Options{})
+			if err != nil {
+				return err
+			}
+			for _, kind := range []dataset.Kind{dataset.Query, dataset.Candidate} {
+				var recs []schemas.Record
+				for _, it := range res.Items {
+					if it.Kind != kind {
+						continue
+					}
+					r := schemas.Record{Dataset: it.Dataset, Lang: it.Lang, Kind: string(it.Kind), ID: it.ID, QID: it.QID, QIDs: it.QIDs, Text: it.Text}
+					text, err := tcfg.Text(r)
+					if err != nil {
+						return err
+					}
+					if r.TokenIDs, r.TypeIDs, r.Truncated, err = tok.Encode(text); err != nil {
+						return err
+					}
+					recs = append(recs, r)
+				}
+				if err := encode.Embed(ctx, sess, encode.Config{Model: spec.Name}, recs); err != nil {
+					return err
+				}
+				for _, r := range recs {
+					if err := embW.Write(rows.embedding(r)); err != nil {
+						return err
+					}
+					if err := sc.Add(r); err != nil {
+						return err
+					}
+				}
+				out, err := sc.End(ctx, schemas.Marker{Kind: schemas.StreamEnd, Dataset: name, Lang: f.Lang, ItemKind: string(kind), Count: int64(len(recs)), Langs: fileLangs})
+				if err != nil {
+					return err
+				}
+				for _, r := range out.Rankings {
+					if err := rankW.Write(rows.ranking(r)); err != nil {
+						return err
+					}
+				}
+				for _, m := range out.Metrics {
+					if err := metW.Write(rows.metric(m)); err != nil {
+						return err
+					}
+				}
+			}
+		}
+	}
+	for _, w := range []interface {
+		Close() (sinks.OutputFile, error)
+	}{embW, rankW, metW} {
+		if _, err := w.Close(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
