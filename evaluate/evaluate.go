@@ -263,5 +263,5 @@ func (run rowsOf) ranking(r schemas.Ranking) sinks.RankingRow {
 
 func (run rowsOf) metric(m schemas.Metric) sinks.MetricRow {
 	return sinks.MetricRow{RunID: string(run), Model: m.Model, Dataset: m.Dataset, Setting: m.Setting, QueryLang: m.QueryLang,
-		CandLang: m.CandLang, Metric: m.Name, Value: m.Value, Queries: m.Queries}
+		CandLang: m.CandLang, QueryID: m.QueryID, Metric: m.Name, Value: m.Value, Queries: m.Queries}
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"xling/dataset"
 	"xling/encoder/hashbag"
 	"xling/internal/testenv"
+	"xling/metrics"
 	"xling/sinks"
 	"xling/stages/score"
 	"xling/tokenizer/ngram"
@@ -103,7 +105,17 @@ func TestRunEvaluatesThroughTheEmbeddedBroker(t *testing.T) {
 
 	// 3 monolingual, 6 cross-lingual and 3 multilingual settings, every one with a full metric set.
 	count := map[string]map[string]bool{}
+	perQuery := map[string]int64{} // setting qlang clang -> per-query rows
+	means := map[string]int64{}    // setting qlang clang -> queries averaged
 	for _, m := range res.Metrics {
+		key := m.Setting + " " + m.QueryLang + " " + m.CandLang
+		if m.QueryID != "" {
+			perQuery[key]++
+			continue
+		}
+		if m.Name == "map" {
+			means[key] = m.Queries
+		}
 		if count[m.Setting] == nil {
 			count[m.Setting] = map[string]bool{}
 		}
@@ -112,6 +124,19 @@ func TestRunEvaluatesThroughTheEmbeddedBroker(t *testing.T) {
 	for setting, want := range map[string]int{score.Mono: 3, score.Cross: 6, score.Multi: 3, score.MonoMean: 1} {
 		if got := len(count[setting]); got != want {
 			t.Errorf("%d %s settings, want %d", got, setting, want)
+		}
+	}
+	// Every query of a monolingual or multilingual setting has its own row per metric.
+	for key, n := range means {
+		if strings.HasPrefix(key, score.Mono+" ") || strings.HasPrefix(key, score.Multi+" ") {
+			if got, want := perQuery[key], n*int64(len(metrics.All())); got != want {
+				t.Errorf("%s: %d per-query rows, want %d", key, got, want)
+			}
+		}
+	}
+	for _, l := range langs {
+		if perQuery[score.Cross+" "+l+" *"] == 0 {
+			t.Errorf("no per-query cross-lingual rows for %s", l)
 		}
 	}
 

@@ -13,7 +13,7 @@ import (
 // value finds one metric row.
 func value(ms []schemas.Metric, dataset, setting, qLang, cLang, name string) (float64, bool) {
 	for _, m := range ms {
-		if m.Dataset == dataset && m.Setting == setting && m.QueryLang == qLang && m.CandLang == cLang && m.Name == name {
+		if m.QueryID == "" && m.Dataset == dataset && m.Setting == setting && m.QueryLang == qLang && m.CandLang == cLang && m.Name == name {
 			return m.Value, true
 		}
 	}

@@ -28,13 +28,15 @@ var Rankings = NewSchema("xling.ranking.v1",
 	Bool("relevant", func(r *Ranking) *bool { return &r.Relevant }),
 )
 
-// Metric is one value of one metric in one setting.
+// Metric is one value of one metric in one setting: a mean over the setting's queries, or, when QueryID
+// is set, one query's value (the unit of paired significance tests between models).
 type Metric struct {
 	Dataset   string
 	Model     string
-	Setting   string // "mono", "cross", "multi"
+	Setting   string // "mono", "cross", "multi", or a summary setting (score package)
 	QueryLang string
 	CandLang  string // "*" for the multilingual pool
+	QueryID   string // empty for means
 	Name      string // "map", "map@20", "mrr@10", ...
 	Value     float64
 	Queries   int64 // how many queries the value averages
@@ -47,6 +49,7 @@ var Metrics = NewSchema("xling.metric.v1",
 	String("setting", func(m *Metric) *string { return &m.Setting }),
 	String("query_lang", func(m *Metric) *string { return &m.QueryLang }),
 	String("cand_lang", func(m *Metric) *string { return &m.CandLang }),
+	String("query_id", func(m *Metric) *string { return &m.QueryID }),
 	String("metric", func(m *Metric) *string { return &m.Name }),
 	Float64("value", func(m *Metric) *float64 { return &m.Value }),
 	Int64("queries", func(m *Metric) *int64 { return &m.Queries }),

@@ -52,8 +52,8 @@ type RankingRow struct {
 // use "*" for the language they pool.
 //
 //	run_id string, model string, dataset string, setting string ("mono" | "cross" | "multi"),
-//	query_lang string, cand_lang string, metric string, value float64,
-//	queries int64 (how many queries value averages)
+//	query_lang string, cand_lang string, query_id string ("" for means over queries), metric string,
+//	value float64, queries int64 (how many queries value averages; 1 for a query's own value)
 type MetricRow struct {
 	RunID     string  `parquet:"run_id,dict"`
 	Model     string  `parquet:"model,dict"`
@@ -61,6 +61,7 @@ type MetricRow struct {
 	Setting   string  `parquet:"setting,dict"`
 	QueryLang string  `parquet:"query_lang,dict"`
 	CandLang  string  `parquet:"cand_lang,dict"`
+	QueryID   string  `parquet:"query_id"`
 	Metric    string  `parquet:"metric,dict"`
 	Value     float64 `parquet:"value"`
 	Queries   int64   `parquet:"queries"`

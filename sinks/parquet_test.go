@@ -161,17 +161,17 @@ func TestWriterTablesReadBackWithArrow(t *testing.T) {
 			name: "metrics",
 			write: func(path string) OutputFile {
 				return writeTable(t, path, []MetricRow{
-					{"r1", "m", "xquad-r", "mono", "en", "en", "map", 0.7921875, 1190},
-					{"r1", "m", "xquad-r", "cross", "*", "*", "f1@20", 1.0 / 3, 130900},
-					{"r1", "m", "xquad-r", "multi", "th", "*", "rank_distance", 1234.5, 1190},
+					{"r1", "m", "xquad-r", "mono", "en", "en", "", "map", 0.7921875, 1190},
+					{"r1", "m", "xquad-r", "cross", "*", "*", "", "f1@20", 1.0 / 3, 130900},
+					{"r1", "m", "xquad-r", "multi", "th", "*", "th/q/7", "rank_distance", 12, 1},
 				})
 			},
 			schema: []string{"run_id: utf8", "model: utf8", "dataset: utf8", "setting: utf8", "query_lang: utf8",
-				"cand_lang: utf8", "metric: utf8", "value: float64", "queries: int64"},
+				"cand_lang: utf8", "query_id: utf8", "metric: utf8", "value: float64", "queries: int64"},
 			want: []map[string]any{
-				{"run_id": "r1", "model": "m", "dataset": "xquad-r", "setting": "mono", "query_lang": "en", "cand_lang": "en", "metric": "map", "value": 0.7921875, "queries": int64(1190)},
-				{"run_id": "r1", "model": "m", "dataset": "xquad-r", "setting": "cross", "query_lang": "*", "cand_lang": "*", "metric": "f1@20", "value": 0.3333333333333333, "queries": int64(130900)},
-				{"run_id": "r1", "model": "m", "dataset": "xquad-r", "setting": "multi", "query_lang": "th", "cand_lang": "*", "metric": "rank_distance", "value": 1234.5, "queries": int64(1190)},
+				{"run_id": "r1", "model": "m", "dataset": "xquad-r", "setting": "mono", "query_lang": "en", "cand_lang": "en", "query_id": "", "metric": "map", "value": 0.7921875, "queries": int64(1190)},
+				{"run_id": "r1", "model": "m", "dataset": "xquad-r", "setting": "cross", "query_lang": "*", "cand_lang": "*", "query_id": "", "metric": "f1@20", "value": 0.3333333333333333, "queries": int64(130900)},
+				{"run_id": "r1", "model": "m", "dataset": "xquad-r", "setting": "multi", "query_lang": "th", "cand_lang": "*", "query_id": "th/q/7", "metric": "rank_distance", "value": 12.0, "queries": int64(1)},
 			},
 		},
 		{

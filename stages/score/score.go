@@ -71,6 +71,8 @@ type datasetState struct {
 	expect []string // languages of the dataset in this run, from the markers
 	table  metrics.Table
 	pooled string // the language set the pool settings were last computed for
+	// crossByQuery accumulates each query's scores over its cross-lingual settings.
+	crossByQuery map[string]*metrics.Accumulator
 }
 
 // Scorer holds the state of the datasets being evaluated.
@@ -97,7 +99,7 @@ type Output struct {
 func (s *Scorer) dataset(name string) *datasetState {
 	d := s.datasets[name]
 	if d == nil {
-		d = &datasetState{name: name, langs: map[string]*language{}}
+		d = &datasetState{name: name, langs: map[string]*language{}, crossByQuery: map[string]*metrics.Accumulator{}}
 		s.datasets[name] = d
 	}
 	return d
@@ -224,6 +226,11 @@ func (s *Scorer) maybePool(ctx context.Context, d *datasetState, out *Output) er
 		if err := s.rank(ctx, d, Multi, l, AllLangs, d.langs[l].queries.entries, pool, out); err != nil {
 			return err
 		}
+		for _, q := range d.langs[l].queries.entries {
+			if a := d.crossByQuery[q.id]; a != nil {
+				out.Metrics = append(out.Metrics, s.rows(d.name, Cross, l, AllLangs, q.id, a.Mean(), a.Queries)...)
+			}
+		}
 	}
 	out.Metrics = append(out.Metrics, s.summaryRows(d)...)
 	return nil
@@ -272,6 +279,17 @@ func (s *Scorer) rank(ctx context.Context, d *datasetState, setting, qLang, cLan
 		}
 		acc.Add(sc)
 		d.table.Add(st, sc)
+		switch setting {
+		case Cross:
+			a := d.crossByQuery[kept[i].id]
+			if a == nil {
+				a = new(metrics.Accumulator)
+				d.crossByQuery[kept[i].id] = a
+			}
+			a.Add(sc)
+		default:
+			out.Metrics = append(out.Metrics, s.rows(d.name, setting, qLang, cLang, kept[i].id, sc, 1)...)
+		}
 		for rank, h := range r.Top {
 			c := cs[h.Index]
 			out.Rankings = append(out.Rankings, schemas.Ranking{Dataset: d.name, Model: s.cfg.Model, Setting: setting,
@@ -279,34 +297,35 @@ func (s *Scorer) rank(ctx context.Context, d *datasetState, setting, qLang, cLan
 				Score: float64(h.Score), Relevant: slices.Contains(c.qids, kept[i].qid)})
 		}
 	}
-	out.Metrics = append(out.Metrics, s.rows(d.name, setting, qLang, cLang, acc.Mean(), acc.Queries)...)
+	out.Metrics = append(out.Metrics, s.rows(d.name, setting, qLang, cLang, "", acc.Mean(), acc.Queries)...)
 	return nil
 }
 
-func (s *Scorer) rows(dataset, setting, qLang, cLang string, sc metrics.Scores, queries int) []schemas.Metric {
+// rows makes one row per metric: a mean over queries, or one query's values when queryID is set.
+func (s *Scorer) rows(dataset, setting, qLang, cLang, queryID string, sc metrics.Scores, queries int) []schemas.Metric {
 	rows := make([]schemas.Metric, 0, len(sc))
 	for _, m := range metrics.All() {
 		if math.IsNaN(sc[m]) || queries == 0 {
 			continue // undefined here: a degradation against an English score of 0, or an empty mean
 		}
 		rows = append(rows, schemas.Metric{Dataset: dataset, Model: s.cfg.Model, Setting: setting, QueryLang: qLang,
-			CandLang: cLang, Name: m.String(), Value: sc[m], Queries: int64(queries)})
+			CandLang: cLang, QueryID: queryID, Name: m.String(), Value: sc[m], Queries: int64(queries)})
 	}
 	return rows
 }
 
 func (s *Scorer) summaryRows(d *datasetState) []schemas.Metric {
 	sum := d.table.Summarize(d.name)
-	rows := s.rows(d.name, MonoMean, AllLangs, AllLangs, sum.Mono, sum.MonoSettings)
-	rows = append(rows, s.rows(d.name, CrossMean, AllLangs, AllLangs, sum.Cross, sum.CrossSettings)...)
-	rows = append(rows, s.rows(d.name, MultiMean, AllLangs, AllLangs, sum.Multi, sum.MultiLanguages)...)
+	rows := s.rows(d.name, MonoMean, AllLangs, AllLangs, "", sum.Mono, sum.MonoSettings)
+	rows = append(rows, s.rows(d.name, CrossMean, AllLangs, AllLangs, "", sum.Cross, sum.CrossSettings)...)
+	rows = append(rows, s.rows(d.name, MultiMean, AllLangs, AllLangs, "", sum.Multi, sum.MultiLanguages)...)
 	en, haveEn := sum.Languages[english]
 	for _, lang := range d.complete() {
 		ls := sum.Languages[lang]
-		rows = append(rows, s.rows(d.name, LangCross, lang, AllLangs, ls.Cross, ls.CrossSettings)...)
+		rows = append(rows, s.rows(d.name, LangCross, lang, AllLangs, "", ls.Cross, ls.CrossSettings)...)
 		if haveEn {
-			rows = append(rows, s.rows(d.name, DegrMulti, lang, AllLangs, metrics.Degradation(ls.Multi, en.Multi), ls.MultiQueries)...)
-			rows = append(rows, s.rows(d.name, DegrCross, lang, AllLangs, metrics.Degradation(ls.Cross, en.Cross), ls.CrossSettings)...)
+			rows = append(rows, s.rows(d.name, DegrMulti, lang, AllLangs, "", metrics.Degradation(ls.Multi, en.Multi), ls.MultiQueries)...)
+			rows = append(rows, s.rows(d.name, DegrCross, lang, AllLangs, "", metrics.Degradation(ls.Cross, en.Cross), ls.CrossSettings)...)
 		}
 	}
 	return rows

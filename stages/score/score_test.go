@@ -104,6 +104,18 @@ func TestScorerHandWorkedToyDataset(t *testing.T) {
 			t.Errorf("%s %s->%s %s = %v, want %v", tc.setting, tc.q, tc.c, tc.metric, v, tc.want)
 		}
 	}
+	// Per-query values: en/q/A's pooled AP is 5/6; its one cross-lingual setting (en->de) gives AP 1.
+	perQuery := map[string]float64{}
+	for _, m := range all {
+		if m.QueryID != "" && m.Name == "map" {
+			perQuery[m.Setting+" "+m.QueryID] = m.Value
+		}
+	}
+	for key, want := range map[string]float64{"multi en/q/A": 5.0 / 6, "cross en/q/A": 1, "cross de/q/B": .5, "mono en/q/B": .5} {
+		if got, ok := perQuery[key]; !ok || math.Abs(got-want) > 1e-12 {
+			t.Errorf("per-query %s = %v (present %v), want %v", key, got, ok, want)
+		}
+	}
 	// Query A's pooled top 2: d1 then e2 (the tie goes to the lower pool index); d1 is relevant, e2 is not.
 	var top []schemas.Ranking
 	for _, r := range de.Rankings {
@@ -143,7 +155,7 @@ func settings(ms []schemas.Metric) map[string]bool {
 
 func find(ms []schemas.Metric, setting, q, c, name string) (float64, bool) {
 	for _, m := range ms {
-		if m.Setting == setting && m.QueryLang == q && m.CandLang == c && m.Name == name {
+		if m.QueryID == "" && m.Setting == setting && m.QueryLang == q && m.CandLang == c && m.Name == name {
 			return m.Value, true
 		}
 	}

@@ -1,0 +1,174 @@
+package train
+
+import (
+	"bufio"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"xling/encoder/hashbag"
+	"xling/internal/testenv"
+	"xling/tokenizer/ngram"
+)
+
+const (
+	benchBatch   = 64
+	benchBatches = 16
+	benchThreads = 2
+	benchWarmup  = 3
+)
+
+// benchData tokenises NTREX English questions against German passages (real sentence lengths) into
+// benchBatches batches of benchBatch pairs.
+func benchData(b *testing.B, cfg Config, tok *ngram.Tokenizer) []Tokenized {
+	b.Helper()
+	dir := filepath.Join(testenv.DataDir(b), "bitext", "ntrex")
+	read := func(name string) []string {
+		f, err := os.Open(filepath.Join(dir, name))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer f.Close()
+		var lines []string
+		sc := bufio.NewScanner(f)
+		for sc.Scan() && len(lines) < benchBatch*benchBatches {
+			lines = append(lines, sc.Text())
+		}
+		if err := sc.Err(); err != nil {
+			b.Fatalf("read %s: %v", name, err)
+		}
+		if len(lines) < benchBatch*benchBatches {
+			b.Fatalf("%s: %d lines, need %d", name, len(lines), benchBatch*benchBatches)
+		}
+		return lines
+	}
+	en, de := read("eng.txt"), read("deu.txt")
+	out := make([]Tokenized, benchBatches)
+	for k := range out {
+		tb := &out[k]
+		for i := k * benchBatch; i < (k+1)*benchBatch; i++ {
+			q, _ := tok.Encode(cfg.QueryPrefix + en[i])
+			p, _ := tok.Encode(cfg.PassagePrefix + de[i])
+			tb.Queries, tb.Passages = append(tb.Queries, q), append(tb.Passages, p)
+			tb.QLang, tb.PLang = append(tb.QLang, 0), append(tb.PLang, 1)
+		}
+	}
+	return out
+}
+
+func benchSetup(b *testing.B) (Config, *hashbag.Model, []Tokenized) {
+	b.Helper()
+	cfg := DefaultConfig()
+	cfg.Threads = benchThreads
+	m := hashbag.NewRandom(ngram.DefaultConfig(), 128, 128, 1)
+	tok, err := ngram.New(m.Tokenizer)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return cfg, m, benchData(b, cfg, tok)
+}
+
+// benchGo times steps of the Go trainer after warm-up and returns pairs per second.
+func benchGo(b *testing.B, cfg Config, m *hashbag.Model, data []Tokenized) float64 {
+	b.Helper()
+	tr, err := NewTrainer(cfg, m)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tr.Close()
+	for k := range benchWarmup {
+		if _, err := tr.Step(&data[k%len(data)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	for k := range b.N {
+		if _, err := tr.Step(&data[k%len(data)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	pps := float64(b.N*benchBatch) / time.Since(start).Seconds()
+	b.ReportMetric(pps, "pairs/s")
+	return pps
+}
+
+// BenchmarkStep is the Go trainer's throughput: Buckets 2^17, Dim 128, Out 128, batch 64, no
+// discriminator, 2 threads.
+func BenchmarkStep(b *testing.B) {
+	cfg, m, data := benchSetup(b)
+	benchGo(b, cfg, m, data)
+}
+
+// BenchmarkStepWithDiscriminator adds the language discriminator (hidden 128, two classes).
+func BenchmarkStepWithDiscriminator(b *testing.B) {
+	cfg, m, data := benchSetup(b)
+	cfg.Languages = []string{"en", "de"}
+	benchGo(b, cfg, m, data)
+}
+
+// BenchmarkStepVsPyTorch runs the Go trainer and its PyTorch peer (testdata/bench_peer.py: EmbeddingBag
+// mean + Linear + normalize, the same lazy AdamW, 2 threads) for the same number of steps on the same
+// batches, and reports Go's throughput over PyTorch's as x_pytorch.
+func BenchmarkStepVsPyTorch(b *testing.B) {
+	py := testenv.RequirePython(b, "torch", "numpy")
+	cfg, m, data := benchSetup(b)
+	dir := b.TempDir()
+	writeBenchData(b, dir, cfg, m, data)
+	goPPS := benchGo(b, cfg, m, data)
+
+	steps := max(b.N, 5)
+	out, err := exec.Command(py, filepath.Join("testdata", "bench_peer.py"), dir, fmt.Sprint(steps)).Output()
+	if err != nil {
+		b.Fatalf("bench_peer.py: %v", err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	var peer struct {
+		PairsPerS float64 `json:"pairs_per_s"`
+	}
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &peer); err != nil || peer.PairsPerS <= 0 {
+		b.Fatalf("bench_peer.py output %q: %v", out, err)
+	}
+	b.ReportMetric(peer.PairsPerS, "pytorch_pairs/s")
+	b.ReportMetric(goPPS/peer.PairsPerS, "x_pytorch")
+}
+
+// writeBenchData writes the batches and settings for bench_peer.py.
+func writeBenchData(b *testing.B, dir string, cfg Config, m *hashbag.Model, data []Tokenized) {
+	b.Helper()
+	var ids, offs []byte
+	n := int64(0)
+	for _, tb := range data {
+		for _, text := range append(append([][]int64{}, tb.Queries...), tb.Passages...) {
+			offs = binary.LittleEndian.AppendUint64(offs, uint64(n))
+			for _, id := range text {
+				if id != 0 {
+					ids = binary.LittleEndian.AppendUint64(ids, uint64(id))
+					n++
+				}
+			}
+		}
+	}
+	offs = binary.LittleEndian.AppendUint64(offs, uint64(n))
+	meta, err := json.Marshal(map[string]any{
+		"seed": 1, "threads": benchThreads, "batch": benchBatch, "batches": len(data), "warmup": benchWarmup,
+		"buckets": m.Tokenizer.Buckets, "dim": m.Dim, "out": m.Out, "temperature": cfg.Temperature,
+		"lr": cfg.LR, "beta1": cfg.Beta1, "beta2": cfg.Beta2, "eps": cfg.Eps, "weight_decay": cfg.WeightDecay,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for name, content := range map[string][]byte{"ids.i64": ids, "offsets.i64": offs, "bench.json": meta} {
+		if err := os.WriteFile(filepath.Join(dir, name), content, 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,76 @@
+"""PyTorch peer of train's benchmark: the same encoder (EmbeddingBag(mean) + Linear + normalize), the same
+InfoNCE loss and the same optimiser (lazy AdamW on the embedding rows a batch touches, torch.optim.AdamW on
+the projection), on the same pre-tokenised batches, on the CPU with a fixed number of threads.
+
+Usage: bench_peer.py DIR STEPS. DIR holds bench.json and ids.i64 / offsets.i64 (little-endian int64: every
+batch's texts, queries then passages, as flat ids and per-text start offsets). Prints a JSON line with the
+seconds and pairs per second of STEPS timed steps (after warm-up steps).
+"""
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+def main(d, steps):
+    c = json.load(open(os.path.join(d, "bench.json")))
+    torch.set_num_threads(c["threads"])
+    torch.manual_seed(c["seed"])
+    ids = np.fromfile(os.path.join(d, "ids.i64"), dtype="<i8")
+    offs = np.fromfile(os.path.join(d, "offsets.i64"), dtype="<i8")
+    b, texts = c["batch"], 2 * c["batch"]
+    batches = []
+    for k in range(c["batches"]):
+        o = offs[k * texts:(k + 1) * texts + 1]
+        batches.append((torch.from_numpy(ids[o[0]:o[-1]].copy()), torch.from_numpy(o[:-1] - o[0])))
+
+    bag = torch.nn.EmbeddingBag(c["buckets"], c["dim"], mode="mean", sparse=True)
+    lin = torch.nn.Linear(c["dim"], c["out"])
+    lr, b1, b2, eps, wd = c["lr"], c["beta1"], c["beta2"], c["eps"], c["weight_decay"]
+    opt = torch.optim.AdamW(lin.parameters(), lr=lr, betas=(b1, b2), eps=eps, weight_decay=wd)
+    w = bag.weight.data
+    m, v = torch.zeros_like(w), torch.zeros_like(w)
+    target = torch.arange(b)
+    state = {"t": 0}
+
+    def lazy_adamw():
+        # torch.optim.AdamW's arithmetic, on the touched rows only.
+        state["t"] += 1
+        t = state["t"]
+        g = bag.weight.grad.coalesce()
+        idx, gv = g.indices()[0], g.values()
+        mr = m.index_select(0, idx).mul_(b1).add_(gv, alpha=1 - b1)
+        vr = v.index_select(0, idx).mul_(b2).addcmul_(gv, gv, value=1 - b2)
+        m.index_copy_(0, idx, mr)
+        v.index_copy_(0, idx, vr)
+        p = w.index_select(0, idx).mul_(1 - lr * wd)
+        denom = (vr.sqrt() / (1 - b2 ** t) ** 0.5).add_(eps)
+        p.addcdiv_(mr, denom, value=-lr / (1 - b1 ** t))
+        w.index_copy_(0, idx, p)
+
+    def step(k):
+        flat, off = batches[k % len(batches)]
+        bag.zero_grad(set_to_none=True)
+        opt.zero_grad(set_to_none=True)
+        e = F.normalize(lin(bag(flat, off)), dim=1)
+        loss = F.cross_entropy(e[:b] @ e[b:].T / c["temperature"], target)
+        loss.backward()
+        lazy_adamw()
+        opt.step()
+        return loss
+
+    for k in range(c["warmup"]):
+        step(k)
+    start = time.perf_counter()
+    for k in range(steps):
+        step(k)
+    secs = time.perf_counter() - start
+    print(json.dumps({"seconds": secs, "pairs_per_s": steps * b / secs}))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], int(sys.argv[2]))
