@@ -10,6 +10,8 @@ package pipeline
 //	<p>rankings      score       rankings sink           dataset      xling.ranking.v1, xling.marker.v1
 //	<p>metrics       score       metrics sink            dataset      xling.metric.v1, xling.marker.v1
 //	<p>deadletter    any stage   operators               stage        the rejected bytes; reason in headers
+//	<p>train.<src>   ingest      assemble                source       xling.group.v1, xling.marker.v1
+//	<p>train.batches assemble    trainer, batches sink   strategy     xling.pair.v1 (one batch a message)
 //
 // Records of one language travel on one key, and so in order on one partition, with the markers that close
 // them; embeddings are keyed by dataset so the score member that owns a dataset sees all its languages.
@@ -29,7 +31,14 @@ func (t Topics) Rankings() string   { return t.Prefix + "rankings" }
 func (t Topics) Metrics() string    { return t.Prefix + "metrics" }
 func (t Topics) DeadLetter() string { return t.Prefix + "deadletter" }
 
-// All lists every topic.
+// TrainSource is the topic of one training source's parallel groups (one partition: a source is read in
+// order, once per epoch).
+func (t Topics) TrainSource(name string) string { return t.Prefix + "train." + name }
+
+// Batches is the topic of assembled training batches (one partition: training consumes them in order).
+func (t Topics) Batches() string { return t.Prefix + "train.batches" }
+
+// All lists every topic of an evaluation run.
 func (t Topics) All() []string {
 	return []string{t.Items(), t.Tokens(), t.Embeddings(), t.Rankings(), t.Metrics(), t.DeadLetter()}
 }

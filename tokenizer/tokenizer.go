@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 
+	"xling/encoder/hashbag"
 	"xling/tokenizer/hf"
 	"xling/tokenizer/ngram"
 	"xling/tokenizer/spm"
@@ -34,19 +35,18 @@ func FromMetadata(md map[string]string) (Tokenizer, error) {
 	if err := json.Unmarshal([]byte(raw), &head); err != nil {
 		return nil, fmt.Errorf("model metadata %s: %w", MetadataKey, err)
 	}
-	switch head.Type {
-	case "ngram":
-		var cfg ngram.Config
-		if err := json.Unmarshal([]byte(raw), &cfg); err != nil {
-			return nil, fmt.Errorf("model metadata %s: %w", MetadataKey, err)
-		}
-		t, err := ngram.New(cfg)
-		if err != nil {
-			return nil, fmt.Errorf("model metadata %s: %w", MetadataKey, err)
-		}
-		return NGram{t}, nil
+	if head.Type != "ngram" {
+		return nil, fmt.Errorf("model metadata %s: unsupported tokenizer type %q", MetadataKey, head.Type)
 	}
-	return nil, fmt.Errorf("model metadata %s: unsupported tokenizer type %q", MetadataKey, head.Type)
+	cfg, err := hashbag.TokenizerConfig(md)
+	if err != nil {
+		return nil, err
+	}
+	t, err := ngram.New(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("model metadata %s: %w", MetadataKey, err)
+	}
+	return NGram{t}, nil
 }
 
 // NGram adapts the hashed n-gram tokenizer of xling's own encoder.

@@ -241,6 +241,7 @@ func TestONNXRuntimeMatchesForward(t *testing.T) {
 
 func TestReadONNXRoundTripsWeights(t *testing.T) {
 	m := testModel(t)
+	m.QueryPrefix, m.PassagePrefix = "query: ", "passage: "
 	var buf bytes.Buffer
 	if err := m.WriteONNX(&buf); err != nil {
 		t.Fatal(err)

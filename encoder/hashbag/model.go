@@ -17,6 +17,9 @@ import (
 type Model struct {
 	Name      string // written as the model file's "xling.model" metadata
 	Tokenizer ngram.Config
+	// QueryPrefix and PassagePrefix are prepended to texts before tokenizing (the roles the model was
+	// trained with); written as metadata so the tokenize stage applies them.
+	QueryPrefix, PassagePrefix string
 	Dim       int       // embedding-bag width D
 	Out       int       // output embedding size O
 	Embedding []float32 // [Tokenizer.Buckets x Dim]
@@ -26,7 +29,9 @@ type Model struct {
 
 // Metadata keys and values written into the model file.
 const (
-	MetaTokenizer  = "xling.tokenizer"
+	MetaQueryPrefix   = "xling.query_prefix"
+	MetaPassagePrefix = "xling.passage_prefix"
+	MetaTokenizer     = "xling.tokenizer"
 	MetaModel      = "xling.model"
 	MetaPooling    = "xling.pooling"
 	MetaNormalized = "xling.normalized"

@@ -56,16 +56,20 @@ func (m *Model) WriteONNX(w io.Writer) error {
 		return onnxpb.Tensor{Name: name, DataType: onnxpb.Float, Float32: []float32{v}}
 	}
 	seq := []onnxpb.Dim{{Param: "batch"}, {Param: "seq"}}
+	var prefixes []onnxpb.StringEntry
+	if m.QueryPrefix != "" || m.PassagePrefix != "" {
+		prefixes = []onnxpb.StringEntry{{Key: MetaQueryPrefix, Value: m.QueryPrefix}, {Key: MetaPassagePrefix, Value: m.PassagePrefix}}
+	}
 	model := onnxpb.Model{
 		IRVersion:    onnxpb.IRVersion,
 		ProducerName: "xling",
 		Opsets:       []onnxpb.OpsetID{{Version: onnxpb.OpsetVersion}},
-		Metadata: []onnxpb.StringEntry{
+		Metadata: append([]onnxpb.StringEntry{
 			{Key: MetaTokenizer, Value: string(tok)},
 			{Key: MetaModel, Value: name},
 			{Key: MetaPooling, Value: "none"},
 			{Key: MetaNormalized, Value: "true"},
-		},
+		}, prefixes...),
 		Graph: onnxpb.Graph{
 			Name: "hashbag",
 			Nodes: []onnxpb.Node{
@@ -145,7 +149,7 @@ func ReadONNX(r io.Reader) (*Model, error) {
 		}
 		return t.Float32, t.Dims, nil
 	}
-	m := &Model{Name: meta[MetaModel], Tokenizer: cfg}
+	m := &Model{Name: meta[MetaModel], Tokenizer: cfg, QueryPrefix: meta[MetaQueryPrefix], PassagePrefix: meta[MetaPassagePrefix]}
 	var emb, proj []int64
 	if m.Embedding, emb, err = weights(initEmbedding, 2); err != nil {
 		return nil, err

@@ -1,0 +1,206 @@
+package transformer_test
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"xling/encoder/ort"
+)
+
+// XLM-R's special tokens: <s> opens a row, </s> closes it, ids below 3 are never words.
+const (
+	bos = 0
+	eos = 2
+)
+
+// randomRows makes rows of the given lengths (special tokens included) with ids drawn from vocab;
+// with types, each row's second half is segment 1, as in a question–passage pair.
+func randomRows(seed uint64, vocab int, lengths []int, types bool) []row {
+	rng := rand.New(rand.NewPCG(seed, 0))
+	rows := make([]row, len(lengths))
+	for i, n := range lengths {
+		ids := make([]int64, n)
+		for j := range ids {
+			ids[j] = int64(3 + rng.IntN(vocab-3))
+		}
+		ids[0], ids[n-1] = bos, eos
+		rows[i].IDs = ids
+		if types {
+			rows[i].TypeIDs = make([]int64, n)
+			for j := n / 2; j < n; j++ {
+				rows[i].TypeIDs[j] = 1
+			}
+		}
+	}
+	return rows
+}
+
+func batchOf(rows []row) ort.Batch {
+	var b ort.Batch
+	for _, r := range rows {
+		b.IDs = append(b.IDs, r.IDs)
+		if r.TypeIDs != nil {
+			b.TypeIDs = append(b.TypeIDs, r.TypeIDs)
+		}
+	}
+	return b
+}
+
+// maxDiff is the largest absolute difference between got (rows x dim, flat) and want.
+func maxDiff(t *testing.T, got []float32, want [][]float32) float64 {
+	t.Helper()
+	if len(want) == 0 || len(got) != len(want)*len(want[0]) {
+		t.Fatalf("got %d values, want %d rows of %d", len(got), len(want), len(want[0]))
+	}
+	var d float64
+	for i, w := range want {
+		for j, v := range w {
+			d = max(d, math.Abs(float64(got[i*len(w)+j]-v)))
+		}
+	}
+	return d
+}
+
+func TestEmbeddingsEqualPyTorch(t *testing.T) {
+	noTypes := tiny
+	noTypes.TypeVocab = 0
+	int32s := tiny
+	int32s.Int32 = true
+	int32sNoTypes := noTypes
+	int32sNoTypes.Int32 = true
+	pooled := tiny
+	pooled.Pooled = true
+	models := []struct {
+		name string
+		cfg  config
+	}{
+		{"int64 with token types", tiny},
+		{"int32 with token types", int32s},
+		{"int64 without token types", noTypes},
+		{"int32 without token types", int32sNoTypes},
+		{"pooled output", pooled},
+	}
+	// Ragged on purpose: the runner pads each batch to its longest row. A row of 2 holds only the
+	// special tokens; one is as long as the model allows.
+	lengths := []int{12, 3, 40, 2, tiny.maxLen(), 7, 25, 2, 18}
+	jobs := make([]job, len(models))
+	for i, m := range models {
+		rows := randomRows(uint64(i)+10, m.cfg.Vocab, lengths, false)
+		if m.cfg.TypeVocab > 0 {
+			rows = append(randomRows(uint64(i)+10, m.cfg.Vocab, lengths, true), rows...)
+		}
+		jobs[i] = job{Config: m.cfg, ONNX: modelPath(t, "tiny", m.cfg), Rows: rows}
+	}
+	refs := runExport(t, jobs)
+
+	rt := newRuntime(t)
+	for i, m := range models {
+		poolings := []string{ort.PoolingMean, ort.PoolingCLS}
+		if m.cfg.Pooled {
+			poolings = []string{ort.PoolingNone}
+		}
+		for _, pooling := range poolings {
+			for _, norm := range []bool{false, true} {
+				s := open(t, rt, jobs[i].ONNX, ort.SessionConfig{Pooling: pooling, Normalize: norm, IntraOpThreads: 1})
+				if s.Dim() != m.cfg.Hidden {
+					t.Errorf("%s: Dim() = %d, want %d", m.name, s.Dim(), m.cfg.Hidden)
+				}
+				want := map[[2]bool][][]float32{
+					{false, false}: refs[i].Mean, {false, true}: refs[i].MeanNorm,
+					{true, false}: refs[i].CLS, {true, true}: refs[i].CLSNorm,
+				}[[2]bool{pooling == ort.PoolingCLS, norm}]
+				// Rows with token types come first in the job, then the same ids without.
+				for start := 0; start < len(jobs[i].Rows); start += len(lengths) {
+					rows := jobs[i].Rows[start : start+len(lengths)]
+					name := fmt.Sprintf("%s/%s/normalize=%v/types=%v", m.name, pooling, norm, rows[0].TypeIDs != nil)
+					t.Run(name, func(t *testing.T) {
+						got, err := s.Embed(context.Background(), batchOf(rows))
+						if err != nil {
+							t.Fatal(err)
+						}
+						if d := maxDiff(t, got, want[start:start+len(lengths)]); d > 1e-4 {
+							t.Errorf("max |xling - torch| = %g, want <= 1e-4", d)
+						}
+					})
+				}
+			}
+		}
+	}
+}
+
+// A row with no tokens at all (a tokenizer that adds no special tokens, given ""): mean pooling
+// has nothing to average and gives a zero vector, which stays zero when normalised.
+func TestEmptyRowMeanPoolsToZero(t *testing.T) {
+	path := model(t, "tiny", tiny)
+	rt := newRuntime(t)
+	s := open(t, rt, path, ort.SessionConfig{Pooling: ort.PoolingMean, Normalize: true, IntraOpThreads: 1})
+	got, err := s.Embed(context.Background(), ort.Batch{IDs: [][]int64{{bos, 7, 8, eos}, {}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for j, v := range got[s.Dim():] {
+		if v != 0 {
+			t.Fatalf("empty row value %d = %g, want 0", j, v)
+		}
+	}
+}
+
+// The runner does not truncate: a row longer than the model's position table fails in ONNX
+// Runtime, with an error naming the model, and the session keeps working. Truncation is the
+// tokenizer's job (max length in the model config).
+func TestRowOverMaxLengthFails(t *testing.T) {
+	path := model(t, "tiny", tiny)
+	rt := newRuntime(t)
+	s := open(t, rt, path, ort.SessionConfig{Pooling: ort.PoolingMean, IntraOpThreads: 1})
+	long := randomRows(1, tiny.Vocab, []int{tiny.maxLen() + 1}, false)
+	_, err := s.Embed(context.Background(), batchOf(long))
+	if err == nil {
+		t.Fatalf("Embed of %d tokens (max %d) succeeded, want error", tiny.maxLen()+1, tiny.maxLen())
+	}
+	if !strings.Contains(err.Error(), path) {
+		t.Errorf("error %q does not name the model %s", err, path)
+	}
+	t.Logf("over-length row: %v", err)
+	ok := randomRows(1, tiny.Vocab, []int{tiny.maxLen()}, false)
+	if _, err := s.Embed(context.Background(), batchOf(ok)); err != nil {
+		t.Errorf("Embed of %d tokens after the failure: %v", tiny.maxLen(), err)
+	}
+}
+
+func TestOpenRejectsMismatchedModels(t *testing.T) {
+	renamedInput := tiny
+	renamedInput.Rename = map[string]string{"input_ids": "ids"}
+	renamedMask := tiny
+	renamedMask.Rename = map[string]string{"attention_mask": "mask"}
+	pooled := tiny
+	pooled.Pooled = true
+	tests := []struct {
+		name    string
+		cfg     config
+		session ort.SessionConfig
+		tensor  string // the tensor the error must name
+	}{
+		{"input_ids under another name", renamedInput, ort.SessionConfig{Pooling: ort.PoolingMean}, "ids"},
+		{"attention_mask under another name", renamedMask, ort.SessionConfig{Pooling: ort.PoolingMean}, "mask"},
+		{"per-token output without pooling", tiny, ort.SessionConfig{}, "last_hidden_state"},
+		{"pooled output with mean pooling", pooled, ort.SessionConfig{Pooling: ort.PoolingMean}, "sentence_embedding"},
+	}
+	rt := newRuntime(t)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := model(t, "tiny", tt.cfg)
+			s, err := rt.Open(path, tt.session)
+			if err == nil {
+				s.Close()
+				t.Fatal("Open succeeded, want error")
+			}
+			if !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), tt.tensor) {
+				t.Errorf("error %q does not name %s and tensor %s", err, path, tt.tensor)
+			}
+		})
+	}
+}

@@ -1,0 +1,44 @@
+package schemas
+
+// GroupRow is a parallel training group (batching.Group) flattened for Arrow: the i-th language's query
+// and passage are Queries[i] and Passages[i].
+type GroupRow struct {
+	ID       string
+	Source   string
+	Langs    []string
+	Queries  []string
+	Passages []string
+}
+
+// Groups is the schema of the training-source topics, the assemble stage's input.
+var Groups = NewSchema("xling.group.v1",
+	String("id", func(g *GroupRow) *string { return &g.ID }),
+	String("source", func(g *GroupRow) *string { return &g.Source }),
+	Strings("langs", func(g *GroupRow) *[]string { return &g.Langs }),
+	Strings("queries", func(g *GroupRow) *[]string { return &g.Queries }),
+	Strings("passages", func(g *GroupRow) *[]string { return &g.Passages }),
+)
+
+// PairRow is one (query, passage) pair of one training batch; a message holds one whole batch.
+type PairRow struct {
+	BatchID int64
+	Kind    string // "mono" or "cross"
+	Source  string
+	Group   string
+	QLang   string
+	PLang   string
+	Query   string
+	Passage string
+}
+
+// Pairs is the schema of the batches topic, the assemble stage's output and the trainer's input.
+var Pairs = NewSchema("xling.pair.v1",
+	Int64("batch_id", func(p *PairRow) *int64 { return &p.BatchID }),
+	String("kind", func(p *PairRow) *string { return &p.Kind }),
+	String("source", func(p *PairRow) *string { return &p.Source }),
+	String("group", func(p *PairRow) *string { return &p.Group }),
+	String("query_lang", func(p *PairRow) *string { return &p.QLang }),
+	String("passage_lang", func(p *PairRow) *string { return &p.PLang }),
+	String("query", func(p *PairRow) *string { return &p.Query }),
+	String("passage", func(p *PairRow) *string { return &p.Passage }),
+)
