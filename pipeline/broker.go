@@ -51,11 +51,16 @@ func (b *Broker) client() *kafka.Client {
 	return &kafka.Client{Addr: kafka.TCP(b.Addrs...), Timeout: 30 * time.Second}
 }
 
-// CreateTopics creates the topics that do not exist yet.
+// CreateTopics creates the evaluation topics that do not exist yet.
 func (b *Broker) CreateTopics(ctx context.Context, topics Topics) error {
+	return b.CreateTopic(ctx, topics.Partitions, topics.Replication, topics.All()...)
+}
+
+// CreateTopic creates the named topics, with the given partitions, where they do not exist yet.
+func (b *Broker) CreateTopic(ctx context.Context, partitions, replication int, names ...string) error {
 	var req kafka.CreateTopicsRequest
-	for _, t := range topics.All() {
-		req.Topics = append(req.Topics, kafka.TopicConfig{Topic: t, NumPartitions: topics.Partitions, ReplicationFactor: topics.Replication})
+	for _, t := range names {
+		req.Topics = append(req.Topics, kafka.TopicConfig{Topic: t, NumPartitions: partitions, ReplicationFactor: replication})
 	}
 	resp, err := b.client().CreateTopics(ctx, &req)
 	if err != nil {

@@ -21,19 +21,21 @@ var Groups = NewSchema("xling.group.v1",
 
 // PairRow is one (query, passage) pair of one training batch; a message holds one whole batch.
 type PairRow struct {
-	BatchID int64
-	Kind    string // "mono" or "cross"
-	Source  string
-	Group   string
-	QLang   string
-	PLang   string
-	Query   string
-	Passage string
+	BatchID  int64
+	Position int64  // within the batch, from 0
+	Kind     string // "mono" or "cross"
+	Source   string
+	Group    string
+	QLang    string
+	PLang    string
+	Query    string
+	Passage  string
 }
 
 // Pairs is the schema of the batches topic, the assemble stage's output and the trainer's input.
 var Pairs = NewSchema("xling.pair.v1",
 	Int64("batch_id", func(p *PairRow) *int64 { return &p.BatchID }),
+	Int64("position", func(p *PairRow) *int64 { return &p.Position }),
 	String("kind", func(p *PairRow) *string { return &p.Kind }),
 	String("source", func(p *PairRow) *string { return &p.Source }),
 	String("group", func(p *PairRow) *string { return &p.Group }),

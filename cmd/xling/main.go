@@ -1,6 +1,7 @@
 // Command xling evaluates (and trains) multilingual dense retrievers as a Kafka stream processor.
 //
 //	xling run       evaluate a model on XQuAD-R and MLQA-R through the pipeline
+//	xling train     train xling's own encoder through the pipeline
 //	xling download  fetch the datasets from their upstream sources, checksum-verified
 package main
 
@@ -30,6 +31,8 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 	switch args[0] {
 	case "run":
 		return cmdRun(ctx, args[1:], log)
+	case "train":
+		return cmdTrain(ctx, args[1:], log)
 	case "download":
 		return cmdDownload(ctx, args[1:], log)
 	case "help", "-h", "--help":
@@ -42,6 +45,7 @@ const usageText = `usage: xling <command> [flags]
 
 commands:
   run       evaluate a model on XQuAD-R and MLQA-R through the Kafka pipeline (embedded broker by default)
+  train     train xling's own encoder (hybrid batch training; adversarial with -lambda)
   download  fetch the datasets from upstream into a directory, verifying SHA-256 checksums
 
 Run "xling <command> -h" for the flags of a command.`

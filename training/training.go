@@ -1,0 +1,243 @@
+// Package training runs one training phase of xling's own encoder through the pipeline: it publishes the
+// training sources (QA pairs from MLQA-R or XQuAD-R, and bitext) as parallel groups, runs the hybrid batch
+// assemble stage for a strategy, and trains on the batches topic, writing an ONNX checkpoint that the
+// encode stage runs unchanged.
+package training
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"xling/batching"
+	"xling/dataset"
+	"xling/dataset/bitext"
+	"xling/encoder/hashbag"
+	"xling/pipeline"
+	"xling/schemas"
+	"xling/sinks"
+	"xling/stages/assemble"
+	"xling/stages/sink"
+	"xling/tokenizer/ngram"
+	"xling/train"
+)
+
+// Config is one training phase.
+type Config struct {
+	DataDir     string          `json:"data_dir"`
+	QA          string          `json:"qa,omitempty"`     // "mlqa-r" (the default protocol) or "xquad-r" (the reverse); "" for none
+	Bitext      []string        `json:"bitext,omitempty"` // corpora: tatoeba, ntrex, flores200, stsb
+	Holdout     []string        `json:"holdout,omitempty"`
+	WithContext bool            `json:"with_context"` // QA passages as sentence + paragraph
+	Sampling    batching.Config `json:"-"`
+	Strategy    string          `json:"strategy"` // recorded form of Sampling.Strategy
+	Train       train.Config    `json:"train"`
+	Init        string          `json:"init,omitempty"` // checkpoint to start from; empty: random weights
+	InitSeed    uint64          `json:"init_seed"`
+	Dim         int             `json:"dim"` // with random init: embedding-bag width and output size
+	Out         string          `json:"out"` // checkpoint written
+	Brokers     []string        `json:"brokers,omitempty"`
+	Topics      pipeline.Topics `json:"topics"`
+	RunID       string          `json:"run_id"`
+	// BatchesParquet, if set, also lands every batch in a Parquet table for external trainers.
+	BatchesParquet string `json:"batches_parquet,omitempty"`
+}
+
+// Result is what a phase did.
+type Result struct {
+	Train    train.Result
+	Sampling batching.Stats
+	Groups   map[string]int64 // published per source
+	Counts   map[string]pipeline.Snapshot
+	Elapsed  time.Duration
+}
+
+// Languages is every language xling trains and evaluates.
+func Languages() []string {
+	l, _ := dataset.Langs(dataset.XQuADR)
+	return l
+}
+
+// Run trains one phase.
+func Run(ctx context.Context, cfg Config, log *slog.Logger) (*Result, error) {
+	start := time.Now()
+	if cfg.Topics.Prefix == "" {
+		cfg.Topics = pipeline.DefaultTopics()
+	}
+	model, err := initModel(cfg)
+	if err != nil {
+		return nil, err
+	}
+	sources, err := openSources(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+
+	var broker *pipeline.Broker
+	if len(cfg.Brokers) == 0 {
+		if broker, err = pipeline.Embedded(); err != nil {
+			return nil, err
+		}
+	} else {
+		broker = pipeline.External(cfg.Brokers)
+	}
+	defer broker.Close()
+	stages := map[string]*pipeline.Stage{}
+	for _, n := range []string{"publish", "assemble", "train", "sink-batches"} {
+		stages[n] = pipeline.NewStage(n, broker, cfg.Topics, cfg.RunID)
+		defer stages[n].Close()
+	}
+
+	res := &Result{Groups: map[string]int64{}, Counts: map[string]pipeline.Snapshot{}}
+	var names []string
+	for _, src := range sources {
+		n, err := assemble.Publish(ctx, stages["publish"], src)
+		if err != nil {
+			return nil, err
+		}
+		res.Groups[src.Name] = n
+		names = append(names, src.Name)
+		log.Info("published training source", "source", src.Name, "groups", n)
+	}
+
+	tcfg := cfg.Train
+	var langs []string
+	for _, l := range Languages() {
+		if !slices.Contains(cfg.Holdout, l) {
+			langs = append(langs, l)
+		}
+	}
+	if tcfg.Lambda > 0 {
+		tcfg.Languages = langs // the discriminator's classes
+	} else {
+		tcfg.Languages = nil
+	}
+	tcfg.CheckpointPath = cfg.Out
+	if tcfg.Steps <= 0 {
+		tcfg.Steps = 1 << 30 // until the batches run out
+	}
+
+	// Consumers of the batches topic may start before the assemble stage writes to it.
+	if err := broker.CreateTopic(ctx, 1, cfg.Topics.Replication, cfg.Topics.Batches()); err != nil {
+		return nil, err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		st, err := assemble.Run(gctx, stages["assemble"], cfg.Sampling, names)
+		res.Sampling = st
+		return err
+	})
+	if cfg.BatchesParquet != "" {
+		w, err := sinks.Create[sinks.TrainingRow](cfg.BatchesParquet, sinks.Options{})
+		if err != nil {
+			return nil, err
+		}
+		strategy := cfg.Sampling.Strategy.String()
+		g.Go(func() error {
+			_, err := sink.Run(gctx, stages["sink-batches"], cfg.Topics.Batches(), schemas.Pairs, w, func(p schemas.PairRow) sinks.TrainingRow {
+				return sinks.TrainingRow{RunID: cfg.RunID, BatchID: p.BatchID, Strategy: strategy, Kind: p.Kind, Position: int32(p.Position),
+					Source: p.Source, Group: p.Group, QueryLang: p.QLang, PassageLang: p.PLang, Query: p.Query, Passage: p.Passage}
+			}, nil)
+			return err
+		})
+	}
+	var mu sync.Mutex
+	g.Go(func() error {
+		next, wait := assemble.Batches(gctx, stages["train"])
+		tr, err := train.Run(gctx, tcfg, model, next, log)
+		mu.Lock()
+		res.Train = tr
+		mu.Unlock()
+		if werr := wait(); err == nil {
+			err = werr
+		}
+		return err
+	})
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	for n, st := range stages {
+		res.Counts[n] = st.Counts.Snapshot()
+	}
+	res.Elapsed = time.Since(start)
+	return res, nil
+}
+
+func initModel(cfg Config) (*hashbag.Model, error) {
+	var m *hashbag.Model
+	if cfg.Init != "" {
+		f, err := os.Open(cfg.Init)
+		if err != nil {
+			return nil, fmt.Errorf("training: %w", err)
+		}
+		defer f.Close()
+		if m, err = hashbag.ReadONNX(f); err != nil {
+			return nil, fmt.Errorf("training: init %s: %w", cfg.Init, err)
+		}
+	} else {
+		dim := cfg.Dim
+		if dim <= 0 {
+			dim = 128
+		}
+		m = hashbag.NewRandom(ngram.DefaultConfig(), dim, dim, cfg.InitSeed)
+	}
+	m.Name = filepath.Base(cfg.Out)
+	m.QueryPrefix, m.PassagePrefix = cfg.Train.QueryPrefix, cfg.Train.PassagePrefix
+	return m, nil
+}
+
+// openSources builds the training sources: QA groups (built from one dataset's items, which fit in memory:
+// MLQA-R is 20k sentences) and streamed bitext corpora.
+func openSources(ctx context.Context, cfg Config) ([]batching.Source, error) {
+	var out []batching.Source
+	if cfg.QA != "" {
+		files, err := dataset.Files(cfg.DataDir, cfg.QA, nil)
+		if err != nil {
+			return nil, fmt.Errorf("training: %w", err)
+		}
+		var items []dataset.Item
+		for _, f := range files {
+			if slices.Contains(cfg.Holdout, f.Lang) {
+				continue
+			}
+			res, err := f.Read(dataset.Options{})
+			if err != nil {
+				return nil, fmt.Errorf("training: %w", err)
+			}
+			items = append(items, res.Items...)
+		}
+		groups, _, err := batching.QAGroups(items, batching.QAOptions{WithContext: cfg.WithContext, Holdout: cfg.Holdout})
+		if err != nil {
+			return nil, fmt.Errorf("training: QA groups of %s: %w", cfg.QA, err)
+		}
+		out = append(out, batching.SliceSource(cfg.QA, groups))
+	}
+	dir := filepath.Join(cfg.DataDir, "bitext")
+	for _, name := range cfg.Bitext {
+		var c bitext.Corpus
+		switch name {
+		case "tatoeba":
+			c = bitext.Tatoeba(filepath.Join(dir, "tatoeba"))
+		case "ntrex":
+			c = bitext.NTREX(filepath.Join(dir, "ntrex"))
+		case "flores200":
+			c = bitext.FLORES(filepath.Join(dir, "flores200-devtest"))
+		case "stsb":
+			c = bitext.STSB(filepath.Join(dir, "stsb-multi-mt"))
+		default:
+			return nil, fmt.Errorf("training: unknown bitext corpus %q (want tatoeba, ntrex, flores200 or stsb)", name)
+		}
+		out = append(out, batching.BitextSource(ctx, c, bitext.Options{Holdout: cfg.Holdout}))
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("training: no training source")
+	}
+	return out, nil
+}
