@@ -10,8 +10,9 @@ import (
 	"xling/stages/score"
 )
 
-// value finds one metric row.
-func value(ms []schemas.Metric, dataset, setting, qLang, cLang, name string) (float64, bool) {
+
+// Lookup finds the mean of one metric in one setting (per-query rows are skipped).
+func Lookup(ms []schemas.Metric, dataset, setting, qLang, cLang, name string) (float64, bool) {
 	for _, m := range ms {
 		if m.QueryID == "" && m.Dataset == dataset && m.Setting == setting && m.QueryLang == qLang && m.CandLang == cLang && m.Name == name {
 			return m.Value, true
@@ -56,10 +57,10 @@ func WriteReport(w io.Writer, r *Result) error {
 		for _, row := range []struct{ label, setting string }{{"Mo.", score.MonoMean}, {"Cr.", score.CrossMean}, {"Mul.", score.MultiMean}} {
 			fmt.Fprintf(tw, "%s\t", row.label)
 			for _, name := range []string{"map", "map@20", "mrr@10", "r@10", "ndcg@10", "f1@10"} {
-				fmt.Fprintf(tw, "%s\t", cell(value(r.Metrics, d, row.setting, score.AllLangs, score.AllLangs, name)))
+				fmt.Fprintf(tw, "%s\t", cell(Lookup(r.Metrics, d, row.setting, score.AllLangs, score.AllLangs, name)))
 			}
 			if row.setting == score.MultiMean {
-				v, ok := value(r.Metrics, d, row.setting, score.AllLangs, score.AllLangs, "rank_distance")
+				v, ok := Lookup(r.Metrics, d, row.setting, score.AllLangs, score.AllLangs, "rank_distance")
 				if ok {
 					fmt.Fprintf(tw, "%.1f\t", v)
 				} else {
@@ -77,19 +78,19 @@ func WriteReport(w io.Writer, r *Result) error {
 		}
 		slices.Sort(ls)
 		for _, l := range ls {
-			rd, rdOK := value(r.Metrics, d, score.Multi, l, score.AllLangs, "rank_distance")
+			rd, rdOK := Lookup(r.Metrics, d, score.Multi, l, score.AllLangs, "rank_distance")
 			rdCell := "-"
 			if rdOK {
 				rdCell = fmt.Sprintf("%.1f", rd)
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", l,
-				cell(value(r.Metrics, d, score.Mono, l, l, "map")),
-				cell(value(r.Metrics, d, score.LangCross, l, score.AllLangs, "map")),
-				cell(value(r.Metrics, d, score.Multi, l, score.AllLangs, "map")),
-				cell(value(r.Metrics, d, score.Multi, l, score.AllLangs, "f1@10")),
+				cell(Lookup(r.Metrics, d, score.Mono, l, l, "map")),
+				cell(Lookup(r.Metrics, d, score.LangCross, l, score.AllLangs, "map")),
+				cell(Lookup(r.Metrics, d, score.Multi, l, score.AllLangs, "map")),
+				cell(Lookup(r.Metrics, d, score.Multi, l, score.AllLangs, "f1@10")),
 				rdCell,
-				cell(value(r.Metrics, d, score.DegrMulti, l, score.AllLangs, "map")),
-				cell(value(r.Metrics, d, score.DegrMulti, l, score.AllLangs, "f1@10")))
+				cell(Lookup(r.Metrics, d, score.DegrMulti, l, score.AllLangs, "map")),
+				cell(Lookup(r.Metrics, d, score.DegrMulti, l, score.AllLangs, "f1@10")))
 		}
 	}
 	fmt.Fprintf(tw, "\nstage\tin\tout\tdead\tdead msgs\ttruncated\t\n")

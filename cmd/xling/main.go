@@ -33,6 +33,8 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 		return cmdRun(ctx, args[1:], log)
 	case "train":
 		return cmdTrain(ctx, args[1:], log)
+	case "experiment":
+		return cmdExperiment(ctx, args[1:], log)
 	case "download":
 		return cmdDownload(ctx, args[1:], log)
 	case "help", "-h", "--help":
@@ -46,6 +48,7 @@ const usageText = `usage: xling <command> [flags]
 commands:
   run       evaluate a model on XQuAD-R and MLQA-R through the Kafka pipeline (embedded broker by default)
   train     train xling's own encoder (hybrid batch training; adversarial with -lambda)
+  experiment  hybrid vs adversarial on XQuAD-R: train every strategy x seed, evaluate, report
   download  fetch the datasets from upstream into a directory, verifying SHA-256 checksums
 
 Run "xling <command> -h" for the flags of a command.`

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"xling/experiment"
+	"xling/sinks"
+)
+
+func cmdExperiment(ctx context.Context, args []string, log *slog.Logger) error {
+	def := experiment.Default()
+	fs := flag.NewFlagSet("experiment", flag.ContinueOnError)
+	data := fs.String("data", envOr("XLING_DATA", "../shared/data"), "dataset directory (env XLING_DATA)")
+	out := fs.String("out", "out/experiment", "directory for checkpoints, evaluations, results.json and report.md")
+	seeds := fs.String("seeds", "1,2,3", "comma-separated seeds")
+	holdout := fs.String("holdout-langs", strings.Join(def.Holdout, ","), "languages removed from every training source")
+	reverse := fs.Bool("reverse", false, "reverse protocol: train on XQuAD-R QA pairs, evaluate on MLQA-R")
+	epochs := fs.Int("qa-epochs", def.QAEpochs, "epochs of the QA phase")
+	alignSteps := fs.Int("align-steps", def.AlignSteps, "batches of the shared bitext alignment phase")
+	lambda := fs.Float64("lambda", def.Lambda, "gradient-reversal weight of the adversarial strategies")
+	lib := fs.String("ort", envOr("ONNXRUNTIME_LIB", ".cache/onnxruntime-1.30.0/libonnxruntime.so.1"), "ONNX Runtime shared library (env ONNXRUNTIME_LIB)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg := def
+	cfg.DataDir, cfg.OutDir, cfg.ORTLibrary, cfg.QAEpochs, cfg.AlignSteps, cfg.Lambda = *data, *out, *lib, *epochs, *alignSteps, *lambda
+	cfg.Holdout = split(*holdout)
+	cfg.Seeds = nil
+	for _, s := range split(*seeds) {
+		n, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			return fmt.Errorf("seeds: %w", err)
+		}
+		cfg.Seeds = append(cfg.Seeds, n)
+	}
+	if len(cfg.Seeds) == 0 {
+		return fmt.Errorf("seeds: none given")
+	}
+	if *reverse {
+		cfg.QA, cfg.Eval = "xquad-r", "mlqa-r"
+	}
+	res, err := experiment.Execute(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	js, err := json.MarshalIndent(res, "", "  ")
+	if err != nil {
+		return err
+	}
+	md := report(res)
+	for name, body := range map[string][]byte{"results.json": js, "report.md": md} {
+		f, err := sinks.CreateFile(filepath.Join(*out, name))
+		if err != nil {
+			return err
+		}
+		if _, err := f.Write(body); err != nil {
+			f.Abort()
+			return err
+		}
+		if _, err := f.Commit(); err != nil {
+			return err
+		}
+	}
+	fmt.Printf("%s\nwrote %s and %s\n", md, filepath.Join(*out, "report.md"), filepath.Join(*out, "results.json"))
+	return nil
+}
+
+func report(res *experiment.Results) []byte {
+	var b strings.Builder
+	experiment.WriteMarkdown(&b, res, "xling "+strings.Join(os.Args[1:], " "))
+	return []byte(b.String())
+}

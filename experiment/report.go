@@ -1,0 +1,263 @@
+package experiment
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strings"
+
+	"xling/evaluate"
+	"xling/stages/score"
+	"xling/stats"
+	"xling/training"
+)
+
+// Significance is one paired test between two arms over the evaluation queries.
+type Significance struct {
+	ArmA    string  `json:"a"`
+	ArmB    string  `json:"b"`
+	Measure string  `json:"measure"` // "Mo.", "Cr." or "Mul." per-query AP
+	Queries int     `json:"queries"`
+	MeanA   float64 `json:"mean_a"`
+	MeanB   float64 `json:"mean_b"`
+	P       float64 `json:"p"`
+}
+
+// measures are the per-query values the tests compare: a query's AP against its own language (Mo.), its
+// mean AP over the cross-lingual settings (Cr.), and its AP in the multilingual pool (Mul.).
+var measures = []struct{ label, setting string }{{"Mo.", score.Mono}, {"Cr.", score.Cross}, {"Mul.", score.Multi}}
+
+// perQuery averages an arm's per-query AP over its seeds.
+func perQuery(runs []Run, measure string) map[string]float64 {
+	sum, n := map[string]float64{}, map[string]float64{}
+	for _, r := range runs {
+		for _, m := range r.perQuery {
+			if m.Setting == measure {
+				sum[m.QueryID] += m.Value
+				n[m.QueryID]++
+			}
+		}
+	}
+	for q := range sum {
+		sum[q] /= n[q]
+	}
+	return sum
+}
+
+func (res *Results) arm(name string) []Run {
+	if name == "untrained" {
+		return []Run{res.Untrained}
+	}
+	var out []Run
+	for _, r := range res.Runs {
+		if r.Strategy == name && !r.Sweep {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func significance(cfg Config, res *Results) ([]Significance, error) {
+	pairs := [][2]string{{"hybrid", "untrained"}}
+	for _, s := range cfg.Strategies {
+		if s.Name != "hybrid" {
+			pairs = append(pairs, [2]string{"hybrid", s.Name})
+		}
+	}
+	pairs = append(pairs, [2]string{"hybrid+adversarial", "adversarial"})
+	var out []Significance
+	for _, p := range pairs {
+		for _, m := range measures {
+			a, b := perQuery(res.arm(p[0]), m.setting), perQuery(res.arm(p[1]), m.setting)
+			var qs []string
+			for q := range a {
+				if _, ok := b[q]; ok {
+					qs = append(qs, q)
+				}
+			}
+			if len(qs) == 0 {
+				continue
+			}
+			slices.Sort(qs)
+			xa, xb := make([]float64, len(qs)), make([]float64, len(qs))
+			for i, q := range qs {
+				xa[i], xb[i] = a[q], b[q]
+			}
+			_, pv, err := stats.PairedRandomization(xa, xb, cfg.Rounds, 1)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, Significance{ArmA: p[0], ArmB: p[1], Measure: m.label, Queries: len(qs), MeanA: mean(xa), MeanB: mean(xb), P: pv})
+		}
+	}
+	return out, nil
+}
+
+func mean(x []float64) float64 {
+	var s float64
+	for _, v := range x {
+		s += v
+	}
+	return s / float64(len(x))
+}
+
+// meanStd of one metric over an arm's seeds.
+func (res *Results) meanStd(runs []Run, setting, q, c, name string) (m, sd float64, ok bool) {
+	var xs []float64
+	for _, r := range runs {
+		if v, found := evaluate.Lookup(r.Metrics, res.Config.Eval, setting, q, c, name); found {
+			xs = append(xs, v)
+		}
+	}
+	if len(xs) == 0 {
+		return 0, 0, false
+	}
+	m = mean(xs)
+	for _, v := range xs {
+		sd += (v - m) * (v - m)
+	}
+	if len(xs) > 1 {
+		sd = math.Sqrt(sd / float64(len(xs)-1))
+	}
+	return m, sd, true
+}
+
+func (res *Results) armNames() []string {
+	names := []string{"untrained"}
+	for _, s := range res.Config.Strategies {
+		names = append(names, s.Name)
+	}
+	return names
+}
+
+var lowResource = map[string]bool{"th": true, "hi": true, "el": true, "tr": true, "vi": true}
+
+func (res *Results) langLabel(l string) string {
+	label := l
+	if lowResource[l] {
+		label += " (low)"
+	}
+	if slices.Contains(res.Config.Holdout, l) {
+		label += " (held out)"
+	}
+	return label
+}
+
+// WriteMarkdown writes the report: the paper's tables for this experiment, degradation from English, the
+// significance tests and the alpha sweep.
+func WriteMarkdown(w io.Writer, res *Results, command string) {
+	cfg := res.Config
+	ds := cfg.Eval
+	fmt.Fprintf(w, "Command: `%s`  \nSeeds: %v; strategies trained per seed from that seed's alignment checkpoint; alpha sweep on seed %d.  \n", command, cfg.Seeds, cfg.Seeds[0])
+	fmt.Fprintf(w, "Training: alignment phase %d batches of bitext (%s) with X-Y batches; QA phase %d epochs of %s; batch %d, lr %g, temperature %g, adversarial lambda %g; held out: %s.  \n",
+		cfg.AlignSteps, strings.Join(cfg.Bitext, ", "), cfg.QAEpochs, cfg.QA, cfg.BatchSize, cfg.LR, cfg.Temperature, cfg.Lambda, strings.Join(cfg.Holdout, ", "))
+	fmt.Fprintf(w, "Evaluation: %s, every language, through the embedded-broker pipeline. Run time %.1f minutes.\n\n", ds, res.Elapsed/60)
+
+	fmt.Fprintf(w, "### Table 1: mAP on %s, mean ± std over seeds\n\n| strategy | Mo. | Cr. | Mul. | mean rank distance |\n| --- | --- | --- | --- | --- |\n", ds)
+	for _, a := range res.armNames() {
+		runs := res.arm(a)
+		fmt.Fprintf(w, "| %s |", a)
+		for _, s := range []string{score.MonoMean, score.CrossMean, score.MultiMean} {
+			fmt.Fprintf(w, " %s |", pm(res.meanStd(runs, s, score.AllLangs, score.AllLangs, "map")))
+		}
+		m, sd, ok := res.meanStd(runs, score.MultiMean, score.AllLangs, score.AllLangs, "rank_distance")
+		fmt.Fprintf(w, " %s |\n", pmf(m, sd, ok, "%.1f"))
+	}
+
+	langs := training.Languages()
+	perLang := []struct{ title, setting, metric, cand string }{
+		{"Mo. mAP per language (query and candidates in the language)", score.Mono, "map", ""},
+		{"Cr. mAP per language (mean of the cross-lingual settings with the language on either side)", score.LangCross, "map", score.AllLangs},
+		{"Mul. mAP per language (the language's queries against the pool)", score.Multi, "map", score.AllLangs},
+		{"Mean rank distance per language (lower is less biased)", score.Multi, "rank_distance", score.AllLangs},
+		{"Degradation from English, Mul. mAP: 1 - mAP(lang)/mAP(en)", score.DegrMulti, "map", score.AllLangs},
+		{"Degradation from English, Mul. F1@10", score.DegrMulti, "f1@10", score.AllLangs},
+		{"Degradation from English, Cr. mAP", score.DegrCross, "map", score.AllLangs},
+		{"Degradation from English, Cr. F1@10", score.DegrCross, "f1@10", score.AllLangs},
+	}
+	for _, t := range perLang {
+		fmt.Fprintf(w, "\n### %s\n\n| language |", t.title)
+		for _, a := range res.armNames() {
+			fmt.Fprintf(w, " %s |", a)
+		}
+		fmt.Fprintf(w, "\n| --- |%s\n", strings.Repeat(" --- |", len(res.armNames())))
+		for _, l := range langs {
+			cand := t.cand
+			if cand == "" {
+				cand = l
+			}
+			fmt.Fprintf(w, "| %s |", res.langLabel(l))
+			for _, a := range res.armNames() {
+				m, _, ok := res.meanStd(res.arm(a), t.setting, l, cand, t.metric)
+				format := "%.3f"
+				if t.metric == "rank_distance" {
+					format = "%.1f"
+				}
+				fmt.Fprintf(w, " %s |", pmf(m, 0, ok, format))
+			}
+			fmt.Fprintln(w)
+		}
+		if strings.HasPrefix(t.title, "Degradation") {
+			fmt.Fprintf(w, "| **mean, low-resource** |")
+			for _, a := range res.armNames() {
+				var xs []float64
+				for _, l := range langs {
+					if lowResource[l] {
+						if m, _, ok := res.meanStd(res.arm(a), t.setting, l, t.cand, t.metric); ok {
+							xs = append(xs, m)
+						}
+					}
+				}
+				fmt.Fprintf(w, " **%.3f** |", mean(xs))
+			}
+			fmt.Fprintln(w)
+		}
+	}
+
+	fmt.Fprintf(w, "\n### Paired significance over queries (sign-flip randomization test, %d rounds, two-sided)\n\n", cfg.Rounds)
+	fmt.Fprintf(w, "Per-query AP averaged over seeds; Mo.: AP against the query's own language; Cr.: the query's mean AP over its cross-lingual settings; Mul.: AP in the pool.\n\n")
+	fmt.Fprintf(w, "| A | B | measure | queries | mean A | mean B | p |\n| --- | --- | --- | --- | --- | --- | --- |\n")
+	for _, s := range res.Tests {
+		fmt.Fprintf(w, "| %s | %s | %s | %d | %.4f | %.4f | %.4g |\n", s.ArmA, s.ArmB, s.Measure, s.Queries, s.MeanA, s.MeanB, s.P)
+	}
+
+	fmt.Fprintf(w, "\n### Alpha sweep (hybrid, seed %d)\n\n| alpha | Mo. | Cr. | Mul. | mean rank distance |\n| --- | --- | --- | --- | --- |\n", cfg.Seeds[0])
+	for _, a := range cfg.Alphas {
+		name := fmt.Sprintf("hybrid:%g", a)
+		var run *Run
+		for i := range res.Runs {
+			r := &res.Runs[i]
+			if r.Seed == cfg.Seeds[0] && (r.Strategy == name || (a == 0.5 && r.Strategy == "hybrid")) {
+				run = r
+			}
+		}
+		if run == nil {
+			continue
+		}
+		fmt.Fprintf(w, "| %g |", a)
+		for _, s := range []string{score.MonoMean, score.CrossMean, score.MultiMean} {
+			v, ok := evaluate.Lookup(run.Metrics, ds, s, score.AllLangs, score.AllLangs, "map")
+			fmt.Fprintf(w, " %s |", pmf(v, 0, ok, "%.3f"))
+		}
+		v, ok := evaluate.Lookup(run.Metrics, ds, score.MultiMean, score.AllLangs, score.AllLangs, "rank_distance")
+		fmt.Fprintf(w, " %s |\n", pmf(v, 0, ok, "%.1f"))
+	}
+
+	fmt.Fprintf(w, "\n### Data (SHA-256)\n\n")
+	for _, d := range res.Data {
+		fmt.Fprintf(w, "- `%s` %s\n", d.SHA256, d.Path)
+	}
+}
+
+func pm(m, sd float64, ok bool) string { return pmf(m, sd, ok, "%.3f") }
+
+func pmf(m, sd float64, ok bool, format string) string {
+	if !ok {
+		return "-"
+	}
+	if sd == 0 {
+		return fmt.Sprintf(format, m)
+	}
+	return fmt.Sprintf(format+" ± "+format, m, sd)
+}
