@@ -76,6 +76,10 @@ run: setup
 test: setup oracles
 	XLING_REQUIRE_ORACLES=1 $(GO) test -count=1 ./...
 
+# The experiment behind EXPERIMENTS.md: every strategy x 3 seeds, the alpha sweep, significance tests.
+experiment: setup
+	$(GO) run ./cmd/xling experiment --data $(XLING_DATA) --out $(OUTDIR)/experiment
+
 bench: setup oracles
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./...
 

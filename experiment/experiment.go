@@ -272,3 +272,16 @@ func dataFiles(cfg Config) []string {
 	}
 	return files
 }
+
+// TrainModel trains one checkpoint with the experiment's protocol — the shared bitext alignment phase,
+// then the QA phase with the given batching strategy — and writes it to out. `xling run` uses it for its
+// default model (hybrid, seed 1).
+func TrainModel(ctx context.Context, cfg Config, seed uint64, batching string, lambda float64, out string) error {
+	align := out + ".align.onnx"
+	defer os.Remove(align)
+	if _, err := trainPhase(ctx, cfg, seed, "", align, "cross", 0, true); err != nil {
+		return err
+	}
+	_, err := trainPhase(ctx, cfg, seed, align, out, batching, lambda, false)
+	return err
+}

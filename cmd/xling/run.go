@@ -10,11 +10,9 @@ import (
 	"strings"
 	"time"
 
-	"xling/encoder/hashbag"
 	"xling/evaluate"
+	"xling/experiment"
 	"xling/pipeline"
-	"xling/sinks"
-	"xling/tokenizer/ngram"
 )
 
 func cmdRun(ctx context.Context, args []string, log *slog.Logger) error {
@@ -23,7 +21,7 @@ func cmdRun(ctx context.Context, args []string, log *slog.Logger) error {
 	out := fs.String("out", "out", "output directory; each run writes <out>/<run-id>/")
 	datasets := fs.String("datasets", "xquad-r,mlqa-r", "comma-separated datasets: xquad-r, mlqa-r, xquad")
 	langs := fs.String("langs", "", "comma-separated languages (default: every language of each dataset)")
-	model := fs.String("model", "", "ONNX model file written by xling, or a model directory (docs/models.md); default: xling's own encoder")
+	model := fs.String("model", "", "ONNX model file written by xling, or a model directory (docs/models.md); default: xling's own encoder, trained with hybrid batches on first use")
 	cache := fs.String("cache", ".cache", "cache directory for generated models")
 	brokers := fs.String("brokers", "", "comma-separated Kafka bootstrap addresses (default: embedded broker)")
 	prefix := fs.String("topic-prefix", "xling.", "prefix of every topic name")
@@ -55,7 +53,7 @@ func cmdRun(ctx context.Context, args []string, log *slog.Logger) error {
 		cfg.RunID = time.Now().UTC().Format("20060102T150405Z")
 	}
 	if cfg.Model == "" {
-		path, err := defaultModel(*cache)
+		path, err := defaultModel(ctx, *cache, *data, log)
 		if err != nil {
 			return err
 		}
@@ -71,27 +69,24 @@ func cmdRun(ctx context.Context, args []string, log *slog.Logger) error {
 	return evaluate.WriteReport(os.Stdout, res)
 }
 
-// defaultModel returns xling's own encoder with fixed random weights (seed 1), writing it on first use.
-func defaultModel(cache string) (string, error) {
-	path := filepath.Join(cache, "models", "xling-hashbag-random-v1-s1.onnx")
+// defaultModel returns xling's own encoder trained with hybrid batches (the experiment's protocol, seed 1),
+// training it on first use (a few minutes on 2 cores) and caching it.
+func defaultModel(ctx context.Context, cache, data string, log *slog.Logger) (string, error) {
+	path := filepath.Join(cache, "models", "xling-hybrid-v1-s1.onnx")
 	if _, err := os.Stat(path); err == nil {
 		return path, nil
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return "", err
 	}
-	m := hashbag.NewRandom(ngram.DefaultConfig(), 128, 128, 1)
-	f, err := sinks.CreateFile(path)
-	if err != nil {
-		return "", err
+	log.Info("training the default model (hybrid batches, seed 1); cached for later runs", "path", path)
+	cfg := experiment.Default()
+	cfg.DataDir = data
+	start := time.Now()
+	if err := experiment.TrainModel(ctx, cfg, 1, "hybrid:0.5", 0, path); err != nil {
+		return "", fmt.Errorf("train default model: %w", err)
 	}
-	if err := m.WriteONNX(f); err != nil {
-		f.Abort()
-		return "", fmt.Errorf("write default model %s: %w", path, err)
-	}
-	if _, err := f.Commit(); err != nil {
-		return "", err
-	}
+	log.Info("trained the default model", "path", path, "elapsed", time.Since(start).Round(time.Second))
 	return path, nil
 }
 
