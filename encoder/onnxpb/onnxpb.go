@@ -12,6 +12,8 @@ import (
 	"math"
 
 	"google.golang.org/protobuf/encoding/protowire"
+
+	"xling/internal/protowalk"
 )
 
 // IRVersion and OpsetVersion are accepted by ONNX Runtime 1.30 and by Debian's python3-onnx 1.12
@@ -374,7 +376,7 @@ func appendMsgHeader(b []byte, num protowire.Number, n int) []byte {
 // (with their data copied out of b); other fields are skipped.
 func Unmarshal(b []byte) (*Model, error) {
 	m := &Model{}
-	err := eachField(b, func(num protowire.Number, typ protowire.Type, v []byte, x uint64) error {
+	err := protowalk.Fields(b, func(num protowire.Number, typ protowire.Type, v []byte, x uint64) error {
 		var err error
 		switch {
 		case num == 1 && typ == protowire.VarintType:
@@ -403,7 +405,7 @@ func Unmarshal(b []byte) (*Model, error) {
 }
 
 func (o *OpsetID) unmarshal(b []byte) error {
-	return eachField(b, func(num protowire.Number, typ protowire.Type, v []byte, x uint64) error {
+	return protowalk.Fields(b, func(num protowire.Number, typ protowire.Type, v []byte, x uint64) error {
 		switch {
 		case num == 1 && typ == protowire.BytesType:
 			o.Domain = string(v)
@@ -415,7 +417,7 @@ func (o *OpsetID) unmarshal(b []byte) error {
 }
 
 func (e *StringEntry) unmarshal(b []byte) error {
-	return eachField(b, func(num protowire.Number, typ protowire.Type, v []byte, _ uint64) error {
+	return protowalk.Fields(b, func(num protowire.Number, typ protowire.Type, v []byte, _ uint64) error {
 		switch {
 		case num == 1 && typ == protowire.BytesType:
 			e.Key = string(v)
@@ -427,7 +429,7 @@ func (e *StringEntry) unmarshal(b []byte) error {
 }
 
 func (g *Graph) unmarshal(b []byte) error {
-	return eachField(b, func(num protowire.Number, typ protowire.Type, v []byte, _ uint64) error {
+	return protowalk.Fields(b, func(num protowire.Number, typ protowire.Type, v []byte, _ uint64) error {
 		switch {
 		case num == 2 && typ == protowire.BytesType:
 			g.Name = string(v)
@@ -446,7 +448,7 @@ func (t *Tensor) unmarshal(b []byte) error {
 	var raw []byte
 	var floats []float32
 	var ints []int64
-	err := eachField(b, func(num protowire.Number, typ protowire.Type, v []byte, x uint64) error {
+	err := protowalk.Fields(b, func(num protowire.Number, typ protowire.Type, v []byte, x uint64) error {
 		switch {
 		case num == 1:
 			return appendInts(&t.Dims, typ, v, x)
@@ -544,41 +546,6 @@ func appendFloats(dst *[]float32, typ protowire.Type, v []byte, x uint64) error 
 		}
 	default:
 		return fmt.Errorf("float field has wire type %d", typ)
-	}
-	return nil
-}
-
-// eachField calls fn for every field of a message: v holds a length-delimited value, x a scalar.
-func eachField(b []byte, fn func(num protowire.Number, typ protowire.Type, v []byte, x uint64) error) error {
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return protowire.ParseError(n)
-		}
-		b = b[n:]
-		var v []byte
-		var x uint64
-		switch typ {
-		case protowire.VarintType:
-			x, n = protowire.ConsumeVarint(b)
-		case protowire.Fixed32Type:
-			var x32 uint32
-			x32, n = protowire.ConsumeFixed32(b)
-			x = uint64(x32)
-		case protowire.Fixed64Type:
-			x, n = protowire.ConsumeFixed64(b)
-		case protowire.BytesType:
-			v, n = protowire.ConsumeBytes(b)
-		default:
-			n = protowire.ConsumeFieldValue(num, typ, b)
-		}
-		if n < 0 {
-			return fmt.Errorf("field %d: %w", num, protowire.ParseError(n))
-		}
-		b = b[n:]
-		if err := fn(num, typ, v, x); err != nil {
-			return fmt.Errorf("field %d: %w", num, err)
-		}
 	}
 	return nil
 }

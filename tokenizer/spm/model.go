@@ -9,6 +9,8 @@ import (
 	"os"
 
 	"google.golang.org/protobuf/encoding/protowire"
+
+	"xling/internal/protowalk"
 )
 
 // MaxModelBytes bounds the size of a .model file that Load reads.
@@ -78,7 +80,7 @@ func Load(path string) (*Model, error) {
 func Parse(b []byte) (*Model, error) {
 	m := &Model{ModelType: TypeUnigram, unkID: -1,
 		Normalizer: Normalizer{AddDummyPrefix: true, RemoveExtraWhitespaces: true, EscapeWhitespaces: true}}
-	err := fields(b, func(num protowire.Number, typ protowire.Type, v []byte, _ uint64) error {
+	err := protowalk.Fields(b, func(num protowire.Number, typ protowire.Type, v []byte, _ uint64) error {
 		switch {
 		case num == 1 && typ == protowire.BytesType:
 			p, err := parsePiece(v)
@@ -87,7 +89,7 @@ func Parse(b []byte) (*Model, error) {
 			}
 			m.Pieces = append(m.Pieces, p)
 		case num == 2 && typ == protowire.BytesType: // TrainerSpec
-			return fields(v, func(num protowire.Number, typ protowire.Type, _ []byte, x uint64) error {
+			return protowalk.Fields(v, func(num protowire.Number, typ protowire.Type, _ []byte, x uint64) error {
 				switch {
 				case num == 3 && typ == protowire.VarintType:
 					m.ModelType = int32(x)
@@ -97,7 +99,7 @@ func Parse(b []byte) (*Model, error) {
 				return nil
 			})
 		case num == 3 && typ == protowire.BytesType: // NormalizerSpec
-			return fields(v, func(num protowire.Number, typ protowire.Type, v []byte, x uint64) error {
+			return protowalk.Fields(v, func(num protowire.Number, typ protowire.Type, v []byte, x uint64) error {
 				switch {
 				case num == 2 && typ == protowire.BytesType:
 					m.CharsmapBlob = append([]byte(nil), v...)
@@ -191,7 +193,7 @@ func (m *Model) Encode(text string) []int64 {
 
 func parsePiece(b []byte) (Piece, error) {
 	p := Piece{Type: Normal}
-	err := fields(b, func(num protowire.Number, typ protowire.Type, v []byte, x uint64) error {
+	err := protowalk.Fields(b, func(num protowire.Number, typ protowire.Type, v []byte, x uint64) error {
 		switch {
 		case num == 1 && typ == protowire.BytesType:
 			p.Text = string(v)
@@ -203,39 +205,4 @@ func parsePiece(b []byte) (Piece, error) {
 		return nil
 	})
 	return p, err
-}
-
-// fields walks the fields of one message; v holds bytes fields, x varint and fixed values.
-func fields(b []byte, fn func(num protowire.Number, typ protowire.Type, v []byte, x uint64) error) error {
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return fmt.Errorf("protobuf tag: %w", protowire.ParseError(n))
-		}
-		b = b[n:]
-		var v []byte
-		var x uint64
-		switch typ {
-		case protowire.VarintType:
-			x, n = protowire.ConsumeVarint(b)
-		case protowire.Fixed32Type:
-			var y uint32
-			y, n = protowire.ConsumeFixed32(b)
-			x = uint64(y)
-		case protowire.Fixed64Type:
-			x, n = protowire.ConsumeFixed64(b)
-		case protowire.BytesType:
-			v, n = protowire.ConsumeBytes(b)
-		default:
-			n = protowire.ConsumeFieldValue(num, typ, b)
-		}
-		if n < 0 {
-			return fmt.Errorf("protobuf field %d: %w", num, protowire.ParseError(n))
-		}
-		b = b[n:]
-		if err := fn(num, typ, v, x); err != nil {
-			return err
-		}
-	}
-	return nil
 }
