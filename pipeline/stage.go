@@ -198,6 +198,25 @@ func Decode[T any](ctx context.Context, s *Stage, m Message, schema *schemas.Sch
 	return rows, true, nil
 }
 
+// Parse reads a message's schema id and, for a control message, decodes its markers.
+func Parse(km kafka.Message) (Message, error) {
+	m := Message{Message: km}
+	for _, h := range km.Headers {
+		if h.Key == schemas.HeaderSchema {
+			m.Schema = string(h.Value)
+		}
+	}
+	if m.Schema != schemas.Markers.ID {
+		return m, nil
+	}
+	ms, err := schemas.Markers.Decode(km.Value)
+	if err != nil {
+		return m, err
+	}
+	m.Markers = ms
+	return m, nil
+}
+
 // Consume reads topic as a member of the stage's consumer group and calls handle for each message, committing
 // its offset once handle returns nil. With untilRunEnd it returns nil after every partition of the topic has
 // delivered a RunEnd marker (a batch run); otherwise it runs until ctx ends. An error from handle stops it.
@@ -227,24 +246,20 @@ func (s *Stage) Consume(ctx context.Context, topic string, untilRunEnd bool, han
 			}
 			return fmt.Errorf("%s: consume %s: %w", s.Name, topic, err)
 		}
-		m := Message{Message: km}
-		for _, h := range km.Headers {
-			if h.Key == schemas.HeaderSchema {
-				m.Schema = string(h.Value)
+		m, perr := Parse(km)
+		if perr != nil {
+			// An undecodable control message: dead-lettered, and not handed to the stage.
+			if err := s.DeadLetter(ctx, m, -1, nil, perr); err != nil {
+				return err
 			}
+			if err := r.CommitMessages(ctx, km); err != nil {
+				return fmt.Errorf("%s: commit %s: %w", s.Name, m.Source(), err)
+			}
+			continue
 		}
-		if m.Schema == schemas.Markers.ID {
-			ms, derr := schemas.Markers.Decode(km.Value)
-			if derr != nil {
-				if err := s.DeadLetter(ctx, m, -1, nil, derr); err != nil {
-					return err
-				}
-			}
-			m.Markers = ms
-			for _, mk := range ms {
-				if mk.Kind == schemas.RunEnd {
-					ended[km.Partition] = true
-				}
+		for _, mk := range m.Markers {
+			if mk.Kind == schemas.RunEnd {
+				ended[km.Partition] = true
 			}
 		}
 		if err := handle(ctx, m); err != nil {

@@ -45,7 +45,10 @@ func TestConsumeDeliversRecordsInOrderAndStopsAtRunEnd(t *testing.T) {
 	}
 	// A message from a foreign producer that is not Arrow at all.
 	w := &kafka.Writer{Addr: kafka.TCP(b.Addrs...), Topic: topics.Items()}
-	if err := w.WriteMessages(ctx, kafka.Message{Key: []byte("d/en"), Value: []byte("garbage"), Headers: []kafka.Header{{Key: schemas.HeaderSchema, Value: []byte(schemas.Item.ID)}}}); err != nil {
+	if err := w.WriteMessages(ctx,
+		kafka.Message{Key: []byte("d/en"), Value: []byte("garbage"), Headers: []kafka.Header{{Key: schemas.HeaderSchema, Value: []byte(schemas.Item.ID)}}},
+		kafka.Message{Key: []byte("d/de"), Value: []byte("not a marker"), Headers: []kafka.Header{{Key: schemas.HeaderSchema, Value: []byte(schemas.Markers.ID)}}},
+	); err != nil {
 		t.Fatal(err)
 	}
 	w.Close()
@@ -84,23 +87,30 @@ func TestConsumeDeliversRecordsInOrderAndStopsAtRunEnd(t *testing.T) {
 		}
 	}
 	got := cons.Counts.Snapshot()
-	if got.In != 6 || got.DeadMessages != 1 {
-		t.Errorf("counts = %+v, want In 6, DeadMessages 1", got)
+	if got.In != 6 || got.DeadMessages != 2 {
+		t.Errorf("counts = %+v, want In 6, DeadMessages 2 (a bad data message and a bad marker)", got)
 	}
 
 	// The garbage message is on the dead-letter topic with its reason.
 	r := kafka.NewReader(kafka.ReaderConfig{Brokers: b.Addrs, Topic: topics.DeadLetter(), Partition: partitionOf(t, b, topics.DeadLetter(), "tokenize"), MaxWait: 20 * time.Millisecond})
 	defer r.Close()
-	dl, err := r.ReadMessage(ctx)
-	if err != nil {
-		t.Fatal(err)
+	reasons := map[string]map[string]string{} // value -> headers
+	for len(reasons) < 2 {
+		dl, err := r.ReadMessage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := map[string]string{}
+		for _, x := range dl.Headers {
+			h[x.Key] = string(x.Value)
+		}
+		reasons[string(dl.Value)] = h
 	}
-	h := map[string]string{}
-	for _, x := range dl.Headers {
-		h[x.Key] = string(x.Value)
-	}
-	if string(dl.Value) != "garbage" || h[HeaderStage] != "tokenize" || !strings.Contains(h[HeaderReason], "xling.item.v1") || h[HeaderRecord] != "-1" {
-		t.Errorf("dead letter = %q %v", dl.Value, h)
+	for value, schema := range map[string]string{"garbage": "xling.item.v1", "not a marker": "xling.marker.v1"} {
+		h := reasons[value]
+		if h[HeaderStage] != "tokenize" || !strings.Contains(h[HeaderReason], schema) || h[HeaderRecord] != "-1" || h[HeaderSource] == "" {
+			t.Errorf("dead letter %q: headers %v", value, h)
+		}
 	}
 }
 

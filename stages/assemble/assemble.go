@@ -78,19 +78,13 @@ func Source(ctx context.Context, st *pipeline.Stage, name string) batching.Sourc
 				yield(batching.Group{}, fmt.Errorf("read %s: %w", topic, err))
 				return
 			}
-			m := pipeline.Message{Message: km}
-			for _, h := range km.Headers {
-				if h.Key == schemas.HeaderSchema {
-					m.Schema = string(h.Value)
-				}
+			m, err := pipeline.Parse(km)
+			if err != nil {
+				yield(batching.Group{}, fmt.Errorf("read %s: %w", m.Source(), err))
+				return
 			}
-			if m.Schema == schemas.Markers.ID {
-				ms, err := schemas.Markers.Decode(km.Value)
-				if err != nil {
-					yield(batching.Group{}, fmt.Errorf("read %s: %w", m.Source(), err))
-					return
-				}
-				for _, mk := range ms {
+			if m.Markers != nil {
+				for _, mk := range m.Markers {
 					if mk.Kind == schemas.StreamEnd {
 						if mk.Count != seen {
 							yield(batching.Group{}, fmt.Errorf("read %s: %d groups before the stream-end marker, which counts %d", topic, seen, mk.Count))
