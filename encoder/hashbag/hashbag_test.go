@@ -18,45 +18,8 @@ import (
 	"xling/tokenizer/ngram"
 )
 
-var xquadLangs = []string{"ar", "de", "el", "en", "es", "hi", "ru", "th", "tr", "vi", "zh"}
-
 // candidates returns up to n candidate sentences per language from XQuAD-R.
-func candidates(t testing.TB, n int) []string {
-	t.Helper()
-	dir := filepath.Join(testenv.DataDir(t), "xquad-r")
-	var texts []string
-	for _, lang := range xquadLangs {
-		path := filepath.Join(dir, lang+".json")
-		b, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatalf("read %s: %v", path, err)
-		}
-		var doc struct {
-			Data []struct {
-				Paragraphs []struct {
-					Sentences []string `json:"sentences"`
-				} `json:"paragraphs"`
-			} `json:"data"`
-		}
-		if err := json.Unmarshal(b, &doc); err != nil {
-			t.Fatalf("decode %s: %v", path, err)
-		}
-		k := 0
-	loop:
-		for _, a := range doc.Data {
-			for _, p := range a.Paragraphs {
-				for _, s := range p.Sentences {
-					if k == n {
-						break loop
-					}
-					texts = append(texts, s)
-					k++
-				}
-			}
-		}
-	}
-	return texts
-}
+func candidates(t testing.TB, n int) []string { return testenv.Sentences(t, n) }
 
 func tokenize(t testing.TB, cfg ngram.Config, texts []string) [][]int64 {
 	t.Helper()

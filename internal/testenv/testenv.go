@@ -6,6 +6,7 @@
 package testenv
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -82,4 +83,43 @@ func RepoRoot(t testing.TB) string {
 		t.Fatal("testenv: cannot locate source file")
 	}
 	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+}
+
+// Sentences returns the first perLang candidate sentences of each XQuAD-R language, languages in
+// alphabetical order: real multilingual text in 11 scripts for tests and benchmarks.
+func Sentences(t testing.TB, perLang int) []string {
+	t.Helper()
+	dir := filepath.Join(DataDir(t), "xquad-r")
+	var out []string
+	for _, lang := range []string{"ar", "de", "el", "en", "es", "hi", "ru", "th", "tr", "vi", "zh"} {
+		path := filepath.Join(dir, lang+".json")
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatalf("read %s: %v", path, err)
+		}
+		var doc struct {
+			Data []struct {
+				Paragraphs []struct {
+					Sentences []string `json:"sentences"`
+				} `json:"paragraphs"`
+			} `json:"data"`
+		}
+		if err := json.Unmarshal(b, &doc); err != nil {
+			t.Fatalf("decode %s: %v", path, err)
+		}
+		n := 0
+	doc:
+		for _, d := range doc.Data {
+			for _, p := range d.Paragraphs {
+				for _, s := range p.Sentences {
+					if n == perLang {
+						break doc
+					}
+					out = append(out, s)
+					n++
+				}
+			}
+		}
+	}
+	return out
 }

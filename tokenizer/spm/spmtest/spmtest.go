@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -79,42 +78,13 @@ func TrainingFile(t testing.TB) string {
 // tests encode; it is not the training text, so it has characters the models never saw).
 func Sentences(t testing.TB, perLang int) []string {
 	t.Helper()
-	data := testenv.DataDir(t)
-	var out []string
-	for _, l := range sortedLangs() {
-		p := filepath.Join(data, "xquad-r", l+".json")
-		b, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatalf("read sentences: %v", err)
+	out := testenv.Sentences(t, perLang)
+	for i, s := range out {
+		if len(s) > maxSentenceBytes {
+			t.Fatalf("xquad-r sentence %q... is %d bytes, over %d", s[:32], len(s), maxSentenceBytes)
 		}
-		var doc struct {
-			Data []struct {
-				Paragraphs []struct {
-					Sentences []string `json:"sentences"`
-				} `json:"paragraphs"`
-			} `json:"data"`
-		}
-		if err := json.Unmarshal(b, &doc); err != nil {
-			t.Fatalf("parse %s: %v", p, err)
-		}
-		n := 0
-	doc:
-		for _, d := range doc.Data {
-			for _, para := range d.Paragraphs {
-				for i, s := range para.Sentences {
-					if len(s) > maxSentenceBytes {
-						t.Fatalf("%s: sentence %d is %d bytes, over %d", p, i, len(s), maxSentenceBytes)
-					}
-					// One sentence a line: the tools read lines.
-					s = strings.NewReplacer("\n", " ", "\r", " ").Replace(s)
-					if n == perLang {
-						break doc
-					}
-					out = append(out, s)
-					n++
-				}
-			}
-		}
+		// One sentence a line: the tools read lines.
+		out[i] = strings.NewReplacer("\n", " ", "\r", " ").Replace(s)
 	}
 	return out
 }
