@@ -65,21 +65,28 @@ type reference struct {
 	CLSNorm  [][]float32 `json:"cls_norm"`
 }
 
+// exportScript builds, exports and runs the models in PyTorch.
+const exportScript = "testdata/export.py"
+
 type job struct {
 	Config config `json:"config"`
 	ONNX   string `json:"onnx"`
 	Rows   []row  `json:"rows"`
 }
 
-// modelPath is where the model of c is cached: the name holds a hash of the config, so a changed
-// config makes a new file.
+// modelPath is where the model of c is cached: the name holds a hash of the config and of the
+// exporter, so a changed config or export.py makes a new file, never a stale one.
 func modelPath(tb testing.TB, name string, c config) string {
 	tb.Helper()
 	js, err := json.Marshal(c)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	sum := sha256.Sum256(js)
+	script, err := os.ReadFile(exportScript)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	sum := sha256.Sum256(append(js, script...))
 	dir := filepath.Join(testenv.RepoRoot(tb), ".cache", "models")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		tb.Fatal(err)
@@ -96,20 +103,19 @@ func runExport(tb testing.TB, jobs []job) []reference {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	script := filepath.Join("testdata", "export.py")
-	cmd := exec.CommandContext(context.Background(), py, script)
+	cmd := exec.CommandContext(context.Background(), py, exportScript)
 	cmd.Stdin = bytes.NewReader(req)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		tb.Fatalf("run %s: %v\n%s", script, err, stderr.Bytes())
+		tb.Fatalf("run %s: %v\n%s", exportScript, err, stderr.Bytes())
 	}
 	var refs []reference
 	if err := json.Unmarshal(stdout.Bytes(), &refs); err != nil {
-		tb.Fatalf("read %s output: %v", script, err)
+		tb.Fatalf("read %s output: %v", exportScript, err)
 	}
 	if len(refs) != len(jobs) {
-		tb.Fatalf("%s answered %d jobs, want %d", script, len(refs), len(jobs))
+		tb.Fatalf("%s answered %d jobs, want %d", exportScript, len(refs), len(jobs))
 	}
 	return refs
 }

@@ -65,6 +65,19 @@ func maxDiff(t *testing.T, got []float32, want [][]float32) float64 {
 	return d
 }
 
+// pick returns the embeddings of one pooling; a pooled-output model's are under mean.
+func (r reference) pick(cls, norm bool) [][]float32 {
+	switch {
+	case cls && norm:
+		return r.CLSNorm
+	case cls:
+		return r.CLS
+	case norm:
+		return r.MeanNorm
+	}
+	return r.Mean
+}
+
 func TestEmbeddingsEqualPyTorch(t *testing.T) {
 	noTypes := tiny
 	noTypes.TypeVocab = 0
@@ -109,10 +122,7 @@ func TestEmbeddingsEqualPyTorch(t *testing.T) {
 				if s.Dim() != m.cfg.Hidden {
 					t.Errorf("%s: Dim() = %d, want %d", m.name, s.Dim(), m.cfg.Hidden)
 				}
-				want := map[[2]bool][][]float32{
-					{false, false}: refs[i].Mean, {false, true}: refs[i].MeanNorm,
-					{true, false}: refs[i].CLS, {true, true}: refs[i].CLSNorm,
-				}[[2]bool{pooling == ort.PoolingCLS, norm}]
+				want := refs[i].pick(pooling == ort.PoolingCLS, norm)
 				// Rows with token types come first in the job, then the same ids without.
 				for start := 0; start < len(jobs[i].Rows); start += len(lengths) {
 					rows := jobs[i].Rows[start : start+len(lengths)]
