@@ -107,14 +107,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (*Result, error) {
 		queryPrefix, passagePrefix = md["xling.query_prefix"], md["xling.passage_prefix"]
 	}
 
-	var broker *pipeline.Broker
-	if len(cfg.Brokers) == 0 {
-		if broker, err = pipeline.Embedded(); err != nil {
-			return nil, err
-		}
-		log.Info("embedded broker", "addrs", broker.Addrs)
-	} else {
-		broker = pipeline.External(cfg.Brokers)
+	broker, err := pipeline.Connect(cfg.Brokers, log)
+	if err != nil {
+		return nil, err
 	}
 	defer broker.Close()
 	if err := broker.CreateTopics(ctx, cfg.Topics); err != nil {

@@ -10,7 +10,6 @@ import (
 	"xling/stages/score"
 )
 
-
 // Lookup finds the mean of one metric in one setting (per-query rows are skipped).
 func Lookup(ms []schemas.Metric, dataset, setting, qLang, cLang, name string) (float64, bool) {
 	for _, m := range ms {

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"time"
 
@@ -20,7 +21,36 @@ import (
 // Broker is the Kafka cluster the stages talk through.
 type Broker struct {
 	Addrs    []string
+	Log      *slog.Logger // where the Kafka clients' own errors go; nil discards them
 	embedded *kfake.Cluster
+}
+
+// Connect starts the embedded broker when addrs is empty, else names the cluster at addrs.
+func Connect(addrs []string, log *slog.Logger) (*Broker, error) {
+	if len(addrs) > 0 {
+		b := External(addrs)
+		b.Log = log
+		return b, nil
+	}
+	b, err := Embedded()
+	if err != nil {
+		return nil, err
+	}
+	b.Log = log
+	if log != nil {
+		log.Info("embedded broker", "addrs", b.Addrs)
+	}
+	return b, nil
+}
+
+// errorLogger hands kafka-go's error messages (retried fetches, connection failures) to b.Log.
+func (b *Broker) errorLogger(client string) kafka.Logger {
+	if b.Log == nil {
+		return nil
+	}
+	return kafka.LoggerFunc(func(format string, args ...any) {
+		b.Log.Warn(fmt.Sprintf(format, args...), "client", client)
+	})
 }
 
 // Embedded starts an in-process Kafka-protocol broker (franz-go's kfake) on a loopback port.

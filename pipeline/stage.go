@@ -74,6 +74,7 @@ func NewStage(name string, b *Broker, topics Topics, runID string) *Stage {
 			BatchBytes:             64 << 20,
 			RequiredAcks:           kafka.RequireAll,
 			AllowAutoTopicCreation: false,
+			ErrorLogger:            b.errorLogger(name),
 		},
 	}
 }
@@ -227,14 +228,18 @@ func (s *Stage) Consume(ctx context.Context, topic string, untilRunEnd bool, han
 		return fmt.Errorf("%s: %w", s.Name, err)
 	}
 	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers:        s.Broker.Addrs,
-		GroupID:        s.Topics.Prefix + s.Name,
-		Topic:          topic,
-		MinBytes:       1,
-		MaxBytes:       64 << 20,
-		MaxWait:        20 * time.Millisecond,
+		Brokers:  s.Broker.Addrs,
+		GroupID:  s.Topics.Prefix + s.Name,
+		Topic:    topic,
+		MinBytes: 1,
+		MaxBytes: 16 << 20,
+		// kafka-go gives a whole fetch response MaxWait to arrive: a short one livelocks a loaded machine
+		// on a large batch (the fetch times out and is retried forever), so keep it long. A fetch still
+		// returns as soon as there is data, so this adds no latency.
+		MaxWait:        time.Second,
 		StartOffset:    kafka.FirstOffset,
 		CommitInterval: 200 * time.Millisecond,
+		ErrorLogger:    s.Broker.errorLogger(s.Name),
 	})
 	defer r.Close()
 	ended := make(map[int]bool, parts)

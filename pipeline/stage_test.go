@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -126,4 +127,45 @@ func partitionOf(t *testing.T, b *Broker, topic, key string) int {
 		parts[i] = i
 	}
 	return (&partitioner{}).Balance(kafka.Message{Key: []byte(key)}, parts...)
+}
+
+// A fetch must not have to arrive within a few milliseconds: batches of several megabytes on a loaded
+// machine take longer, and kafka-go retries a timed-out fetch forever (the stall `make run` once hit).
+func TestConsumeDeliversMegabyteBatches(t *testing.T) {
+	b, topics := startBroker(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	prod := NewStage("ingest", b, topics, "run1")
+	defer prod.Close()
+	const messages, rowsPerMessage = 6, 64
+	text := strings.Repeat("x", 64<<10) // 4 MiB a message
+	for i := range messages {
+		rows := make([]schemas.Record, rowsPerMessage)
+		for j := range rows {
+			rows[j] = schemas.Record{Dataset: "d", Lang: "en", Kind: "candidate", ID: fmt.Sprintf("en/c/%d/%d", i, j), Text: text}
+		}
+		if err := Send(ctx, prod, topics.Items(), "d/en", schemas.Item, rows); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := prod.EndRun(ctx, topics.Items()); err != nil {
+		t.Fatal(err)
+	}
+	cons := NewStage("tokenize", b, topics, "run1")
+	defer cons.Close()
+	var got int
+	err := cons.Consume(ctx, topics.Items(), true, func(ctx context.Context, m Message) error {
+		if m.Markers != nil {
+			return nil
+		}
+		rows, _, err := Decode(ctx, cons, m, schemas.Item)
+		got += len(rows)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("consume: %v (after %d rows)", err, got)
+	}
+	if want := messages * rowsPerMessage; got != want {
+		t.Errorf("consumed %d rows, want %d", got, want)
+	}
 }

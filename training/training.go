@@ -80,13 +80,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (*Result, error) {
 		return nil, err
 	}
 
-	var broker *pipeline.Broker
-	if len(cfg.Brokers) == 0 {
-		if broker, err = pipeline.Embedded(); err != nil {
-			return nil, err
-		}
-	} else {
-		broker = pipeline.External(cfg.Brokers)
+	broker, err := pipeline.Connect(cfg.Brokers, log)
+	if err != nil {
+		return nil, err
 	}
 	defer broker.Close()
 	stages := map[string]*pipeline.Stage{}
