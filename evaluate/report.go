@@ -51,7 +51,7 @@ func WriteReport(w io.Writer, r *Result) error {
 				}
 			}
 		}
-		fmt.Fprintf(tw, "\n%s  model %s\t\n", d, model)
+		fmt.Fprintf(tw, "\n%s  model %s\n", d, model)
 		fmt.Fprintf(tw, "\tmAP\tmAP@20\tMRR@10\tR@10\tnDCG@10\tF1@10\trank dist\t\n")
 		for _, row := range []struct{ label, setting string }{{"Mo.", score.MonoMean}, {"Cr.", score.CrossMean}, {"Mul.", score.MultiMean}} {
 			fmt.Fprintf(tw, "%s\t", row.label)

@@ -74,7 +74,7 @@ func Default() Config {
 		Holdout:    []string{"el", "th"},
 		Bitext:     []string{"tatoeba", "ntrex", "flores200", "stsb"},
 		AlignSteps: 500, QA: "mlqa-r", Eval: "xquad-r", QAEpochs: 60, BatchSize: 64, Buffer: 4096,
-		LR: 1e-3, Temperature: 0.05, Lambda: 0.1, Dim: 128, Rounds: 10000,
+		LR: 1e-3, Temperature: 0.05, Lambda: 0.1, Dim: hashbag.DefaultDim, Rounds: 10000,
 	}
 }
 

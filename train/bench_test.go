@@ -66,7 +66,7 @@ func benchSetup(b *testing.B) (Config, *hashbag.Model, []Tokenized) {
 	b.Helper()
 	cfg := DefaultConfig()
 	cfg.Threads = benchThreads
-	m := hashbag.NewRandom(ngram.DefaultConfig(), 128, 128, 1)
+	m := hashbag.NewRandom(ngram.DefaultConfig(), hashbag.DefaultDim, hashbag.DefaultDim, 1)
 	tok, err := ngram.New(m.Tokenizer)
 	if err != nil {
 		b.Fatal(err)

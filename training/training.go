@@ -180,7 +180,7 @@ func initModel(cfg Config) (*hashbag.Model, error) {
 	} else {
 		dim := cfg.Dim
 		if dim <= 0 {
-			dim = 128
+			dim = hashbag.DefaultDim
 		}
 		m = hashbag.NewRandom(ngram.DefaultConfig(), dim, dim, cfg.InitSeed)
 	}

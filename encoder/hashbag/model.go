@@ -20,11 +20,11 @@ type Model struct {
 	// QueryPrefix and PassagePrefix are prepended to texts before tokenizing (the roles the model was
 	// trained with); written as metadata so the tokenize stage applies them.
 	QueryPrefix, PassagePrefix string
-	Dim       int       // embedding-bag width D
-	Out       int       // output embedding size O
-	Embedding []float32 // [Tokenizer.Buckets x Dim]
-	Proj      []float32 // [Dim x Out]
-	Bias      []float32 // [Out]
+	Dim                        int       // embedding-bag width D
+	Out                        int       // output embedding size O
+	Embedding                  []float32 // [Tokenizer.Buckets x Dim]
+	Proj                       []float32 // [Dim x Out]
+	Bias                       []float32 // [Out]
 }
 
 // Metadata keys and values written into the model file.
@@ -32,12 +32,15 @@ const (
 	MetaQueryPrefix   = "xling.query_prefix"
 	MetaPassagePrefix = "xling.passage_prefix"
 	MetaTokenizer     = "xling.tokenizer"
-	MetaModel      = "xling.model"
-	MetaPooling    = "xling.pooling"
-	MetaNormalized = "xling.normalized"
+	MetaModel         = "xling.model"
+	MetaPooling       = "xling.pooling"
+	MetaNormalized    = "xling.normalized"
 
 	// DefaultName is written as MetaModel when Model.Name is empty.
 	DefaultName = "xling-hashbag"
+
+	// DefaultDim is the embedding-bag width and output size of xling's default encoder.
+	DefaultDim = 128
 )
 
 // NewRandom returns a model with deterministic random weights: embeddings uniform with unit
