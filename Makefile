@@ -81,7 +81,7 @@ experiment: setup
 	$(GO) run ./cmd/xling experiment --data $(XLING_DATA) --out $(OUTDIR)/experiment
 
 bench: setup oracles
-	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./...
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 -timeout 60m ./...
 
 clean:
 	rm -rf $(OUTDIR)

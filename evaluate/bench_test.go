@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -28,25 +29,39 @@ func BenchmarkTransport(b *testing.B) {
 	data := testenv.DataDir(b)
 	lib := testenv.ORTLibrary(b)
 	model := defaultSizeModel(b)
-	var pipeSum, directSum time.Duration
+	var pipeSum, directSum, pipeCPU, directCPU time.Duration
 	for i := 0; i < b.N; i++ {
 		cfg := Config{DataDir: data, OutDir: b.TempDir(), Datasets: []string{dataset.XQuADR}, Model: model, RunID: "bench",
 			ORTLibrary: lib, Progress: time.Hour}
-		start := time.Now()
+		start, cpu := time.Now(), cpuTime(b)
 		if _, err := Run(context.Background(), cfg, quiet()); err != nil {
 			b.Fatal(err)
 		}
 		pipeSum += time.Since(start)
-		start = time.Now()
+		pipeCPU += cpuTime(b) - cpu
+		start, cpu = time.Now(), cpuTime(b)
 		if err := direct(context.Background(), cfg); err != nil {
 			b.Fatal(err)
 		}
 		directSum += time.Since(start)
+		directCPU += cpuTime(b) - cpu
 	}
 	n := float64(b.N)
 	b.ReportMetric(pipeSum.Seconds()/n, "pipeline-s")
 	b.ReportMetric(directSum.Seconds()/n, "direct-s")
 	b.ReportMetric(100*(1-directSum.Seconds()/pipeSum.Seconds()), "transport-%")
+	// CPU seconds (user + system, all threads) tell work added from time spent waiting.
+	b.ReportMetric(pipeCPU.Seconds()/n, "pipeline-cpu-s")
+	b.ReportMetric(directCPU.Seconds()/n, "direct-cpu-s")
+}
+
+// cpuTime is the process's user plus system CPU time so far.
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // defaultSizeModel writes a random encoder of the default model's shape: speed does not depend on the

@@ -97,6 +97,7 @@ type Run struct {
 // Results is everything the report is made of.
 type Results struct {
 	Config    Config            `json:"config"`
+	Command   []string          `json:"command"` // the command line that ran the experiment
 	Started   time.Time         `json:"started"`
 	Elapsed   float64           `json:"elapsed_seconds"`
 	Untrained Run               `json:"untrained"`
@@ -109,7 +110,7 @@ type Results struct {
 // Execute runs the experiment.
 func Execute(ctx context.Context, cfg Config, log *slog.Logger) (*Results, error) {
 	start := time.Now()
-	res := &Results{Config: cfg, Started: start.UTC(), Align: map[uint64]string{}}
+	res := &Results{Config: cfg, Command: os.Args, Started: start.UTC(), Align: map[uint64]string{}}
 	ckpts := filepath.Join(cfg.OutDir, "checkpoints")
 	if err := os.MkdirAll(ckpts, 0o755); err != nil {
 		return nil, err

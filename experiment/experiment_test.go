@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"xling/internal/testenv"
+	"xling/schemas"
+	"xling/stages/score"
 )
 
 // A miniature experiment end to end: every phase, evaluation through the pipeline, the tests and the report.
@@ -42,10 +44,37 @@ func TestExecuteSmallExperiment(t *testing.T) {
 		}
 	}
 	var b strings.Builder
-	WriteMarkdown(&b, res, "test")
-	for _, want := range []string{"### Table 1", "| hybrid |", "th (low) (held out)", "Degradation from English, Mul. F1@10", "| 1 |"} {
+	WriteMarkdown(&b, res)
+	for _, want := range []string{"### Table 1", "| hybrid |", "th (low) (held out)", "Degradation from English, Mul. F1@10", "| 1 |", "low-resource languages (el, hi, th, tr, vi), per seed"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("report lacks %q", want)
 		}
+	}
+}
+
+// The per-seed degradation cell, worked by hand: seed 1's low-resource languages degrade by 0.1, 0.2, 0.3,
+// 0.4 and 0.5 (mean 0.3), seed 2's all by 0.5; mean 0.4, sample std sqrt(0.02) = 0.141.
+func TestLowResourcePerSeedByHand(t *testing.T) {
+	res := &Results{Config: Config{Eval: "xquad-r"}}
+	run := func(values map[string]float64) Run {
+		var r Run
+		for l, v := range values {
+			r.Metrics = append(r.Metrics, schemas.Metric{Dataset: "xquad-r", Setting: score.DegrMulti, QueryLang: l, CandLang: score.AllLangs, Name: "map", Value: v})
+		}
+		// A high-resource language and another metric must not count.
+		r.Metrics = append(r.Metrics,
+			schemas.Metric{Dataset: "xquad-r", Setting: score.DegrMulti, QueryLang: "de", CandLang: score.AllLangs, Name: "map", Value: 9},
+			schemas.Metric{Dataset: "xquad-r", Setting: score.DegrMulti, QueryLang: "th", CandLang: score.AllLangs, Name: "f1@10", Value: 9})
+		return r
+	}
+	runs := []Run{
+		run(map[string]float64{"el": 0.1, "hi": 0.2, "th": 0.3, "tr": 0.4, "vi": 0.5}),
+		run(map[string]float64{"el": 0.5, "hi": 0.5, "th": 0.5, "tr": 0.5, "vi": 0.5}),
+	}
+	if got, want := res.lowResourcePerSeed(runs, score.DegrMulti, "map"), "0.400 ± 0.141 [0.300, 0.500]"; got != want {
+		t.Errorf("cell = %q, want %q", got, want)
+	}
+	if got := res.lowResourcePerSeed(runs, score.DegrCross, "map"); got != "-" {
+		t.Errorf("cell without values = %q, want -", got)
 	}
 }

@@ -113,6 +113,12 @@ func (res *Results) meanStd(runs []Run, setting, q, c, name string) (m, sd float
 	if len(xs) == 0 {
 		return 0, 0, false
 	}
+	m, sd = meanSD(xs)
+	return m, sd, true
+}
+
+// meanSD is the mean and the sample standard deviation (0 for a single value).
+func meanSD(xs []float64) (m, sd float64) {
 	m = mean(xs)
 	for _, v := range xs {
 		sd += (v - m) * (v - m)
@@ -120,7 +126,7 @@ func (res *Results) meanStd(runs []Run, setting, q, c, name string) (m, sd float
 	if len(xs) > 1 {
 		sd = math.Sqrt(sd / float64(len(xs)-1))
 	}
-	return m, sd, true
+	return m, sd
 }
 
 func (res *Results) armNames() []string {
@@ -146,8 +152,12 @@ func (res *Results) langLabel(l string) string {
 
 // WriteMarkdown writes the report: the paper's tables for this experiment, degradation from English, the
 // significance tests and the alpha sweep.
-func WriteMarkdown(w io.Writer, res *Results, command string) {
+func WriteMarkdown(w io.Writer, res *Results) {
 	cfg := res.Config
+	command := "(not recorded)"
+	if len(res.Command) > 0 {
+		command = "xling " + strings.Join(res.Command[1:], " ")
+	}
 	ds := cfg.Eval
 	fmt.Fprintf(w, "Command: `%s`  \nSeeds: %v; strategies trained per seed from that seed's alignment checkpoint; alpha sweep on seed %d.  \n", command, cfg.Seeds, cfg.Seeds[0])
 	fmt.Fprintf(w, "Training: alignment phase %d batches of bitext (%s) with X-Y batches; QA phase %d epochs of %s; batch %d, lr %g, temperature %g, adversarial lambda %g; held out: %s.  \n",
@@ -215,6 +225,17 @@ func WriteMarkdown(w io.Writer, res *Results, command string) {
 		}
 	}
 
+	fmt.Fprintf(w, "\n### Degradation from English on the low-resource languages (%s), per seed\n\n", strings.Join(lowResourceLangs(), ", "))
+	fmt.Fprintf(w, "Each seed's mean degradation over those languages, then mean ± std over seeds; the per-seed values follow in brackets.\n\n")
+	fmt.Fprintf(w, "| strategy | Mul. mAP | Mul. F1@10 | Cr. mAP | Cr. F1@10 |\n| --- | --- | --- | --- | --- |\n")
+	for _, a := range res.armNames() {
+		fmt.Fprintf(w, "| %s |", a)
+		for _, d := range []struct{ setting, metric string }{{score.DegrMulti, "map"}, {score.DegrMulti, "f1@10"}, {score.DegrCross, "map"}, {score.DegrCross, "f1@10"}} {
+			fmt.Fprintf(w, " %s |", res.lowResourcePerSeed(res.arm(a), d.setting, d.metric))
+		}
+		fmt.Fprintln(w)
+	}
+
 	fmt.Fprintf(w, "\n### Paired significance over queries (sign-flip randomization test, %d rounds, two-sided)\n\n", cfg.Rounds)
 	fmt.Fprintf(w, "Per-query AP averaged over seeds; Mo.: AP against the query's own language; Cr.: the query's mean AP over its cross-lingual settings; Mul.: AP in the pool.\n\n")
 	fmt.Fprintf(w, "| A | B | measure | queries | mean A | mean B | p |\n| --- | --- | --- | --- | --- | --- | --- |\n")
@@ -248,6 +269,40 @@ func WriteMarkdown(w io.Writer, res *Results, command string) {
 	for _, d := range res.Data {
 		fmt.Fprintf(w, "- `%s` %s\n", d.SHA256, d.Path)
 	}
+}
+
+func lowResourceLangs() []string {
+	var ls []string
+	for _, l := range training.Languages() {
+		if lowResource[l] {
+			ls = append(ls, l)
+		}
+	}
+	return ls
+}
+
+// lowResourcePerSeed is a cell of the per-seed table: every run's mean of one degradation metric over the
+// low-resource languages, summarised as mean ± std with the values themselves.
+func (res *Results) lowResourcePerSeed(runs []Run, setting, metric string) string {
+	var perRun []string
+	var xs []float64
+	for _, r := range runs {
+		var ls []float64
+		for _, l := range lowResourceLangs() {
+			if v, ok := evaluate.Lookup(r.Metrics, res.Config.Eval, setting, l, score.AllLangs, metric); ok {
+				ls = append(ls, v)
+			}
+		}
+		if len(ls) > 0 {
+			xs = append(xs, mean(ls))
+			perRun = append(perRun, fmt.Sprintf("%.3f", mean(ls)))
+		}
+	}
+	if len(xs) == 0 {
+		return "-"
+	}
+	m, sd := meanSD(xs)
+	return pm(m, sd, true) + " [" + strings.Join(perRun, ", ") + "]"
 }
 
 func pm(m, sd float64, ok bool) string { return pmf(m, sd, ok, "%.3f") }

@@ -68,10 +68,12 @@ func NewStage(name string, b *Broker, topics Topics, runID string) *Stage {
 	return &Stage{
 		Name: name, Broker: b, Topics: topics, RunID: runID,
 		w: &kafka.Writer{
-			Addr:                   kafka.TCP(b.Addrs...),
-			Balancer:               &partitioner{},
-			BatchTimeout:           time.Millisecond,
-			BatchBytes:             64 << 20,
+			Addr:         kafka.TCP(b.Addrs...),
+			Balancer:     &partitioner{},
+			BatchTimeout: time.Millisecond,
+			// A produced record batch must fit the broker's message.max.bytes (1 MiB by default) as a
+			// message does, so kafka-go splits a call's messages into batches of this size.
+			BatchBytes:             1 << 20,
 			RequiredAcks:           kafka.RequireAll,
 			AllowAutoTopicCreation: false,
 			ErrorLogger:            b.errorLogger(name),
@@ -103,31 +105,48 @@ func (s *Stage) headers(schema string) []kafka.Header {
 // MaxMessageBytes keeps every message under Kafka's default broker limit (message.max.bytes, 1 MiB).
 const MaxMessageBytes = 1000 << 10
 
-// Send writes rows as Arrow batch messages, one batch per message, halving the batch until each message fits
-// MaxMessageBytes. It does not count the rows: the stage knows what its output is.
+// Send writes rows as Arrow batch messages, one batch per message, each under MaxMessageBytes, and produces
+// all of them in one call (one round trip, not one per message). It does not count the rows: the stage knows
+// what its output is.
 func Send[T any](ctx context.Context, s *Stage, topic, key string, schema *schemas.Schema[T], rows []T) error {
 	if len(rows) == 0 {
 		return nil
 	}
-	value, err := schema.Encode(rows)
+	msgs, err := encodeMessages(s, topic, key, schema, rows)
 	if err != nil {
-		return fmt.Errorf("%s: %w", s.Name, err)
+		return err
 	}
-	if len(value) > MaxMessageBytes {
-		if len(rows) == 1 {
-			return fmt.Errorf("%s: one %s record is %d bytes, over the %d-byte message limit", s.Name, schema.ID, len(value), MaxMessageBytes)
-		}
-		half := len(rows) / 2
-		if err := Send(ctx, s, topic, key, schema, rows[:half]); err != nil {
-			return err
-		}
-		return Send(ctx, s, topic, key, schema, rows[half:])
-	}
-	msg := kafka.Message{Topic: topic, Key: []byte(key), Value: value, Headers: s.headers(schema.ID)}
-	if err := s.w.WriteMessages(ctx, msg); err != nil {
+	if err := s.w.WriteMessages(ctx, msgs...); err != nil {
 		return fmt.Errorf("%s: produce to %s: %w", s.Name, topic, err)
 	}
 	return nil
+}
+
+// encodeMessages encodes rows as Arrow batches of at most MaxMessageBytes each. Batch sizes adapt: each
+// batch is sized from the bytes per row of the one before it to fill about 90% of the limit, and a batch that
+// comes out too large is encoded again with fewer rows, so a row is usually encoded once.
+func encodeMessages[T any](s *Stage, topic, key string, schema *schemas.Schema[T], rows []T) ([]kafka.Message, error) {
+	const probe = 1024 // rows in the first batch, before any size is known
+	var msgs []kafka.Message
+	per := min(len(rows), probe)
+	for start := 0; start < len(rows); {
+		end := min(len(rows), start+per)
+		value, err := schema.Encode(rows[start:end])
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", s.Name, err)
+		}
+		fit := max(1, (end-start)*(MaxMessageBytes/10*9)/len(value))
+		if len(value) > MaxMessageBytes {
+			if end-start == 1 {
+				return nil, fmt.Errorf("%s: one %s record is %d bytes, over the %d-byte message limit", s.Name, schema.ID, len(value), MaxMessageBytes)
+			}
+			per = min(fit, end-start-1)
+			continue
+		}
+		msgs = append(msgs, kafka.Message{Topic: topic, Key: []byte(key), Value: value, Headers: s.headers(schema.ID)})
+		start, per = end, fit
+	}
+	return msgs, nil
 }
 
 // SendMarkers writes control markers on a key, after the data they close.

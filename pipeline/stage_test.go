@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -131,18 +132,21 @@ func partitionOf(t *testing.T, b *Broker, topic, key string) int {
 
 // A fetch must not have to arrive within a few milliseconds: batches of several megabytes on a loaded
 // machine take longer, and kafka-go retries a timed-out fetch forever (the stall `make run` once hit).
-func TestConsumeDeliversMegabyteBatches(t *testing.T) {
+// Send splits each 4 MiB batch into messages under MaxMessageBytes, which must arrive whole and in order.
+func TestConsumeDeliversMegabyteBatchesInOrder(t *testing.T) {
 	b, topics := startBroker(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	prod := NewStage("ingest", b, topics, "run1")
 	defer prod.Close()
-	const messages, rowsPerMessage = 6, 64
-	text := strings.Repeat("x", 64<<10) // 4 MiB a message
-	for i := range messages {
-		rows := make([]schemas.Record, rowsPerMessage)
+	const batches, rowsPerBatch = 6, 64
+	text := strings.Repeat("x", 64<<10)
+	var want []string
+	for i := range batches {
+		rows := make([]schemas.Record, rowsPerBatch)
 		for j := range rows {
 			rows[j] = schemas.Record{Dataset: "d", Lang: "en", Kind: "candidate", ID: fmt.Sprintf("en/c/%d/%d", i, j), Text: text}
+			want = append(want, rows[j].ID)
 		}
 		if err := Send(ctx, prod, topics.Items(), "d/en", schemas.Item, rows); err != nil {
 			t.Fatal(err)
@@ -153,19 +157,29 @@ func TestConsumeDeliversMegabyteBatches(t *testing.T) {
 	}
 	cons := NewStage("tokenize", b, topics, "run1")
 	defer cons.Close()
-	var got int
+	var got []string
+	messages := 0
 	err := cons.Consume(ctx, topics.Items(), true, func(ctx context.Context, m Message) error {
 		if m.Markers != nil {
 			return nil
 		}
+		if len(m.Value) > MaxMessageBytes {
+			t.Errorf("message %s is %d bytes, over %d", m.Source(), len(m.Value), MaxMessageBytes)
+		}
+		messages++
 		rows, _, err := Decode(ctx, cons, m, schemas.Item)
-		got += len(rows)
+		for _, r := range rows {
+			got = append(got, r.ID)
+		}
 		return err
 	})
 	if err != nil {
-		t.Fatalf("consume: %v (after %d rows)", err, got)
+		t.Fatalf("consume: %v (after %d rows)", err, len(got))
 	}
-	if want := messages * rowsPerMessage; got != want {
-		t.Errorf("consumed %d rows, want %d", got, want)
+	if !slices.Equal(got, want) {
+		t.Errorf("consumed %d rows, want %d in the order sent", len(got), len(want))
+	}
+	if messages < 4*batches {
+		t.Errorf("%d messages for %d batches of 4 MiB: not split under the message limit", messages, batches)
 	}
 }

@@ -26,6 +26,7 @@ func cmdExperiment(ctx context.Context, args []string, log *slog.Logger) error {
 	epochs := fs.Int("qa-epochs", def.QAEpochs, "epochs of the QA phase")
 	alignSteps := fs.Int("align-steps", def.AlignSteps, "batches of the shared bitext alignment phase")
 	lambda := fs.Float64("lambda", def.Lambda, "gradient-reversal weight of the adversarial strategies")
+	from := fs.String("from", "", "write report.md from a saved results.json instead of running the experiment")
 	lib := fs.String("ort", envOr("ONNXRUNTIME_LIB", ".cache/onnxruntime-1.30.0/libonnxruntime.so.1"), "ONNX Runtime shared library (env ONNXRUNTIME_LIB)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -47,16 +48,32 @@ func cmdExperiment(ctx context.Context, args []string, log *slog.Logger) error {
 	if *reverse {
 		cfg.QA, cfg.Eval = "xquad-r", "mlqa-r"
 	}
-	res, err := experiment.Execute(ctx, cfg, log)
-	if err != nil {
-		return err
-	}
-	js, err := json.MarshalIndent(res, "", "  ")
-	if err != nil {
-		return err
+	outputs := map[string][]byte{}
+	var res *experiment.Results
+	if *from != "" {
+		js, err := os.ReadFile(*from)
+		if err != nil {
+			return err
+		}
+		res = new(experiment.Results)
+		if err := json.Unmarshal(js, res); err != nil {
+			return fmt.Errorf("read %s: %w", *from, err)
+		}
+	} else {
+		var err error
+		if res, err = experiment.Execute(ctx, cfg, log); err != nil {
+			return err
+		}
+		if outputs["results.json"], err = json.MarshalIndent(res, "", "  "); err != nil {
+			return err
+		}
 	}
 	md := report(res)
-	for name, body := range map[string][]byte{"results.json": js, "report.md": md} {
+	outputs["report.md"] = md
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		return err
+	}
+	for name, body := range outputs {
 		f, err := sinks.CreateFile(filepath.Join(*out, name))
 		if err != nil {
 			return err
@@ -69,12 +86,15 @@ func cmdExperiment(ctx context.Context, args []string, log *slog.Logger) error {
 			return err
 		}
 	}
-	fmt.Printf("%s\nwrote %s and %s\n", md, filepath.Join(*out, "report.md"), filepath.Join(*out, "results.json"))
+	fmt.Printf("%s\n", md)
+	for name := range outputs {
+		fmt.Printf("wrote %s\n", filepath.Join(*out, name))
+	}
 	return nil
 }
 
 func report(res *experiment.Results) []byte {
 	var b strings.Builder
-	experiment.WriteMarkdown(&b, res, "xling "+strings.Join(os.Args[1:], " "))
+	experiment.WriteMarkdown(&b, res)
 	return []byte(b.String())
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -34,6 +35,7 @@ func cmdRun(ctx context.Context, args []string, log *slog.Logger) error {
 	threads := fs.Int("threads", 0, "ONNX Runtime intra-op threads (0: its default)")
 	provider := fs.String("provider", "cpu", "execution provider: cpu or cuda (falls back to cpu)")
 	runID := fs.String("run-id", "", "run id (default: time-based)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the evaluation to this file (go tool pprof)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -61,6 +63,17 @@ func cmdRun(ctx context.Context, args []string, log *slog.Logger) error {
 	}
 	if _, err := os.Stat(cfg.ORTLibrary); err != nil {
 		return fmt.Errorf("ONNX Runtime library %s: %w (run `make ort`, or set ONNXRUNTIME_LIB)", cfg.ORTLibrary, err)
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("cpu profile %s: %w", *cpuProfile, err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	res, err := evaluate.Run(ctx, cfg, log)
 	if err != nil {

@@ -41,6 +41,10 @@ type SessionConfig struct {
 	Normalize      bool   // L2-normalise each embedding
 	IntraOpThreads int    // 0 leaves ONNX Runtime's default
 	Provider       string // ProviderCPU (or "") or ProviderCUDA, which falls back to the CPU when unavailable
+	// Spin keeps ONNX Runtime's idle intra-op threads spinning between calls. That saves a wake-up when
+	// calls come back to back, but burns cores that other stages of the same process need, so it is off
+	// unless a caller owns the machine.
+	Spin bool
 }
 
 // Batch is one call's texts, already tokenized; rows may differ in length.
@@ -214,6 +218,11 @@ func newSessionOn(path string, cfg SessionConfig, inputs []string, output string
 		return nil, fmt.Errorf("open %s: session options: %w", path, err)
 	}
 	defer opts.Destroy()
+	if !cfg.Spin {
+		if err := opts.AddSessionConfigEntry("session.intra_op.allow_spinning", "0"); err != nil {
+			return nil, fmt.Errorf("open %s: disable spinning: %w", path, err)
+		}
+	}
 	if cfg.IntraOpThreads > 0 {
 		if err := opts.SetIntraOpNumThreads(cfg.IntraOpThreads); err != nil {
 			return nil, fmt.Errorf("open %s: set intra-op threads: %w", path, err)

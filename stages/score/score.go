@@ -348,12 +348,8 @@ func (s *Scorer) Pending() []string {
 // Run consumes the embeddings topic and produces metrics and rankings.
 func Run(ctx context.Context, st *pipeline.Stage, sc *Scorer, untilRunEnd bool) error {
 	send := func(ctx context.Context, key string, out Output) error {
-		// Rankings go in slices so one message stays a modest size.
-		const chunk = 8192
-		for i := 0; i < len(out.Rankings); i += chunk {
-			if err := pipeline.Send(ctx, st, st.Topics.Rankings(), key, schemas.Rankings, out.Rankings[i:min(i+chunk, len(out.Rankings))]); err != nil {
-				return err
-			}
+		if err := pipeline.Send(ctx, st, st.Topics.Rankings(), key, schemas.Rankings, out.Rankings); err != nil {
+			return err
 		}
 		return pipeline.Send(ctx, st, st.Topics.Metrics(), key, schemas.Metrics, out.Metrics)
 	}
