@@ -142,6 +142,30 @@ func TestEmbeddingsEqualPyTorch(t *testing.T) {
 	}
 }
 
+// Real shapes, the benchmarks' models: twelve layers of float32 error must still stay within 1e-4 of
+// PyTorch, for ragged batches up to the 512-token position table.
+func TestRealShapeEmbeddingsEqualPyTorch(t *testing.T) {
+	lengths := []int{512, 9, 130, 2, 64}
+	rt := newRuntime(t)
+	for _, m := range []struct {
+		name string
+		cfg  config
+	}{{"minilm", miniLM}, {"base", base}} {
+		t.Run(m.name, func(t *testing.T) {
+			j := job{Config: m.cfg, ONNX: modelPath(t, m.name, m.cfg), Rows: randomRows(30, m.cfg.Vocab, lengths, false)}
+			ref := runExport(t, []job{j})[0]
+			s := open(t, rt, j.ONNX, ort.SessionConfig{Pooling: ort.PoolingMean, Normalize: true, IntraOpThreads: 2})
+			got, err := s.Embed(context.Background(), batchOf(j.Rows))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := maxDiff(t, got, ref.MeanNorm); d > 1e-4 {
+				t.Errorf("max |xling - torch| = %g, want <= 1e-4", d)
+			}
+		})
+	}
+}
+
 // A row with no tokens at all (a tokenizer that adds no special tokens, given ""): mean pooling
 // has nothing to average and gives a zero vector, which stays zero when normalised.
 func TestEmptyRowMeanPoolsToZero(t *testing.T) {
