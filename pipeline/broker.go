@@ -27,19 +27,17 @@ type Broker struct {
 
 // Connect starts the embedded broker when addrs is empty, else names the cluster at addrs.
 func Connect(addrs []string, log *slog.Logger) (*Broker, error) {
-	if len(addrs) > 0 {
-		b := External(addrs)
-		b.Log = log
-		return b, nil
-	}
-	b, err := Embedded()
-	if err != nil {
-		return nil, err
+	b := External(addrs)
+	if len(addrs) == 0 {
+		var err error
+		if b, err = Embedded(); err != nil {
+			return nil, err
+		}
+		if log != nil {
+			log.Info("embedded broker", "addrs", b.Addrs)
+		}
 	}
 	b.Log = log
-	if log != nil {
-		log.Info("embedded broker", "addrs", b.Addrs)
-	}
 	return b, nil
 }
 
