@@ -70,6 +70,11 @@ type Session struct {
 	rows, seq int
 	in        []onnx.Value
 	out       *onnx.Tensor[float32]
+	// Their backing arrays, grown to the largest batch so far: a new shape makes new tensor headers over
+	// the same memory instead of allocating (and zeroing) tens of megabytes a call.
+	buf64  [][]int64 // per input, for int64 inputs
+	buf32  [][]int32 // per input, for int32 inputs
+	outBuf []float32
 }
 
 // Open loads the model at path and matches its inputs and output (see Batch and SessionConfig).
@@ -362,14 +367,19 @@ func (s *Session) prepare(rows, seq int) error {
 		return nil
 	}
 	s.destroyTensors()
+	if s.buf64 == nil {
+		s.buf64, s.buf32 = make([][]int64, len(s.inputs)), make([][]int32, len(s.inputs))
+	}
 	shape := onnx.NewShape(int64(rows), int64(seq))
-	for _, in := range s.inputs {
+	for i, in := range s.inputs {
 		var v onnx.Value
 		var err error
 		if in.DataType == onnx.TensorElementDataTypeInt32 {
-			v, err = onnx.NewEmptyTensor[int32](shape)
+			s.buf32[i] = atLeast(s.buf32[i], rows*seq)
+			v, err = onnx.NewTensor(shape, s.buf32[i])
 		} else {
-			v, err = onnx.NewEmptyTensor[int64](shape)
+			s.buf64[i] = atLeast(s.buf64[i], rows*seq)
+			v, err = onnx.NewTensor(shape, s.buf64[i])
 		}
 		if err != nil {
 			s.destroyTensors()
@@ -382,8 +392,9 @@ func (s *Session) prepare(rows, seq int) error {
 		if s.tokens {
 			outShape = onnx.NewShape(int64(rows), int64(seq), int64(s.dim))
 		}
+		s.outBuf = atLeast(s.outBuf, int(outShape.FlattenedSize()))
 		var err error
-		if s.out, err = onnx.NewEmptyTensor[float32](outShape); err != nil {
+		if s.out, err = onnx.NewTensor(outShape, s.outBuf); err != nil {
 			s.destroyTensors()
 			return fmt.Errorf("allocate output %v: %w", outShape, err)
 		}
@@ -392,7 +403,16 @@ func (s *Session) prepare(rows, seq int) error {
 	return nil
 }
 
-// fill writes input name's values for b, padded to seq.
+// atLeast returns buf if it holds n elements, else a new slice of n. Callers overwrite every element they
+// use, so the old contents need not be kept or cleared.
+func atLeast[T any](buf []T, n int) []T {
+	if len(buf) >= n {
+		return buf
+	}
+	return make([]T, n)
+}
+
+// fill writes input name's values for b, padded to seq: every element of the rows x seq tensor.
 func fill(v onnx.Value, name string, b Batch, seq int) {
 	value := func(r, i int) int64 {
 		switch {

@@ -174,8 +174,9 @@ type variant struct {
 	pass func()
 }
 
-// runInterleaved times b.N rounds in which every variant makes one pass, in an order that rotates
-// each round, so that load from other processes on the machine falls on all of them alike. It
+// runInterleaved times rounds in which every variant makes one pass, in an order that rotates each
+// round, so that load from other processes on the machine, and whatever one runtime leaves behind for
+// the next, falls on all of them alike. One op is a full rotation: as many rounds as variants. It
 // reports each variant's texts/s and tokens/s (real tokens, padding excluded) over all rounds, and
 // for each pair in ratios, "a/b", the median over rounds of b's pass time over a's: a's speed-up.
 func runInterleaved(b *testing.B, rows [][]int64, vs []variant, ratios ...[2]string) {
@@ -183,8 +184,9 @@ func runInterleaved(b *testing.B, rows [][]int64, vs []variant, ratios ...[2]str
 		v.pass() // warm-up: first runs of a shape are slower in every runtime
 	}
 	secs := make(map[string][]float64, len(vs))
+	rounds := b.N * len(vs)
 	b.ResetTimer()
-	for i := range b.N {
+	for i := range rounds {
 		for k := range vs {
 			v := vs[(i+k)%len(vs)]
 			start := time.Now()
@@ -202,11 +204,11 @@ func runInterleaved(b *testing.B, rows [][]int64, vs []variant, ratios ...[2]str
 		for _, s := range secs[v.name] {
 			total += s
 		}
-		b.ReportMetric(float64(len(rows)*b.N)/total, v.name+"-texts/s")
-		b.ReportMetric(float64(tokens*b.N)/total, v.name+"-tokens/s")
+		b.ReportMetric(float64(len(rows)*rounds)/total, v.name+"-texts/s")
+		b.ReportMetric(float64(tokens*rounds)/total, v.name+"-tokens/s")
 	}
 	for _, r := range ratios {
-		per := make([]float64, b.N)
+		per := make([]float64, rounds)
 		for i := range per {
 			per[i] = secs[r[1]][i] / secs[r[0]][i]
 		}
@@ -217,7 +219,7 @@ func runInterleaved(b *testing.B, rows [][]int64, vs []variant, ratios ...[2]str
 
 // BenchmarkMiniLM runs the MiniLM-L12-shaped model (12 layers x 384) over XQuAD-R texts of all
 // 11 languages: xling's runner on token-budget length-bucketed batches and on fixed-size batches,
-// bare onnxruntime_go, and onnxruntime-node on the bucketed batches. One op is one pass of each.
+// bare onnxruntime_go, and onnxruntime-node on the bucketed batches. One op is four passes of each.
 func BenchmarkMiniLM(b *testing.B) {
 	rt := newRuntime(b)
 	path := model(b, "minilm", miniLM)
