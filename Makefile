@@ -85,7 +85,7 @@ experiment: setup
 	$(GO) run ./cmd/xling experiment --data $(XLING_DATA) --out $(OUTDIR)/experiment
 
 bench: setup oracles
-	$(GO) test -run '^$$' -bench . -benchmem -count 5 -timeout 60m ./...
+	XLING_REQUIRE_ORACLES=1 $(GO) test -run '^$$' -bench . -benchmem -count 5 -timeout 60m ./...
 
 clean:
 	rm -rf $(OUTDIR)

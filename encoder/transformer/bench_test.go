@@ -340,7 +340,7 @@ func nodePass(b *testing.B, path string, batches []ort.Batch) func() {
 	nodeBin := testenv.RequireTool(b, "node")
 	pkg := filepath.Join(testenv.RepoRoot(b), ".cache", "npm", "node_modules", "onnxruntime-node")
 	if _, err := os.Stat(pkg); err != nil {
-		b.Skipf("onnxruntime-node not installed in %s (npm install --prefix .cache/npm --ignore-scripts onnxruntime-node@1.30.0)", pkg)
+		testenv.Missing(b, "onnxruntime-node in "+pkg+" (`make oracles` installs it)")
 	}
 	ps := make([]padded, len(batches))
 	for i, batch := range batches {

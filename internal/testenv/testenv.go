@@ -17,7 +17,9 @@ import (
 // Python is Debian's interpreter, which holds the python3-* packages the oracles use.
 const Python = "/usr/bin/python3"
 
-func missing(t testing.TB, what string) {
+// Missing skips t for a missing reference on a developer's machine, and fails it under
+// XLING_REQUIRE_ORACLES=1.
+func Missing(t testing.TB, what string) {
 	t.Helper()
 	if os.Getenv("XLING_REQUIRE_ORACLES") == "1" {
 		t.Fatalf("required reference missing: %s (run `make test`, which installs it)", what)
@@ -29,11 +31,11 @@ func missing(t testing.TB, what string) {
 func RequirePython(t testing.TB, modules ...string) string {
 	t.Helper()
 	if _, err := os.Stat(Python); err != nil {
-		missing(t, Python)
+		Missing(t, Python)
 	}
 	for _, m := range modules {
 		if out, err := exec.Command(Python, "-c", "import "+m).CombinedOutput(); err != nil {
-			missing(t, "python module "+m+": "+string(out))
+			Missing(t, "python module "+m+": "+string(out))
 		}
 	}
 	return Python
@@ -44,7 +46,7 @@ func RequireTool(t testing.TB, name string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
 	if err != nil {
-		missing(t, name)
+		Missing(t, name)
 	}
 	return p
 }
@@ -57,7 +59,7 @@ func ORTLibrary(t testing.TB) string {
 		p = filepath.Join(RepoRoot(t), ".cache", "onnxruntime-1.30.0", "libonnxruntime.so.1")
 	}
 	if _, err := os.Stat(p); err != nil {
-		missing(t, "ONNX Runtime library ("+p+"; `make ort` fetches it)")
+		Missing(t, "ONNX Runtime library ("+p+"; `make ort` fetches it)")
 	}
 	return p
 }
@@ -70,7 +72,7 @@ func DataDir(t testing.TB) string {
 		p = filepath.Join(RepoRoot(t), "..", "shared", "data")
 	}
 	if _, err := os.Stat(filepath.Join(p, "DATA.md")); err != nil {
-		missing(t, "shared data directory "+p)
+		Missing(t, "shared data directory "+p)
 	}
 	return p
 }
