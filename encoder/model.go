@@ -26,19 +26,25 @@ type Config struct {
 	QueryPrefix   string `json:"query_prefix"`   // e.g. "query: " for e5
 	PassagePrefix string `json:"passage_prefix"` // e.g. "passage: " for e5
 	MaxLength     int    `json:"max_length"`     // tokens, special tokens included; longer texts are truncated and counted
+	// Spin keeps ONNX Runtime's intra-op threads spinning between parallel sections (see
+	// ort.SessionConfig.Spin). Default true for a model directory: a transformer's encode is nearly all
+	// of a run's CPU and waits between its many operators, and waking sleeping threads cost it about 2%.
+	Spin *bool `json:"spin"`
 }
 
 // Spec is a resolved model.
 type Spec struct {
 	Config
-	Path string // the ONNX file
+	Path  string   // the ONNX file
+	Files []string // every file that defines the model, for a run's manifest
 	// NewTokenizer builds a tokenizer for one goroutine.
 	NewTokenizer func(md map[string]string) (tokenizer.Tokenizer, error)
 }
 
 // SessionConfig is how ONNX Runtime runs the model.
 func (s Spec) SessionConfig(threads int, provider string) ort.SessionConfig {
-	return ort.SessionConfig{Pooling: s.Pooling, Normalize: s.Normalize, IntraOpThreads: threads, Provider: provider}
+	return ort.SessionConfig{Pooling: s.Pooling, Normalize: s.Normalize, IntraOpThreads: threads, Provider: provider,
+		Spin: s.Spin != nil && *s.Spin}
 }
 
 const configFile = "xling.json"
@@ -51,7 +57,7 @@ func Load(path string) (Spec, error) {
 	}
 	if !fi.IsDir() {
 		name := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
-		return Spec{Config: Config{Name: name, Pooling: ort.PoolingNone}, Path: path, NewTokenizer: tokenizer.FromMetadata}, nil
+		return Spec{Config: Config{Name: name, Pooling: ort.PoolingNone}, Path: path, Files: []string{path}, NewTokenizer: tokenizer.FromMetadata}, nil
 	}
 	cfg, err := readConfig(filepath.Join(path, configFile))
 	if err != nil {
@@ -65,6 +71,10 @@ func Load(path string) (Spec, error) {
 	}
 	if cfg.Tokenizer == "" {
 		cfg.Tokenizer = "tokenizer.json"
+	}
+	if cfg.Spin == nil {
+		spin := true
+		cfg.Spin = &spin
 	}
 	for _, f := range []string{cfg.Model, cfg.Tokenizer} {
 		// The config is the user's, but a model directory may come from elsewhere: keep its files inside it.
@@ -83,7 +93,8 @@ func Load(path string) (Spec, error) {
 	if _, err := newTok(nil); err != nil {
 		return Spec{}, fmt.Errorf("load model %s: %w", path, err)
 	}
-	return Spec{Config: cfg, Path: filepath.Join(path, cfg.Model), NewTokenizer: newTok}, nil
+	files := []string{filepath.Join(path, configFile), filepath.Join(path, cfg.Model), tokPath}
+	return Spec{Config: cfg, Path: filepath.Join(path, cfg.Model), Files: files, NewTokenizer: newTok}, nil
 }
 
 func readConfig(path string) (Config, error) {

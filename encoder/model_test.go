@@ -36,7 +36,8 @@ func TestLoadModelDirectory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if spec.Path != filepath.Join(dir, "model.onnx") || spec.Name != "bert-test" || spec.QueryPrefix != "query: " {
+	wantFiles := []string{filepath.Join(dir, "xling.json"), filepath.Join(dir, "model.onnx"), filepath.Join(dir, "tokenizer.json")}
+	if spec.Path != filepath.Join(dir, "model.onnx") || spec.Name != "bert-test" || spec.QueryPrefix != "query: " || !reflect.DeepEqual(spec.Files, wantFiles) {
 		t.Errorf("spec = %+v", spec)
 	}
 	tok, err := spec.NewTokenizer(nil)
@@ -67,6 +68,33 @@ func TestLoadRejectsBadModelDirectories(t *testing.T) {
 			_, err := Load(modelDir(t, tc.config, tc.tok))
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("err = %v, want it to mention %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// Model directories (transformers) spin unless xling.json says not to; xling's own model files do not.
+func TestSessionConfigSpin(t *testing.T) {
+	own := filepath.Join(t.TempDir(), "own.onnx")
+	if err := os.WriteFile(own, []byte("not read by Load"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, path string
+		want       bool
+	}{
+		{"model directory, default", modelDir(t, `{"pooling": "mean"}`, wordPiece), true},
+		{"model directory, spin false", modelDir(t, `{"pooling": "mean", "spin": false}`, wordPiece), false},
+		{"xling model file", own, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			spec, err := Load(tc.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := spec.SessionConfig(2, "cpu").Spin; got != tc.want {
+				t.Errorf("Spin = %v, want %v", got, tc.want)
 			}
 		})
 	}

@@ -202,8 +202,10 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (*Result, error) {
 			return nil, err
 		}
 	}
-	if err := man.AddData(ctx, cfg.Model); err != nil {
-		return nil, err
+	for _, f := range spec.Files {
+		if err := man.AddData(ctx, f); err != nil {
+			return nil, err
+		}
 	}
 	for _, o := range outputs {
 		man.AddOutput(o)

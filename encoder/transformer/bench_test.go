@@ -243,9 +243,10 @@ func BenchmarkBase(b *testing.B) {
 	}, [2]string{"xling", "bare"})
 }
 
-// xlingPass embeds the batches with xling's runner, mean-pooled and normalised.
+// xlingPass embeds the batches with xling's runner, mean-pooled and normalised, with the session
+// settings the encode stage gives a model directory (spinning threads included).
 func xlingPass(b *testing.B, rt *ort.Runtime, path string, batches []ort.Batch) func() {
-	s := open(b, rt, path, ort.SessionConfig{Pooling: ort.PoolingMean, Normalize: true, IntraOpThreads: benchThreads})
+	s := open(b, rt, path, ort.SessionConfig{Pooling: ort.PoolingMean, Normalize: true, IntraOpThreads: benchThreads, Spin: true})
 	ctx := context.Background()
 	return func() {
 		for _, batch := range batches {
