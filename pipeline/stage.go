@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"golang.org/x/sync/errgroup"
 
 	"xling/schemas"
 )
@@ -242,6 +243,17 @@ func Parse(km kafka.Message) (Message, error) {
 // delivered a RunEnd marker (a batch run); otherwise it runs until ctx ends. An error from handle stops it.
 // Markers are decoded into Message.Markers; undecodable marker messages are dead-lettered.
 func (s *Stage) Consume(ctx context.Context, topic string, untilRunEnd bool, handle func(context.Context, Message) error) error {
+	return s.ConsumeOverlapped(ctx, topic, untilRunEnd, func(ctx context.Context, m Message) (func(context.Context) error, error) {
+		return nil, handle(ctx, m)
+	})
+}
+
+// ConsumeOverlapped is Consume for a stage whose work on a message has two halves: handle computes in the
+// consuming goroutine and returns a produce function (nil for none), which a second goroutine runs while
+// the next message computes. Produce functions run one at a time in message order, and a message's offset
+// is committed only after its produce returns nil, so output is never lost to an early commit. Anything a
+// stage sends that must stay in order with its output (stream-end markers) belongs in produce.
+func (s *Stage) ConsumeOverlapped(ctx context.Context, topic string, untilRunEnd bool, handle func(context.Context, Message) (func(context.Context) error, error)) error {
 	parts, err := s.Broker.Partitions(ctx, topic)
 	if err != nil {
 		return fmt.Errorf("%s: %w", s.Name, err)
@@ -261,37 +273,66 @@ func (s *Stage) Consume(ctx context.Context, topic string, untilRunEnd bool, han
 		ErrorLogger:    s.Broker.errorLogger(s.Name),
 	})
 	defer r.Close()
-	ended := make(map[int]bool, parts)
-	for !untilRunEnd || len(ended) < parts {
-		km, err := r.FetchMessage(ctx)
-		if err != nil {
-			if errors.Is(err, context.Canceled) && ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return fmt.Errorf("%s: consume %s: %w", s.Name, topic, err)
-		}
-		m, perr := Parse(km)
-		if perr != nil {
-			// An undecodable control message: dead-lettered, and not handed to the stage.
-			if err := s.DeadLetter(ctx, m, -1, nil, perr); err != nil {
-				return err
-			}
-			if err := r.CommitMessages(ctx, km); err != nil {
-				return fmt.Errorf("%s: commit %s: %w", s.Name, m.Source(), err)
-			}
-			continue
-		}
-		for _, mk := range m.Markers {
-			if mk.Kind == schemas.RunEnd {
-				ended[km.Partition] = true
-			}
-		}
-		if err := handle(ctx, m); err != nil {
-			return fmt.Errorf("%s: message %s: %w", s.Name, m.Source(), err)
-		}
-		if err := r.CommitMessages(ctx, km); err != nil {
-			return fmt.Errorf("%s: commit %s: %w", s.Name, m.Source(), err)
-		}
+
+	type done struct {
+		km      kafka.Message
+		source  string
+		produce func(context.Context) error
 	}
-	return nil
+	// One message waits while another is produced: compute and produce overlap, memory stays bounded.
+	pending := make(chan done, 1)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		for d := range pending {
+			if d.produce != nil {
+				if err := d.produce(gctx); err != nil {
+					return fmt.Errorf("%s: message %s: %w", s.Name, d.source, err)
+				}
+			}
+			if err := r.CommitMessages(gctx, d.km); err != nil {
+				return fmt.Errorf("%s: commit %s: %w", s.Name, d.source, err)
+			}
+		}
+		return nil
+	})
+	err = func() error {
+		ended := make(map[int]bool, parts)
+		for !untilRunEnd || len(ended) < parts {
+			km, err := r.FetchMessage(gctx)
+			if err != nil {
+				return fmt.Errorf("%s: consume %s: %w", s.Name, topic, err)
+			}
+			m, perr := Parse(km)
+			var produce func(context.Context) error
+			if perr != nil {
+				// An undecodable control message: dead-lettered, and not handed to the stage.
+				if err := s.DeadLetter(gctx, m, -1, nil, perr); err != nil {
+					return err
+				}
+			} else {
+				for _, mk := range m.Markers {
+					if mk.Kind == schemas.RunEnd {
+						ended[km.Partition] = true
+					}
+				}
+				if produce, err = handle(gctx, m); err != nil {
+					return fmt.Errorf("%s: message %s: %w", s.Name, m.Source(), err)
+				}
+			}
+			select {
+			case pending <- done{km: km, source: m.Source(), produce: produce}:
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+		}
+		return nil
+	}()
+	close(pending)
+	if werr := g.Wait(); werr != nil {
+		return werr // the producer's error is the cause; the loop only saw the cancellation
+	}
+	if err != nil && errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return err
 }

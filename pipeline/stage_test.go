@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -181,5 +182,98 @@ func TestConsumeDeliversMegabyteBatchesInOrder(t *testing.T) {
 	}
 	if messages < 4*batches {
 		t.Errorf("%d messages for %d batches of 4 MiB: not split under the message limit", messages, batches)
+	}
+}
+
+// ConsumeOverlapped runs a message's produce while the next message computes, produces in message order,
+// and commits nothing whose produce failed: a new member of the group starts again at that message.
+func TestConsumeOverlappedOrdersProduceAndCommitsAfterIt(t *testing.T) {
+	b, topics := startBroker(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	prod := NewStage("ingest", b, topics, "run1")
+	defer prod.Close()
+	const n = 6
+	for i := range n {
+		rows := []schemas.Record{{Dataset: "d", Lang: "en", Kind: "query", ID: fmt.Sprintf("en/q/%d", i), Text: "a"}}
+		if err := Send(ctx, prod, topics.Items(), "d/en", schemas.Item, rows); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := prod.EndRun(ctx, topics.Items()); err != nil {
+		t.Fatal(err)
+	}
+
+	idOf := func(ctx context.Context, st *Stage, m Message) string {
+		rows, _, err := Decode(ctx, st, m, schemas.Item)
+		if err != nil || len(rows) != 1 {
+			t.Fatalf("decode %s: %v (%d rows)", m.Source(), err, len(rows))
+		}
+		return rows[0].ID
+	}
+	cons := NewStage("tokenize", b, topics, "run1")
+	handled := make(chan string, n)
+	var produced []string
+	failAt := fmt.Sprintf("en/q/%d", n-2)
+	errProduce := errors.New("produce failed")
+	err := cons.ConsumeOverlapped(ctx, topics.Items(), true, func(ctx context.Context, m Message) (func(context.Context) error, error) {
+		if m.Markers != nil {
+			return nil, nil
+		}
+		id := idOf(ctx, cons, m)
+		handled <- id
+		return func(ctx context.Context) error {
+			if id == "en/q/0" {
+				// Overlap: the next message is handled while this one is still being produced.
+				select {
+				case next := <-handled:
+					if next == id {
+						next = <-handled
+					}
+					if next != "en/q/1" {
+						return fmt.Errorf("handled %s while producing %s", next, id)
+					}
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+			if id == failAt {
+				return errProduce
+			}
+			produced = append(produced, id)
+			return nil
+		}, nil
+	})
+	cons.Close()
+	if !errors.Is(err, errProduce) {
+		t.Fatalf("err = %v, want the produce error", err)
+	}
+	var want []string
+	for i := range n - 2 {
+		want = append(want, fmt.Sprintf("en/q/%d", i))
+	}
+	if !slices.Equal(produced, want) {
+		t.Errorf("produced %v, want %v in order", produced, want)
+	}
+
+	// The failed message was not committed: the group resumes there. (Other partitions' run-end markers
+	// were committed, so this member reads until it has its first message, then stops.)
+	again := NewStage("tokenize", b, topics, "run1")
+	defer again.Close()
+	actx, stop := context.WithCancel(ctx)
+	defer stop()
+	var first string
+	err = again.Consume(actx, topics.Items(), false, func(ctx context.Context, m Message) error {
+		if m.Markers == nil && first == "" {
+			first = idOf(ctx, again, m)
+			stop()
+		}
+		return nil
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("second consume: %v", err)
+	}
+	if first != failAt {
+		t.Errorf("group resumed at %q, want the uncommitted %q", first, failAt)
 	}
 }

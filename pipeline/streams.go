@@ -16,6 +16,16 @@ func (s Streams) Add(dataset, lang, kind string, n int64) { s[[3]string{dataset,
 // Forward re-sends stream-end markers on topic with this stage's counts; RunEnd markers are not forwarded
 // (each stage ends its own output with EndRun once its input has ended).
 func (s Streams) Forward(ctx context.Context, st *Stage, topic, key string, in []schemas.Marker) error {
+	out := s.Ends(in)
+	if len(out) == 0 {
+		return nil
+	}
+	return st.SendMarkers(ctx, topic, key, out...)
+}
+
+// Ends returns the stream-end markers of in, each carrying this stage's count of its stream: what Forward
+// sends, taken now, for a stage that sends later (see Stage.ConsumeOverlapped).
+func (s Streams) Ends(in []schemas.Marker) []schemas.Marker {
 	var out []schemas.Marker
 	for _, m := range in {
 		if m.Kind != schemas.StreamEnd {
@@ -24,8 +34,5 @@ func (s Streams) Forward(ctx context.Context, st *Stage, topic, key string, in [
 		m.Count = s[[3]string{m.Dataset, m.Lang, m.ItemKind}]
 		out = append(out, m)
 	}
-	if len(out) == 0 {
-		return nil
-	}
-	return st.SendMarkers(ctx, topic, key, out...)
+	return out
 }

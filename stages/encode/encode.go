@@ -82,23 +82,25 @@ func Embed(ctx context.Context, sess *ort.Session, cfg Config, rows []schemas.Re
 	return nil
 }
 
-// Run consumes the tokens topic and produces the embeddings topic.
+// Run consumes the tokens topic and produces the embeddings topic. Embedding a message overlaps with
+// producing the one before it (pipeline.Stage.ConsumeOverlapped).
 func Run(ctx context.Context, st *pipeline.Stage, sess *ort.Session, cfg Config, untilRunEnd bool) error {
 	streams := pipeline.Streams{}
 	out := st.Topics.Embeddings()
-	err := st.Consume(ctx, st.Topics.Tokens(), untilRunEnd, func(ctx context.Context, m pipeline.Message) error {
+	err := st.ConsumeOverlapped(ctx, st.Topics.Tokens(), untilRunEnd, func(ctx context.Context, m pipeline.Message) (func(context.Context) error, error) {
 		if m.Markers != nil {
-			if len(m.Markers) == 0 {
-				return nil
+			ends := streams.Ends(m.Markers)
+			if len(ends) == 0 {
+				return nil, nil
 			}
-			return streams.Forward(ctx, st, out, m.Markers[0].Dataset, m.Markers)
+			return func(ctx context.Context) error { return st.SendMarkers(ctx, out, ends[0].Dataset, ends...) }, nil
 		}
 		rows, ok, err := pipeline.Decode(ctx, st, m, schemas.Tokens)
 		if !ok || len(rows) == 0 {
-			return err
+			return nil, err
 		}
 		if err := Embed(ctx, sess, cfg, rows); err != nil {
-			return err
+			return nil, err
 		}
 		// Keyed by dataset: one scorer member sees every language of a dataset.
 		byDataset := map[string][]schemas.Record{}
@@ -106,13 +108,15 @@ func Run(ctx context.Context, st *pipeline.Stage, sess *ort.Session, cfg Config,
 			byDataset[r.Dataset] = append(byDataset[r.Dataset], r)
 			streams.Add(r.Dataset, r.Lang, r.Kind, 1)
 		}
-		for ds, rs := range byDataset {
-			if err := pipeline.Send(ctx, st, out, ds, schemas.Embedding, rs); err != nil {
-				return err
+		return func(ctx context.Context) error {
+			for ds, rs := range byDataset {
+				if err := pipeline.Send(ctx, st, out, ds, schemas.Embedding, rs); err != nil {
+					return err
+				}
 			}
-		}
-		st.Counts.Out.Add(int64(len(rows)))
-		return nil
+			st.Counts.Out.Add(int64(len(rows)))
+			return nil
+		}, nil
 	})
 	if err != nil {
 		return err
