@@ -33,7 +33,7 @@ func cmdRun(ctx context.Context, args []string, log *slog.Logger) error {
 	maxText := fs.Int("max-text-bytes", 64<<10, "reject texts longer than this (dead-lettered)")
 	lib := fs.String("ort", envOr("ONNXRUNTIME_LIB", ".cache/onnxruntime-1.30.0/libonnxruntime.so.1"), "ONNX Runtime shared library (env ONNXRUNTIME_LIB)")
 	threads := fs.Int("threads", 0, "ONNX Runtime intra-op threads (0: its default)")
-	provider := fs.String("provider", "cpu", "execution provider: cpu or cuda (falls back to cpu)")
+	provider := fs.String("provider", "cpu", "execution provider: cpu, cuda or tensorrt (tensorrt falls back to cuda, cuda to cpu, with a log line)")
 	runID := fs.String("run-id", "", "run id (default: time-based)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the evaluation to this file (go tool pprof)")
 	if err := fs.Parse(args); err != nil {

@@ -31,8 +31,9 @@ const (
 
 // Execution providers.
 const (
-	ProviderCPU  = "cpu"
-	ProviderCUDA = "cuda"
+	ProviderCPU      = "cpu"
+	ProviderCUDA     = "cuda"
+	ProviderTensorRT = "tensorrt"
 )
 
 // SessionConfig says how to run a model.
@@ -40,7 +41,7 @@ type SessionConfig struct {
 	Pooling        string // PoolingNone (or "") for pooled outputs; PoolingMean or PoolingCLS for per-token ones
 	Normalize      bool   // L2-normalise each embedding
 	IntraOpThreads int    // 0 leaves ONNX Runtime's default
-	Provider       string // ProviderCPU (or "") or ProviderCUDA, which falls back to the CPU when unavailable
+	Provider       string // ProviderCPU (or ""), ProviderCUDA or ProviderTensorRT; falls back down that list when unavailable
 	// Spin keeps ONNX Runtime's idle intra-op threads spinning between calls. That saves a wake-up when
 	// calls come back to back, but burns cores that other stages of the same process need, so it is off
 	// unless a caller owns the machine.
@@ -197,27 +198,37 @@ func (s *Session) inputNames() []string {
 	return names
 }
 
-// newSession creates the ONNX Runtime session, on CUDA when asked and available.
+// newSession creates the ONNX Runtime session on the asked provider, or on the next one that can be had:
+// TensorRT, then CUDA, then the CPU, logging each provider that fails and the one that runs.
 func (rt *Runtime) newSession(path string, cfg SessionConfig, inputs []string, output string) (*onnx.DynamicAdvancedSession, string, error) {
+	var chain []string
 	switch cfg.Provider {
 	case "", ProviderCPU:
-		sess, err := newSessionOn(path, cfg, inputs, output, false)
-		return sess, ProviderCPU, err
 	case ProviderCUDA:
-		sess, err := newSessionOn(path, cfg, inputs, output, true)
-		if err == nil {
-			rt.log.Info("onnx runtime session", "model", path, "provider", ProviderCUDA)
-			return sess, ProviderCUDA, nil
-		}
-		rt.log.Warn("onnx runtime session: CUDA unavailable, running on CPU", "model", path, "provider", ProviderCPU, "err", err)
-		sess, err = newSessionOn(path, cfg, inputs, output, false)
-		return sess, ProviderCPU, err
+		chain = []string{ProviderCUDA}
+	case ProviderTensorRT:
+		chain = []string{ProviderTensorRT, ProviderCUDA}
 	default:
 		return nil, "", fmt.Errorf("open %s: unknown provider %q", path, cfg.Provider)
 	}
+	for _, p := range chain {
+		sess, err := newSessionOn(path, cfg, inputs, output, p)
+		if err == nil {
+			rt.log.Info("onnx runtime session", "model", path, "provider", p)
+			return sess, p, nil
+		}
+		rt.log.Warn("onnx runtime session: "+p+" unavailable, trying the next provider", "model", path, "err", err)
+	}
+	if len(chain) > 0 {
+		rt.log.Warn("onnx runtime session: running on CPU", "model", path, "provider", ProviderCPU, "asked", cfg.Provider)
+	}
+	sess, err := newSessionOn(path, cfg, inputs, output, ProviderCPU)
+	return sess, ProviderCPU, err
 }
 
-func newSessionOn(path string, cfg SessionConfig, inputs []string, output string, cuda bool) (*onnx.DynamicAdvancedSession, error) {
+// newSessionOn creates the session on one provider. TensorRT gets CUDA behind it for the nodes it cannot
+// take, as ONNX Runtime recommends.
+func newSessionOn(path string, cfg SessionConfig, inputs []string, output string, provider string) (*onnx.DynamicAdvancedSession, error) {
 	opts, err := onnx.NewSessionOptions()
 	if err != nil {
 		return nil, fmt.Errorf("open %s: session options: %w", path, err)
@@ -233,7 +244,17 @@ func newSessionOn(path string, cfg SessionConfig, inputs []string, output string
 			return nil, fmt.Errorf("open %s: set intra-op threads: %w", path, err)
 		}
 	}
-	if cuda {
+	if provider == ProviderTensorRT {
+		trtOpts, err := onnx.NewTensorRTProviderOptions()
+		if err != nil {
+			return nil, fmt.Errorf("open %s: TensorRT provider options: %w", path, err)
+		}
+		defer trtOpts.Destroy()
+		if err := opts.AppendExecutionProviderTensorRT(trtOpts); err != nil {
+			return nil, fmt.Errorf("open %s: TensorRT provider: %w", path, err)
+		}
+	}
+	if provider == ProviderTensorRT || provider == ProviderCUDA {
 		cudaOpts, err := onnx.NewCUDAProviderOptions()
 		if err != nil {
 			return nil, fmt.Errorf("open %s: CUDA provider options: %w", path, err)

@@ -277,20 +277,37 @@ func TestEmbedRejectsBadBatches(t *testing.T) {
 	}
 }
 
-func TestCUDAFallsBackToCPU(t *testing.T) {
-	var logs bytes.Buffer
-	rt := newRuntime(t, WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
-	s, err := rt.Open(tokenModel(t, false), SessionConfig{Pooling: PoolingCLS, Provider: ProviderCUDA})
-	if err != nil {
-		t.Fatal(err)
+// The project's ONNX Runtime library has no GPU provider libraries beside it, so GPU providers cannot be
+// had here: each one asked for is tried, logged as unavailable, and the session runs on the CPU.
+func TestGPUProvidersFallBackToCPU(t *testing.T) {
+	tests := []struct {
+		provider string
+		tried    []string
+	}{
+		{ProviderCUDA, []string{"cuda unavailable"}},
+		{ProviderTensorRT, []string{"tensorrt unavailable", "cuda unavailable"}},
 	}
-	defer s.Close()
-	// The project's ONNX Runtime build is CPU-only, so CUDA cannot be had here.
-	if s.Provider() != ProviderCPU || !strings.Contains(logs.String(), "provider=cpu") {
-		t.Errorf("Provider() = %q, log %q; want a logged fallback to cpu", s.Provider(), logs.String())
-	}
-	got, err := s.Embed(context.Background(), Batch{IDs: [][]int64{{2}}})
-	if err != nil || !near(got, []float32{0, 2}) {
-		t.Errorf("Embed = %v, %v; want [0 2]", got, err)
+	for _, tc := range tests {
+		t.Run(tc.provider, func(t *testing.T) {
+			var logs bytes.Buffer
+			rt := newRuntime(t, WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+			s, err := rt.Open(tokenModel(t, false), SessionConfig{Pooling: PoolingCLS, Provider: tc.provider})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			for _, want := range append(tc.tried, "running on CPU", "provider=cpu asked="+tc.provider) {
+				if !strings.Contains(logs.String(), want) {
+					t.Errorf("log lacks %q:\n%s", want, logs.String())
+				}
+			}
+			if s.Provider() != ProviderCPU {
+				t.Errorf("Provider() = %q, want cpu", s.Provider())
+			}
+			got, err := s.Embed(context.Background(), Batch{IDs: [][]int64{{2}}})
+			if err != nil || !near(got, []float32{0, 2}) {
+				t.Errorf("Embed = %v, %v; want [0 2]", got, err)
+			}
+		})
 	}
 }
