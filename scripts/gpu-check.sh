@@ -4,7 +4,7 @@
 #                                  this script into .devcheck/ (ignored; about 42 MiB)
 #   bash .devcheck/gpu-check.sh     on the GPU machine, with OUT naming a folder for the log
 # The GPU machine needs nothing installed: it trains a throwaway model from the packed data, then runs
-# the evaluation with --provider cuda and --provider cpu and logs which provider ran.
+# the evaluation with --provider tensorrt, cuda and cpu and logs which provider ran.
 set -euo pipefail
 
 if [ "${1:-}" = prepare ]; then
@@ -33,7 +33,7 @@ xz -dc libonnxruntime.so.1.xz > /tmp/libonnxruntime.so.1
   ls /tmp/libonnxruntime_providers_*.so 2>&1 || true
   echo "== a throwaway model (20 batches of XQuAD-R pairs), so encode has something to run"
   /tmp/xling train --data data --qa xquad-r --holdout-langs "" --max-batches 20 --out /tmp/m.onnx 2>&1 | tail -1
-  for p in cuda cpu; do
+  for p in tensorrt cuda cpu; do
     echo "== xling run --provider $p"
     /usr/bin/time -f "wall %e s, max RSS %M KiB" /tmp/xling run --data data --datasets xquad-r --model /tmp/m.onnx \
       --ort /tmp/libonnxruntime.so.1 --provider $p --out /tmp/out-$p 2>&1 | grep -Ev "progress|ingested"
