@@ -7,8 +7,8 @@ package pipeline
 //	<p>items         ingest      tokenize                dataset/lang xling.item.v1, xling.marker.v1
 //	<p>tokens        tokenize    encode                  dataset/lang xling.tokens.v1, xling.marker.v1
 //	<p>embeddings    encode      score, embeddings sink  dataset      xling.embedding.v1, xling.marker.v1
-//	<p>rankings      score       rankings sink           dataset      xling.ranking.v1, xling.marker.v1
-//	<p>metrics       score       metrics sink            dataset      xling.metric.v1, xling.marker.v1
+//	<p>rankings      score       rankings sink           dataset      xling.ranking.v2, xling.marker.v1
+//	<p>metrics       score       metrics sink            dataset      xling.metric.v2, xling.marker.v1
 //	<p>deadletter    any stage   operators               stage        the rejected bytes; reason in headers
 //	<p>train.<src>   ingest      assemble                source       xling.group.v1, xling.marker.v1
 //	<p>train.batches assemble    trainer, batches sink   strategy     xling.pair.v1 (one batch a message)

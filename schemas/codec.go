@@ -138,6 +138,25 @@ func String[T any](name string, field func(*T) *string) Column[T] {
 	}
 }
 
+// Label is a UTF-8 column of few distinct values (a dataset, model, setting or language), dictionary
+// encoded: each row carries a small index instead of the string. At most 32767 distinct values a batch.
+func Label[T any](name string, field func(*T) *string) Column[T] {
+	return Column[T]{
+		Field: arrow.Field{Name: name, Type: &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int16, ValueType: arrow.BinaryTypes.String}},
+		put: func(b array.Builder, row *T) {
+			// The only error is an index past int16, which the schema's few-values contract rules out.
+			if err := b.(*array.BinaryDictionaryBuilder).AppendString(*field(row)); err != nil {
+				panic(fmt.Sprintf("label column %s: %v", name, err))
+			}
+		},
+		get: func(a arrow.Array, i int, row *T) error {
+			d := a.(*array.Dictionary)
+			*field(row) = d.Dictionary().(*array.String).Value(d.GetValueIndex(i))
+			return nil
+		},
+	}
+}
+
 // Strings is a list<utf8> column.
 func Strings[T any](name string, field func(*T) *[]string) Column[T] {
 	return Column[T]{

@@ -15,13 +15,13 @@ type Ranking struct {
 }
 
 // Rankings is the schema of score's top-k output.
-var Rankings = NewSchema("xling.ranking.v1",
-	String("dataset", func(r *Ranking) *string { return &r.Dataset }),
-	String("model", func(r *Ranking) *string { return &r.Model }),
-	String("setting", func(r *Ranking) *string { return &r.Setting }),
+var Rankings = NewSchema("xling.ranking.v2",
+	Label("dataset", func(r *Ranking) *string { return &r.Dataset }),
+	Label("model", func(r *Ranking) *string { return &r.Model }),
+	Label("setting", func(r *Ranking) *string { return &r.Setting }),
 	String("query_id", func(r *Ranking) *string { return &r.QueryID }),
-	String("query_lang", func(r *Ranking) *string { return &r.QueryLang }),
-	String("cand_lang", func(r *Ranking) *string { return &r.CandLang }),
+	Label("query_lang", func(r *Ranking) *string { return &r.QueryLang }),
+	Label("cand_lang", func(r *Ranking) *string { return &r.CandLang }),
 	Int64("rank", func(r *Ranking) *int64 { return &r.Rank }),
 	String("candidate_id", func(r *Ranking) *string { return &r.CandidateID }),
 	Float64("score", func(r *Ranking) *float64 { return &r.Score }),
@@ -43,14 +43,14 @@ type Metric struct {
 }
 
 // Metrics is the schema of score's per-setting metric output.
-var Metrics = NewSchema("xling.metric.v1",
-	String("dataset", func(m *Metric) *string { return &m.Dataset }),
-	String("model", func(m *Metric) *string { return &m.Model }),
-	String("setting", func(m *Metric) *string { return &m.Setting }),
-	String("query_lang", func(m *Metric) *string { return &m.QueryLang }),
-	String("cand_lang", func(m *Metric) *string { return &m.CandLang }),
+var Metrics = NewSchema("xling.metric.v2",
+	Label("dataset", func(m *Metric) *string { return &m.Dataset }),
+	Label("model", func(m *Metric) *string { return &m.Model }),
+	Label("setting", func(m *Metric) *string { return &m.Setting }),
+	Label("query_lang", func(m *Metric) *string { return &m.QueryLang }),
+	Label("cand_lang", func(m *Metric) *string { return &m.CandLang }),
 	String("query_id", func(m *Metric) *string { return &m.QueryID }),
-	String("metric", func(m *Metric) *string { return &m.Name }),
+	Label("metric", func(m *Metric) *string { return &m.Name }),
 	Float64("value", func(m *Metric) *float64 { return &m.Value }),
 	Int64("queries", func(m *Metric) *int64 { return &m.Queries }),
 )
