@@ -14,29 +14,28 @@ import (
 	"xling/schemas"
 )
 
-func startBroker(t *testing.T) (*Broker, Topics) {
+// startPipeline starts an embedded broker with xling's topics and an "ingest" stage to produce with. The
+// returned context ends after timeout; everything is closed when the test ends.
+func startPipeline(t *testing.T, timeout time.Duration) (context.Context, *Broker, Topics, *Stage) {
 	t.Helper()
 	b, err := Embedded()
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(b.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	t.Cleanup(cancel)
 	topics := DefaultTopics()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
 	if err := b.CreateTopics(ctx, topics); err != nil {
 		t.Fatal(err)
 	}
-	return b, topics
+	prod := NewStage("ingest", b, topics, "run1")
+	t.Cleanup(func() { prod.Close() })
+	return ctx, b, topics, prod
 }
 
 func TestConsumeDeliversRecordsInOrderAndStopsAtRunEnd(t *testing.T) {
-	b, topics := startBroker(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-
-	prod := NewStage("ingest", b, topics, "run1")
-	defer prod.Close()
+	ctx, b, topics, prod := startPipeline(t, 30*time.Second)
 	for _, lang := range []string{"en", "de", "th"} {
 		rows := []schemas.Record{{Dataset: "d", Lang: lang, Kind: "query", ID: lang + "/q/1", Text: "a"}, {Dataset: "d", Lang: lang, Kind: "query", ID: lang + "/q/2", Text: "b"}}
 		if err := Send(ctx, prod, topics.Items(), "d/"+lang, schemas.Item, rows); err != nil {
@@ -135,11 +134,7 @@ func partitionOf(t *testing.T, b *Broker, topic, key string) int {
 // machine take longer, and kafka-go retries a timed-out fetch forever (the stall `make run` once hit).
 // Send splits each 4 MiB batch into messages under MaxMessageBytes, which must arrive whole and in order.
 func TestConsumeDeliversMegabyteBatchesInOrder(t *testing.T) {
-	b, topics := startBroker(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	prod := NewStage("ingest", b, topics, "run1")
-	defer prod.Close()
+	ctx, b, topics, prod := startPipeline(t, 60*time.Second)
 	const batches, rowsPerBatch = 6, 64
 	text := strings.Repeat("x", 64<<10)
 	var want []string
@@ -188,11 +183,7 @@ func TestConsumeDeliversMegabyteBatchesInOrder(t *testing.T) {
 // ConsumeOverlapped runs a message's produce while the next message computes, produces in message order,
 // and commits nothing whose produce failed: a new member of the group starts again at that message.
 func TestConsumeOverlappedOrdersProduceAndCommitsAfterIt(t *testing.T) {
-	b, topics := startBroker(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	prod := NewStage("ingest", b, topics, "run1")
-	defer prod.Close()
+	ctx, b, topics, prod := startPipeline(t, 30*time.Second)
 	const n = 6
 	for i := range n {
 		rows := []schemas.Record{{Dataset: "d", Lang: "en", Kind: "query", ID: fmt.Sprintf("en/q/%d", i), Text: "a"}}

@@ -42,9 +42,10 @@ type SessionConfig struct {
 	Normalize      bool   // L2-normalise each embedding
 	IntraOpThreads int    // 0 leaves ONNX Runtime's default
 	Provider       string // ProviderCPU (or ""), ProviderCUDA or ProviderTensorRT; falls back down that list when unavailable
-	// Spin keeps ONNX Runtime's idle intra-op threads spinning between calls. That saves a wake-up when
-	// calls come back to back, but burns cores that other stages of the same process need, so it is off
-	// unless a caller owns the machine.
+	// Spin keeps ONNX Runtime's intra-op threads spinning while idle, within a call and between calls.
+	// That saves wake-ups, which a many-operator transformer feels (encoder.Config.Spin turns it on for
+	// model directories), but burns cores that other stages of the same process need, so it is off by
+	// default.
 	Spin bool
 }
 
