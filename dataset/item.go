@@ -2,12 +2,14 @@
 // queries and candidates, and downloads them for users who do not have a local copy.
 package dataset
 
-// Kind says whether an item is asked (a query) or retrieved (a candidate sentence).
-type Kind string
+import "xling/domain"
+
+// Kind says whether an item is asked (a query) or retrieved (a candidate sentence): domain.Kind.
+type Kind = domain.Kind
 
 const (
-	Query     Kind = "query"
-	Candidate Kind = "candidate"
+	Query     = domain.Query
+	Candidate = domain.Candidate
 )
 
 // Item is one query or one candidate sentence of one language of one dataset.

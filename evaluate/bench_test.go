@@ -136,7 +136,7 @@ func direct(ctx context.Context, cfg Config) error {
 					if it.Kind != kind {
 						continue
 					}
-					r := schemas.Record{Dataset: it.Dataset, Lang: it.Lang, Kind: string(it.Kind), ID: it.ID, QID: it.QID, QIDs: it.QIDs, Text: it.Text}
+					r := schemas.Record{Dataset: it.Dataset, Lang: it.Lang, Kind: it.Kind, ID: it.ID, QID: it.QID, QIDs: it.QIDs, Text: it.Text}
 					text, err := tcfg.Text(r)
 					if err != nil {
 						return err
@@ -157,7 +157,7 @@ func direct(ctx context.Context, cfg Config) error {
 						return err
 					}
 				}
-				out, err := sc.End(ctx, schemas.Marker{Kind: schemas.StreamEnd, Dataset: name, Lang: f.Lang, ItemKind: string(kind), Count: int64(len(recs)), Langs: fileLangs})
+				out, err := sc.End(ctx, schemas.Marker{Kind: schemas.StreamEnd, Dataset: name, Lang: f.Lang, ItemKind: kind, Count: int64(len(recs)), Langs: fileLangs})
 				if err != nil {
 					return err
 				}

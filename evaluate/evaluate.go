@@ -1,7 +1,8 @@
-// Package evaluate runs one evaluation end to end: it connects to the broker (starting the embedded one
-// unless brokers are given), creates the topics, starts every stage — ingest, tokenize, encode, score and
-// the Parquet sinks — as its own consumer-group member, waits for the run to drain, and returns the metrics,
-// the stages' books and the files written.
+// Package evaluate runs an evaluation: every stage of it in one process (Run, what `xling run` does), or
+// any of them as workers of a run whose other stages run elsewhere (Open with stage names, what
+// `xling stage` does). It connects to the broker (starting the embedded one unless brokers are given),
+// creates the topics, opens every resource the stages need — the model, the output tables — and only then
+// starts the stages, each as its own consumer-group member, under one errgroup.
 package evaluate
 
 import (
@@ -10,6 +11,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -26,6 +29,7 @@ import (
 	"xling/stages/score"
 	"xling/stages/sink"
 	"xling/stages/tokenize"
+	"xling/tokenizer"
 )
 
 // Config is everything a run depends on; it is recorded in the run manifest.
@@ -69,149 +73,253 @@ type Result struct {
 	Provider string
 }
 
-// Run evaluates cfg.Model on cfg.Datasets.
-func Run(ctx context.Context, cfg Config, log *slog.Logger) (*Result, error) {
-	start := time.Now()
+// Stage names, in the order data flows.
+const (
+	Ingest         = "ingest"
+	Tokenize       = "tokenize"
+	Encode         = "encode"
+	Score          = "score"
+	SinkEmbeddings = "sink-embeddings"
+	SinkRankings   = "sink-rankings"
+	SinkMetrics    = "sink-metrics"
+)
+
+// StageNames lists every stage of an evaluation.
+func StageNames() []string {
+	return []string{Ingest, Tokenize, Encode, Score, SinkEmbeddings, SinkRankings, SinkMetrics}
+}
+
+// Job is a set of an evaluation's stages with every resource they need open. Run them with Run, then Close.
+type Job struct {
+	cfg     Config
+	log     *slog.Logger
+	broker  *pipeline.Broker
+	worker  pipeline.Worker
+	stages  []stage
+	closers []func()
+	res     *Result
+	mu      sync.Mutex
+	spec    encoder.Spec
+	rt      *ort.Runtime
+}
+
+type stage struct {
+	name   string
+	counts func() pipeline.Snapshot
+	run    func(context.Context) error
+}
+
+// Open connects to the broker, creates the topics and opens what the named stages need (every stage when
+// names is empty). Nothing runs yet.
+func Open(ctx context.Context, cfg Config, log *slog.Logger, names ...string) (_ *Job, err error) {
+	if len(names) == 0 {
+		names = StageNames()
+	}
 	if cfg.Topics.Prefix == "" {
 		cfg.Topics = pipeline.DefaultTopics()
 	}
-	dir := filepath.Join(cfg.OutDir, cfg.RunID)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("evaluate: %w", err)
-	}
-
-	spec, err := encoder.Load(cfg.Model)
-	if err != nil {
-		return nil, fmt.Errorf("evaluate: %w", err)
-	}
-	if cfg.ModelName == "" {
-		cfg.ModelName = spec.Name
-	}
-	rt, err := ort.NewRuntime(cfg.ORTLibrary, ort.WithLogger(log))
-	if err != nil {
-		return nil, fmt.Errorf("evaluate: %w", err)
-	}
-	defer rt.Close()
-	sess, err := rt.Open(spec.Path, spec.SessionConfig(cfg.Threads, cfg.Provider))
-	if err != nil {
-		return nil, fmt.Errorf("evaluate: %w", err)
-	}
-	defer sess.Close()
-	tok, err := spec.NewTokenizer(sess.Metadata())
-	if err != nil {
-		return nil, fmt.Errorf("evaluate: model %s: %w", cfg.Model, err)
-	}
-	// A model written by xling carries its prefixes in its metadata; a model directory in xling.json.
-	queryPrefix, passagePrefix := spec.QueryPrefix, spec.PassagePrefix
-	if md := sess.Metadata(); md["xling.query_prefix"] != "" || md["xling.passage_prefix"] != "" {
-		queryPrefix, passagePrefix = md["xling.query_prefix"], md["xling.passage_prefix"]
-	}
-
-	broker, err := pipeline.Connect(cfg.Brokers, log)
-	if err != nil {
-		return nil, err
-	}
-	defer broker.Close()
-	if err := broker.CreateTopics(ctx, cfg.Topics); err != nil {
-		return nil, err
-	}
-
-	names := []string{"ingest", "tokenize", "encode", "score", "sink-embeddings", "sink-rankings", "sink-metrics"}
-	st := map[string]*pipeline.Stage{}
-	for _, n := range names {
-		st[n] = pipeline.NewStage(n, broker, cfg.Topics, cfg.RunID)
-		defer st[n].Close()
-	}
-
-	res := &Result{RunID: cfg.RunID, Dir: dir, ORT: rt.Version(), Provider: sess.Provider()}
-	var mu sync.Mutex
-	var outputs []sinks.OutputFile
-	keep := func(o sinks.OutputFile, err error) error {
-		if err == nil {
-			mu.Lock()
-			outputs = append(outputs, o)
-			mu.Unlock()
+	j := &Job{cfg: cfg, log: log, res: &Result{RunID: cfg.RunID, Dir: filepath.Join(cfg.OutDir, cfg.RunID)}}
+	defer func() {
+		if err != nil {
+			j.Close()
 		}
-		return err
-	}
-
-	// Every language xling knows; XQuAD-R has them all.
-	langs, err := dataset.Langs(dataset.XQuADR)
-	if err != nil {
-		return nil, err
-	}
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		return tokenize.Run(gctx, st["tokenize"], tok, tokenize.Config{MaxTextBytes: cfg.MaxText, WithContext: cfg.WithContext,
-			QueryPrefix: queryPrefix, PassagePrefix: passagePrefix,
-			Langs: langs}, true)
-	})
-	g.Go(func() error {
-		return encode.Run(gctx, st["encode"], sess, encode.Config{Model: cfg.ModelName}, true)
-	})
-	g.Go(func() error {
-		return score.Run(gctx, st["score"], score.New(score.Config{Model: cfg.ModelName, TopK: cfg.TopK}, log), true)
-	})
-	embW, err := sinks.Create[sinks.EmbeddingRow](filepath.Join(dir, "embeddings.parquet"), sinks.Options{})
-	if err != nil {
-		return nil, err
-	}
-	rankW, err := sinks.Create[sinks.RankingRow](filepath.Join(dir, "rankings.parquet"), sinks.Options{})
-	if err != nil {
-		return nil, err
-	}
-	metW, err := sinks.Create[sinks.MetricRow](filepath.Join(dir, "metrics.parquet"), sinks.Options{})
-	if err != nil {
-		return nil, err
-	}
-	g.Go(func() error {
-		return keep(sink.Run(gctx, st["sink-embeddings"], cfg.Topics.Embeddings(), schemas.Embedding, embW, rowsOf(cfg.RunID).embedding, nil))
-	})
-	g.Go(func() error {
-		return keep(sink.Run(gctx, st["sink-rankings"], cfg.Topics.Rankings(), schemas.Rankings, rankW, rowsOf(cfg.RunID).ranking, nil))
-	})
-	g.Go(func() error {
-		return keep(sink.Run(gctx, st["sink-metrics"], cfg.Topics.Metrics(), schemas.Metrics, metW, rowsOf(cfg.RunID).metric, func(m schemas.Metric) {
-			mu.Lock()
-			res.Metrics = append(res.Metrics, m)
-			mu.Unlock()
-		}))
-	})
-	g.Go(func() error {
-		sums, err := ingest.Run(gctx, st["ingest"], ingest.Config{DataDir: cfg.DataDir, Datasets: cfg.Datasets, Langs: cfg.Langs,
-			Read: dataset.Options{Partial: cfg.Partial}}, log)
-		res.Inputs = sums
-		return err
-	})
-	stop := progress(ctx, log, names, st, cfg.Progress)
-	err = g.Wait()
-	stop()
-	if err != nil {
-		return nil, err
+	}()
+	needs := func(ns ...string) bool {
+		for _, n := range ns {
+			if slices.Contains(names, n) {
+				return true
+			}
+		}
+		return false
 	}
 	for _, n := range names {
-		res.Counts = append(res.Counts, StageCounts{Stage: n, Snapshot: st[n].Counts.Snapshot()})
+		if !slices.Contains(StageNames(), n) {
+			return nil, fmt.Errorf("evaluate: unknown stage %q (want one of %v)", n, StageNames())
+		}
 	}
-	res.Outputs = outputs
+
+	var sess *ort.Session
+	var tok tokenizer.Tokenizer
+	var queryPrefix, passagePrefix string
+	if needs(Tokenize, Encode) {
+		spec, err := encoder.Load(cfg.Model)
+		if err != nil {
+			return nil, fmt.Errorf("evaluate: %w", err)
+		}
+		if j.cfg.ModelName == "" {
+			j.cfg.ModelName = spec.Name
+		}
+		j.spec = spec
+		if j.rt, err = ort.NewRuntime(cfg.ORTLibrary, ort.WithLogger(log)); err != nil {
+			return nil, fmt.Errorf("evaluate: %w", err)
+		}
+		j.closers = append(j.closers, func() { j.rt.Close() })
+		if sess, err = j.rt.Open(spec.Path, spec.SessionConfig(cfg.Threads, cfg.Provider)); err != nil {
+			return nil, fmt.Errorf("evaluate: %w", err)
+		}
+		j.closers = append(j.closers, func() { sess.Close() })
+		j.res.ORT, j.res.Provider = j.rt.Version(), sess.Provider()
+		if tok, err = spec.NewTokenizer(sess.Metadata()); err != nil {
+			return nil, fmt.Errorf("evaluate: model %s: %w", cfg.Model, err)
+		}
+		// A model written by xling carries its prefixes in its metadata; a model directory in xling.json.
+		queryPrefix, passagePrefix = spec.QueryPrefix, spec.PassagePrefix
+		if md := sess.Metadata(); md["xling.query_prefix"] != "" || md["xling.passage_prefix"] != "" {
+			queryPrefix, passagePrefix = md["xling.query_prefix"], md["xling.passage_prefix"]
+		}
+	}
+	cfg = j.cfg
+
+	if j.broker, err = pipeline.Connect(ctx, pipeline.BrokerConfig{Addrs: cfg.Brokers, Log: log}); err != nil {
+		return nil, fmt.Errorf("evaluate: %w", err)
+	}
+	j.closers = append(j.closers, func() { j.broker.Close() })
+	if err := j.broker.CreateTopics(ctx, cfg.Topics.Partitions, cfg.Topics.Evaluation()...); err != nil {
+		return nil, fmt.Errorf("evaluate: %w", err)
+	}
+	j.worker = pipeline.Worker{Transport: j.broker, Topics: cfg.Topics, RunID: cfg.RunID, Log: log}
+	if needs(SinkEmbeddings, SinkRankings, SinkMetrics) {
+		if err := os.MkdirAll(j.res.Dir, 0o755); err != nil {
+			return nil, fmt.Errorf("evaluate: %w", err)
+		}
+	}
+
+	for _, n := range names {
+		switch n {
+		case Ingest:
+			src := pipeline.NewSource(Ingest, j.worker)
+			j.add(Ingest, &src.Counts, func(ctx context.Context) error {
+				sums, err := ingest.Run(ctx, src, cfg.Topics, ingest.Config{DataDir: cfg.DataDir, Datasets: cfg.Datasets, Langs: cfg.Langs,
+					Read: dataset.Options{Partial: cfg.Partial}}, log)
+				j.res.Inputs = sums
+				return err
+			})
+		case Tokenize:
+			// Every language xling knows; XQuAD-R has them all.
+			langs, err := dataset.Langs(dataset.XQuADR)
+			if err != nil {
+				return nil, err
+			}
+			st := tokenize.Stage(cfg.Topics, tok, tokenize.Config{MaxTextBytes: cfg.MaxText, WithContext: cfg.WithContext,
+				QueryPrefix: queryPrefix, PassagePrefix: passagePrefix, Langs: langs})
+			j.add(Tokenize, &st.Counts, run(j.worker, st))
+		case Encode:
+			st := encode.Stage(cfg.Topics, sess, encode.Config{Model: cfg.ModelName})
+			j.add(Encode, &st.Counts, run(j.worker, st))
+		case Score:
+			st := score.Stage(cfg.Topics, score.New(score.Config{Model: cfg.ModelName, TopK: cfg.TopK}, log))
+			j.add(Score, &st.Counts, run(j.worker, st))
+		case SinkEmbeddings:
+			if err := addSink(j, n, "embeddings.parquet", cfg.Topics.Embeddings(), rowsOf(cfg.RunID).embedding, nil); err != nil {
+				return nil, err
+			}
+		case SinkRankings:
+			if err := addSink(j, n, "rankings.parquet", cfg.Topics.Rankings(), rowsOf(cfg.RunID).ranking, nil); err != nil {
+				return nil, err
+			}
+		case SinkMetrics:
+			observe := func(m schemas.Metric) {
+				j.mu.Lock()
+				j.res.Metrics = append(j.res.Metrics, m)
+				j.mu.Unlock()
+			}
+			if err := addSink(j, n, "metrics.parquet", cfg.Topics.Metrics(), rowsOf(cfg.RunID).metric, observe); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return j, nil
+}
+
+func run[In any](w pipeline.Worker, st *pipeline.Stage[In]) func(context.Context) error {
+	return func(ctx context.Context) error { return pipeline.Run(ctx, w, st) }
+}
+
+func (j *Job) add(name string, c *pipeline.Counts, fn func(context.Context) error) {
+	j.stages = append(j.stages, stage{name: name, counts: c.Snapshot, run: fn})
+}
+
+// addSink creates a table's file (so a bad output directory fails before anything runs) and its stage.
+func addSink[In any, Out sinks.Row](j *Job, name, file string, input pipeline.Topic[In], conv func(In) Out, observe func(In)) error {
+	w, err := sinks.Create[Out](filepath.Join(j.res.Dir, file), sinks.Options{})
+	if err != nil {
+		return fmt.Errorf("evaluate: %w", err)
+	}
+	j.closers = append(j.closers, func() { w.Abort() }) // a no-op once committed
+	t := sink.New(name, input, w, conv, observe)
+	j.add(name, &t.Stage.Counts, func(ctx context.Context) error {
+		if err := pipeline.Run(ctx, j.worker, t.Stage); err != nil {
+			return err
+		}
+		j.mu.Lock()
+		j.res.Outputs = append(j.res.Outputs, t.File)
+		j.mu.Unlock()
+		return nil
+	})
+	return nil
+}
+
+// Run runs the job's stages until each has finished its part of the run; the first error stops them all.
+func (j *Job) Run(ctx context.Context) error {
+	g, gctx := errgroup.WithContext(ctx)
+	for _, s := range j.stages {
+		g.Go(func() error { return s.run(gctx) })
+	}
+	stop := progress(ctx, j.log, j.stages, j.cfg.Progress)
+	defer stop()
+	return g.Wait()
+}
+
+// Close releases everything Open acquired, in reverse order.
+func (j *Job) Close() {
+	for i := len(j.closers) - 1; i >= 0; i-- {
+		j.closers[i]()
+	}
+	j.closers = nil
+}
+
+// Counts returns every stage's books, in flow order.
+func (j *Job) Counts() []StageCounts {
+	out := make([]StageCounts, len(j.stages))
+	for i, s := range j.stages {
+		out[i] = StageCounts{Stage: s.name, Snapshot: s.counts()}
+	}
+	return out
+}
+
+// Run evaluates cfg.Model on cfg.Datasets with every stage in this process, and writes the manifest.
+func Run(ctx context.Context, cfg Config, log *slog.Logger) (*Result, error) {
+	start := time.Now()
+	j, err := Open(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	defer j.Close()
+	if err := j.Run(ctx); err != nil {
+		return nil, err
+	}
+	res := j.res
+	res.Counts = j.Counts()
+	slices.SortFunc(res.Outputs, func(a, b sinks.OutputFile) int { return strings.Compare(a.Path, b.Path) })
 	res.Elapsed = time.Since(start)
 
-	man := sinks.NewManifest(cfg.RunID, os.Args, cfg, start)
-	man.ONNXRuntimeVersion = rt.Version()
+	man := sinks.NewManifest(cfg.RunID, os.Args, j.cfg, start)
+	man.ONNXRuntimeVersion = res.ORT
 	for _, in := range res.Inputs {
 		if err := man.AddData(ctx, in.Path); err != nil {
 			return nil, err
 		}
 	}
-	for _, f := range spec.Files {
+	for _, f := range j.spec.Files {
 		if err := man.AddData(ctx, f); err != nil {
 			return nil, err
 		}
 	}
-	for _, o := range outputs {
+	for _, o := range res.Outputs {
 		man.AddOutput(o)
 	}
 	man.End = time.Now()
-	res.Manifest = filepath.Join(dir, "manifest.json")
+	res.Manifest = filepath.Join(res.Dir, "manifest.json")
 	if err := sinks.WriteManifest(res.Manifest, man); err != nil {
 		return nil, err
 	}
@@ -219,7 +327,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (*Result, error) {
 }
 
 // progress logs every stage's counts every interval until stopped.
-func progress(ctx context.Context, log *slog.Logger, names []string, st map[string]*pipeline.Stage, every time.Duration) func() {
+func progress(ctx context.Context, log *slog.Logger, stages []stage, every time.Duration) func() {
 	if every <= 0 {
 		every = 2 * time.Second
 	}
@@ -235,11 +343,11 @@ func progress(ctx context.Context, log *slog.Logger, names []string, st map[stri
 				return
 			case <-t.C:
 				var attrs []any
-				for _, n := range names {
-					c := st[n].Counts.Snapshot()
-					attrs = append(attrs, n, fmt.Sprintf("%d/%d", c.In, c.Out))
+				for _, s := range stages {
+					c := s.counts()
+					attrs = append(attrs, s.name, fmt.Sprintf("%d/%d", c.In, c.Emitted))
 				}
-				log.Info("progress (in/out)", attrs...)
+				log.Info("progress (in/emitted)", attrs...)
 			}
 		}
 	}()
@@ -250,15 +358,15 @@ func progress(ctx context.Context, log *slog.Logger, names []string, st map[stri
 type rowsOf string
 
 func (run rowsOf) embedding(r schemas.Record) sinks.EmbeddingRow {
-	return sinks.EmbeddingRow{RunID: string(run), Model: r.Model, Dataset: r.Dataset, ItemID: r.ID, Lang: r.Lang, Kind: r.Kind, Vector: r.Vector}
+	return sinks.EmbeddingRow{RunID: string(run), Model: r.Model, Dataset: r.Dataset, ItemID: r.ID, Lang: r.Lang, Kind: string(r.Kind), Vector: r.Vector}
 }
 
 func (run rowsOf) ranking(r schemas.Ranking) sinks.RankingRow {
-	return sinks.RankingRow{RunID: string(run), Model: r.Model, Dataset: r.Dataset, Setting: r.Setting, QueryID: r.QueryID,
+	return sinks.RankingRow{RunID: string(run), Model: r.Model, Dataset: r.Dataset, Setting: string(r.Setting), QueryID: r.QueryID,
 		QueryLang: r.QueryLang, CandLang: r.CandLang, Rank: int32(r.Rank), CandidateID: r.CandidateID, Score: float32(r.Score), Relevant: r.Relevant}
 }
 
 func (run rowsOf) metric(m schemas.Metric) sinks.MetricRow {
-	return sinks.MetricRow{RunID: string(run), Model: m.Model, Dataset: m.Dataset, Setting: m.Setting, QueryLang: m.QueryLang,
+	return sinks.MetricRow{RunID: string(run), Model: m.Model, Dataset: m.Dataset, Setting: string(m.Setting), QueryLang: m.QueryLang,
 		CandLang: m.CandLang, QueryID: m.QueryID, Metric: m.Name, Value: m.Value, Queries: m.Queries}
 }

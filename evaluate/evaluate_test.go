@@ -16,11 +16,11 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
 	"xling/dataset"
+	"xling/domain"
 	"xling/encoder/hashbag"
 	"xling/internal/testenv"
 	"xling/metrics"
 	"xling/sinks"
-	"xling/stages/score"
 	"xling/tokenizer/ngram"
 )
 
@@ -104,11 +104,11 @@ func TestRunEvaluatesThroughTheEmbeddedBroker(t *testing.T) {
 	}
 
 	// 3 monolingual, 6 cross-lingual and 3 multilingual settings, every one with a full metric set.
-	count := map[string]map[string]bool{}
+	count := map[domain.Setting]map[string]bool{}
 	perQuery := map[string]int64{} // setting qlang clang -> per-query rows
 	means := map[string]int64{}    // setting qlang clang -> queries averaged
 	for _, m := range res.Metrics {
-		key := m.Setting + " " + m.QueryLang + " " + m.CandLang
+		key := string(m.Setting) + " " + m.QueryLang + " " + m.CandLang
 		if m.QueryID != "" {
 			perQuery[key]++
 			continue
@@ -121,21 +121,21 @@ func TestRunEvaluatesThroughTheEmbeddedBroker(t *testing.T) {
 		}
 		count[m.Setting][m.QueryLang+">"+m.CandLang] = true
 	}
-	for setting, want := range map[string]int{score.Mono: 3, score.Cross: 6, score.Multi: 3, score.MonoMean: 1} {
+	for setting, want := range map[domain.Setting]int{domain.Mono: 3, domain.Cross: 6, domain.Multi: 3, domain.MonoMean: 1} {
 		if got := len(count[setting]); got != want {
 			t.Errorf("%d %s settings, want %d", got, setting, want)
 		}
 	}
 	// Every query of a monolingual or multilingual setting has its own row per metric.
 	for key, n := range means {
-		if strings.HasPrefix(key, score.Mono+" ") || strings.HasPrefix(key, score.Multi+" ") {
+		if strings.HasPrefix(key, string(domain.Mono)+" ") || strings.HasPrefix(key, string(domain.Multi)+" ") {
 			if got, want := perQuery[key], n*int64(len(metrics.All())); got != want {
 				t.Errorf("%s: %d per-query rows, want %d", key, got, want)
 			}
 		}
 	}
 	for _, l := range langs {
-		if perQuery[score.Cross+" "+l+" *"] == 0 {
+		if perQuery[string(domain.Cross)+" "+l+" *"] == 0 {
 			t.Errorf("no per-query cross-lingual rows for %s", l)
 		}
 	}

@@ -6,12 +6,12 @@ import (
 	"slices"
 	"text/tabwriter"
 
+	"xling/domain"
 	"xling/schemas"
-	"xling/stages/score"
 )
 
 // Lookup finds the mean of one metric in one setting (per-query rows are skipped).
-func Lookup(ms []schemas.Metric, dataset, setting, qLang, cLang, name string) (float64, bool) {
+func Lookup(ms []schemas.Metric, dataset string, setting domain.Setting, qLang, cLang, name string) (float64, bool) {
 	for _, m := range ms {
 		if m.QueryID == "" && m.Dataset == dataset && m.Setting == setting && m.QueryLang == qLang && m.CandLang == cLang && m.Name == name {
 			return m.Value, true
@@ -46,20 +46,23 @@ func WriteReport(w io.Writer, r *Result) error {
 		for _, m := range r.Metrics {
 			if m.Dataset == d {
 				model = m.Model
-				if m.Setting == score.Mono {
+				if m.Setting == domain.Mono {
 					langs[m.QueryLang] = true
 				}
 			}
 		}
 		fmt.Fprintf(tw, "\n%s  model %s\n", d, model)
 		fmt.Fprintf(tw, "\tmAP\tmAP@20\tMRR@10\tR@10\tnDCG@10\tF1@10\trank dist\t\n")
-		for _, row := range []struct{ label, setting string }{{"Mo.", score.MonoMean}, {"Cr.", score.CrossMean}, {"Mul.", score.MultiMean}} {
+		for _, row := range []struct {
+			label   string
+			setting domain.Setting
+		}{{"Mo.", domain.MonoMean}, {"Cr.", domain.CrossMean}, {"Mul.", domain.MultiMean}} {
 			fmt.Fprintf(tw, "%s\t", row.label)
 			for _, name := range []string{"map", "map@20", "mrr@10", "r@10", "ndcg@10", "f1@10"} {
-				fmt.Fprintf(tw, "%s\t", cell(Lookup(r.Metrics, d, row.setting, score.AllLangs, score.AllLangs, name)))
+				fmt.Fprintf(tw, "%s\t", cell(Lookup(r.Metrics, d, row.setting, domain.Pool, domain.Pool, name)))
 			}
-			if row.setting == score.MultiMean {
-				v, ok := Lookup(r.Metrics, d, row.setting, score.AllLangs, score.AllLangs, "rank_distance")
+			if row.setting == domain.MultiMean {
+				v, ok := Lookup(r.Metrics, d, row.setting, domain.Pool, domain.Pool, "rank_distance")
 				if ok {
 					fmt.Fprintf(tw, "%.1f\t", v)
 				} else {
@@ -77,24 +80,24 @@ func WriteReport(w io.Writer, r *Result) error {
 		}
 		slices.Sort(ls)
 		for _, l := range ls {
-			rd, rdOK := Lookup(r.Metrics, d, score.Multi, l, score.AllLangs, "rank_distance")
+			rd, rdOK := Lookup(r.Metrics, d, domain.Multi, l, domain.Pool, "rank_distance")
 			rdCell := "-"
 			if rdOK {
 				rdCell = fmt.Sprintf("%.1f", rd)
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", l,
-				cell(Lookup(r.Metrics, d, score.Mono, l, l, "map")),
-				cell(Lookup(r.Metrics, d, score.LangCross, l, score.AllLangs, "map")),
-				cell(Lookup(r.Metrics, d, score.Multi, l, score.AllLangs, "map")),
-				cell(Lookup(r.Metrics, d, score.Multi, l, score.AllLangs, "f1@10")),
+				cell(Lookup(r.Metrics, d, domain.Mono, l, l, "map")),
+				cell(Lookup(r.Metrics, d, domain.LangCross, l, domain.Pool, "map")),
+				cell(Lookup(r.Metrics, d, domain.Multi, l, domain.Pool, "map")),
+				cell(Lookup(r.Metrics, d, domain.Multi, l, domain.Pool, "f1@10")),
 				rdCell,
-				cell(Lookup(r.Metrics, d, score.DegrMulti, l, score.AllLangs, "map")),
-				cell(Lookup(r.Metrics, d, score.DegrMulti, l, score.AllLangs, "f1@10")))
+				cell(Lookup(r.Metrics, d, domain.DegrMulti, l, domain.Pool, "map")),
+				cell(Lookup(r.Metrics, d, domain.DegrMulti, l, domain.Pool, "f1@10")))
 		}
 	}
-	fmt.Fprintf(tw, "\nstage\tin\tout\tdead\tdead msgs\ttruncated\t\n")
+	fmt.Fprintf(tw, "\nstage\tin\tout\tdead\tdead msgs\temitted\ttruncated\t\n")
 	for _, c := range r.Counts {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t\n", c.Stage, c.In, c.Out, c.Dead, c.DeadMessages, c.Truncated)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t\n", c.Stage, c.In, c.Out, c.Dead, c.DeadMessages, c.Emitted, c.Truncated)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -104,7 +107,7 @@ func WriteReport(w io.Writer, r *Result) error {
 			fmt.Fprintf(w, "books do not balance: %s\n", p)
 		}
 	} else {
-		fmt.Fprintf(w, "books balance: every record in went out or to the dead-letter topic\n")
+		fmt.Fprintf(w, "books balance: every record in went out or to the dead-letter topic, and every stage read what the one before it emitted\n")
 	}
 	fmt.Fprintf(w, "\nwrote (%s, ONNX Runtime %s on %s):\n", r.Elapsed.Round(100_000_000), r.ORT, r.Provider)
 	for _, o := range r.Outputs {
@@ -114,8 +117,8 @@ func WriteReport(w io.Writer, r *Result) error {
 	return nil
 }
 
-// Reconcile checks the books: within each stage In = Out + Dead, and each stage's input equals its
-// upstream's output.
+// Reconcile checks the books: within each stage In = Out + Dead, and each stage's input equals what its
+// upstream emitted (score's rankings and metrics go to two sinks).
 func Reconcile(counts []StageCounts) []string {
 	by := map[string]StageCounts{}
 	for _, c := range counts {
@@ -123,18 +126,18 @@ func Reconcile(counts []StageCounts) []string {
 	}
 	var problems []string
 	for _, c := range counts {
-		if c.Stage == "sink-rankings" || c.Stage == "sink-metrics" {
-			continue // their input is score's output rows, not its records
-		}
 		if c.In != c.Out+c.Dead {
 			problems = append(problems, fmt.Sprintf("%s: in %d != out %d + dead %d", c.Stage, c.In, c.Out, c.Dead))
 		}
 	}
 	for _, edge := range [][2]string{{"ingest", "tokenize"}, {"tokenize", "encode"}, {"encode", "score"}, {"encode", "sink-embeddings"}} {
 		up, down := by[edge[0]], by[edge[1]]
-		if up.Out != down.In {
-			problems = append(problems, fmt.Sprintf("%s out %d != %s in %d (dead messages downstream: %d)", edge[0], up.Out, edge[1], down.In, down.DeadMessages))
+		if up.Emitted != down.In {
+			problems = append(problems, fmt.Sprintf("%s emitted %d != %s in %d (dead messages downstream: %d)", edge[0], up.Emitted, edge[1], down.In, down.DeadMessages))
 		}
+	}
+	if sc, r, m := by["score"], by["sink-rankings"], by["sink-metrics"]; sc.Emitted != r.In+m.In {
+		problems = append(problems, fmt.Sprintf("score emitted %d != sink-rankings in %d + sink-metrics in %d", sc.Emitted, r.In, m.In))
 	}
 	return problems
 }

@@ -6,9 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	"xling/domain"
 	"xling/internal/testenv"
 	"xling/schemas"
-	"xling/stages/score"
 )
 
 // A miniature experiment end to end: every phase, evaluation through the pipeline, the tests and the report.
@@ -59,22 +59,22 @@ func TestLowResourcePerSeedByHand(t *testing.T) {
 	run := func(values map[string]float64) Run {
 		var r Run
 		for l, v := range values {
-			r.Metrics = append(r.Metrics, schemas.Metric{Dataset: "xquad-r", Setting: score.DegrMulti, QueryLang: l, CandLang: score.AllLangs, Name: "map", Value: v})
+			r.Metrics = append(r.Metrics, schemas.Metric{Dataset: "xquad-r", Setting: domain.DegrMulti, QueryLang: l, CandLang: domain.Pool, Name: "map", Value: v})
 		}
 		// A high-resource language and another metric must not count.
 		r.Metrics = append(r.Metrics,
-			schemas.Metric{Dataset: "xquad-r", Setting: score.DegrMulti, QueryLang: "de", CandLang: score.AllLangs, Name: "map", Value: 9},
-			schemas.Metric{Dataset: "xquad-r", Setting: score.DegrMulti, QueryLang: "th", CandLang: score.AllLangs, Name: "f1@10", Value: 9})
+			schemas.Metric{Dataset: "xquad-r", Setting: domain.DegrMulti, QueryLang: "de", CandLang: domain.Pool, Name: "map", Value: 9},
+			schemas.Metric{Dataset: "xquad-r", Setting: domain.DegrMulti, QueryLang: "th", CandLang: domain.Pool, Name: "f1@10", Value: 9})
 		return r
 	}
 	runs := []Run{
 		run(map[string]float64{"el": 0.1, "hi": 0.2, "th": 0.3, "tr": 0.4, "vi": 0.5}),
 		run(map[string]float64{"el": 0.5, "hi": 0.5, "th": 0.5, "tr": 0.5, "vi": 0.5}),
 	}
-	if got, want := res.lowResourcePerSeed(runs, score.DegrMulti, "map"), "0.400 ± 0.141 [0.300, 0.500]"; got != want {
+	if got, want := res.lowResourcePerSeed(runs, domain.DegrMulti, "map"), "0.400 ± 0.141 [0.300, 0.500]"; got != want {
 		t.Errorf("cell = %q, want %q", got, want)
 	}
-	if got := res.lowResourcePerSeed(runs, score.DegrCross, "map"); got != "-" {
+	if got := res.lowResourcePerSeed(runs, domain.DegrCross, "map"); got != "-" {
 		t.Errorf("cell without values = %q, want -", got)
 	}
 }

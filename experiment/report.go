@@ -7,8 +7,8 @@ import (
 	"slices"
 	"strings"
 
+	"xling/domain"
 	"xling/evaluate"
-	"xling/stages/score"
 	"xling/stats"
 	"xling/training"
 )
@@ -26,10 +26,13 @@ type Significance struct {
 
 // measures are the per-query values the tests compare: a query's AP against its own language (Mo.), its
 // mean AP over the cross-lingual settings (Cr.), and its AP in the multilingual pool (Mul.).
-var measures = []struct{ label, setting string }{{"Mo.", score.Mono}, {"Cr.", score.Cross}, {"Mul.", score.Multi}}
+var measures = []struct {
+	label   string
+	setting domain.Setting
+}{{"Mo.", domain.Mono}, {"Cr.", domain.Cross}, {"Mul.", domain.Multi}}
 
 // perQuery averages an arm's per-query AP over its seeds.
-func perQuery(runs []Run, measure string) map[string]float64 {
+func perQuery(runs []Run, measure domain.Setting) map[string]float64 {
 	sum, n := map[string]float64{}, map[string]float64{}
 	for _, r := range runs {
 		for _, m := range r.perQuery {
@@ -103,7 +106,7 @@ func mean(x []float64) float64 {
 }
 
 // meanStd of one metric over an arm's seeds.
-func (res *Results) meanStd(runs []Run, setting, q, c, name string) (m, sd float64, ok bool) {
+func (res *Results) meanStd(runs []Run, setting domain.Setting, q, c, name string) (m, sd float64, ok bool) {
 	var xs []float64
 	for _, r := range runs {
 		if v, found := evaluate.Lookup(r.Metrics, res.Config.Eval, setting, q, c, name); found {
@@ -168,23 +171,28 @@ func WriteMarkdown(w io.Writer, res *Results) {
 	for _, a := range res.armNames() {
 		runs := res.arm(a)
 		fmt.Fprintf(w, "| %s |", a)
-		for _, s := range []string{score.MonoMean, score.CrossMean, score.MultiMean} {
-			fmt.Fprintf(w, " %s |", pm(res.meanStd(runs, s, score.AllLangs, score.AllLangs, "map")))
+		for _, s := range []domain.Setting{domain.MonoMean, domain.CrossMean, domain.MultiMean} {
+			fmt.Fprintf(w, " %s |", pm(res.meanStd(runs, s, domain.Pool, domain.Pool, "map")))
 		}
-		m, sd, ok := res.meanStd(runs, score.MultiMean, score.AllLangs, score.AllLangs, "rank_distance")
+		m, sd, ok := res.meanStd(runs, domain.MultiMean, domain.Pool, domain.Pool, "rank_distance")
 		fmt.Fprintf(w, " %s |\n", pmf(m, sd, ok, "%.1f"))
 	}
 
 	langs := training.Languages()
-	perLang := []struct{ title, setting, metric, cand string }{
-		{"Mo. mAP per language (query and candidates in the language)", score.Mono, "map", ""},
-		{"Cr. mAP per language (mean of the cross-lingual settings with the language on either side)", score.LangCross, "map", score.AllLangs},
-		{"Mul. mAP per language (the language's queries against the pool)", score.Multi, "map", score.AllLangs},
-		{"Mean rank distance per language (lower is less biased)", score.Multi, "rank_distance", score.AllLangs},
-		{"Degradation from English, Mul. mAP: 1 - mAP(lang)/mAP(en)", score.DegrMulti, "map", score.AllLangs},
-		{"Degradation from English, Mul. F1@10", score.DegrMulti, "f1@10", score.AllLangs},
-		{"Degradation from English, Cr. mAP", score.DegrCross, "map", score.AllLangs},
-		{"Degradation from English, Cr. F1@10", score.DegrCross, "f1@10", score.AllLangs},
+	perLang := []struct {
+		title   string
+		setting domain.Setting
+		metric  string
+		cand    string
+	}{
+		{"Mo. mAP per language (query and candidates in the language)", domain.Mono, "map", ""},
+		{"Cr. mAP per language (mean of the cross-lingual settings with the language on either side)", domain.LangCross, "map", domain.Pool},
+		{"Mul. mAP per language (the language's queries against the pool)", domain.Multi, "map", domain.Pool},
+		{"Mean rank distance per language (lower is less biased)", domain.Multi, "rank_distance", domain.Pool},
+		{"Degradation from English, Mul. mAP: 1 - mAP(lang)/mAP(en)", domain.DegrMulti, "map", domain.Pool},
+		{"Degradation from English, Mul. F1@10", domain.DegrMulti, "f1@10", domain.Pool},
+		{"Degradation from English, Cr. mAP", domain.DegrCross, "map", domain.Pool},
+		{"Degradation from English, Cr. F1@10", domain.DegrCross, "f1@10", domain.Pool},
 	}
 	for _, t := range perLang {
 		fmt.Fprintf(w, "\n### %s\n\n| language |", t.title)
@@ -230,7 +238,10 @@ func WriteMarkdown(w io.Writer, res *Results) {
 	fmt.Fprintf(w, "| strategy | Mul. mAP | Mul. F1@10 | Cr. mAP | Cr. F1@10 |\n| --- | --- | --- | --- | --- |\n")
 	for _, a := range res.armNames() {
 		fmt.Fprintf(w, "| %s |", a)
-		for _, d := range []struct{ setting, metric string }{{score.DegrMulti, "map"}, {score.DegrMulti, "f1@10"}, {score.DegrCross, "map"}, {score.DegrCross, "f1@10"}} {
+		for _, d := range []struct {
+			setting domain.Setting
+			metric  string
+		}{{domain.DegrMulti, "map"}, {domain.DegrMulti, "f1@10"}, {domain.DegrCross, "map"}, {domain.DegrCross, "f1@10"}} {
 			fmt.Fprintf(w, " %s |", res.lowResourcePerSeed(res.arm(a), d.setting, d.metric))
 		}
 		fmt.Fprintln(w)
@@ -257,11 +268,11 @@ func WriteMarkdown(w io.Writer, res *Results) {
 			continue
 		}
 		fmt.Fprintf(w, "| %g |", a)
-		for _, s := range []string{score.MonoMean, score.CrossMean, score.MultiMean} {
-			v, ok := evaluate.Lookup(run.Metrics, ds, s, score.AllLangs, score.AllLangs, "map")
+		for _, s := range []domain.Setting{domain.MonoMean, domain.CrossMean, domain.MultiMean} {
+			v, ok := evaluate.Lookup(run.Metrics, ds, s, domain.Pool, domain.Pool, "map")
 			fmt.Fprintf(w, " %s |", pmf(v, 0, ok, "%.3f"))
 		}
-		v, ok := evaluate.Lookup(run.Metrics, ds, score.MultiMean, score.AllLangs, score.AllLangs, "rank_distance")
+		v, ok := evaluate.Lookup(run.Metrics, ds, domain.MultiMean, domain.Pool, domain.Pool, "rank_distance")
 		fmt.Fprintf(w, " %s |\n", pmf(v, 0, ok, "%.1f"))
 	}
 
@@ -283,13 +294,13 @@ func lowResourceLangs() []string {
 
 // lowResourcePerSeed is a cell of the per-seed table: every run's mean of one degradation metric over the
 // low-resource languages, summarised as mean ± std with the values themselves.
-func (res *Results) lowResourcePerSeed(runs []Run, setting, metric string) string {
+func (res *Results) lowResourcePerSeed(runs []Run, setting domain.Setting, metric string) string {
 	var perRun []string
 	var xs []float64
 	for _, r := range runs {
 		var ls []float64
 		for _, l := range lowResourceLangs() {
-			if v, ok := evaluate.Lookup(r.Metrics, res.Config.Eval, setting, l, score.AllLangs, metric); ok {
+			if v, ok := evaluate.Lookup(r.Metrics, res.Config.Eval, setting, l, domain.Pool, metric); ok {
 				ls = append(ls, v)
 			}
 		}

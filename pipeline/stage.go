@@ -5,11 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"sync/atomic"
-	"time"
 
-	"github.com/segmentio/kafka-go"
 	"golang.org/x/sync/errgroup"
 
 	"xling/schemas"
@@ -17,108 +16,133 @@ import (
 
 // Headers set on every message xling writes.
 const (
-	HeaderRun       = "xling-run"       // run id
-	HeaderPartition = "xling-partition" // explicit partition (run-end markers go to every partition)
-	HeaderReason    = "xling-reason"    // dead letters: why
-	HeaderStage     = "xling-stage"     // dead letters: which stage rejected it
-	HeaderSource    = "xling-source"    // dead letters: topic/partition/offset it came from
-	HeaderRecord    = "xling-record"    // dead letters: index of the record in its batch, -1 for the whole message
+	HeaderRun    = "xling-run"    // run id
+	HeaderReason = "xling-reason" // dead letters: why
+	HeaderStage  = "xling-stage"  // dead letters: which stage rejected it
+	HeaderSource = "xling-source" // dead letters: topic/partition/offset it came from
+	HeaderRecord = "xling-record" // dead letters: index of the record in its message, -1 for the whole message
 )
 
-// Counts are a stage's books, in records: In = Out + Dead once the stage has drained its input.
-// DeadMessages counts messages rejected whole (they could not be decoded, so their records are unknown).
-// Truncated counts records cut to a model's maximum length: kept, but never silently.
+// Counts are a stage's books, in records, with one meaning in every stage: In were read, Dead rejected
+// (dead-lettered with a reason), Out accepted, so In = Out + Dead; Emitted were handed on, to topics or
+// to a sink's table, and equal the next stage's In. DeadMessages counts messages rejected whole (they
+// could not be decoded, so their records are unknown). Truncated counts records cut to a model's maximum
+// length: kept, but never silently.
 type Counts struct {
-	In, Out, Dead, DeadMessages, Truncated atomic.Int64
+	In, Out, Dead, DeadMessages, Emitted, Truncated atomic.Int64
 }
 
 // Snapshot is a plain copy of Counts.
-type Snapshot struct{ In, Out, Dead, DeadMessages, Truncated int64 }
+type Snapshot struct{ In, Out, Dead, DeadMessages, Emitted, Truncated int64 }
 
 // Snapshot reads the counters.
 func (c *Counts) Snapshot() Snapshot {
-	return Snapshot{c.In.Load(), c.Out.Load(), c.Dead.Load(), c.DeadMessages.Load(), c.Truncated.Load()}
+	return Snapshot{c.In.Load(), c.Out.Load(), c.Dead.Load(), c.DeadMessages.Load(), c.Emitted.Load(), c.Truncated.Load()}
 }
 
-// Message is a consumed Kafka message with its schema id and, for control messages, its markers decoded.
-type Message struct {
-	kafka.Message
-	Schema  string
-	Markers []schemas.Marker
+// Worker is what every stage of one run shares: the transport, the topic names and the run id.
+type Worker struct {
+	Transport Transport
+	Topics    Topics
+	RunID     string
+	Log       *slog.Logger // nil discards
 }
 
-// Source says where a message came from, for dead letters and errors.
-func (m Message) Source() string {
-	return m.Topic + "/" + strconv.Itoa(m.Partition) + "/" + strconv.FormatInt(m.Offset, 10)
-}
-
-// Stage is one processing step's connection to the broker: it consumes one topic as a member of the
-// consumer group "<prefix><name>", produces to any topic, and dead-letters what it cannot process.
-type Stage struct {
-	Name   string
-	Broker *Broker
-	Topics Topics
-	RunID  string
-	Counts Counts
-
-	w *kafka.Writer
-}
-
-// NewStage connects a stage to the broker.
-func NewStage(name string, b *Broker, topics Topics, runID string) *Stage {
-	return &Stage{
-		Name: name, Broker: b, Topics: topics, RunID: runID,
-		w: &kafka.Writer{
-			Addr:         kafka.TCP(b.Addrs...),
-			Balancer:     &partitioner{},
-			BatchTimeout: time.Millisecond,
-			// A produced record batch must fit the broker's message.max.bytes (1 MiB by default) as a
-			// message does, so kafka-go splits a call's messages into batches of this size.
-			BatchBytes:             1 << 20,
-			RequiredAcks:           kafka.RequireAll,
-			AllowAutoTopicCreation: false,
-			ErrorLogger:            b.errorLogger(name),
-		},
+func (w Worker) log() *slog.Logger {
+	if w.Log == nil {
+		return slog.New(slog.DiscardHandler)
 	}
+	return w.Log
 }
 
-// Close flushes and closes the stage's producer.
-func (s *Stage) Close() error { return s.w.Close() }
-
-// partitioner sends a message to the partition named in its HeaderPartition header, else by key hash.
-type partitioner struct{ hash kafka.Hash }
-
-func (p *partitioner) Balance(msg kafka.Message, partitions ...int) int {
-	for _, h := range msg.Headers {
-		if h.Key == HeaderPartition {
-			if n, err := strconv.Atoi(string(h.Value)); err == nil {
-				return n
-			}
-		}
-	}
-	return p.hash.Balance(msg, partitions...)
+// Stage is one processing step: a handler of the record batches of one input topic. Run does the rest —
+// joins the stage's consumer group, decodes, counts, dead-letters rejects, produces what the stage emits,
+// commits offsets only once that output is durable, and passes the run's end on to the outputs.
+type Stage[In any] struct {
+	Name  string
+	Input Topic[In]
+	// Outputs are the topics the stage writes; each is told when the stage's input has ended.
+	Outputs []string
+	// Process handles the records of one message (key is the message's key): it emits with Emit and
+	// rejects records with Output.Reject. An error stops the stage.
+	Process func(ctx context.Context, key string, rows []In, out *Output) error
+	// End handles a stream-end marker of the input; nil ignores them.
+	End func(ctx context.Context, key string, m schemas.Marker, out *Output) error
+	// Finish runs once every partition this member holds has ended, before the end is passed on.
+	Finish func(ctx context.Context, out *Output) error
+	// Settled reports whether the stage holds no state beyond what it has emitted (the scorer between
+	// datasets, a sink once its table is committed). For such a stage offsets are committed only while it is
+	// settled, so a restart rebuilds its state by reading its input again. Nil: a stateless stage, whose
+	// offsets are committed wherever no stream of the partition is half read.
+	Settled func() bool
+	Counts  Counts
 }
 
-func (s *Stage) headers(schema string) []kafka.Header {
-	return []kafka.Header{{Key: schemas.HeaderSchema, Value: []byte(schema)}, {Key: HeaderRun, Value: []byte(s.RunID)}}
+// Output collects what a stage produced for one input message (or, in a source, for one call of Send).
+type Output struct {
+	e       *emitter
+	from    *Message
+	msgs    []Message
+	emitted int64
+	dead    int64
+	trunc   int64
+	err     error
+}
+
+// emitter is what a stage's outputs share: who writes, and how many distinct records each output stream
+// has had, so a stream-end marker carries an exact count however often a replay delivered its records.
+type emitter struct {
+	stage   string
+	worker  Worker
+	streams map[streamKey]map[string]struct{}
+}
+
+type streamKey struct {
+	topic string
+	schemas.Stream
+}
+
+// streamed is a record that belongs to a stream (schemas.Record).
+type streamed interface {
+	Stream() schemas.Stream
+	RecordID() string
+}
+
+func newEmitter(stage string, w Worker) *emitter {
+	return &emitter{stage: stage, worker: w, streams: map[streamKey]map[string]struct{}{}}
+}
+
+func (e *emitter) output(from *Message) *Output { return &Output{e: e, from: from} }
+
+func (e *emitter) headers(schema string) []Header {
+	return []Header{{Key: schemas.HeaderSchema, Value: []byte(schema)}, {Key: HeaderRun, Value: []byte(e.worker.RunID)}}
 }
 
 // MaxMessageBytes keeps every message under Kafka's default broker limit (message.max.bytes, 1 MiB).
 const MaxMessageBytes = 1000 << 10
 
-// Send writes rows as Arrow batch messages, one batch per message, each under MaxMessageBytes, and produces
-// all of them in one call (one round trip, not one per message). It does not count the rows: the stage knows
-// what its output is.
-func Send[T any](ctx context.Context, s *Stage, topic, key string, schema *schemas.Schema[T], rows []T) error {
-	if len(rows) == 0 {
-		return nil
+// Emit adds rows to out as Arrow batch messages on topic under key, each message under MaxMessageBytes.
+func Emit[T any](out *Output, topic Topic[T], key string, rows ...T) error {
+	if len(rows) == 0 || out.err != nil {
+		return out.err
 	}
-	msgs, err := encodeMessages(s, topic, key, schema, rows)
+	msgs, err := encodeMessages(out.e, topic, key, rows)
 	if err != nil {
+		out.err = err
 		return err
 	}
-	if err := s.w.WriteMessages(ctx, msgs...); err != nil {
-		return fmt.Errorf("%s: produce to %s: %w", s.Name, topic, err)
+	out.msgs = append(out.msgs, msgs...)
+	out.emitted += int64(len(rows))
+	for i := range rows {
+		if r, ok := any(&rows[i]).(streamed); ok {
+			k := streamKey{topic.Name, r.Stream()}
+			ids := out.e.streams[k]
+			if ids == nil {
+				ids = map[string]struct{}{}
+				out.e.streams[k] = ids
+			}
+			ids[r.RecordID()] = struct{}{}
+		}
 	}
 	return nil
 }
@@ -126,208 +150,155 @@ func Send[T any](ctx context.Context, s *Stage, topic, key string, schema *schem
 // encodeMessages encodes rows as Arrow batches of at most MaxMessageBytes each. Batch sizes adapt: each
 // batch is sized from the bytes per row of the one before it to fill about 90% of the limit, and a batch that
 // comes out too large is encoded again with fewer rows, so a row is usually encoded once.
-func encodeMessages[T any](s *Stage, topic, key string, schema *schemas.Schema[T], rows []T) ([]kafka.Message, error) {
+func encodeMessages[T any](e *emitter, topic Topic[T], key string, rows []T) ([]Message, error) {
 	const probe = 1024 // rows in the first batch, before any size is known
-	var msgs []kafka.Message
+	var msgs []Message
 	per := min(len(rows), probe)
 	for start := 0; start < len(rows); {
 		end := min(len(rows), start+per)
-		value, err := schema.Encode(rows[start:end])
+		value, err := topic.Schema.Encode(rows[start:end])
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", s.Name, err)
+			return nil, fmt.Errorf("%s: %w", e.stage, err)
 		}
 		fit := max(1, (end-start)*(MaxMessageBytes/10*9)/len(value))
 		if len(value) > MaxMessageBytes {
 			if end-start == 1 {
-				return nil, fmt.Errorf("%s: one %s record is %d bytes, over the %d-byte message limit", s.Name, schema.ID, len(value), MaxMessageBytes)
+				return nil, fmt.Errorf("%s: one %s record is %d bytes, over the %d-byte message limit", e.stage, topic.Schema.ID, len(value), MaxMessageBytes)
 			}
 			per = min(fit, end-start-1)
 			continue
 		}
-		msgs = append(msgs, kafka.Message{Topic: topic, Key: []byte(key), Value: value, Headers: s.headers(schema.ID)})
+		msgs = append(msgs, Message{Topic: topic.Name, Partition: -1, Key: []byte(key), Value: value, Headers: e.headers(topic.Schema.ID)})
 		start, per = end, fit
 	}
 	return msgs, nil
 }
 
-// SendMarkers writes control markers on a key, after the data they close.
-func (s *Stage) SendMarkers(ctx context.Context, topic, key string, ms ...schemas.Marker) error {
-	return Send(ctx, s, topic, key, schemas.Markers, ms)
+// EndStream closes a stream on topic: it sends m, a StreamEnd marker, on key with the number of distinct
+// records this stage emitted on that stream.
+func (o *Output) EndStream(topic, key string, m schemas.Marker) {
+	k := streamKey{topic, m.Stream()}
+	m.Count = int64(len(o.e.streams[k]))
+	delete(o.e.streams, k)
+	o.marker(topic, key, -1, m)
 }
 
-// EndRun writes a RunEnd marker to every partition of topic: nothing more follows in this run.
-func (s *Stage) EndRun(ctx context.Context, topic string) error {
-	n, err := s.Broker.Partitions(ctx, topic)
+func (o *Output) marker(topic, key string, partition int, m schemas.Marker) {
+	value, err := schemas.Markers.Encode([]schemas.Marker{m})
 	if err != nil {
-		return fmt.Errorf("%s: end run: %w", s.Name, err)
-	}
-	value, err := schemas.Markers.Encode([]schemas.Marker{{Kind: schemas.RunEnd}})
-	if err != nil {
-		return err
-	}
-	msgs := make([]kafka.Message, n)
-	for p := range msgs {
-		msgs[p] = kafka.Message{Topic: topic, Value: value,
-			Headers: append(s.headers(schemas.Markers.ID), kafka.Header{Key: HeaderPartition, Value: []byte(strconv.Itoa(p))})}
-	}
-	if err := s.w.WriteMessages(ctx, msgs...); err != nil {
-		return fmt.Errorf("%s: end run on %s: %w", s.Name, topic, err)
-	}
-	return nil
-}
-
-// DeadLetter sends a rejected message (record < 0) or one rejected record of it to the dead-letter topic with
-// the reason, and counts it.
-func (s *Stage) DeadLetter(ctx context.Context, from Message, record int, payload any, reason error) error {
-	var value []byte
-	if record < 0 {
-		value = from.Value
-		s.Counts.DeadMessages.Add(1)
-	} else {
-		var err error
-		if value, err = json.Marshal(payload); err != nil {
-			// Not every record is JSON (NaN, say): keep it in Go syntax rather than lose it.
-			value = fmt.Appendf(nil, "%+v", payload)
+		if o.err == nil {
+			o.err = err
 		}
-		s.Counts.Dead.Add(1)
+		return
 	}
-	msg := kafka.Message{Topic: s.Topics.DeadLetter(), Key: []byte(s.Name), Value: value, Headers: []kafka.Header{
-		{Key: HeaderRun, Value: []byte(s.RunID)},
-		{Key: HeaderStage, Value: []byte(s.Name)},
+	o.msgs = append(o.msgs, Message{Topic: topic, Partition: partition, Key: []byte(key), Value: value, Headers: o.e.headers(schemas.Markers.ID)})
+}
+
+// Reject dead-letters record i of the input message with the reason.
+func (o *Output) Reject(i int, record any, reason error) {
+	value, err := json.Marshal(record)
+	if err != nil {
+		// Not every record is JSON (NaN, say): keep it in Go syntax rather than lose it.
+		value = fmt.Appendf(nil, "%+v", record)
+	}
+	o.dead++
+	o.deadLetter(i, value, reason)
+}
+
+func (o *Output) deadLetter(record int, value []byte, reason error) {
+	from := Message{}
+	if o.from != nil {
+		from = *o.from
+	}
+	schema, _ := from.Header(schemas.HeaderSchema)
+	o.msgs = append(o.msgs, Message{Topic: o.e.worker.Topics.DeadLetter(), Partition: -1, Key: []byte(o.e.stage), Value: value, Headers: []Header{
+		{Key: HeaderRun, Value: []byte(o.e.worker.RunID)},
+		{Key: HeaderStage, Value: []byte(o.e.stage)},
 		{Key: HeaderReason, Value: []byte(reason.Error())},
 		{Key: HeaderSource, Value: []byte(from.Source())},
 		{Key: HeaderRecord, Value: []byte(strconv.Itoa(record))},
-		{Key: schemas.HeaderSchema, Value: []byte(from.Schema)},
-	}}
-	if err := s.w.WriteMessages(ctx, msg); err != nil {
-		return fmt.Errorf("%s: dead-letter to %s: %w", s.Name, s.Topics.DeadLetter(), err)
-	}
-	return nil
+		{Key: schemas.HeaderSchema, Value: []byte(schema)},
+	}})
 }
 
-// Decode decodes a data message with schema; a message that is not of that schema, or cannot be decoded,
-// is dead-lettered whole and ok is false. In counts the decoded records.
-func Decode[T any](ctx context.Context, s *Stage, m Message, schema *schemas.Schema[T]) (rows []T, ok bool, err error) {
-	if m.Schema != schema.ID {
-		return nil, false, s.DeadLetter(ctx, m, -1, nil, fmt.Errorf("%w: message schema %q, want %q", schemas.ErrSchema, m.Schema, schema.ID))
-	}
-	rows, derr := schema.Decode(m.Value)
-	if derr != nil {
-		return nil, false, s.DeadLetter(ctx, m, -1, nil, derr)
-	}
-	s.Counts.In.Add(int64(len(rows)))
-	return rows, true, nil
+// Land counts n records handed on outside any topic (rows a sink wrote to its table).
+func (o *Output) Land(n int) { o.emitted += int64(n) }
+
+// Truncate counts n records cut to the model's maximum length.
+func (o *Output) Truncate(n int) { o.trunc += int64(n) }
+
+// partState is what a member knows of one input partition it holds.
+type partState struct {
+	ended    map[int64]bool // upstream partitions whose RunEnd arrived
+	parts    int64          // how many upstream partitions there are (from RunEnd markers)
+	firstEnd int64          // offset of the first RunEnd marker; commits never pass it (-1: none yet)
+	open     map[schemas.Stream]bool
+	next     int64 // offset after the last message handled
+	quiet    int64 // offset after the last message that left no stream half read
+	seen     bool
 }
 
-// Parse reads a message's schema id and, for a control message, decodes its markers.
-func Parse(km kafka.Message) (Message, error) {
-	m := Message{Message: km}
-	for _, h := range km.Headers {
-		if h.Key == schemas.HeaderSchema {
-			m.Schema = string(h.Value)
-		}
+func (p *partState) done() bool { return p.parts > 0 && int64(len(p.ended)) >= p.parts }
+
+// commitAt is where the partition's offset can be committed: never past the first RunEnd marker, so a
+// member taking the partition over learns that it ended.
+func (p *partState) commitAt(all bool) int64 {
+	off := p.quiet
+	if all {
+		off = p.next
 	}
-	if m.Schema != schemas.Markers.ID {
-		return m, nil
+	if p.firstEnd >= 0 {
+		off = min(off, p.firstEnd)
 	}
-	ms, err := schemas.Markers.Decode(km.Value)
-	if err != nil {
-		return m, err
-	}
-	m.Markers = ms
-	return m, nil
+	return off
 }
 
-// Consume reads topic as a member of the stage's consumer group and calls handle for each message, committing
-// its offset once handle returns nil. With untilRunEnd it returns nil after every partition of the topic has
-// delivered a RunEnd marker (a batch run); otherwise it runs until ctx ends. An error from handle stops it.
-// Markers are decoded into Message.Markers; undecodable marker messages are dead-lettered.
-func (s *Stage) Consume(ctx context.Context, topic string, untilRunEnd bool, handle func(context.Context, Message) error) error {
-	return s.ConsumeOverlapped(ctx, topic, untilRunEnd, func(ctx context.Context, m Message) (func(context.Context) error, error) {
-		return nil, handle(ctx, m)
-	})
+type pending struct {
+	msgs   []Message
+	commit map[int]int64
 }
 
-// ConsumeOverlapped is Consume for a stage whose work on a message has two halves: handle computes in the
-// consuming goroutine and returns a produce function (nil for none), which a second goroutine runs while
-// the next message computes. Produce functions run one at a time in message order, and a message's offset
-// is committed only after its produce returns nil, so output is never lost to an early commit. Anything a
-// stage sends that must stay in order with its output (stream-end markers) belongs in produce.
-func (s *Stage) ConsumeOverlapped(ctx context.Context, topic string, untilRunEnd bool, handle func(context.Context, Message) (func(context.Context) error, error)) error {
-	parts, err := s.Broker.Partitions(ctx, topic)
+// Run runs stage s as a member of its consumer group ("<prefix><name>") until every partition it holds
+// has ended for this run. Messages of other runs are skipped. Output is produced in a second goroutine, in
+// message order, while the next message is processed; an offset is committed only after the output of
+// every message before it is acknowledged.
+func Run[In any](ctx context.Context, w Worker, s *Stage[In]) error {
+	c, err := w.Transport.Join(ctx, w.Topics.Prefix+s.Name, s.Input.Name)
 	if err != nil {
 		return fmt.Errorf("%s: %w", s.Name, err)
 	}
-	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers:  s.Broker.Addrs,
-		GroupID:  s.Topics.Prefix + s.Name,
-		Topic:    topic,
-		MinBytes: 1,
-		MaxBytes: 16 << 20,
-		// kafka-go gives a whole fetch response MaxWait to arrive: a short one livelocks a loaded machine
-		// on a large batch (the fetch times out and is retried forever), so keep it long. A fetch still
-		// returns as soon as there is data, so this adds no latency.
-		MaxWait:        time.Second,
-		StartOffset:    kafka.FirstOffset,
-		CommitInterval: 200 * time.Millisecond,
-		ErrorLogger:    s.Broker.errorLogger(s.Name),
-	})
-	defer r.Close()
-
-	type done struct {
-		km      kafka.Message
-		source  string
-		produce func(context.Context) error
+	defer c.Close()
+	outParts := map[string]int{}
+	for _, t := range s.Outputs {
+		if outParts[t], err = w.Transport.Partitions(ctx, t); err != nil {
+			return fmt.Errorf("%s: %w", s.Name, err)
+		}
 	}
-	// One message waits while another is produced: compute and produce overlap, memory stays bounded.
-	pending := make(chan done, 1)
+	inParts, err := w.Transport.Partitions(ctx, s.Input.Name)
+	if err != nil {
+		return fmt.Errorf("%s: %w", s.Name, err)
+	}
+	e := newEmitter(s.Name, w)
+
+	queue := make(chan pending, 1) // one message waits while another is produced: bounded memory
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		for d := range pending {
-			if d.produce != nil {
-				if err := d.produce(gctx); err != nil {
-					return fmt.Errorf("%s: message %s: %w", s.Name, d.source, err)
+		for p := range queue {
+			if len(p.msgs) > 0 {
+				if err := w.Transport.Produce(gctx, p.msgs...); err != nil {
+					return fmt.Errorf("%s: %w", s.Name, err)
 				}
 			}
-			if err := r.CommitMessages(gctx, d.km); err != nil {
-				return fmt.Errorf("%s: commit %s: %w", s.Name, d.source, err)
+			if len(p.commit) > 0 {
+				if err := c.Commit(gctx, p.commit); err != nil {
+					return fmt.Errorf("%s: %w", s.Name, err)
+				}
 			}
 		}
 		return nil
 	})
-	err = func() error {
-		ended := make(map[int]bool, parts)
-		for !untilRunEnd || len(ended) < parts {
-			km, err := r.FetchMessage(gctx)
-			if err != nil {
-				return fmt.Errorf("%s: consume %s: %w", s.Name, topic, err)
-			}
-			m, perr := Parse(km)
-			var produce func(context.Context) error
-			if perr != nil {
-				// An undecodable control message: dead-lettered, and not handed to the stage.
-				if err := s.DeadLetter(gctx, m, -1, nil, perr); err != nil {
-					return err
-				}
-			} else {
-				for _, mk := range m.Markers {
-					if mk.Kind == schemas.RunEnd {
-						ended[km.Partition] = true
-					}
-				}
-				if produce, err = handle(gctx, m); err != nil {
-					return fmt.Errorf("%s: message %s: %w", s.Name, m.Source(), err)
-				}
-			}
-			select {
-			case pending <- done{km: km, source: m.Source(), produce: produce}:
-			case <-gctx.Done():
-				return gctx.Err()
-			}
-		}
-		return nil
-	}()
-	close(pending)
+	err = loop(gctx, w, s, c, e, queue, inParts, outParts)
+	close(queue)
 	if werr := g.Wait(); werr != nil {
 		return werr // the producer's error is the cause; the loop only saw the cancellation
 	}
@@ -335,4 +306,197 @@ func (s *Stage) ConsumeOverlapped(ctx context.Context, topic string, untilRunEnd
 		return ctx.Err()
 	}
 	return err
+}
+
+func loop[In any](ctx context.Context, w Worker, s *Stage[In], c Consumer, e *emitter, queue chan<- pending, inParts int, outParts map[string]int) error {
+	parts := map[int]*partState{}
+	generation := -1
+	state := func(p int) *partState {
+		ps := parts[p]
+		if ps == nil {
+			ps = &partState{ended: map[int64]bool{}, firstEnd: -1, open: map[schemas.Stream]bool{}}
+			parts[p] = ps
+		}
+		return ps
+	}
+	finished := func() bool {
+		held, _ := c.Assigned()
+		for _, p := range held {
+			if !state(p).done() {
+				return false
+			}
+		}
+		return len(held) > 0
+	}
+	send := func(out *Output, ps *partState) error {
+		if out.err != nil {
+			return fmt.Errorf("%s: %w", s.Name, out.err)
+		}
+		s.Counts.Emitted.Add(out.emitted)
+		s.Counts.Truncated.Add(out.trunc)
+		p := pending{msgs: out.msgs}
+		settled := s.Settled == nil || s.Settled()
+		if settled {
+			p.commit = map[int]int64{}
+			for id, ps := range parts {
+				if ps.seen {
+					p.commit[id] = ps.commitAt(s.Settled != nil)
+				}
+			}
+		}
+		select {
+		case queue <- p:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	for !finished() {
+		m, err := c.Fetch(ctx)
+		if err != nil {
+			return fmt.Errorf("%s: consume %s: %w", s.Name, s.Input.Name, err)
+		}
+		if _, gen := c.Assigned(); gen != generation {
+			// A new assignment: every partition is read again from its committed offset.
+			generation, parts = gen, map[int]*partState{}
+		}
+		ps := state(m.Partition)
+		ps.seen = true
+		out := e.output(&m)
+		if err := handle(ctx, w, s, m, ps, out); err != nil {
+			return err
+		}
+		ps.next = m.Offset + 1
+		if len(ps.open) == 0 {
+			ps.quiet = ps.next
+		}
+		if err := send(out, ps); err != nil {
+			return err
+		}
+	}
+	out := e.output(nil)
+	if s.Finish != nil {
+		if err := s.Finish(ctx, out); err != nil {
+			return fmt.Errorf("%s: %w", s.Name, err)
+		}
+	}
+	held, _ := c.Assigned()
+	for _, p := range held {
+		for _, t := range s.Outputs {
+			for q := range outParts[t] {
+				out.marker(t, "", q, schemas.Marker{Kind: schemas.RunEnd, Part: int64(p), Parts: int64(inParts)})
+			}
+		}
+	}
+	w.log().Debug("stage input ended", "stage", s.Name, "partitions", held)
+	return send(out, nil)
+}
+
+// handle decodes one message and hands it to the stage.
+func handle[In any](ctx context.Context, w Worker, s *Stage[In], m Message, ps *partState, out *Output) error {
+	if run, _ := m.Header(HeaderRun); run != w.RunID {
+		return nil // another run's message: not ours to count
+	}
+	schema, _ := m.Header(schemas.HeaderSchema)
+	if schema == schemas.Markers.ID {
+		markers, err := schemas.Markers.Decode(m.Value)
+		if err != nil {
+			s.Counts.DeadMessages.Add(1)
+			out.deadLetter(-1, m.Value, err)
+			return nil
+		}
+		for _, mk := range markers {
+			switch mk.Kind {
+			case schemas.RunEnd:
+				ps.ended[mk.Part] = true
+				ps.parts = mk.Parts
+				if ps.firstEnd < 0 {
+					ps.firstEnd = m.Offset
+				}
+			case schemas.StreamEnd:
+				delete(ps.open, mk.Stream())
+				if s.End != nil {
+					if err := s.End(ctx, string(m.Key), mk, out); err != nil {
+						return fmt.Errorf("%s: marker at %s: %w", s.Name, m.Source(), err)
+					}
+				}
+			}
+		}
+		return nil
+	}
+	if schema != s.Input.Schema.ID {
+		s.Counts.DeadMessages.Add(1)
+		out.deadLetter(-1, m.Value, fmt.Errorf("%w: message schema %q, want %q", schemas.ErrSchema, schema, s.Input.Schema.ID))
+		return nil
+	}
+	rows, err := s.Input.Schema.Decode(m.Value)
+	if err != nil {
+		s.Counts.DeadMessages.Add(1)
+		out.deadLetter(-1, m.Value, err)
+		return nil
+	}
+	s.Counts.In.Add(int64(len(rows)))
+	for i := range rows {
+		if r, ok := any(&rows[i]).(streamed); ok {
+			ps.open[r.Stream()] = true
+		}
+	}
+	if err := s.Process(ctx, string(m.Key), rows, out); err != nil {
+		return fmt.Errorf("%s: message %s: %w", s.Name, m.Source(), err)
+	}
+	s.Counts.Dead.Add(out.dead)
+	s.Counts.Out.Add(int64(len(rows)) - out.dead)
+	return nil
+}
+
+// Source is the output side of a stage with no input topic (ingest, publish): it produces what an Output
+// holds, and ends the run on its topics.
+type Source struct {
+	Name   string
+	Counts Counts
+	w      Worker
+	e      *emitter
+}
+
+// NewSource returns a source stage writing for w's run.
+func NewSource(name string, w Worker) *Source {
+	return &Source{Name: name, w: w, e: newEmitter(name, w)}
+}
+
+// Output returns an empty output to fill; from names what it came from, for dead letters ("" for none).
+func (s *Source) Output(from string) *Output {
+	return s.e.output(&Message{Topic: from, Headers: []Header{{Key: schemas.HeaderSchema, Value: []byte("file")}}})
+}
+
+// Send produces what out holds and counts it: in records are what the source read for it.
+func (s *Source) Send(ctx context.Context, in int64, out *Output) error {
+	if out.err != nil {
+		return fmt.Errorf("%s: %w", s.Name, out.err)
+	}
+	s.Counts.In.Add(in)
+	s.Counts.Dead.Add(out.dead)
+	s.Counts.Out.Add(in - out.dead)
+	s.Counts.Emitted.Add(out.emitted)
+	if len(out.msgs) == 0 {
+		return nil
+	}
+	if err := s.w.Transport.Produce(ctx, out.msgs...); err != nil {
+		return fmt.Errorf("%s: %w", s.Name, err)
+	}
+	return nil
+}
+
+// EndRun tells every partition of each topic that this source (one upstream partition) has ended.
+func (s *Source) EndRun(ctx context.Context, topics ...string) error {
+	out := s.e.output(nil)
+	for _, t := range topics {
+		n, err := s.w.Transport.Partitions(ctx, t)
+		if err != nil {
+			return fmt.Errorf("%s: end run: %w", s.Name, err)
+		}
+		for q := range n {
+			out.marker(t, "", q, schemas.Marker{Kind: schemas.RunEnd, Part: 0, Parts: 1})
+		}
+	}
+	return s.Send(ctx, 0, out)
 }

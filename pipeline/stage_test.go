@@ -9,262 +9,287 @@ import (
 	"testing"
 	"time"
 
-	"github.com/segmentio/kafka-go"
-
+	"xling/domain"
 	"xling/schemas"
 )
 
-// startPipeline starts an embedded broker with xling's topics and an "ingest" stage to produce with. The
-// returned context ends after timeout; everything is closed when the test ends.
-func startPipeline(t *testing.T, timeout time.Duration) (context.Context, *Broker, Topics, *Stage) {
-	t.Helper()
-	b, err := Embedded()
-	if err != nil {
-		t.Fatal(err)
+// echo is a stage that passes items on as tokens, rejects records whose text is "bad", and forwards
+// stream-end markers with its own counts: the smallest stage with every part of the contract.
+func echo(topics Topics) *Stage[schemas.Record] {
+	out := topics.Tokens()
+	return &Stage[schemas.Record]{
+		Name: "echo", Input: topics.Items(), Outputs: []string{out.Name},
+		Process: func(_ context.Context, key string, rows []schemas.Record, o *Output) error {
+			var kept []schemas.Record
+			for i, r := range rows {
+				if r.Text == "bad" {
+					o.Reject(i, r, errors.New("bad text"))
+					continue
+				}
+				kept = append(kept, r)
+			}
+			return Emit(o, out, key, kept...)
+		},
+		End: func(_ context.Context, key string, m schemas.Marker, o *Output) error {
+			o.EndStream(out.Name, key, m)
+			return nil
+		},
 	}
-	t.Cleanup(b.Close)
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	t.Cleanup(cancel)
-	topics := DefaultTopics()
-	if err := b.CreateTopics(ctx, topics); err != nil {
-		t.Fatal(err)
-	}
-	prod := NewStage("ingest", b, topics, "run1")
-	t.Cleanup(func() { prod.Close() })
-	return ctx, b, topics, prod
 }
 
-func TestConsumeDeliversRecordsInOrderAndStopsAtRunEnd(t *testing.T) {
-	ctx, b, topics, prod := startPipeline(t, 30*time.Second)
-	for _, lang := range []string{"en", "de", "th"} {
-		rows := []schemas.Record{{Dataset: "d", Lang: lang, Kind: "query", ID: lang + "/q/1", Text: "a"}, {Dataset: "d", Lang: lang, Kind: "query", ID: lang + "/q/2", Text: "b"}}
-		if err := Send(ctx, prod, topics.Items(), "d/"+lang, schemas.Item, rows); err != nil {
+// setup returns an in-memory transport with the evaluation topics and a worker for run "r1".
+func setup(t *testing.T, partitions int) (context.Context, *Memory, Worker) {
+	t.Helper()
+	m := NewMemory()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	topics := Topics{Prefix: "t.", Partitions: partitions}
+	if err := m.CreateTopics(ctx, partitions, topics.Evaluation()...); err != nil {
+		t.Fatal(err)
+	}
+	return ctx, m, Worker{Transport: m, Topics: topics, RunID: "r1"}
+}
+
+// ingest produces each language's queries (texts as given) and closes each stream, then ends the run.
+func ingest(t *testing.T, ctx context.Context, w Worker, texts map[string][]string) *Source {
+	t.Helper()
+	src := NewSource("ingest", w)
+	langs := slices.Sorted(func(yield func(string) bool) {
+		for l := range texts {
+			if !yield(l) {
+				return
+			}
+		}
+	})
+	for _, l := range langs {
+		var rows []schemas.Record
+		for i, text := range texts[l] {
+			rows = append(rows, schemas.Record{Dataset: "d", Lang: l, Kind: domain.Query, ID: fmt.Sprintf("%s/q/%d", l, i), Text: text})
+		}
+		out := src.Output("file")
+		if err := Emit(out, w.Topics.Items(), "d/"+l, rows...); err != nil {
 			t.Fatal(err)
 		}
-		if err := prod.SendMarkers(ctx, topics.Items(), "d/"+lang, schemas.Marker{Kind: schemas.StreamEnd, Dataset: "d", Lang: lang, ItemKind: "query", Count: 2}); err != nil {
+		out.EndStream(w.Topics.Items().Name, "d/"+l, schemas.Marker{Kind: schemas.StreamEnd, Dataset: "d", Lang: l, ItemKind: domain.Query})
+		if err := src.Send(ctx, int64(len(rows)), out); err != nil {
 			t.Fatal(err)
 		}
 	}
-	// A message from a foreign producer that is not Arrow at all.
-	w := &kafka.Writer{Addr: kafka.TCP(b.Addrs...), Topic: topics.Items()}
-	if err := w.WriteMessages(ctx,
-		kafka.Message{Key: []byte("d/en"), Value: []byte("garbage"), Headers: []kafka.Header{{Key: schemas.HeaderSchema, Value: []byte(schemas.Item.ID)}}},
-		kafka.Message{Key: []byte("d/de"), Value: []byte("not a marker"), Headers: []kafka.Header{{Key: schemas.HeaderSchema, Value: []byte(schemas.Markers.ID)}}},
+	if err := src.EndRun(ctx, w.Topics.Items().Name); err != nil {
+		t.Fatal(err)
+	}
+	return src
+}
+
+// read decodes a topic: data records by id, and stream-end counts by language.
+func read(t *testing.T, m *Memory, topic string) (ids []string, ends map[string]int64, runEnds int) {
+	t.Helper()
+	ends = map[string]int64{}
+	for _, msg := range m.Messages(topic) {
+		schema, _ := msg.Header(schemas.HeaderSchema)
+		if schema == schemas.Markers.ID {
+			ms, err := schemas.Markers.Decode(msg.Value)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, mk := range ms {
+				if mk.Kind == schemas.StreamEnd {
+					ends[mk.Lang] += mk.Count
+				} else {
+					runEnds++
+				}
+			}
+			continue
+		}
+		rows, err := schemas.Tokens.Decode(msg.Value)
+		if err != nil {
+			t.Fatalf("%s: %v", msg.Source(), err)
+		}
+		for _, r := range rows {
+			ids = append(ids, r.ID)
+		}
+	}
+	slices.Sort(ids)
+	return ids, ends, runEnds
+}
+
+func TestRunPassesRecordsRejectsAndMarkersOn(t *testing.T) {
+	ctx, m, w := setup(t, 2)
+	// A message nobody can decode, one of another run, and a marker message that is not a marker.
+	if err := m.Produce(ctx,
+		Message{Topic: w.Topics.Items().Name, Partition: 0, Value: []byte("garbage"), Headers: []Header{{schemas.HeaderSchema, []byte(schemas.Item.ID)}, {HeaderRun, []byte("r1")}}},
+		Message{Topic: w.Topics.Items().Name, Partition: 0, Value: []byte("other run"), Headers: []Header{{schemas.HeaderSchema, []byte(schemas.Item.ID)}, {HeaderRun, []byte("r0")}}},
+		Message{Topic: w.Topics.Items().Name, Partition: 1, Value: []byte("not a marker"), Headers: []Header{{schemas.HeaderSchema, []byte(schemas.Markers.ID)}, {HeaderRun, []byte("r1")}}},
 	); err != nil {
 		t.Fatal(err)
 	}
-	w.Close()
-	if err := prod.EndRun(ctx, topics.Items()); err != nil {
+	src := ingest(t, ctx, w, map[string][]string{"en": {"a", "bad", "c"}, "th": {"d", "e"}})
+	st := echo(w.Topics)
+	if err := Run(ctx, w, st); err != nil {
 		t.Fatal(err)
 	}
-
-	cons := NewStage("tokenize", b, topics, "run1")
-	defer cons.Close()
-	seen := map[string][]string{} // lang -> ids then "end"
-	err := cons.Consume(ctx, topics.Items(), true, func(ctx context.Context, m Message) error {
-		if m.Markers != nil {
-			for _, mk := range m.Markers {
-				if mk.Kind == schemas.StreamEnd {
-					seen[mk.Lang] = append(seen[mk.Lang], "end")
-				}
-			}
-			return nil
-		}
-		rows, ok, err := Decode(ctx, cons, m, schemas.Item)
-		if err != nil || !ok {
-			return err
-		}
-		for _, r := range rows {
-			seen[r.Lang] = append(seen[r.Lang], r.ID)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
+	ids, ends, runEnds := read(t, m, w.Topics.Tokens().Name)
+	if want := []string{"en/q/0", "en/q/2", "th/q/0", "th/q/1"}; !slices.Equal(ids, want) {
+		t.Errorf("tokens = %v, want %v", ids, want)
 	}
-	for _, lang := range []string{"en", "de", "th"} {
-		want := lang + "/q/1," + lang + "/q/2,end"
-		if got := strings.Join(seen[lang], ","); got != want {
-			t.Errorf("%s: got %s, want %s", lang, got, want)
-		}
+	if ends["en"] != 2 || ends["th"] != 2 {
+		t.Errorf("stream-end counts = %v, want en 2 (one rejected), th 2", ends)
 	}
-	got := cons.Counts.Snapshot()
-	if got.In != 6 || got.DeadMessages != 2 {
-		t.Errorf("counts = %+v, want In 6, DeadMessages 2 (a bad data message and a bad marker)", got)
+	// Each of the 2 output partitions hears that each of the 2 input partitions ended.
+	if runEnds != 4 {
+		t.Errorf("%d run-end markers, want 4", runEnds)
 	}
-
-	// The garbage message is on the dead-letter topic with its reason.
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: b.Addrs, Topic: topics.DeadLetter(), Partition: partitionOf(t, b, topics.DeadLetter(), "tokenize"), MaxWait: 20 * time.Millisecond})
-	defer r.Close()
-	reasons := map[string]map[string]string{} // value -> headers
-	for len(reasons) < 2 {
-		dl, err := r.ReadMessage(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		h := map[string]string{}
-		for _, x := range dl.Headers {
-			h[x.Key] = string(x.Value)
-		}
-		reasons[string(dl.Value)] = h
+	got := st.Counts.Snapshot()
+	if want := (Snapshot{In: 5, Out: 4, Dead: 1, DeadMessages: 2, Emitted: 4}); got != want {
+		t.Errorf("counts = %+v, want %+v", got, want)
 	}
-	for value, schema := range map[string]string{"garbage": "xling.item.v1", "not a marker": "xling.marker.v1"} {
-		h := reasons[value]
-		if h[HeaderStage] != "tokenize" || !strings.Contains(h[HeaderReason], schema) || h[HeaderRecord] != "-1" || h[HeaderSource] == "" {
-			t.Errorf("dead letter %q: headers %v", value, h)
-		}
+	if s := src.Counts.Snapshot(); s.Emitted != got.In {
+		t.Errorf("ingest emitted %d, echo read %d", s.Emitted, got.In)
+	}
+	var reasons []string
+	for _, msg := range m.Messages(w.Topics.DeadLetter()) {
+		r, _ := msg.Header(HeaderReason)
+		src, _ := msg.Header(HeaderSource)
+		reasons = append(reasons, r+" @ "+src)
+	}
+	if len(reasons) != 3 || !strings.Contains(strings.Join(reasons, "\n"), "bad text @ t.items/") {
+		t.Errorf("dead letters = %q, want the rejected record and the two undecodable messages with their sources", reasons)
 	}
 }
 
-// partitionOf finds where the stage's partitioner puts a key.
-func partitionOf(t *testing.T, b *Broker, topic, key string) int {
-	t.Helper()
-	n, err := b.Partitions(context.Background(), topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	parts := make([]int, n)
-	for i := range parts {
-		parts[i] = i
-	}
-	return (&partitioner{}).Balance(kafka.Message{Key: []byte(key)}, parts...)
-}
-
-// A fetch must not have to arrive within a few milliseconds: batches of several megabytes on a loaded
-// machine take longer, and kafka-go retries a timed-out fetch forever (the stall `make run` once hit).
-// Send splits each 4 MiB batch into messages under MaxMessageBytes, which must arrive whole and in order.
-func TestConsumeDeliversMegabyteBatchesInOrder(t *testing.T) {
-	ctx, b, topics, prod := startPipeline(t, 60*time.Second)
-	const batches, rowsPerBatch = 6, 64
+func TestRunSplitsMessagesUnderTheSizeLimitInOrder(t *testing.T) {
+	ctx, m, w := setup(t, 1)
 	text := strings.Repeat("x", 64<<10)
-	var want []string
-	for i := range batches {
-		rows := make([]schemas.Record, rowsPerBatch)
-		for j := range rows {
-			rows[j] = schemas.Record{Dataset: "d", Lang: "en", Kind: "candidate", ID: fmt.Sprintf("en/c/%d/%d", i, j), Text: text}
-			want = append(want, rows[j].ID)
-		}
-		if err := Send(ctx, prod, topics.Items(), "d/en", schemas.Item, rows); err != nil {
-			t.Fatal(err)
+	texts := make([]string, 64)
+	for i := range texts {
+		texts[i] = text
+	}
+	ingest(t, ctx, w, map[string][]string{"en": texts})
+	for _, msg := range m.Messages(w.Topics.Items().Name) {
+		if len(msg.Value) > MaxMessageBytes {
+			t.Errorf("message %s is %d bytes, over %d", msg.Source(), len(msg.Value), MaxMessageBytes)
 		}
 	}
-	if err := prod.EndRun(ctx, topics.Items()); err != nil {
+	if n := len(m.Messages(w.Topics.Items().Name)); n < 4 {
+		t.Errorf("%d messages for 4 MiB of records: not split", n)
+	}
+	if err := Run(ctx, w, echo(w.Topics)); err != nil {
 		t.Fatal(err)
 	}
-	cons := NewStage("tokenize", b, topics, "run1")
-	defer cons.Close()
-	var got []string
-	messages := 0
-	err := cons.Consume(ctx, topics.Items(), true, func(ctx context.Context, m Message) error {
-		if m.Markers != nil {
-			return nil
-		}
-		if len(m.Value) > MaxMessageBytes {
-			t.Errorf("message %s is %d bytes, over %d", m.Source(), len(m.Value), MaxMessageBytes)
-		}
-		messages++
-		rows, _, err := Decode(ctx, cons, m, schemas.Item)
-		for _, r := range rows {
-			got = append(got, r.ID)
-		}
-		return err
-	})
-	if err != nil {
-		t.Fatalf("consume: %v (after %d rows)", err, len(got))
-	}
-	if !slices.Equal(got, want) {
-		t.Errorf("consumed %d rows, want %d in the order sent", len(got), len(want))
-	}
-	if messages < 4*batches {
-		t.Errorf("%d messages for %d batches of 4 MiB: not split under the message limit", messages, batches)
+	ids, ends, _ := read(t, m, w.Topics.Tokens().Name)
+	if len(ids) != 64 || ends["en"] != 64 {
+		t.Errorf("%d tokens, stream end counts %d; want 64 and 64", len(ids), ends["en"])
 	}
 }
 
-// ConsumeOverlapped runs a message's produce while the next message computes, produces in message order,
-// and commits nothing whose produce failed: a new member of the group starts again at that message.
-func TestConsumeOverlappedOrdersProduceAndCommitsAfterIt(t *testing.T) {
-	ctx, b, topics, prod := startPipeline(t, 30*time.Second)
-	const n = 6
-	for i := range n {
-		rows := []schemas.Record{{Dataset: "d", Lang: "en", Kind: "query", ID: fmt.Sprintf("en/q/%d", i), Text: "a"}}
-		if err := Send(ctx, prod, topics.Items(), "d/en", schemas.Item, rows); err != nil {
-			t.Fatal(err)
+// A stage that fails half way and is started again ends with the same output records (some twice on the
+// topic, which downstream keeps once) and exact stream-end counts: offsets were committed only where no
+// stream was half read, and never past a run-end marker.
+func TestRestartAfterAFailureLosesNothingAndCountsOnce(t *testing.T) {
+	ctx, m, w := setup(t, 1)
+	ingest(t, ctx, w, map[string][]string{"de": {"1", "2", "3"}, "en": {"4", "5"}, "fr": {"6"}})
+	st := echo(w.Topics)
+	process := st.Process
+	calls := 0
+	st.Process = func(ctx context.Context, key string, rows []schemas.Record, o *Output) error {
+		calls++
+		if calls == 2 { // en: after de was closed
+			return errors.New("crash")
 		}
+		return process(ctx, key, rows, o)
 	}
-	if err := prod.EndRun(ctx, topics.Items()); err != nil {
+	if err := Run(ctx, w, st); err == nil || !strings.Contains(err.Error(), "crash") {
+		t.Fatalf("first run: err = %v, want the crash", err)
+	}
+	if err := Run(ctx, w, echo(w.Topics)); err != nil {
 		t.Fatal(err)
 	}
-
-	idOf := func(ctx context.Context, st *Stage, m Message) string {
-		rows, _, err := Decode(ctx, st, m, schemas.Item)
-		if err != nil || len(rows) != 1 {
-			t.Fatalf("decode %s: %v (%d rows)", m.Source(), err, len(rows))
-		}
-		return rows[0].ID
+	ids, ends, _ := read(t, m, w.Topics.Tokens().Name)
+	if want := []string{"de/q/0", "de/q/1", "de/q/2", "en/q/0", "en/q/1", "fr/q/0"}; !slices.Equal(slices.Compact(ids), want) {
+		t.Errorf("distinct tokens = %v, want %v", slices.Compact(ids), want)
 	}
-	cons := NewStage("tokenize", b, topics, "run1")
-	handled := make(chan string, n)
-	var produced []string
-	failAt := fmt.Sprintf("en/q/%d", n-2)
-	errProduce := errors.New("produce failed")
-	err := cons.ConsumeOverlapped(ctx, topics.Items(), true, func(ctx context.Context, m Message) (func(context.Context) error, error) {
-		if m.Markers != nil {
-			return nil, nil
-		}
-		id := idOf(ctx, cons, m)
-		handled <- id
-		return func(ctx context.Context) error {
-			if id == "en/q/0" {
-				// Overlap: the next message is handled while this one is still being produced.
-				select {
-				case next := <-handled:
-					if next == id {
-						next = <-handled
-					}
-					if next != "en/q/1" {
-						return fmt.Errorf("handled %s while producing %s", next, id)
-					}
-				case <-ctx.Done():
-					return ctx.Err()
-				}
+	if ends["de"] != 3 || ends["en"] != 2 || ends["fr"] != 1 {
+		t.Errorf("stream-end counts = %v, want de 3, en 2, fr 1 (de once: its offsets were committed)", ends)
+	}
+	// Restarted once more after the run ended: it reads from the first run-end marker, ends again, and
+	// sends nothing but run ends.
+	before := len(m.Messages(w.Topics.Tokens().Name))
+	if err := Run(ctx, w, echo(w.Topics)); err != nil {
+		t.Fatal(err)
+	}
+	if after := m.Messages(w.Topics.Tokens().Name); len(after) != before+1 {
+		t.Errorf("a restart after the end wrote %d messages, want 1 run-end marker", len(after)-before)
+	}
+}
+
+// A stateful stage commits only while settled: restarted, it reads again everything since.
+func TestSettledGatesCommits(t *testing.T) {
+	ctx, m, w := setup(t, 1)
+	ingest(t, ctx, w, map[string][]string{"de": {"1"}, "en": {"2"}})
+	settled := false
+	var seen []string
+	st := &Stage[schemas.Record]{Name: "hold", Input: w.Topics.Items(), Settled: func() bool { return settled },
+		Process: func(_ context.Context, _ string, rows []schemas.Record, _ *Output) error {
+			for _, r := range rows {
+				seen = append(seen, r.ID)
 			}
-			if id == failAt {
-				return errProduce
-			}
-			produced = append(produced, id)
 			return nil
-		}, nil
-	})
-	cons.Close()
-	if !errors.Is(err, errProduce) {
-		t.Fatalf("err = %v, want the produce error", err)
+		},
+		Finish: func(context.Context, *Output) error { return errors.New("stop before settling") },
 	}
-	var want []string
-	for i := range n - 2 {
-		want = append(want, fmt.Sprintf("en/q/%d", i))
+	if err := Run(ctx, w, st); err == nil {
+		t.Fatal("want the Finish error")
 	}
-	if !slices.Equal(produced, want) {
-		t.Errorf("produced %v, want %v in order", produced, want)
+	st.Finish = func(context.Context, *Output) error { settled = true; return nil }
+	st.Counts = Counts{}
+	if err := Run(ctx, w, st); err != nil {
+		t.Fatal(err)
 	}
+	if want := []string{"de/q/0", "en/q/0", "de/q/0", "en/q/0"}; !slices.Equal(seen, want) {
+		t.Errorf("records seen = %v, want both twice (nothing was committed while unsettled)", seen)
+	}
+	settled = true
+	seen = nil
+	st.Finish = nil
+	if err := Run(ctx, w, st); err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != 0 {
+		t.Errorf("after a settled finish a restart read %v again", seen)
+	}
+	_ = m
+}
 
-	// The failed message was not committed: the group resumes there. (Other partitions' run-end markers
-	// were committed, so this member reads until it has its first message, then stops.)
-	again := NewStage("tokenize", b, topics, "run1")
-	defer again.Close()
-	actx, stop := context.WithCancel(ctx)
-	defer stop()
-	var first string
-	err = again.Consume(actx, topics.Items(), false, func(ctx context.Context, m Message) error {
-		if m.Markers == nil && first == "" {
-			first = idOf(ctx, again, m)
-			stop()
+// Two members of a group split the partitions and, together, produce what one member does.
+func TestTwoMembersShareThePartitions(t *testing.T) {
+	texts := map[string][]string{"ar": {"a", "b"}, "de": {"c"}, "en": {"d", "e", "bad"}, "es": {"f"}, "hi": {"g", "h"}, "ru": {"i"}}
+	var want []string
+	for _, members := range []int{1, 2} {
+		ctx, m, w := setup(t, 4)
+		ingest(t, ctx, w, texts)
+		errc := make(chan error, members)
+		stages := make([]*Stage[schemas.Record], members)
+		for i := range members {
+			stages[i] = echo(w.Topics)
+			go func() { errc <- Run(ctx, w, stages[i]) }()
 		}
-		return nil
-	})
-	if !errors.Is(err, context.Canceled) {
-		t.Fatalf("second consume: %v", err)
+		for range members {
+			if err := <-errc; err != nil {
+				t.Fatal(err)
+			}
+		}
+		ids, ends, _ := read(t, m, w.Topics.Tokens().Name)
+		ids = slices.Compact(ids)
+		if members == 1 {
+			want = ids
+		} else if !slices.Equal(ids, want) {
+			t.Errorf("2 members produced %v, 1 member %v", ids, want)
+		}
+		if ends["en"] != 2 || ends["hi"] != 2 {
+			t.Errorf("%d members: stream-end counts %v", members, ends)
+		}
 	}
-	if first != failAt {
-		t.Errorf("group resumed at %q, want the uncommitted %q", first, failAt)
+	if len(want) != 9 {
+		t.Errorf("one member produced %d records, want 9", len(want))
 	}
 }

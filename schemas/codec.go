@@ -126,13 +126,13 @@ func (s *Schema[T]) check(got *arrow.Schema) error {
 
 // Column constructors for the field types xling's schemas use.
 
-// String is a non-null UTF-8 column.
-func String[T any](name string, field func(*T) *string) Column[T] {
+// String is a non-null UTF-8 column (of a string or of a domain word such as domain.Kind).
+func String[T any, S ~string](name string, field func(*T) *S) Column[T] {
 	return Column[T]{
 		Field: arrow.Field{Name: name, Type: arrow.BinaryTypes.String},
-		put:   func(b array.Builder, row *T) { b.(*array.StringBuilder).Append(*field(row)) },
+		put:   func(b array.Builder, row *T) { b.(*array.StringBuilder).Append(string(*field(row))) },
 		get: func(a arrow.Array, i int, row *T) error {
-			*field(row) = a.(*array.String).Value(i)
+			*field(row) = S(a.(*array.String).Value(i))
 			return nil
 		},
 	}
@@ -140,18 +140,18 @@ func String[T any](name string, field func(*T) *string) Column[T] {
 
 // Label is a UTF-8 column of few distinct values (a dataset, model, setting or language), dictionary
 // encoded: each row carries a small index instead of the string. At most 32767 distinct values a batch.
-func Label[T any](name string, field func(*T) *string) Column[T] {
+func Label[T any, S ~string](name string, field func(*T) *S) Column[T] {
 	return Column[T]{
 		Field: arrow.Field{Name: name, Type: &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int16, ValueType: arrow.BinaryTypes.String}},
 		put: func(b array.Builder, row *T) {
 			// The only error is an index past int16, which the schema's few-values contract rules out.
-			if err := b.(*array.BinaryDictionaryBuilder).AppendString(*field(row)); err != nil {
+			if err := b.(*array.BinaryDictionaryBuilder).AppendString(string(*field(row))); err != nil {
 				panic(fmt.Sprintf("label column %s: %v", name, err))
 			}
 		},
 		get: func(a arrow.Array, i int, row *T) error {
 			d := a.(*array.Dictionary)
-			*field(row) = d.Dictionary().(*array.String).Value(d.GetValueIndex(i))
+			*field(row) = S(d.Dictionary().(*array.String).Value(d.GetValueIndex(i)))
 			return nil
 		},
 	}

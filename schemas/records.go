@@ -1,11 +1,13 @@
 package schemas
 
+import "xling/domain"
+
 // Record is a query or candidate as it moves down the pipeline. Each stage's schema carries the columns that
 // stage's consumers need: text out of ingest, token ids out of tokenize, vectors out of encode.
 type Record struct {
 	Dataset string
 	Lang    string
-	Kind    string // "query" or "candidate"
+	Kind    domain.Kind
 	ID      string
 	QID     string   // queries: the parallel question id
 	QIDs    []string // candidates: the questions this sentence answers (the relevance judgements)
@@ -24,12 +26,26 @@ func identity() []Column[Record] {
 	return []Column[Record]{
 		String("dataset", func(r *Record) *string { return &r.Dataset }),
 		String("lang", func(r *Record) *string { return &r.Lang }),
-		String("kind", func(r *Record) *string { return &r.Kind }),
+		String("kind", func(r *Record) *domain.Kind { return &r.Kind }),
 		String("id", func(r *Record) *string { return &r.ID }),
 		String("qid", func(r *Record) *string { return &r.QID }),
 		Strings("qids", func(r *Record) *[]string { return &r.QIDs }),
 	}
 }
+
+// Stream names the stream a record belongs to: one kind of item of one language of one dataset, closed
+// by a StreamEnd marker.
+type Stream struct {
+	Dataset, Lang string
+	Kind          domain.Kind
+}
+
+// Stream returns the record's stream; RecordID its id within it. Together they let the pipeline count
+// each stream's records, once each however often a replay delivers them.
+func (r *Record) Stream() Stream { return Stream{r.Dataset, r.Lang, r.Kind} }
+
+// RecordID returns the record's id.
+func (r *Record) RecordID() string { return r.ID }
 
 // Item is ingest's output: the text to encode (candidates keep their paragraph for "sentence + context").
 var Item = NewSchema("xling.item.v1", append(identity(),
@@ -54,7 +70,8 @@ var Embedding = NewSchema("xling.embedding.v1", append(identity(),
 const (
 	// StreamEnd closes one (dataset, lang, kind) stream: Count records were sent before it on that key.
 	StreamEnd = "stream_end"
-	// RunEnd closes one partition of a topic for a batch run: nothing follows it there.
+	// RunEnd says that the upstream partition Part (of Parts) has ended for this run: once a partition
+	// has the RunEnd of every upstream partition, nothing more of the run follows on it.
 	RunEnd = "run_end"
 )
 
@@ -64,17 +81,24 @@ type Marker struct {
 	Kind     string // StreamEnd or RunEnd
 	Dataset  string
 	Lang     string
-	ItemKind string   // "query" or "candidate"
+	ItemKind domain.Kind
 	Count    int64    // records sent on this stream by the stage that wrote the marker
 	Langs    []string // every language of the dataset in this run (so score knows when the pool is whole)
+	Part     int64    // RunEnd: the upstream partition that ended
+	Parts    int64    // RunEnd: how many partitions upstream has
 }
 
+// Stream returns the stream a StreamEnd marker closes.
+func (m Marker) Stream() Stream { return Stream{m.Dataset, m.Lang, m.ItemKind} }
+
 // Markers is the schema of control messages.
-var Markers = NewSchema("xling.marker.v1",
+var Markers = NewSchema("xling.marker.v2",
 	String("kind", func(m *Marker) *string { return &m.Kind }),
 	String("dataset", func(m *Marker) *string { return &m.Dataset }),
 	String("lang", func(m *Marker) *string { return &m.Lang }),
-	String("item_kind", func(m *Marker) *string { return &m.ItemKind }),
+	String("item_kind", func(m *Marker) *domain.Kind { return &m.ItemKind }),
 	Int64("count", func(m *Marker) *int64 { return &m.Count }),
 	Strings("langs", func(m *Marker) *[]string { return &m.Langs }),
+	Int64("part", func(m *Marker) *int64 { return &m.Part }),
+	Int64("parts", func(m *Marker) *int64 { return &m.Parts }),
 )

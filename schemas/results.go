@@ -1,13 +1,15 @@
 package schemas
 
+import "xling/domain"
+
 // Ranking is one entry of a query's top-k list in one setting.
 type Ranking struct {
 	Dataset     string
 	Model       string
-	Setting     string // "mono", "cross" or "multi"
+	Setting     domain.Setting
 	QueryID     string
 	QueryLang   string
-	CandLang    string // "*" for the multilingual pool
+	CandLang    string // domain.Pool for the multilingual pool
 	Rank        int64  // 1-based
 	CandidateID string
 	Score       float64
@@ -18,7 +20,7 @@ type Ranking struct {
 var Rankings = NewSchema("xling.ranking.v2",
 	Label("dataset", func(r *Ranking) *string { return &r.Dataset }),
 	Label("model", func(r *Ranking) *string { return &r.Model }),
-	Label("setting", func(r *Ranking) *string { return &r.Setting }),
+	Label("setting", func(r *Ranking) *domain.Setting { return &r.Setting }),
 	String("query_id", func(r *Ranking) *string { return &r.QueryID }),
 	Label("query_lang", func(r *Ranking) *string { return &r.QueryLang }),
 	Label("cand_lang", func(r *Ranking) *string { return &r.CandLang }),
@@ -33,9 +35,9 @@ var Rankings = NewSchema("xling.ranking.v2",
 type Metric struct {
 	Dataset   string
 	Model     string
-	Setting   string // "mono", "cross", "multi", or a summary setting (score package)
+	Setting   domain.Setting
 	QueryLang string
-	CandLang  string // "*" for the multilingual pool
+	CandLang  string // domain.Pool for the multilingual pool
 	QueryID   string // empty for means
 	Name      string // "map", "map@20", "mrr@10", ...
 	Value     float64
@@ -46,7 +48,7 @@ type Metric struct {
 var Metrics = NewSchema("xling.metric.v2",
 	Label("dataset", func(m *Metric) *string { return &m.Dataset }),
 	Label("model", func(m *Metric) *string { return &m.Model }),
-	Label("setting", func(m *Metric) *string { return &m.Setting }),
+	Label("setting", func(m *Metric) *domain.Setting { return &m.Setting }),
 	Label("query_lang", func(m *Metric) *string { return &m.QueryLang }),
 	Label("cand_lang", func(m *Metric) *string { return &m.CandLang }),
 	String("query_id", func(m *Metric) *string { return &m.QueryID }),

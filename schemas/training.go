@@ -44,3 +44,9 @@ var Pairs = NewSchema("xling.pair.v1",
 	String("query", func(p *PairRow) *string { return &p.Query }),
 	String("passage", func(p *PairRow) *string { return &p.Passage }),
 )
+
+// Stream returns the group's stream (its source), RecordID its id: publishing counts each group once.
+func (g *GroupRow) Stream() Stream { return Stream{Dataset: g.Source} }
+
+// RecordID returns the group's id.
+func (g *GroupRow) RecordID() string { return g.ID }

@@ -4,8 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
 
 	"github.com/parquet-go/parquet-go"
+
+	"xling/domain"
 )
 
 // Row is one of the four table schemas below. Every column is required (never null); strings are
@@ -13,6 +17,25 @@ import (
 type Row interface {
 	EmbeddingRow | RankingRow | MetricRow | TrainingRow
 	validate() error
+	// Key identifies the row within its run: a replayed row has the key of the one it repeats, so a table
+	// keeps each key once.
+	Key() string
+}
+
+func (r EmbeddingRow) Key() string {
+	return strings.Join([]string{r.Model, r.Dataset, r.Lang, r.Kind, r.ItemID}, "\x00")
+}
+
+func (r RankingRow) Key() string {
+	return strings.Join([]string{r.Model, r.Dataset, r.Setting, r.QueryLang, r.CandLang, r.QueryID, strconv.Itoa(int(r.Rank))}, "\x00")
+}
+
+func (r MetricRow) Key() string {
+	return strings.Join([]string{r.Model, r.Dataset, r.Setting, r.QueryLang, r.CandLang, r.QueryID, r.Metric}, "\x00")
+}
+
+func (r TrainingRow) Key() string {
+	return strconv.FormatInt(r.BatchID, 10) + "\x00" + strconv.Itoa(int(r.Position))
 }
 
 // EmbeddingRow is one row of an embeddings table: one encoded query or candidate.
@@ -88,7 +111,7 @@ type TrainingRow struct {
 }
 
 func (r EmbeddingRow) validate() error {
-	if r.Kind != "query" && r.Kind != "candidate" {
+	if !domain.Kind(r.Kind).Valid() {
 		return fmt.Errorf("kind %q: want query or candidate", r.Kind)
 	}
 	if r.ItemID == "" {
@@ -138,13 +161,13 @@ func (r TrainingRow) validate() error {
 
 // checkSetting checks the setting name and, for a multilingual setting, that candidates are pooled.
 func checkSetting(setting, queryLang, candLang string) error {
-	switch setting {
-	case "mono", "cross",
+	switch domain.Setting(setting) {
+	case domain.Mono, domain.Cross,
 		// Summaries score writes once a dataset's pool is complete: means over settings, and per language
 		// its cross-lingual mean and its degradation from English.
-		"mono_mean", "cross_mean", "multi_mean", "lang_cross", "degr_multi", "degr_cross":
-	case "multi":
-		if candLang != "*" {
+		domain.MonoMean, domain.CrossMean, domain.MultiMean, domain.LangCross, domain.DegrMulti, domain.DegrCross:
+	case domain.Multi:
+		if candLang != domain.Pool {
 			return fmt.Errorf("setting multi with cand_lang %q: want \"*\"", candLang)
 		}
 	default:

@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -25,6 +24,7 @@ import (
 	"xling/sinks"
 	"xling/stages/assemble"
 	"xling/stages/sink"
+	trainstage "xling/stages/train"
 	"xling/tokenizer/ngram"
 	"xling/train"
 )
@@ -65,7 +65,8 @@ func Languages() []string {
 	return l
 }
 
-// Run trains one phase.
+// Run trains one phase: every resource (model, sources, broker, topics, the batches table) is opened first;
+// then the sources are published, and the assemble, train and sink stages run under one errgroup.
 func Run(ctx context.Context, cfg Config, log *slog.Logger) (*Result, error) {
 	start := time.Now()
 	if cfg.Topics.Prefix == "" {
@@ -79,30 +80,34 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-
-	broker, err := pipeline.Connect(cfg.Brokers, log)
+	broker, err := pipeline.Connect(ctx, pipeline.BrokerConfig{Addrs: cfg.Brokers, Log: log})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("training: %w", err)
 	}
 	defer broker.Close()
-	stages := map[string]*pipeline.Stage{}
-	for _, n := range []string{"publish", "assemble", "train", "sink-batches"} {
-		stages[n] = pipeline.NewStage(n, broker, cfg.Topics, cfg.RunID)
-		defer stages[n].Close()
-	}
-
-	res := &Result{Groups: map[string]int64{}, Counts: map[string]pipeline.Snapshot{}}
-	var names []string
+	// A source is read in order, once per epoch, and training consumes batches in order: one partition each.
+	topics := []string{cfg.Topics.Batches().Name, cfg.Topics.DeadLetter()}
 	for _, src := range sources {
-		n, err := assemble.Publish(ctx, stages["publish"], src)
+		topics = append(topics, cfg.Topics.TrainSource(src.Name).Name)
+	}
+	if err := broker.CreateTopics(ctx, 1, topics...); err != nil {
+		return nil, fmt.Errorf("training: %w", err)
+	}
+	var table *sink.Table[schemas.PairRow, sinks.TrainingRow]
+	if cfg.BatchesParquet != "" {
+		w, err := sinks.Create[sinks.TrainingRow](cfg.BatchesParquet, sinks.Options{})
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("training: %w", err)
 		}
-		res.Groups[src.Name] = n
-		names = append(names, src.Name)
-		log.Info("published training source", "source", src.Name, "groups", n)
+		defer w.Abort() // a no-op once committed
+		strategy := cfg.Sampling.Strategy.String()
+		table = sink.New("sink-batches", cfg.Topics.Batches(), w, func(p schemas.PairRow) sinks.TrainingRow {
+			return sinks.TrainingRow{RunID: cfg.RunID, BatchID: p.BatchID, Strategy: strategy, Kind: p.Kind, Position: int32(p.Position),
+				Source: p.Source, Group: p.Group, QueryLang: p.QLang, PassageLang: p.PLang, Query: p.Query, Passage: p.Passage}
+		}, nil)
 	}
 
+	w := pipeline.Worker{Transport: broker, Topics: cfg.Topics, RunID: cfg.RunID, Log: log}
 	tcfg := cfg.Train
 	var langs []string
 	for _, l := range Languages() {
@@ -119,48 +124,40 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (*Result, error) {
 	if tcfg.Steps <= 0 {
 		tcfg.Steps = 1 << 30 // until the batches run out
 	}
+	publish := pipeline.NewSource("publish", w)
+	assembler := pipeline.NewSource("assemble", w)
+	trainer := trainstage.New(cfg.Topics, tcfg, model, log)
 
-	// Consumers of the batches topic may start before the assemble stage writes to it.
-	if err := broker.CreateTopic(ctx, 1, cfg.Topics.Replication, cfg.Topics.Batches()); err != nil {
-		return nil, err
-	}
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		st, err := assemble.Run(gctx, stages["assemble"], cfg.Sampling, names)
-		res.Sampling = st
-		return err
-	})
-	if cfg.BatchesParquet != "" {
-		w, err := sinks.Create[sinks.TrainingRow](cfg.BatchesParquet, sinks.Options{})
+	res := &Result{Groups: map[string]int64{}, Counts: map[string]pipeline.Snapshot{}}
+	var names []string
+	for _, src := range sources {
+		n, err := assemble.Publish(ctx, publish, cfg.Topics, src)
 		if err != nil {
 			return nil, err
 		}
-		strategy := cfg.Sampling.Strategy.String()
-		g.Go(func() error {
-			_, err := sink.Run(gctx, stages["sink-batches"], cfg.Topics.Batches(), schemas.Pairs, w, func(p schemas.PairRow) sinks.TrainingRow {
-				return sinks.TrainingRow{RunID: cfg.RunID, BatchID: p.BatchID, Strategy: strategy, Kind: p.Kind, Position: int32(p.Position),
-					Source: p.Source, Group: p.Group, QueryLang: p.QLang, PassageLang: p.PLang, Query: p.Query, Passage: p.Passage}
-			}, nil)
-			return err
-		})
+		res.Groups[src.Name] = n
+		names = append(names, src.Name)
+		log.Info("published training source", "source", src.Name, "groups", n)
 	}
-	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		next, wait := assemble.Batches(gctx, stages["train"])
-		tr, err := train.Run(gctx, tcfg, model, next, log)
-		mu.Lock()
-		res.Train = tr
-		mu.Unlock()
-		if werr := wait(); err == nil {
-			err = werr
-		}
+		st, err := assemble.Run(gctx, assembler, w, cfg.Sampling, names)
+		res.Sampling = st
 		return err
 	})
+	if table != nil {
+		g.Go(func() error { return pipeline.Run(gctx, w, table.Stage) })
+	}
+	g.Go(func() error { return pipeline.Run(gctx, w, trainer.Stage) })
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	for n, st := range stages {
-		res.Counts[n] = st.Counts.Snapshot()
+	res.Train = trainer.Result
+	res.Counts["publish"] = publish.Counts.Snapshot()
+	res.Counts["assemble"] = assembler.Counts.Snapshot()
+	res.Counts["train"] = trainer.Stage.Counts.Snapshot()
+	if table != nil {
+		res.Counts["sink-batches"] = table.Stage.Counts.Snapshot()
 	}
 	res.Elapsed = time.Since(start)
 	return res, nil

@@ -41,7 +41,7 @@ func cmdRun(ctx context.Context, args []string, log *slog.Logger) error {
 	}
 	cfg := evaluate.Config{
 		DataDir: *data, OutDir: *out, Datasets: split(*datasets), Model: *model, Brokers: split(*brokers),
-		Topics: pipeline.Topics{Prefix: *prefix, Partitions: *partitions, Replication: 1},
+		Topics: pipeline.Topics{Prefix: *prefix, Partitions: *partitions},
 		RunID:  *runID, TopK: *topK, WithContext: *withContext, Partial: *partial, MaxText: *maxText,
 		ORTLibrary: *lib, Threads: *threads, Provider: *provider,
 	}

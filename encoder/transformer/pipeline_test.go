@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"xling/dataset"
+	"xling/domain"
 	"xling/evaluate"
 	"xling/internal/testenv"
-	"xling/stages/score"
 )
 
 // A model directory as a user brings it — a transformer export, a WordPiece tokenizer.json and an
@@ -80,12 +80,12 @@ func TestModelDirectoryRunsThroughThePipeline(t *testing.T) {
 			if m.Model != "tiny-bert" {
 				t.Fatalf("metric %+v: model %q, want the directory's name", m, m.Model)
 			}
-			settings[m.Setting+" "+m.QueryLang+" "+m.CandLang] = true
+			settings[string(m.Setting)+" "+m.QueryLang+" "+m.CandLang] = true
 		}
 	}
 	for _, want := range [][3]string{
-		{score.Mono, "de", "de"}, {score.Mono, "en", "en"}, {score.Cross, "de", "en"}, {score.Cross, "en", "de"},
-		{score.Multi, "de", score.AllLangs}, {score.Multi, "en", score.AllLangs},
+		{string(domain.Mono), "de", "de"}, {string(domain.Mono), "en", "en"}, {string(domain.Cross), "de", "en"}, {string(domain.Cross), "en", "de"},
+		{string(domain.Multi), "de", domain.Pool}, {string(domain.Multi), "en", domain.Pool},
 	} {
 		if key := strings.Join(want[:], " "); !settings[key] {
 			t.Errorf("no mAP for setting %q (have %v)", key, settings)

@@ -82,44 +82,32 @@ func Embed(ctx context.Context, sess *ort.Session, cfg Config, rows []schemas.Re
 	return nil
 }
 
-// Run consumes the tokens topic and produces the embeddings topic. Embedding a message overlaps with
-// producing the one before it (pipeline.Stage.ConsumeOverlapped).
-func Run(ctx context.Context, st *pipeline.Stage, sess *ort.Session, cfg Config, untilRunEnd bool) error {
-	streams := pipeline.Streams{}
-	out := st.Topics.Embeddings()
-	err := st.ConsumeOverlapped(ctx, st.Topics.Tokens(), untilRunEnd, func(ctx context.Context, m pipeline.Message) (func(context.Context) error, error) {
-		if m.Markers != nil {
-			ends := streams.Ends(m.Markers)
-			if len(ends) == 0 {
-				return nil, nil
+// Stage returns the encode stage: tokens in, embeddings out, keyed by dataset so that one score member
+// sees every language of a dataset.
+func Stage(topics pipeline.Topics, sess *ort.Session, cfg Config) *pipeline.Stage[schemas.Record] {
+	out := topics.Embeddings()
+	return &pipeline.Stage[schemas.Record]{
+		Name: "encode", Input: topics.Tokens(), Outputs: []string{out.Name},
+		Process: func(ctx context.Context, _ string, rows []schemas.Record, o *pipeline.Output) error {
+			if err := Embed(ctx, sess, cfg, rows); err != nil {
+				return err
 			}
-			return func(ctx context.Context) error { return st.SendMarkers(ctx, out, ends[0].Dataset, ends...) }, nil
-		}
-		rows, ok, err := pipeline.Decode(ctx, st, m, schemas.Tokens)
-		if !ok || len(rows) == 0 {
-			return nil, err
-		}
-		if err := Embed(ctx, sess, cfg, rows); err != nil {
-			return nil, err
-		}
-		// Keyed by dataset: one scorer member sees every language of a dataset.
-		byDataset := map[string][]schemas.Record{}
-		for _, r := range rows {
-			byDataset[r.Dataset] = append(byDataset[r.Dataset], r)
-			streams.Add(r.Dataset, r.Lang, r.Kind, 1)
-		}
-		return func(ctx context.Context) error {
-			for ds, rs := range byDataset {
-				if err := pipeline.Send(ctx, st, out, ds, schemas.Embedding, rs); err != nil {
+			// A message holds one language of one dataset (it is keyed by both), so one key serves it all.
+			for start := 0; start < len(rows); {
+				end := start + 1
+				for end < len(rows) && rows[end].Dataset == rows[start].Dataset {
+					end++
+				}
+				if err := pipeline.Emit(o, out, rows[start].Dataset, rows[start:end]...); err != nil {
 					return err
 				}
+				start = end
 			}
-			st.Counts.Out.Add(int64(len(rows)))
 			return nil
-		}, nil
-	})
-	if err != nil {
-		return err
+		},
+		End: func(_ context.Context, _ string, m schemas.Marker, o *pipeline.Output) error {
+			o.EndStream(out.Name, m.Dataset, m)
+			return nil
+		},
 	}
-	return st.EndRun(ctx, out)
 }

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 
 	"xling/dataset"
+	"xling/domain"
 	"xling/pipeline"
 	"xling/schemas"
 )
@@ -32,8 +33,8 @@ type FileSum struct {
 	Skipped                     int
 }
 
-// Run validates every file, then produces its records. It returns the files read.
-func Run(ctx context.Context, st *pipeline.Stage, cfg Config, log *slog.Logger) ([]FileSum, error) {
+// Run validates every file, then produces its records as the source stage src. It returns the files read.
+func Run(ctx context.Context, src *pipeline.Source, topics pipeline.Topics, cfg Config, log *slog.Logger) ([]FileSum, error) {
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = 256
 	}
@@ -63,20 +64,20 @@ func Run(ctx context.Context, st *pipeline.Stage, cfg Config, log *slog.Logger) 
 	i := 0
 	for _, d := range all {
 		for _, f := range d.files {
-			if err := produce(ctx, st, cfg, f, d.langs, sums[i]); err != nil {
+			if err := produce(ctx, src, topics.Items(), cfg, f, d.langs, sums[i]); err != nil {
 				return nil, err
 			}
 			log.Info("ingested", "dataset", f.Dataset, "lang", f.Lang, "items", sums[i].Items, "skipped", sums[i].Skipped)
 			i++
 		}
 	}
-	if err := st.EndRun(ctx, st.Topics.Items()); err != nil {
+	if err := src.EndRun(ctx, topics.Items().Name); err != nil {
 		return nil, err
 	}
 	return sums, nil
 }
 
-func produce(ctx context.Context, st *pipeline.Stage, cfg Config, f dataset.File, langs []string, sum FileSum) error {
+func produce(ctx context.Context, src *pipeline.Source, items pipeline.Topic[schemas.Record], cfg Config, f dataset.File, langs []string, sum FileSum) error {
 	res, err := f.Read(cfg.Read)
 	if err != nil {
 		return fmt.Errorf("ingest: %w", err)
@@ -84,33 +85,33 @@ func produce(ctx context.Context, st *pipeline.Stage, cfg Config, f dataset.File
 	if res.SHA256 != sum.SHA256 {
 		return fmt.Errorf("ingest %s: file changed while the run was reading it", f.Path)
 	}
-	st.Counts.In.Add(int64(len(res.Items) + len(res.Skipped)))
 	key := f.Dataset + "/" + f.Lang
-	for _, skipped := range res.Skipped {
+	out := src.Output(f.Path)
+	for i, skipped := range res.Skipped {
 		// Partial loading: the record is not lost, it is on the dead-letter topic with its reason.
-		if err := st.DeadLetter(ctx, pipeline.Message{Schema: "dataset"}, 0, map[string]string{"file": f.Path}, skipped); err != nil {
-			return err
-		}
+		out.Reject(i, map[string]string{"file": f.Path}, skipped)
 	}
-	counts := map[dataset.Kind]int64{}
-	batch := make([]schemas.Record, 0, cfg.BatchSize)
-	flush := func() error {
-		if err := pipeline.Send(ctx, st, st.Topics.Items(), key, schemas.Item, batch); err != nil {
-			return err
-		}
-		st.Counts.Out.Add(int64(len(batch)))
-		batch = batch[:0]
-		return nil
+	if err := src.Send(ctx, int64(len(res.Skipped)), out); err != nil {
+		return err
 	}
 	// Queries first, then candidates: a language's stream of each kind is contiguous.
-	for _, kind := range []dataset.Kind{dataset.Query, dataset.Candidate} {
+	for _, kind := range domain.Kinds() {
+		var batch []schemas.Record
+		flush := func() error {
+			out := src.Output(f.Path)
+			if err := pipeline.Emit(out, items, key, batch...); err != nil {
+				return err
+			}
+			n := int64(len(batch))
+			batch = batch[:0]
+			return src.Send(ctx, n, out)
+		}
 		for _, it := range res.Items {
 			if it.Kind != kind {
 				continue
 			}
-			batch = append(batch, schemas.Record{Dataset: it.Dataset, Lang: it.Lang, Kind: string(it.Kind), ID: it.ID,
+			batch = append(batch, schemas.Record{Dataset: it.Dataset, Lang: it.Lang, Kind: it.Kind, ID: it.ID,
 				QID: it.QID, QIDs: it.QIDs, Text: it.Text, Context: it.Context})
-			counts[kind]++
 			if len(batch) == cfg.BatchSize {
 				if err := flush(); err != nil {
 					return err
@@ -120,8 +121,9 @@ func produce(ctx context.Context, st *pipeline.Stage, cfg Config, f dataset.File
 		if err := flush(); err != nil {
 			return err
 		}
-		if err := st.SendMarkers(ctx, st.Topics.Items(), key, schemas.Marker{Kind: schemas.StreamEnd,
-			Dataset: f.Dataset, Lang: f.Lang, ItemKind: string(kind), Count: counts[kind], Langs: langs}); err != nil {
+		out := src.Output(f.Path)
+		out.EndStream(items.Name, key, schemas.Marker{Kind: schemas.StreamEnd, Dataset: f.Dataset, Lang: f.Lang, ItemKind: kind, Langs: langs})
+		if err := src.Send(ctx, 0, out); err != nil {
 			return err
 		}
 	}

@@ -16,28 +16,14 @@ import (
 	"slices"
 	"strings"
 
+	"xling/domain"
 	"xling/metrics"
 	"xling/pipeline"
 	"xling/retrieval"
 	"xling/schemas"
 )
 
-// Settings.
-const (
-	Mono  = "mono"
-	Cross = "cross"
-	Multi = "multi"
-	// Summary settings hold means over settings, written once a dataset's pool is complete.
-	MonoMean   = "mono_mean"  // Mo.: query_lang "*", cand_lang "*"
-	CrossMean  = "cross_mean" // Cr.
-	MultiMean  = "multi_mean" // Mul. (and mean rank distance)
-	LangCross  = "lang_cross" // per language: mean of the cross-lingual settings with it on either side
-	DegrMulti  = "degr_multi" // per language: 1 - multi(lang)/multi(en)
-	DegrCross  = "degr_cross" // per language: 1 - lang_cross(lang)/lang_cross(en)
-	AllLangs   = "*"
-	english    = "en"
-	defaultTop = 10
-)
+const defaultTop = 10
 
 // Config tunes the stage.
 type Config struct {
@@ -55,8 +41,17 @@ type entry struct {
 
 type side struct {
 	entries  []entry
-	rejected int64 // records dead-lettered here, so the marker's count still reconciles
-	want     int64 // count from the stream-end marker; -1 until it arrives
+	ids      map[string]bool // a replayed record is kept once
+	rejected map[string]bool // records dead-lettered here, so the marker's count still reconciles
+	want     int64           // count from the stream-end marker; -1 until it arrives
+}
+
+// add keeps e unless a replay delivered it before.
+func (s *side) add(e entry) {
+	if !s.ids[e.id] {
+		s.ids[e.id] = true
+		s.entries = append(s.entries, e)
+	}
 }
 
 type language struct {
@@ -71,6 +66,7 @@ type datasetState struct {
 	expect []string // languages of the dataset in this run, from the markers
 	table  metrics.Table
 	pooled string // the language set the pool settings were last computed for
+	done   bool   // the pool is scored: everything the dataset's records imply has been emitted
 	// crossByQuery accumulates each query's scores over its cross-lingual settings.
 	crossByQuery map[string]*metrics.Accumulator
 }
@@ -108,10 +104,23 @@ func (s *Scorer) dataset(name string) *datasetState {
 func (d *datasetState) lang(l string) *language {
 	x := d.langs[l]
 	if x == nil {
-		x = &language{queries: side{want: -1}, cands: side{want: -1}}
+		x = &language{queries: newSide(), cands: newSide()}
 		d.langs[l] = x
 	}
 	return x
+}
+
+func newSide() side { return side{ids: map[string]bool{}, rejected: map[string]bool{}, want: -1} }
+
+// Settled reports whether every dataset the scorer has seen records of is done: its state is then all in
+// what it emitted, and nothing is lost if it forgets it.
+func (s *Scorer) Settled() bool {
+	for _, d := range s.datasets {
+		if !d.done {
+			return false
+		}
+	}
+	return true
 }
 
 // Add takes embeddings; a vector of the wrong size is returned as an error for the caller to dead-letter.
@@ -120,9 +129,9 @@ func (s *Scorer) Add(r schemas.Record) error {
 	l := d.lang(r.Lang)
 	var sd *side
 	switch r.Kind {
-	case "query":
+	case domain.Query:
 		sd = &l.queries
-	case "candidate":
+	case domain.Candidate:
 		sd = &l.cands
 	default:
 		return fmt.Errorf("score: %s has kind %q", r.ID, r.Kind)
@@ -130,11 +139,15 @@ func (s *Scorer) Add(r schemas.Record) error {
 	if d.dim == 0 {
 		d.dim = len(r.Vector)
 	}
+	if l.scored {
+		return nil // a replay of a language already scored: its settings are emitted
+	}
 	if len(r.Vector) == 0 || len(r.Vector) != d.dim {
-		sd.rejected++
+		sd.rejected[r.ID] = true
 		return fmt.Errorf("score: %s has a %d-dimensional vector, dataset %s has %d", r.ID, len(r.Vector), r.Dataset, d.dim)
 	}
-	sd.entries = append(sd.entries, entry{id: r.ID, qid: r.QID, qids: r.QIDs, vector: r.Vector})
+	d.done = false // a new record: the dataset has settings to score again
+	sd.add(entry{id: r.ID, qid: r.QID, qids: r.QIDs, vector: r.Vector})
 	return nil
 }
 
@@ -142,12 +155,15 @@ func (s *Scorer) Add(r schemas.Record) error {
 func (s *Scorer) End(ctx context.Context, m schemas.Marker) (Output, error) {
 	d := s.dataset(m.Dataset)
 	l := d.lang(m.Lang)
+	if l.scored {
+		return Output{}, nil // a replayed marker of a language already scored
+	}
 	sd := &l.queries
-	if m.ItemKind == "candidate" {
+	if m.ItemKind == domain.Candidate {
 		sd = &l.cands
 	}
 	sd.want = m.Count
-	if got := int64(len(sd.entries)) + sd.rejected; got != m.Count {
+	if got := int64(len(sd.entries) + len(sd.rejected)); got != m.Count {
 		return Output{}, fmt.Errorf("score %s/%s %s: received %d records, the stream-end marker counts %d", m.Dataset, m.Lang, m.ItemKind, got, m.Count)
 	}
 	if len(m.Langs) > 0 {
@@ -188,9 +204,9 @@ func (s *Scorer) scoreLanguage(ctx context.Context, d *datasetState, lang string
 			pairs = append(pairs, [2]string{other, lang})
 		}
 		for _, p := range pairs {
-			setting := Cross
+			setting := domain.Cross
 			if p[0] == p[1] {
-				setting = Mono
+				setting = domain.Mono
 			}
 			if err := s.rank(ctx, d, setting, p[0], p[1], d.langs[p[0]].queries.entries, d.langs[p[1]].cands.entries, out); err != nil {
 				return err
@@ -217,18 +233,18 @@ func (s *Scorer) maybePool(ctx context.Context, d *datasetState, out *Output) er
 	if key == d.pooled {
 		return nil
 	}
-	d.pooled = key
+	d.pooled, d.done = key, true
 	var pool []entry
 	for _, l := range done {
 		pool = append(pool, d.langs[l].cands.entries...)
 	}
 	for _, l := range done {
-		if err := s.rank(ctx, d, Multi, l, AllLangs, d.langs[l].queries.entries, pool, out); err != nil {
+		if err := s.rank(ctx, d, domain.Multi, l, domain.Pool, d.langs[l].queries.entries, pool, out); err != nil {
 			return err
 		}
 		for _, q := range d.langs[l].queries.entries {
 			if a := d.crossByQuery[q.id]; a != nil {
-				out.Metrics = append(out.Metrics, s.rows(d.name, Cross, l, AllLangs, q.id, a.Mean(), a.Queries)...)
+				out.Metrics = append(out.Metrics, s.rows(d.name, domain.Cross, l, domain.Pool, q.id, a.Mean(), a.Queries)...)
 			}
 		}
 	}
@@ -237,7 +253,7 @@ func (s *Scorer) maybePool(ctx context.Context, d *datasetState, out *Output) er
 }
 
 // rank scores one setting: queries against candidates.
-func (s *Scorer) rank(ctx context.Context, d *datasetState, setting, qLang, cLang string, qs, cs []entry, out *Output) error {
+func (s *Scorer) rank(ctx context.Context, d *datasetState, setting domain.Setting, qLang, cLang string, qs, cs []entry, out *Output) error {
 	relevant := map[string][]int{}
 	for i, c := range cs {
 		for _, q := range c.qids {
@@ -268,7 +284,7 @@ func (s *Scorer) rank(ctx context.Context, d *datasetState, setting, qLang, cLan
 		return fmt.Errorf("score %s %s %s->%s: %w", d.name, setting, qLang, cLang, err)
 	}
 	st := metrics.Setting{Dataset: d.name, QueryLang: qLang, CandLang: cLang}
-	if setting == Multi {
+	if setting == domain.Multi {
 		st.CandLang = metrics.Multi
 	}
 	var acc metrics.Accumulator
@@ -280,7 +296,7 @@ func (s *Scorer) rank(ctx context.Context, d *datasetState, setting, qLang, cLan
 		acc.Add(sc)
 		d.table.Add(st, sc)
 		switch setting {
-		case Cross:
+		case domain.Cross:
 			a := d.crossByQuery[kept[i].id]
 			if a == nil {
 				a = new(metrics.Accumulator)
@@ -302,7 +318,7 @@ func (s *Scorer) rank(ctx context.Context, d *datasetState, setting, qLang, cLan
 }
 
 // rows makes one row per metric: a mean over queries, or one query's values when queryID is set.
-func (s *Scorer) rows(dataset, setting, qLang, cLang, queryID string, sc metrics.Scores, queries int) []schemas.Metric {
+func (s *Scorer) rows(dataset string, setting domain.Setting, qLang, cLang, queryID string, sc metrics.Scores, queries int) []schemas.Metric {
 	rows := make([]schemas.Metric, 0, len(sc))
 	for _, m := range metrics.All() {
 		if math.IsNaN(sc[m]) || queries == 0 {
@@ -316,16 +332,17 @@ func (s *Scorer) rows(dataset, setting, qLang, cLang, queryID string, sc metrics
 
 func (s *Scorer) summaryRows(d *datasetState) []schemas.Metric {
 	sum := d.table.Summarize(d.name)
-	rows := s.rows(d.name, MonoMean, AllLangs, AllLangs, "", sum.Mono, sum.MonoSettings)
-	rows = append(rows, s.rows(d.name, CrossMean, AllLangs, AllLangs, "", sum.Cross, sum.CrossSettings)...)
-	rows = append(rows, s.rows(d.name, MultiMean, AllLangs, AllLangs, "", sum.Multi, sum.MultiLanguages)...)
-	en, haveEn := sum.Languages[english]
+	all := domain.Pool
+	rows := s.rows(d.name, domain.MonoMean, all, all, "", sum.Mono, sum.MonoSettings)
+	rows = append(rows, s.rows(d.name, domain.CrossMean, all, all, "", sum.Cross, sum.CrossSettings)...)
+	rows = append(rows, s.rows(d.name, domain.MultiMean, all, all, "", sum.Multi, sum.MultiLanguages)...)
+	en, haveEn := sum.Languages[domain.English]
 	for _, lang := range d.complete() {
 		ls := sum.Languages[lang]
-		rows = append(rows, s.rows(d.name, LangCross, lang, AllLangs, "", ls.Cross, ls.CrossSettings)...)
+		rows = append(rows, s.rows(d.name, domain.LangCross, lang, all, "", ls.Cross, ls.CrossSettings)...)
 		if haveEn {
-			rows = append(rows, s.rows(d.name, DegrMulti, lang, AllLangs, "", metrics.Degradation(ls.Multi, en.Multi), ls.MultiQueries)...)
-			rows = append(rows, s.rows(d.name, DegrCross, lang, AllLangs, "", metrics.Degradation(ls.Cross, en.Cross), ls.CrossSettings)...)
+			rows = append(rows, s.rows(d.name, domain.DegrMulti, lang, all, "", metrics.Degradation(ls.Multi, en.Multi), ls.MultiQueries)...)
+			rows = append(rows, s.rows(d.name, domain.DegrCross, lang, all, "", metrics.Degradation(ls.Cross, en.Cross), ls.CrossSettings)...)
 		}
 	}
 	return rows
@@ -345,53 +362,37 @@ func (s *Scorer) Pending() []string {
 	return p
 }
 
-// Run consumes the embeddings topic and produces metrics and rankings.
-func Run(ctx context.Context, st *pipeline.Stage, sc *Scorer, untilRunEnd bool) error {
-	send := func(ctx context.Context, key string, out Output) error {
-		if err := pipeline.Send(ctx, st, st.Topics.Rankings(), key, schemas.Rankings, out.Rankings); err != nil {
-			return err
-		}
-		return pipeline.Send(ctx, st, st.Topics.Metrics(), key, schemas.Metrics, out.Metrics)
-	}
-	err := st.Consume(ctx, st.Topics.Embeddings(), untilRunEnd, func(ctx context.Context, m pipeline.Message) error {
-		if m.Markers != nil {
-			for _, mk := range m.Markers {
-				if mk.Kind != schemas.StreamEnd {
-					continue
-				}
-				out, err := sc.End(ctx, mk)
-				if err != nil {
-					return err
-				}
-				if err := send(ctx, mk.Dataset, out); err != nil {
-					return err
+// Stage returns the score stage: embeddings in, rankings and metrics out. Its state (every vector of the
+// datasets in progress) lives in memory, so it commits offsets only between datasets: a restarted scorer
+// reads the dataset's embeddings again, and what it emits again is the same rows, which the sinks keep once.
+func Stage(topics pipeline.Topics, sc *Scorer) *pipeline.Stage[schemas.Record] {
+	rankings, metricsTopic := topics.Rankings(), topics.Metrics()
+	return &pipeline.Stage[schemas.Record]{
+		Name: "score", Input: topics.Embeddings(), Outputs: []string{rankings.Name, metricsTopic.Name},
+		Process: func(_ context.Context, _ string, rows []schemas.Record, o *pipeline.Output) error {
+			for i, r := range rows {
+				if err := sc.Add(r); err != nil {
+					o.Reject(i, r, err)
 				}
 			}
 			return nil
-		}
-		rows, ok, err := pipeline.Decode(ctx, st, m, schemas.Embedding)
-		if !ok {
-			return err
-		}
-		for i, r := range rows {
-			if err := sc.Add(r); err != nil {
-				if err := st.DeadLetter(ctx, m, i, r, err); err != nil {
-					return err
-				}
-				continue
+		},
+		End: func(ctx context.Context, _ string, m schemas.Marker, o *pipeline.Output) error {
+			res, err := sc.End(ctx, m)
+			if err != nil {
+				return err
 			}
-			st.Counts.Out.Add(1)
-		}
-		return nil
-	})
-	if err != nil {
-		return err
+			if err := pipeline.Emit(o, rankings, m.Dataset, res.Rankings...); err != nil {
+				return err
+			}
+			return pipeline.Emit(o, metricsTopic, m.Dataset, res.Metrics...)
+		},
+		Finish: func(context.Context, *pipeline.Output) error {
+			if p := sc.Pending(); len(p) > 0 {
+				return fmt.Errorf("score: run ended with incomplete languages %v", p)
+			}
+			return nil
+		},
+		Settled: sc.Settled,
 	}
-	if p := sc.Pending(); len(p) > 0 {
-		return fmt.Errorf("score: run ended with incomplete languages %v", p)
-	}
-	if err := st.EndRun(ctx, st.Topics.Rankings()); err != nil {
-		return err
-	}
-	return st.EndRun(ctx, st.Topics.Metrics())
 }

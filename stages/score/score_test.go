@@ -7,10 +7,11 @@ import (
 	"math"
 	"testing"
 
+	"xling/domain"
 	"xling/schemas"
 )
 
-func rec(lang, kind, id, qid string, qids []string, v ...float32) schemas.Record {
+func rec(lang string, kind domain.Kind, id, qid string, qids []string, v ...float32) schemas.Record {
 	return schemas.Record{Dataset: "toy", Lang: lang, Kind: kind, ID: id, QID: qid, QIDs: qids, Vector: v}
 }
 
@@ -39,7 +40,7 @@ func TestScorerHandWorkedToyDataset(t *testing.T) {
 			}
 		}
 		var out Output
-		for _, kind := range []string{"query", "candidate"} {
+		for _, kind := range domain.Kinds() {
 			var n int64
 			for _, r := range rs {
 				if r.Kind == kind {
@@ -78,21 +79,23 @@ func TestScorerHandWorkedToyDataset(t *testing.T) {
 	}
 	all := append(en.Metrics, de.Metrics...)
 	tests := []struct {
-		setting, q, c, metric string
-		want                  float64
+		setting domain.Setting
+		q, c    string
+		metric  string
+		want    float64
 	}{
-		{Mono, "en", "en", "map", .5},
-		{Mono, "de", "de", "map", 1},
-		{Cross, "en", "de", "map", 1},
-		{Cross, "de", "en", "map", .5},
-		{Multi, "en", "*", "map", 19.0 / 24},
-		{Multi, "de", "*", "map", 19.0 / 24},
-		{Multi, "en", "*", "rank_distance", 2.5},
-		{MonoMean, "*", "*", "map", .75},
-		{CrossMean, "*", "*", "map", .75},
-		{MultiMean, "*", "*", "map", 19.0 / 24},
-		{MultiMean, "*", "*", "rank_distance", 2.5},
-		{DegrMulti, "de", "*", "map", 0},
+		{domain.Mono, "en", "en", "map", .5},
+		{domain.Mono, "de", "de", "map", 1},
+		{domain.Cross, "en", "de", "map", 1},
+		{domain.Cross, "de", "en", "map", .5},
+		{domain.Multi, "en", "*", "map", 19.0 / 24},
+		{domain.Multi, "de", "*", "map", 19.0 / 24},
+		{domain.Multi, "en", "*", "rank_distance", 2.5},
+		{domain.MonoMean, "*", "*", "map", .75},
+		{domain.CrossMean, "*", "*", "map", .75},
+		{domain.MultiMean, "*", "*", "map", 19.0 / 24},
+		{domain.MultiMean, "*", "*", "rank_distance", 2.5},
+		{domain.DegrMulti, "de", "*", "map", 0},
 	}
 	for _, tc := range tests {
 		v, ok := find(all, tc.setting, tc.q, tc.c, tc.metric)
@@ -100,7 +103,7 @@ func TestScorerHandWorkedToyDataset(t *testing.T) {
 			t.Errorf("%s %s->%s %s: missing", tc.setting, tc.q, tc.c, tc.metric)
 			continue
 		}
-		if math.Abs(v-tc.want) > 1e-12 {
+		if !(math.Abs(v-tc.want) <= 1e-12) { // fails on NaN too
 			t.Errorf("%s %s->%s %s = %v, want %v", tc.setting, tc.q, tc.c, tc.metric, v, tc.want)
 		}
 	}
@@ -108,18 +111,18 @@ func TestScorerHandWorkedToyDataset(t *testing.T) {
 	perQuery := map[string]float64{}
 	for _, m := range all {
 		if m.QueryID != "" && m.Name == "map" {
-			perQuery[m.Setting+" "+m.QueryID] = m.Value
+			perQuery[string(m.Setting)+" "+m.QueryID] = m.Value
 		}
 	}
 	for key, want := range map[string]float64{"multi en/q/A": 5.0 / 6, "cross en/q/A": 1, "cross de/q/B": .5, "mono en/q/B": .5} {
-		if got, ok := perQuery[key]; !ok || math.Abs(got-want) > 1e-12 {
+		if got, ok := perQuery[key]; !ok || !(math.Abs(got-want) <= 1e-12) {
 			t.Errorf("per-query %s = %v (present %v), want %v", key, got, ok, want)
 		}
 	}
 	// Query A's pooled top 2: d1 then e2 (the tie goes to the lower pool index); d1 is relevant, e2 is not.
 	var top []schemas.Ranking
 	for _, r := range de.Rankings {
-		if r.Setting == Multi && r.QueryID == "en/q/A" {
+		if r.Setting == domain.Multi && r.QueryID == "en/q/A" {
 			top = append(top, r)
 		}
 	}
@@ -148,12 +151,12 @@ func TestScorerRejectsCountMismatchAndBadVectors(t *testing.T) {
 func settings(ms []schemas.Metric) map[string]bool {
 	out := map[string]bool{}
 	for _, m := range ms {
-		out[m.Setting+" "+m.QueryLang+" "+m.CandLang] = true
+		out[string(m.Setting)+" "+m.QueryLang+" "+m.CandLang] = true
 	}
 	return out
 }
 
-func find(ms []schemas.Metric, setting, q, c, name string) (float64, bool) {
+func find(ms []schemas.Metric, setting domain.Setting, q, c, name string) (float64, bool) {
 	for _, m := range ms {
 		if m.QueryID == "" && m.Setting == setting && m.QueryLang == q && m.CandLang == c && m.Name == name {
 			return m.Value, true

@@ -1,51 +1,75 @@
-// Package sink is the stage that lands a topic in a Parquet table (embeddings, rankings, metrics). The
-// table is committed, atomically, when the run ends; rows that break the table's schema are dead-lettered
-// rather than aborting the table.
+// Package sink is the stage that lands a topic in a Parquet table (embeddings, rankings, metrics, training
+// batches). The table is committed, atomically, once the input has ended; rows that break the table's schema
+// are dead-lettered rather than aborting the table, and a row that a replay delivers again is kept once.
 package sink
 
 import (
 	"context"
+	"hash/fnv"
 
 	"xling/pipeline"
-	"xling/schemas"
 	"xling/sinks"
 )
 
-// Run consumes topic into w until the run ends, then commits the table. observe, if not nil, sees every
-// row written (the run's summary reads metrics this way).
-func Run[In any, Out sinks.Row](ctx context.Context, st *pipeline.Stage, topic string, schema *schemas.Schema[In],
-	w *sinks.Writer[Out], conv func(In) Out, observe func(In)) (sinks.OutputFile, error) {
-	defer w.Abort() // a no-op once committed
-	err := st.Consume(ctx, topic, true, func(ctx context.Context, m pipeline.Message) error {
-		if m.Markers != nil {
-			return nil
-		}
-		rows, ok, err := pipeline.Decode(ctx, st, m, schema)
-		if !ok {
-			return err
-		}
-		out := make([]Out, 0, len(rows))
-		for i, r := range rows {
-			o := conv(r)
-			if err := sinks.Validate(o); err != nil {
-				if err := st.DeadLetter(ctx, m, i, r, err); err != nil {
-					return err
+// Table is a sink stage and, once it has finished, the file it committed.
+type Table[In any, Out sinks.Row] struct {
+	Stage *pipeline.Stage[In]
+	File  sinks.OutputFile
+}
+
+// New returns a stage that consumes input into w, converting each record with conv; observe, if not nil,
+// sees every record written (the run's summary reads metrics this way). The caller owns w and aborts it
+// if the stage fails (Abort is a no-op once committed).
+func New[In any, Out sinks.Row](name string, input pipeline.Topic[In], w *sinks.Writer[Out], conv func(In) Out, observe func(In)) *Table[In, Out] {
+	t := &Table[In, Out]{}
+	seen := map[[2]uint64]struct{}{} // 128-bit hashes of row keys: a collision is odds of about 2^-90 a run
+	committed := false
+	t.Stage = &pipeline.Stage[In]{
+		Name: name, Input: input,
+		Process: func(_ context.Context, _ string, rows []In, o *pipeline.Output) error {
+			out := make([]Out, 0, len(rows))
+			for i, r := range rows {
+				row := conv(r)
+				if err := sinks.Validate(row); err != nil {
+					o.Reject(i, r, err)
+					continue
 				}
-				continue
+				k := hash128(row.Key())
+				if _, dup := seen[k]; dup {
+					continue
+				}
+				seen[k] = struct{}{}
+				out = append(out, row)
+				if observe != nil {
+					observe(r)
+				}
 			}
-			out = append(out, o)
-			if observe != nil {
-				observe(r)
+			if err := w.Write(out...); err != nil {
+				return err
 			}
-		}
-		if err := w.Write(out...); err != nil {
+			o.Land(len(out))
+			return nil
+		},
+		Finish: func(context.Context, *pipeline.Output) error {
+			f, err := w.Close()
+			t.File, committed = f, err == nil
 			return err
-		}
-		st.Counts.Out.Add(int64(len(out)))
-		return nil
-	})
-	if err != nil {
-		return sinks.OutputFile{}, err
+		},
+		// The table exists only once committed: until then a restart must read the topic from the start.
+		Settled: func() bool { return committed },
 	}
-	return w.Close()
+	return t
+}
+
+func hash128(s string) [2]uint64 {
+	h := fnv.New128a()
+	h.Write([]byte(s))
+	var b [16]byte
+	sum := h.Sum(b[:0])
+	var k [2]uint64
+	for i := range 8 {
+		k[0] = k[0]<<8 | uint64(sum[i])
+		k[1] = k[1]<<8 | uint64(sum[8+i])
+	}
+	return k
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"xling/domain"
 	"xling/pipeline"
 	"xling/schemas"
 	"xling/tokenizer"
@@ -58,9 +59,9 @@ func (c Config) Text(r schemas.Record) (string, error) {
 	}
 	var text string
 	switch r.Kind {
-	case "query":
+	case domain.Query:
 		text = c.QueryPrefix + r.Text
-	case "candidate":
+	case domain.Candidate:
 		text = c.PassagePrefix + r.Text
 		if c.WithContext && r.Context != "" {
 			text += " " + r.Context
@@ -78,46 +79,34 @@ func (c Config) Text(r schemas.Record) (string, error) {
 	return text, nil
 }
 
-// Run consumes the items topic and produces the tokens topic until the run ends (or ctx does, when
-// untilRunEnd is false).
-func Run(ctx context.Context, st *pipeline.Stage, tok tokenizer.Tokenizer, cfg Config, untilRunEnd bool) error {
-	streams := pipeline.Streams{}
-	out := st.Topics.Tokens()
-	err := st.Consume(ctx, st.Topics.Items(), untilRunEnd, func(ctx context.Context, m pipeline.Message) error {
-		if m.Markers != nil {
-			return streams.Forward(ctx, st, out, string(m.Key), m.Markers)
-		}
-		rows, ok, err := pipeline.Decode(ctx, st, m, schemas.Item)
-		if !ok {
-			return err
-		}
-		kept := rows[:0]
-		for i, r := range rows {
-			text, err := cfg.Text(r)
-			if err == nil {
-				r.TokenIDs, r.TypeIDs, r.Truncated, err = tok.Encode(text)
-			}
-			if err != nil {
-				if err := st.DeadLetter(ctx, m, i, r, err); err != nil {
-					return err
+// Stage returns the tokenize stage: items in, tokens out, each language's stream-end markers passed on
+// with this stage's counts.
+func Stage(topics pipeline.Topics, tok tokenizer.Tokenizer, cfg Config) *pipeline.Stage[schemas.Record] {
+	out := topics.Tokens()
+	return &pipeline.Stage[schemas.Record]{
+		Name: "tokenize", Input: topics.Items(), Outputs: []string{out.Name},
+		Process: func(ctx context.Context, key string, rows []schemas.Record, o *pipeline.Output) error {
+			kept := rows[:0]
+			for i, r := range rows {
+				text, err := cfg.Text(r)
+				if err == nil {
+					r.TokenIDs, r.TypeIDs, r.Truncated, err = tok.Encode(text)
 				}
-				continue
+				if err != nil {
+					o.Reject(i, r, err)
+					continue
+				}
+				if r.Truncated {
+					o.Truncate(1)
+				}
+				r.Text, r.Context = "", ""
+				kept = append(kept, r)
 			}
-			if r.Truncated {
-				st.Counts.Truncated.Add(1)
-			}
-			r.Text, r.Context = "", ""
-			kept = append(kept, r)
-			streams.Add(r.Dataset, r.Lang, r.Kind, 1)
-		}
-		if err := pipeline.Send(ctx, st, out, string(m.Key), schemas.Tokens, kept); err != nil {
-			return err
-		}
-		st.Counts.Out.Add(int64(len(kept)))
-		return nil
-	})
-	if err != nil {
-		return err
+			return pipeline.Emit(o, out, key, kept...)
+		},
+		End: func(_ context.Context, key string, m schemas.Marker, o *pipeline.Output) error {
+			o.EndStream(out.Name, key, m)
+			return nil
+		},
 	}
-	return st.EndRun(ctx, out)
 }

@@ -1,0 +1,389 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kfake"
+)
+
+// Broker is a Kafka cluster reached with kafka-go: the embedded Kafka-protocol broker (franz-go's kfake)
+// or a real cluster. It is the Transport every deployment uses; kafka-go stays inside this file.
+type Broker struct {
+	Addrs    []string
+	log      *slog.Logger
+	embedded *kfake.Cluster
+	w        *kafka.Writer
+}
+
+// BrokerConfig says which cluster to use.
+type BrokerConfig struct {
+	// Addrs are bootstrap addresses; empty starts the embedded broker on a loopback port.
+	Addrs []string
+	// DialTimeout bounds the first contact with a cluster; 0 means 10s. A cluster that does not answer
+	// in time is an error naming its address, never a hang.
+	DialTimeout time.Duration
+	// Log receives the Kafka clients' own errors (retries are logged at debug level); nil discards them.
+	Log *slog.Logger
+}
+
+// Connect starts the embedded broker when cfg.Addrs is empty, else checks that the cluster answers.
+func Connect(ctx context.Context, cfg BrokerConfig) (*Broker, error) {
+	if len(cfg.Addrs) == 0 {
+		b, err := Embedded("127.0.0.1:0", 1)
+		if err != nil {
+			return nil, err
+		}
+		b.log = cfg.Log
+		if cfg.Log != nil {
+			cfg.Log.Info("embedded broker", "addrs", b.Addrs)
+		}
+		return b, nil
+	}
+	timeout := cfg.DialTimeout
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	dctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var errs []error
+	for _, a := range cfg.Addrs {
+		conn, err := (&kafka.Dialer{Timeout: timeout}).DialContext(dctx, "tcp", a)
+		if err == nil {
+			_, err = conn.Brokers() // a listener that is not Kafka fails here
+			conn.Close()
+		}
+		if err == nil {
+			return newBroker(cfg.Addrs, cfg.Log, nil), nil
+		}
+		errs = append(errs, fmt.Errorf("broker %s: %w", a, err))
+	}
+	return nil, fmt.Errorf("no Kafka broker answered within %s: %w", timeout, errors.Join(errs...))
+}
+
+// Embedded starts an in-process Kafka-protocol broker (franz-go's kfake) of n nodes, the first listening
+// on listen (host:port; port 0 picks one). It keeps every topic in memory: it is for one machine.
+func Embedded(listen string, n int) (*Broker, error) {
+	first := true
+	c, err := kfake.NewCluster(kfake.NumBrokers(max(n, 1)), kfake.ListenFn(func(network, _ string) (net.Listener, error) {
+		addr := "127.0.0.1:0"
+		if first {
+			addr, first = listen, false
+		}
+		return net.Listen(network, addr)
+	}))
+	if err != nil {
+		return nil, fmt.Errorf("start embedded broker on %s: %w", listen, err)
+	}
+	return newBroker(c.ListenAddrs(), nil, c), nil
+}
+
+func newBroker(addrs []string, log *slog.Logger, c *kfake.Cluster) *Broker {
+	b := &Broker{Addrs: addrs, log: log, embedded: c}
+	b.w = &kafka.Writer{
+		Addr:         kafka.TCP(addrs...),
+		Balancer:     balancer{},
+		BatchTimeout: time.Millisecond,
+		// A produced record batch must fit the broker's message.max.bytes (1 MiB by default) as a message
+		// does, so kafka-go splits a call's messages into batches of this size.
+		BatchBytes:             1 << 20,
+		RequiredAcks:           kafka.RequireAll,
+		AllowAutoTopicCreation: false,
+		ErrorLogger:            b.errorLogger("producer"),
+	}
+	return b
+}
+
+// Cluster returns the embedded broker, nil for an external cluster (tests use its control hooks).
+func (b *Broker) Cluster() *kfake.Cluster { return b.embedded }
+
+// Close flushes the producer and stops an embedded broker.
+func (b *Broker) Close() error {
+	err := b.w.Close()
+	if b.embedded != nil {
+		b.embedded.Close()
+	}
+	return err
+}
+
+// errorLogger hands kafka-go's error messages to the log at debug level: the client retries them, and a
+// failure that persists surfaces as an error from the call that needed it.
+func (b *Broker) errorLogger(client string) kafka.Logger {
+	return kafka.LoggerFunc(func(format string, args ...any) {
+		if b.log != nil {
+			b.log.Debug(fmt.Sprintf(format, args...), "client", client)
+		}
+	})
+}
+
+func (b *Broker) client() *kafka.Client {
+	return &kafka.Client{Addr: kafka.TCP(b.Addrs...), Timeout: 30 * time.Second}
+}
+
+func (b *Broker) CreateTopics(ctx context.Context, partitions int, names ...string) error {
+	var req kafka.CreateTopicsRequest
+	for _, t := range names {
+		req.Topics = append(req.Topics, kafka.TopicConfig{Topic: t, NumPartitions: max(partitions, 1), ReplicationFactor: 1})
+	}
+	resp, err := b.client().CreateTopics(ctx, &req)
+	if err != nil {
+		return fmt.Errorf("create topics on %v: %w", b.Addrs, err)
+	}
+	for name, err := range resp.Errors {
+		if err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
+			return fmt.Errorf("create topic %s on %v: %w", name, b.Addrs, err)
+		}
+	}
+	return nil
+}
+
+func (b *Broker) Partitions(ctx context.Context, topic string) (int, error) {
+	resp, err := b.client().Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+	if err != nil {
+		return 0, fmt.Errorf("metadata for %s on %v: %w", topic, b.Addrs, err)
+	}
+	for _, t := range resp.Topics {
+		if t.Name == topic {
+			if t.Error != nil {
+				return 0, fmt.Errorf("metadata for %s on %v: %w", topic, b.Addrs, t.Error)
+			}
+			return len(t.Partitions), nil
+		}
+	}
+	return 0, fmt.Errorf("metadata for %s on %v: topic not found", topic, b.Addrs)
+}
+
+// headerPartition carries a message's explicit partition to the balancer (kafka-go's Writer ignores
+// Message.Partition).
+const headerPartition = "xling-partition"
+
+func (b *Broker) Produce(ctx context.Context, msgs ...Message) error {
+	kms := make([]kafka.Message, len(msgs))
+	for i, m := range msgs {
+		km := kafka.Message{Topic: m.Topic, Key: m.Key, Value: m.Value, Headers: make([]kafka.Header, 0, len(m.Headers)+1)}
+		for _, h := range m.Headers {
+			km.Headers = append(km.Headers, kafka.Header{Key: h.Key, Value: h.Value})
+		}
+		if m.Partition >= 0 {
+			km.Headers = append(km.Headers, kafka.Header{Key: headerPartition, Value: []byte(strconv.Itoa(m.Partition))})
+		}
+		kms[i] = km
+	}
+	if err := b.w.WriteMessages(ctx, kms...); err != nil {
+		return fmt.Errorf("produce to %s on %v: %w", msgs[0].Topic, b.Addrs, err)
+	}
+	return nil
+}
+
+// balancer sends a message to its explicit partition, else to partitionFor its key.
+type balancer struct{}
+
+func (balancer) Balance(msg kafka.Message, partitions ...int) int {
+	for _, h := range msg.Headers {
+		if h.Key == headerPartition {
+			if n, err := strconv.Atoi(string(h.Value)); err == nil {
+				return n
+			}
+		}
+	}
+	return partitions[partitionFor(msg.Key, len(partitions))]
+}
+
+func fromKafka(km kafka.Message) Message {
+	m := Message{Topic: km.Topic, Partition: km.Partition, Offset: km.Offset, Key: km.Key, Value: km.Value, Headers: make([]Header, 0, len(km.Headers))}
+	for _, h := range km.Headers {
+		if h.Key != headerPartition {
+			m.Headers = append(m.Headers, Header{Key: h.Key, Value: h.Value})
+		}
+	}
+	return m
+}
+
+func (b *Broker) readerConfig(topic string, partition int) kafka.ReaderConfig {
+	return kafka.ReaderConfig{
+		Brokers: b.Addrs, Topic: topic, Partition: partition, MinBytes: 1, MaxBytes: 16 << 20,
+		// kafka-go gives a whole fetch response MaxWait to arrive: a short one livelocks a loaded machine
+		// on a large batch (the fetch times out and is retried forever), so keep it long. A fetch still
+		// returns as soon as there is data, so this adds no latency.
+		MaxWait:     time.Second,
+		ErrorLogger: b.errorLogger("reader " + topic),
+	}
+}
+
+func (b *Broker) Read(_ context.Context, topic string, partition int) (PartitionReader, error) {
+	r := kafka.NewReader(b.readerConfig(topic, partition))
+	if err := r.SetOffset(kafka.FirstOffset); err != nil {
+		r.Close()
+		return nil, fmt.Errorf("read %s/%d: %w", topic, partition, err)
+	}
+	return kafkaReader{r}, nil
+}
+
+type kafkaReader struct{ r *kafka.Reader }
+
+func (k kafkaReader) Next(ctx context.Context) (Message, error) {
+	km, err := k.r.FetchMessage(ctx)
+	if err != nil {
+		return Message{}, fmt.Errorf("read %s: %w", k.r.Config().Topic, err)
+	}
+	return fromKafka(km), nil
+}
+
+func (k kafkaReader) Close() error { return k.r.Close() }
+
+// Join runs a kafka-go consumer group member: each generation's assigned partitions are read by one
+// reader each, and their messages handed to Fetch; when the group rebalances, the readers stop and the
+// next generation's start from the committed offsets.
+func (b *Broker) Join(ctx context.Context, group, topic string) (Consumer, error) {
+	cg, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
+		ID: group, Brokers: b.Addrs, Topics: []string{topic}, StartOffset: kafka.FirstOffset,
+		// A member that dies (kill -9) is noticed after SessionTimeout; keep it short so a crashed stage's
+		// partitions move on quickly. Kafka's smallest allowed session is 6 s.
+		SessionTimeout: 6 * time.Second, HeartbeatInterval: time.Second, RebalanceTimeout: 10 * time.Second,
+		JoinGroupBackoff: 500 * time.Millisecond, Timeout: 10 * time.Second,
+		ErrorLogger: b.errorLogger("group " + group),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("join group %s on %v: %w", group, b.Addrs, err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	c := &kafkaConsumer{b: b, cg: cg, topic: topic, msgs: make(chan fetched), errc: make(chan error, 1), cancel: cancel}
+	c.done.Add(1)
+	go c.generations(ctx)
+	return c, nil
+}
+
+type fetched struct {
+	m   Message
+	gen int32
+}
+
+type kafkaConsumer struct {
+	b      *Broker
+	cg     *kafka.ConsumerGroup
+	topic  string
+	msgs   chan fetched
+	errc   chan error
+	cancel context.CancelFunc
+	done   sync.WaitGroup
+
+	mu   sync.Mutex
+	gen  *kafka.Generation
+	held []int
+}
+
+func (c *kafkaConsumer) generations(ctx context.Context) {
+	defer c.done.Done()
+	for {
+		gen, err := c.cg.Next(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				c.errc <- fmt.Errorf("consumer group on %s: %w", c.topic, err)
+			}
+			return
+		}
+		var held []int
+		for _, a := range gen.Assignments[c.topic] {
+			held = append(held, a.ID)
+		}
+		c.mu.Lock()
+		c.gen, c.held = gen, held
+		c.mu.Unlock()
+		for _, a := range gen.Assignments[c.topic] {
+			gen.Start(func(gctx context.Context) { c.read(gctx, gen.ID, a) })
+		}
+	}
+}
+
+// read feeds one partition's messages to Fetch until its generation ends.
+func (c *kafkaConsumer) read(ctx context.Context, gen int32, a kafka.PartitionAssignment) {
+	r := kafka.NewReader(c.b.readerConfig(c.topic, a.ID))
+	defer r.Close()
+	if err := r.SetOffset(a.Offset); err != nil {
+		<-ctx.Done() // returning would end the generation for every partition
+		return
+	}
+	for {
+		km, err := r.FetchMessage(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				c.b.errorLogger("reader "+c.topic).Printf("fetch %s/%d: %v", c.topic, a.ID, err)
+				<-ctx.Done()
+			}
+			return
+		}
+		select {
+		case c.msgs <- fetched{fromKafka(km), gen}:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+func (c *kafkaConsumer) Fetch(ctx context.Context) (Message, error) {
+	for {
+		select {
+		case f := <-c.msgs:
+			c.mu.Lock()
+			current := c.gen != nil && c.gen.ID == f.gen
+			c.mu.Unlock()
+			if current { // a message of a generation that ended is read again by its new owner
+				return f.m, nil
+			}
+		case err := <-c.errc:
+			return Message{}, err
+		case <-ctx.Done():
+			return Message{}, ctx.Err()
+		}
+	}
+}
+
+func (c *kafkaConsumer) Assigned() ([]int, int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen == nil {
+		return nil, 0
+	}
+	return append([]int(nil), c.held...), int(c.gen.ID)
+}
+
+func (c *kafkaConsumer) Commit(ctx context.Context, next map[int]int64) error {
+	c.mu.Lock()
+	gen, held := c.gen, c.held
+	c.mu.Unlock()
+	offsets := map[int]int64{}
+	for p, off := range next {
+		for _, h := range held {
+			if h == p {
+				offsets[p] = off
+			}
+		}
+	}
+	if gen == nil || len(offsets) == 0 {
+		return nil
+	}
+	if err := gen.CommitOffsets(map[string]map[int]int64{c.topic: offsets}); err != nil {
+		c.mu.Lock()
+		moved := c.gen != gen
+		c.mu.Unlock()
+		if moved { // the partitions moved on: their new owner starts from the last good commit
+			return nil
+		}
+		return fmt.Errorf("commit %s %v on %v: %w", c.topic, offsets, c.b.Addrs, err)
+	}
+	return nil
+}
+
+func (c *kafkaConsumer) Close() error {
+	c.cancel()
+	err := c.cg.Close()
+	c.done.Wait()
+	return err
+}
