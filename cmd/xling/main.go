@@ -1,6 +1,8 @@
 // Command xling evaluates (and trains) multilingual dense retrievers as a Kafka stream processor.
 //
 //	xling run       evaluate a model on XQuAD-R and MLQA-R through the pipeline
+//	xling stage     run one stage of an evaluation as a worker against a shared broker
+//	xling broker    run the embedded Kafka-protocol broker as its own process
 //	xling train     train xling's own encoder through the pipeline
 //	xling download  fetch the datasets from their upstream sources, checksum-verified
 package main
@@ -31,6 +33,10 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 	switch args[0] {
 	case "run":
 		return cmdRun(ctx, args[1:], log)
+	case "stage":
+		return cmdStage(ctx, args[1:], log)
+	case "broker":
+		return cmdBroker(ctx, args[1:], log)
 	case "train":
 		return cmdTrain(ctx, args[1:], log)
 	case "experiment":
@@ -47,6 +53,8 @@ const usageText = `usage: xling <command> [flags]
 
 commands:
   run       evaluate a model on XQuAD-R and MLQA-R through the Kafka pipeline (embedded broker by default)
+  stage     run one stage of an evaluation as a worker: xling stage NAME --brokers ADDR --run-id ID
+  broker    run the embedded Kafka-protocol broker as its own process (in memory, one machine)
   train     train xling's own encoder (hybrid batch training; adversarial with -lambda)
   experiment  hybrid vs adversarial on XQuAD-R: train every strategy x seed, evaluate, report
   download  fetch the datasets from upstream into a directory, verifying SHA-256 checksums

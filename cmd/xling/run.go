@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,15 +17,16 @@ import (
 	"xling/pipeline"
 )
 
-func cmdRun(ctx context.Context, args []string, log *slog.Logger) error {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+// evalFlags declares the flags of an evaluation on fs; the returned function builds the config once fs
+// is parsed (training the default model on first use when no model is named).
+func evalFlags(fs *flag.FlagSet) func(ctx context.Context, log *slog.Logger) (evaluate.Config, error) {
 	data := fs.String("data", envOr("XLING_DATA", "../shared/data"), "dataset directory (env XLING_DATA)")
 	out := fs.String("out", "out", "output directory; each run writes <out>/<run-id>/")
 	datasets := fs.String("datasets", "xquad-r,mlqa-r", "comma-separated datasets: xquad-r, mlqa-r, xquad")
 	langs := fs.String("langs", "", "comma-separated languages (default: every language of each dataset)")
 	model := fs.String("model", "", "ONNX model file written by xling, or a model directory (docs/models.md); default: xling's own encoder, trained with hybrid batches on first use")
 	cache := fs.String("cache", ".cache", "cache directory for generated models")
-	brokers := fs.String("brokers", "", "comma-separated Kafka bootstrap addresses (default: embedded broker)")
+	brokers := fs.String("brokers", envOr("XLING_BROKERS", ""), "comma-separated Kafka bootstrap addresses (env XLING_BROKERS; default: embedded broker)")
 	prefix := fs.String("topic-prefix", "xling.", "prefix of every topic name")
 	partitions := fs.Int("partitions", 4, "partitions per topic when creating topics")
 	topK := fs.Int("top-k", 10, "ranking entries kept per query and setting")
@@ -34,35 +36,52 @@ func cmdRun(ctx context.Context, args []string, log *slog.Logger) error {
 	lib := fs.String("ort", envOr("ONNXRUNTIME_LIB", ".cache/onnxruntime-1.30.0/libonnxruntime.so.1"), "ONNX Runtime shared library (env ONNXRUNTIME_LIB)")
 	threads := fs.Int("threads", 0, "ONNX Runtime intra-op threads (0: its default)")
 	provider := fs.String("provider", "cpu", "execution provider: cpu, cuda or tensorrt (tensorrt falls back to cuda, cuda to cpu, with a log line)")
-	runID := fs.String("run-id", "", "run id (default: time-based)")
+	runID := fs.String("run-id", "", "run id: every stage of a run must share it (default: time-based)")
+	return func(ctx context.Context, log *slog.Logger) (evaluate.Config, error) {
+		cfg := evaluate.Config{
+			DataDir: *data, OutDir: *out, Datasets: split(*datasets), Model: *model, Brokers: split(*brokers),
+			Topics: pipeline.Topics{Prefix: *prefix, Partitions: *partitions},
+			RunID:  *runID, TopK: *topK, WithContext: *withContext, Partial: *partial, MaxText: *maxText,
+			ORTLibrary: *lib, Threads: *threads, Provider: *provider,
+		}
+		if l := split(*langs); l != nil {
+			cfg.Langs = map[string][]string{}
+			for _, d := range cfg.Datasets {
+				cfg.Langs[d] = l
+			}
+		}
+		if cfg.RunID == "" {
+			cfg.RunID = newRunID()
+		}
+		if cfg.Model == "" {
+			path, err := defaultModel(ctx, *cache, *data, log)
+			if err != nil {
+				return cfg, err
+			}
+			cfg.Model = path
+		}
+		if _, err := os.Stat(cfg.ORTLibrary); err != nil {
+			return cfg, fmt.Errorf("ONNX Runtime library %s: %w (run `make ort`, or set ONNXRUNTIME_LIB)", cfg.ORTLibrary, err)
+		}
+		return cfg, nil
+	}
+}
+
+// newRunID is a time-based run id: runs started in the same second on one cluster still differ.
+func newRunID() string {
+	return time.Now().UTC().Format("20060102T150405Z") + "-" + strconv.Itoa(os.Getpid())
+}
+
+func cmdRun(ctx context.Context, args []string, log *slog.Logger) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	config := evalFlags(fs)
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the evaluation to this file (go tool pprof)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg := evaluate.Config{
-		DataDir: *data, OutDir: *out, Datasets: split(*datasets), Model: *model, Brokers: split(*brokers),
-		Topics: pipeline.Topics{Prefix: *prefix, Partitions: *partitions},
-		RunID:  *runID, TopK: *topK, WithContext: *withContext, Partial: *partial, MaxText: *maxText,
-		ORTLibrary: *lib, Threads: *threads, Provider: *provider,
-	}
-	if l := split(*langs); l != nil {
-		cfg.Langs = map[string][]string{}
-		for _, d := range cfg.Datasets {
-			cfg.Langs[d] = l
-		}
-	}
-	if cfg.RunID == "" {
-		cfg.RunID = time.Now().UTC().Format("20060102T150405Z")
-	}
-	if cfg.Model == "" {
-		path, err := defaultModel(ctx, *cache, *data, log)
-		if err != nil {
-			return err
-		}
-		cfg.Model = path
-	}
-	if _, err := os.Stat(cfg.ORTLibrary); err != nil {
-		return fmt.Errorf("ONNX Runtime library %s: %w (run `make ort`, or set ONNXRUNTIME_LIB)", cfg.ORTLibrary, err)
+	cfg, err := config(ctx, log)
+	if err != nil {
+		return err
 	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)

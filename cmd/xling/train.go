@@ -48,7 +48,7 @@ func cmdTrain(ctx context.Context, args []string, log *slog.Logger) error {
 		DataDir: *data, QA: *qa, Bitext: split(*bitextFlag), Holdout: split(*holdout), WithContext: *withContext,
 		Sampling: batching.Config{Strategy: strat, BatchSize: *batch, Buffer: *buffer, Seed: *seed, Epochs: *epochs, MaxBatches: *maxBatches},
 		Strategy: strat.String(), Train: tcfg, Init: *init, InitSeed: *seed, Out: *out, Brokers: split(*brokers),
-		Topics: pipeline.DefaultTopics(), RunID: "train", BatchesParquet: *batchesParquet,
+		Topics: pipeline.DefaultTopics(), RunID: newRunID(), BatchesParquet: *batchesParquet,
 	}
 	if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
 		return err

@@ -1,0 +1,56 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"xling/evaluate"
+)
+
+// cmdStage runs one stage of an evaluation as a worker: a member of the stage's consumer group on a
+// cluster that the run's other stages share. Several workers of one stage split its partitions.
+func cmdStage(ctx context.Context, args []string, log *slog.Logger) error {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		return fmt.Errorf("usage: xling stage NAME --brokers ADDR --run-id ID [flags]; NAME is one of %s", strings.Join(evaluate.StageNames(), ", "))
+	}
+	name := args[0]
+	fs := flag.NewFlagSet("stage "+name, flag.ContinueOnError)
+	config := evalFlags(fs)
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if !isStage(name) {
+		return fmt.Errorf("unknown stage %q (want one of %s)", name, strings.Join(evaluate.StageNames(), ", "))
+	}
+	if fs.Lookup("brokers").Value.String() == "" || fs.Lookup("run-id").Value.String() == "" {
+		return fmt.Errorf("stage %s: --brokers and --run-id are required: a worker joins a run on a shared cluster (start one with `xling broker`)", name)
+	}
+	cfg, err := config(ctx, log)
+	if err != nil {
+		return err
+	}
+	job, err := evaluate.Open(ctx, cfg, log, name)
+	if err != nil {
+		return err
+	}
+	defer job.Close()
+	if err := job.Run(ctx); err != nil {
+		return err
+	}
+	for _, c := range job.Counts() {
+		log.Info("stage done", "stage", c.Stage, "run", cfg.RunID, "in", c.In, "out", c.Out, "dead", c.Dead, "dead_messages", c.DeadMessages, "emitted", c.Emitted)
+	}
+	return nil
+}
+
+func isStage(name string) bool {
+	for _, n := range evaluate.StageNames() {
+		if n == name {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,332 @@
+// Package cluster runs xling as a stream processor would be run: every stage its own process, against
+// `xling broker` (one node or three), with one or two workers per stage, and with workers killed (kill -9)
+// at random moments and restarted. Each run's tables are compared, value for value, with `xling run`'s.
+//
+//	go test ./scripts/cluster -run TestCrash -args -kills 20 -datasets xquad-r,mlqa-r -langs ""   (make crash-test)
+package cluster
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"hash/fnv"
+	"math"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/parquet-go/parquet-go"
+
+	"xling/encoder/hashbag"
+	"xling/evaluate"
+	"xling/internal/testenv"
+	"xling/sinks"
+	"xling/tokenizer/ngram"
+)
+
+var (
+	kills    = flag.Int("kills", 3, "workers killed (kill -9) and restarted during the crash test")
+	datasets = flag.String("datasets", "xquad-r", "datasets of the runs")
+	langs    = flag.String("langs", "en,de,zh,th", "languages of the runs (empty: all)")
+	seed     = flag.Uint64("seed", 1, "seed of the crash test's choice of victims and moments")
+)
+
+// env is what every run of a test shares: the xling binary, a model and the data.
+type env struct {
+	bin, model, data, lib string
+}
+
+func setup(t *testing.T) env {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("multi-process runs: not in -short")
+	}
+	e := env{data: testenv.DataDir(t), lib: testenv.ORTLibrary(t)}
+	e.bin = filepath.Join(t.TempDir(), "xling")
+	build := exec.Command("go", "build", "-o", e.bin, "./cmd/xling")
+	build.Dir = testenv.RepoRoot(t)
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build xling: %v\n%s", err, out)
+	}
+	cfg := ngram.DefaultConfig()
+	cfg.Buckets = 1 << 14
+	e.model = filepath.Join(t.TempDir(), "small.onnx")
+	f, err := os.Create(e.model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := hashbag.NewRandom(cfg, 32, 32, 7).WriteONNX(f); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func (e env) args(out, runID string) []string {
+	return []string{"--data", e.data, "--out", out, "--run-id", runID, "--model", e.model, "--ort", e.lib,
+		"--datasets", *datasets, "--langs", *langs, "--threads", "1"}
+}
+
+// reference runs `xling run` (every stage in one process, embedded broker) and returns its run directory.
+func (e env) reference(t *testing.T) string {
+	t.Helper()
+	out := t.TempDir()
+	cmd := exec.Command(e.bin, append([]string{"run"}, e.args(out, "ref")...)...)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("xling run: %v\n%s", err, b)
+	}
+	return filepath.Join(out, "ref")
+}
+
+// broker starts `xling broker` and returns its address.
+func (e env) broker(t *testing.T, nodes int) string {
+	t.Helper()
+	cmd := exec.Command(e.bin, "broker", "--listen", "127.0.0.1:0", "--nodes", fmt.Sprint(nodes))
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatalf("xling broker: %v", err)
+	}
+	return strings.TrimSpace(line)
+}
+
+// cluster is one multi-process run: stage workers against a broker.
+type cluster struct {
+	t      *testing.T
+	e      env
+	addr   string
+	out    string
+	runID  string
+	mu     sync.Mutex
+	procs  map[*exec.Cmd]string // running worker -> stage
+	exited chan exited
+	logs   strings.Builder
+}
+
+type exited struct {
+	cmd   *exec.Cmd
+	stage string
+	err   error
+}
+
+func (e env) cluster(t *testing.T, addr, runID string) *cluster {
+	return &cluster{t: t, e: e, addr: addr, out: t.TempDir(), runID: runID, procs: map[*exec.Cmd]string{}, exited: make(chan exited, 64)}
+}
+
+func (c *cluster) start(stage string) {
+	c.t.Helper()
+	cmd := exec.Command(c.e.bin, append([]string{"stage", stage, "--brokers", c.addr}, c.e.args(c.out, c.runID)...)...)
+	cmd.Stdout, cmd.Stderr = &syncWriter{c: c, stage: stage}, &syncWriter{c: c, stage: stage}
+	if err := cmd.Start(); err != nil {
+		c.t.Fatal(err)
+	}
+	c.mu.Lock()
+	c.procs[cmd] = stage
+	c.mu.Unlock()
+	go func() { c.exited <- exited{cmd, stage, cmd.Wait()} }()
+}
+
+type syncWriter struct {
+	c     *cluster
+	stage string
+}
+
+func (w *syncWriter) Write(p []byte) (int, error) {
+	w.c.mu.Lock()
+	defer w.c.mu.Unlock()
+	for _, line := range strings.SplitAfter(string(p), "\n") {
+		if line != "" {
+			w.c.logs.WriteString(w.stage + ": " + line)
+		}
+	}
+	return len(p), nil
+}
+
+// wait waits until every worker has exited; a worker that fails (and was not killed) fails the test.
+func (c *cluster) wait(ctx context.Context, killed map[*exec.Cmd]bool) {
+	c.t.Helper()
+	for {
+		c.mu.Lock()
+		n := len(c.procs)
+		c.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		select {
+		case x := <-c.exited:
+			c.reap(x, killed)
+		case <-ctx.Done():
+			c.mu.Lock()
+			var left []string
+			for cmd, s := range c.procs {
+				left = append(left, s)
+				cmd.Process.Kill()
+			}
+			c.mu.Unlock()
+			c.t.Fatalf("workers %v still running at the deadline; logs:\n%s", left, c.logs.String())
+		}
+	}
+}
+
+func (c *cluster) reap(x exited, killed map[*exec.Cmd]bool) {
+	c.t.Helper()
+	c.mu.Lock()
+	delete(c.procs, x.cmd)
+	c.mu.Unlock()
+	if x.err != nil && !killed[x.cmd] {
+		c.t.Fatalf("worker %s failed: %v; logs:\n%s", x.stage, x.err, c.logs.String())
+	}
+}
+
+// run starts workers per stage (ingest once) and waits for the run to finish.
+func (c *cluster) run(ctx context.Context, workers int) {
+	for _, s := range evaluate.StageNames() {
+		n := workers
+		if s == evaluate.Ingest || strings.HasPrefix(s, "sink-") {
+			n = 1 // ingest reads the files once; a sink writes one table
+		}
+		for range n {
+			c.start(s)
+		}
+	}
+	c.wait(ctx, nil)
+}
+
+// tables reads a run's metrics (keyed without the run id) and the count and an order-independent checksum of
+// its embeddings.
+func tables(t *testing.T, dir string) (map[string]float64, int, uint64) {
+	t.Helper()
+	ms, err := parquet.ReadFile[sinks.MetricRow](filepath.Join(dir, "metrics.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics := map[string]float64{}
+	for _, m := range ms {
+		k := m.Key()
+		if _, dup := metrics[k]; dup {
+			t.Errorf("%s: metric %q twice", dir, k)
+		}
+		metrics[k] = m.Value
+	}
+	es, err := parquet.ReadFile[sinks.EmbeddingRow](filepath.Join(dir, "embeddings.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum uint64
+	for _, e := range es {
+		h := fnv.New64a()
+		h.Write([]byte(e.Key()))
+		for _, v := range e.Vector {
+			fmt.Fprintf(h, ",%x", math.Float32bits(v))
+		}
+		sum += h.Sum64() // a sum of row hashes: the same whatever the row order
+	}
+	return metrics, len(es), sum
+}
+
+func compare(t *testing.T, what, ref, got string) {
+	t.Helper()
+	rm, rn, rsum := tables(t, ref)
+	gm, gn, gsum := tables(t, got)
+	if len(rm) == 0 {
+		t.Fatalf("%s: the reference run has no metrics", what)
+	}
+	diff := 0
+	for k, v := range rm {
+		if g, ok := gm[k]; !ok || g != v {
+			if diff++; diff <= 5 {
+				t.Errorf("%s: metric %q = %v (present %v), xling run %v", what, strings.ReplaceAll(k, "\x00", " "), g, ok, v)
+			}
+		}
+	}
+	if len(gm) != len(rm) || diff > 0 {
+		t.Errorf("%s: %d metrics, %d differ; xling run has %d", what, len(gm), diff, len(rm))
+	}
+	if gn != rn || gsum != rsum {
+		t.Errorf("%s: %d embeddings (checksum %x), xling run %d (%x)", what, gn, gsum, rn, rsum)
+	}
+}
+
+func TestScaleOutMatchesOneProcess(t *testing.T) {
+	e := setup(t)
+	ref := e.reference(t)
+	for _, tc := range []struct {
+		name           string
+		nodes, workers int
+	}{
+		{"one node, one worker per stage", 1, 1},
+		{"one node, two workers per stage", 1, 2},
+		{"three nodes, two workers per stage", 3, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			defer cancel()
+			c := e.cluster(t, e.broker(t, tc.nodes), "scale")
+			start := time.Now()
+			c.run(ctx, tc.workers)
+			t.Logf("%s: %s", tc.name, time.Since(start).Round(time.Millisecond))
+			compare(t, tc.name, ref, filepath.Join(c.out, "scale"))
+		})
+	}
+}
+
+// TestCrash kills a random running worker at a random moment, -kills times, restarting each, and checks that
+// the tables equal `xling run`'s: nothing lost, nothing counted twice.
+func TestCrash(t *testing.T) {
+	e := setup(t)
+	ref := e.reference(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	c := e.cluster(t, e.broker(t, 1), "crash")
+	rng := rand.New(rand.NewPCG(*seed, 0))
+	for _, s := range evaluate.StageNames() {
+		c.start(s)
+	}
+	killed := map[*exec.Cmd]bool{}
+	var victims []string
+	for len(victims) < *kills {
+		select {
+		case x := <-c.exited:
+			c.reap(x, killed)
+		case <-time.After(time.Duration(500+rng.IntN(2500)) * time.Millisecond):
+		}
+		c.mu.Lock()
+		running := make([]*exec.Cmd, 0, len(c.procs))
+		for cmd := range c.procs {
+			running = append(running, cmd)
+		}
+		slices.SortFunc(running, func(a, b *exec.Cmd) int { return strings.Compare(c.procs[a], c.procs[b]) })
+		c.mu.Unlock()
+		if len(running) == 0 {
+			break
+		}
+		v := running[rng.IntN(len(running))]
+		stage := c.procs[v]
+		killed[v] = true
+		v.Process.Kill() // SIGKILL: no clean shutdown
+		victims = append(victims, stage)
+		c.start(stage)
+	}
+	c.wait(ctx, killed)
+	t.Logf("killed and restarted %d workers: %v", len(victims), victims)
+	if len(victims) < *kills {
+		t.Errorf("the run ended after %d of %d kills", len(victims), *kills)
+	}
+	compare(t, "crash", ref, filepath.Join(c.out, "crash"))
+}
