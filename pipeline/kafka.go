@@ -279,16 +279,31 @@ type kafkaConsumer struct {
 	held []int
 }
 
+// joinPatience bounds how long a member keeps failing to join its group before the error is final: the
+// group retries on its own (a rebalance in progress is routine), but a coordinator that never answers must
+// end the worker rather than hang it.
+const joinPatience = 2 * time.Minute
+
 func (c *kafkaConsumer) generations(ctx context.Context) {
 	defer c.done.Done()
+	var failing time.Time
 	for {
 		gen, err := c.cg.Next(ctx)
 		if err != nil {
-			if ctx.Err() == nil {
-				c.errc <- fmt.Errorf("consumer group on %s: %w", c.topic, err)
+			if ctx.Err() != nil || errors.Is(err, kafka.ErrGroupClosed) {
+				return
 			}
+			if failing.IsZero() {
+				failing = time.Now()
+			}
+			if time.Since(failing) < joinPatience {
+				c.b.errorLogger("group "+c.topic).Printf("join: %v (retrying)", err)
+				continue
+			}
+			c.errc <- fmt.Errorf("consumer group on %s at %v: %w", c.topic, c.b.Addrs, err)
 			return
 		}
+		failing = time.Time{}
 		var held []int
 		for _, a := range gen.Assignments[c.topic] {
 			held = append(held, a.ID)

@@ -75,7 +75,11 @@ type Stage[In any] struct {
 	// settled, so a restart rebuilds its state by reading its input again. Nil: a stateless stage, whose
 	// offsets are committed wherever no stream of the partition is half read.
 	Settled func() bool
-	Counts  Counts
+	// Reset, if set, drops state not covered by committed offsets. It is called when the group's
+	// partitions are dealt anew: this member then reads every partition it holds again from its committed
+	// offset, and the partitions it lost are read by their new owner.
+	Reset  func()
+	Counts Counts
 }
 
 // Output collects what a stage produced for one input message (or, in a source, for one call of Send).
@@ -359,6 +363,9 @@ func loop[In any](ctx context.Context, w Worker, s *Stage[In], c Consumer, e *em
 		if _, gen := c.Assigned(); gen != generation {
 			// A new assignment: every partition is read again from its committed offset.
 			generation, parts = gen, map[int]*partState{}
+			if s.Reset != nil {
+				s.Reset()
+			}
 		}
 		ps := state(m.Partition)
 		ps.seen = true

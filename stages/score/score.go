@@ -67,6 +67,7 @@ type datasetState struct {
 	table  metrics.Table
 	pooled string // the language set the pool settings were last computed for
 	done   bool   // the pool is scored: everything the dataset's records imply has been emitted
+	model  string // the model that encoded the embeddings
 	// crossByQuery accumulates each query's scores over its cross-lingual settings.
 	crossByQuery map[string]*metrics.Accumulator
 }
@@ -112,6 +113,24 @@ func (d *datasetState) lang(l string) *language {
 
 func newSide() side { return side{ids: map[string]bool{}, rejected: map[string]bool{}, want: -1} }
 
+// model names the model of a dataset's rows: the one that encoded its embeddings, else the configured one.
+func (s *Scorer) model(d *datasetState) string {
+	if d.model != "" {
+		return d.model
+	}
+	return s.cfg.Model
+}
+
+// Reset forgets every dataset not yet done: after a rebalance their embeddings are read again, from the
+// offsets committed when the scorer was last settled, by whichever member now holds them.
+func (s *Scorer) Reset() {
+	for name, d := range s.datasets {
+		if !d.done {
+			delete(s.datasets, name)
+		}
+	}
+}
+
 // Settled reports whether every dataset the scorer has seen records of is done: its state is then all in
 // what it emitted, and nothing is lost if it forgets it.
 func (s *Scorer) Settled() bool {
@@ -147,6 +166,9 @@ func (s *Scorer) Add(r schemas.Record) error {
 		return fmt.Errorf("score: %s has a %d-dimensional vector, dataset %s has %d", r.ID, len(r.Vector), r.Dataset, d.dim)
 	}
 	d.done = false // a new record: the dataset has settings to score again
+	if d.model == "" {
+		d.model = r.Model
+	}
 	sd.add(entry{id: r.ID, qid: r.QID, qids: r.QIDs, vector: r.Vector})
 	return nil
 }
@@ -244,7 +266,7 @@ func (s *Scorer) maybePool(ctx context.Context, d *datasetState, out *Output) er
 		}
 		for _, q := range d.langs[l].queries.entries {
 			if a := d.crossByQuery[q.id]; a != nil {
-				out.Metrics = append(out.Metrics, s.rows(d.name, domain.Cross, l, domain.Pool, q.id, a.Mean(), a.Queries)...)
+				out.Metrics = append(out.Metrics, s.rows(d, domain.Cross, l, domain.Pool, q.id, a.Mean(), a.Queries)...)
 			}
 		}
 	}
@@ -304,27 +326,27 @@ func (s *Scorer) rank(ctx context.Context, d *datasetState, setting domain.Setti
 			}
 			a.Add(sc)
 		default:
-			out.Metrics = append(out.Metrics, s.rows(d.name, setting, qLang, cLang, kept[i].id, sc, 1)...)
+			out.Metrics = append(out.Metrics, s.rows(d, setting, qLang, cLang, kept[i].id, sc, 1)...)
 		}
 		for rank, h := range r.Top {
 			c := cs[h.Index]
-			out.Rankings = append(out.Rankings, schemas.Ranking{Dataset: d.name, Model: s.cfg.Model, Setting: setting,
+			out.Rankings = append(out.Rankings, schemas.Ranking{Dataset: d.name, Model: s.model(d), Setting: setting,
 				QueryID: kept[i].id, QueryLang: qLang, CandLang: cLang, Rank: int64(rank + 1), CandidateID: c.id,
 				Score: float64(h.Score), Relevant: slices.Contains(c.qids, kept[i].qid)})
 		}
 	}
-	out.Metrics = append(out.Metrics, s.rows(d.name, setting, qLang, cLang, "", acc.Mean(), acc.Queries)...)
+	out.Metrics = append(out.Metrics, s.rows(d, setting, qLang, cLang, "", acc.Mean(), acc.Queries)...)
 	return nil
 }
 
 // rows makes one row per metric: a mean over queries, or one query's values when queryID is set.
-func (s *Scorer) rows(dataset string, setting domain.Setting, qLang, cLang, queryID string, sc metrics.Scores, queries int) []schemas.Metric {
+func (s *Scorer) rows(d *datasetState, setting domain.Setting, qLang, cLang, queryID string, sc metrics.Scores, queries int) []schemas.Metric {
 	rows := make([]schemas.Metric, 0, len(sc))
 	for _, m := range metrics.All() {
 		if math.IsNaN(sc[m]) || queries == 0 {
 			continue // undefined here: a degradation against an English score of 0, or an empty mean
 		}
-		rows = append(rows, schemas.Metric{Dataset: dataset, Model: s.cfg.Model, Setting: setting, QueryLang: qLang,
+		rows = append(rows, schemas.Metric{Dataset: d.name, Model: s.model(d), Setting: setting, QueryLang: qLang,
 			CandLang: cLang, QueryID: queryID, Name: m.String(), Value: sc[m], Queries: int64(queries)})
 	}
 	return rows
@@ -333,16 +355,16 @@ func (s *Scorer) rows(dataset string, setting domain.Setting, qLang, cLang, quer
 func (s *Scorer) summaryRows(d *datasetState) []schemas.Metric {
 	sum := d.table.Summarize(d.name)
 	all := domain.Pool
-	rows := s.rows(d.name, domain.MonoMean, all, all, "", sum.Mono, sum.MonoSettings)
-	rows = append(rows, s.rows(d.name, domain.CrossMean, all, all, "", sum.Cross, sum.CrossSettings)...)
-	rows = append(rows, s.rows(d.name, domain.MultiMean, all, all, "", sum.Multi, sum.MultiLanguages)...)
+	rows := s.rows(d, domain.MonoMean, all, all, "", sum.Mono, sum.MonoSettings)
+	rows = append(rows, s.rows(d, domain.CrossMean, all, all, "", sum.Cross, sum.CrossSettings)...)
+	rows = append(rows, s.rows(d, domain.MultiMean, all, all, "", sum.Multi, sum.MultiLanguages)...)
 	en, haveEn := sum.Languages[domain.English]
 	for _, lang := range d.complete() {
 		ls := sum.Languages[lang]
-		rows = append(rows, s.rows(d.name, domain.LangCross, lang, all, "", ls.Cross, ls.CrossSettings)...)
+		rows = append(rows, s.rows(d, domain.LangCross, lang, all, "", ls.Cross, ls.CrossSettings)...)
 		if haveEn {
-			rows = append(rows, s.rows(d.name, domain.DegrMulti, lang, all, "", metrics.Degradation(ls.Multi, en.Multi), ls.MultiQueries)...)
-			rows = append(rows, s.rows(d.name, domain.DegrCross, lang, all, "", metrics.Degradation(ls.Cross, en.Cross), ls.CrossSettings)...)
+			rows = append(rows, s.rows(d, domain.DegrMulti, lang, all, "", metrics.Degradation(ls.Multi, en.Multi), ls.MultiQueries)...)
+			rows = append(rows, s.rows(d, domain.DegrCross, lang, all, "", metrics.Degradation(ls.Cross, en.Cross), ls.CrossSettings)...)
 		}
 	}
 	return rows
@@ -394,5 +416,6 @@ func Stage(topics pipeline.Topics, sc *Scorer) *pipeline.Stage[schemas.Record] {
 			return nil
 		},
 		Settled: sc.Settled,
+		Reset:   sc.Reset,
 	}
 }
