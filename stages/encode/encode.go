@@ -51,8 +51,16 @@ func Plan(lengths []int, budget, maxRows int) [][]int {
 	return calls
 }
 
+// Embedder is what the stage needs of a model: an ONNX Runtime session (ort.Session), or a stand-in in
+// tests.
+type Embedder interface {
+	// Embed returns one vector of Dim floats per row of b, row after row.
+	Embed(ctx context.Context, b ort.Batch) ([]float32, error)
+	Dim() int
+}
+
 // Embed fills the Vector of every row, calling the session once per planned call.
-func Embed(ctx context.Context, sess *ort.Session, cfg Config, rows []schemas.Record) error {
+func Embed(ctx context.Context, sess Embedder, cfg Config, rows []schemas.Record) error {
 	cfg = cfg.withDefaults()
 	lengths := make([]int, len(rows))
 	for i, r := range rows {
@@ -84,7 +92,7 @@ func Embed(ctx context.Context, sess *ort.Session, cfg Config, rows []schemas.Re
 
 // Stage returns the encode stage: tokens in, embeddings out, keyed by dataset so that one score member
 // sees every language of a dataset.
-func Stage(topics pipeline.Topics, sess *ort.Session, cfg Config) *pipeline.Stage[schemas.Record] {
+func Stage(topics pipeline.Topics, sess Embedder, cfg Config) *pipeline.Stage[schemas.Record] {
 	out := topics.Embeddings()
 	return &pipeline.Stage[schemas.Record]{
 		Name: "encode", Input: topics.Tokens(), Outputs: []string{out.Name},
