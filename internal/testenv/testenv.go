@@ -125,3 +125,17 @@ func Sentences(t testing.TB, perLang int) []string {
 	}
 	return out
 }
+
+// NodeModules returns the folder holding the npm references (`make oracles` installs them under
+// .cache/npm), with node on the PATH, after checking that every named package is there.
+func NodeModules(t testing.TB, packages ...string) string {
+	t.Helper()
+	RequireTool(t, "node")
+	dir := filepath.Join(RepoRoot(t), ".cache", "npm", "node_modules")
+	for _, p := range packages {
+		if _, err := os.Stat(filepath.Join(dir, p, "package.json")); err != nil {
+			Missing(t, "npm package "+p+" (run `make oracles`)")
+		}
+	}
+	return dir
+}

@@ -12,6 +12,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -68,8 +69,10 @@ type datasetState struct {
 	pooled string // the language set the pool settings were last computed for
 	done   bool   // the pool is scored: everything the dataset's records imply has been emitted
 	model  string // the model that encoded the embeddings
-	// crossByQuery accumulates each query's scores over its cross-lingual settings.
-	crossByQuery map[string]*metrics.Accumulator
+	// crossByQuery holds each query's scores in its cross-lingual settings, by candidate language: they
+	// are averaged in language order, so the mean is the same to the last bit whatever order languages
+	// arrived in.
+	crossByQuery map[string]map[string]metrics.Scores
 }
 
 // Scorer holds the state of the datasets being evaluated.
@@ -96,7 +99,7 @@ type Output struct {
 func (s *Scorer) dataset(name string) *datasetState {
 	d := s.datasets[name]
 	if d == nil {
-		d = &datasetState{name: name, langs: map[string]*language{}, crossByQuery: map[string]*metrics.Accumulator{}}
+		d = &datasetState{name: name, langs: map[string]*language{}, crossByQuery: map[string]map[string]metrics.Scores{}}
 		s.datasets[name] = d
 	}
 	return d
@@ -265,7 +268,11 @@ func (s *Scorer) maybePool(ctx context.Context, d *datasetState, out *Output) er
 			return err
 		}
 		for _, q := range d.langs[l].queries.entries {
-			if a := d.crossByQuery[q.id]; a != nil {
+			if byLang := d.crossByQuery[q.id]; byLang != nil {
+				var a metrics.Accumulator
+				for _, c := range slices.Sorted(maps.Keys(byLang)) {
+					a.Add(byLang[c])
+				}
 				out.Metrics = append(out.Metrics, s.rows(d, domain.Cross, l, domain.Pool, q.id, a.Mean(), a.Queries)...)
 			}
 		}
@@ -319,12 +326,12 @@ func (s *Scorer) rank(ctx context.Context, d *datasetState, setting domain.Setti
 		d.table.Add(st, sc)
 		switch setting {
 		case domain.Cross:
-			a := d.crossByQuery[kept[i].id]
-			if a == nil {
-				a = new(metrics.Accumulator)
-				d.crossByQuery[kept[i].id] = a
+			byLang := d.crossByQuery[kept[i].id]
+			if byLang == nil {
+				byLang = map[string]metrics.Scores{}
+				d.crossByQuery[kept[i].id] = byLang
 			}
-			a.Add(sc)
+			byLang[cLang] = sc
 		default:
 			out.Metrics = append(out.Metrics, s.rows(d, setting, qLang, cLang, kept[i].id, sc, 1)...)
 		}

@@ -1,0 +1,137 @@
+package pipeline_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+
+	"xling/domain"
+	"xling/internal/testenv"
+	"xling/pipeline"
+	"xling/schemas"
+)
+
+// consumed is one message as the independent client (kafkajs + apache-arrow) decoded it.
+type consumed struct {
+	Partition int               `json:"partition"`
+	Key       string            `json:"key"`
+	Headers   map[string]string `json:"headers"`
+	Schema    string            `json:"schema"`
+	Rows      []map[string]any  `json:"rows"`
+}
+
+// TestIndependentClientReadsTheTopics checks the topic contract of docs/topics.md with a client xling did
+// not write: kafkajs consumes from the embedded broker and apache-arrow decodes the Arrow IPC payloads,
+// dictionary-encoded label columns and list columns included.
+func TestIndependentClientReadsTheTopics(t *testing.T) {
+	modules := testenv.NodeModules(t, "kafkajs", "apache-arrow")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	b, err := pipeline.Embedded("127.0.0.1:0", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	topics := pipeline.Topics{Prefix: "contract.", Partitions: 2}
+	if err := b.CreateTopics(ctx, topics.Partitions, topics.Evaluation()...); err != nil {
+		t.Fatal(err)
+	}
+	w := pipeline.Worker{Transport: b, Topics: topics, RunID: "run-7"}
+	items := []schemas.Record{
+		{Dataset: "xquad-r", Lang: "th", Kind: domain.Query, ID: "th/q/1", QID: "1", Text: "ใครชนะ <b>?", Context: ""},
+		{Dataset: "xquad-r", Lang: "th", Kind: domain.Candidate, ID: "th/c/0.0.0", QIDs: []string{"1", "2"}, Text: "ทีม A ชนะ", Context: "ทีม A ชนะ 3-1"},
+	}
+	embeddings := []schemas.Record{{Dataset: "xquad-r", Lang: "th", Kind: domain.Query, ID: "th/q/1", QID: "1", Model: "m", Vector: []float32{0.25, -1.5, 3.0000002}}}
+	metricRows := []schemas.Metric{{Dataset: "xquad-r", Model: "m", Setting: domain.Multi, QueryLang: "th", CandLang: domain.Pool, Name: "map", Value: 0.123456789, Queries: 1190}}
+	src := pipeline.NewSource("ingest", w)
+	out := src.Output("test")
+	if err := pipeline.Emit(out, topics.Items(), "xquad-r/th", items...); err != nil {
+		t.Fatal(err)
+	}
+	out.EndStream(topics.Items().Name, "xquad-r/th", schemas.Marker{Kind: schemas.StreamEnd, Dataset: "xquad-r", Lang: "th", ItemKind: domain.Query, Langs: []string{"th"}})
+	if err := pipeline.Emit(out, topics.Embeddings(), "xquad-r", embeddings...); err != nil {
+		t.Fatal(err)
+	}
+	if err := pipeline.Emit(out, topics.Metrics(), "xquad-r", metricRows...); err != nil {
+		t.Fatal(err)
+	}
+	if err := src.Send(ctx, 0, out); err != nil {
+		t.Fatal(err)
+	}
+
+	read := func(topic string) []consumed {
+		t.Helper()
+		cmd := exec.CommandContext(ctx, "node", filepath.Join("testdata", "consume.mjs"), b.Addrs[0], topic)
+		cmd.Env = append(os.Environ(), "NODE_MODULES="+modules)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		stdout, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("node consume %s: %v\n%s", topic, err, stderr.String())
+		}
+		var msgs []consumed
+		sc := bufio.NewScanner(bytes.NewReader(stdout))
+		sc.Buffer(nil, 1<<24)
+		for sc.Scan() {
+			var m consumed
+			if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+				t.Fatalf("%s: %v", sc.Text(), err)
+			}
+			msgs = append(msgs, m)
+		}
+		return msgs
+	}
+
+	t.Run("items and their stream-end marker", func(t *testing.T) {
+		msgs := read(topics.Items().Name)
+		if len(msgs) != 2 {
+			t.Fatalf("%d messages, want the items and their marker", len(msgs))
+		}
+		data, marker := msgs[0], msgs[1]
+		if data.Key != "xquad-r/th" || marker.Key != "xquad-r/th" || data.Partition != marker.Partition {
+			t.Errorf("keys %q, %q on partitions %d, %d: want one key, one partition", data.Key, marker.Key, data.Partition, marker.Partition)
+		}
+		for _, m := range msgs {
+			if m.Headers[pipeline.HeaderRun] != "run-7" || m.Headers[schemas.HeaderSchema] != m.Schema {
+				t.Errorf("headers %v, Arrow schema metadata %q: want the run id and the schema id in both", m.Headers, m.Schema)
+			}
+		}
+		want := []map[string]any{
+			{"dataset": "xquad-r", "lang": "th", "kind": "query", "id": "th/q/1", "qid": "1", "qids": []any{}, "text": "ใครชนะ <b>?", "context": ""},
+			{"dataset": "xquad-r", "lang": "th", "kind": "candidate", "id": "th/c/0.0.0", "qid": "", "qids": []any{"1", "2"}, "text": "ทีม A ชนะ", "context": "ทีม A ชนะ 3-1"},
+		}
+		if data.Schema != schemas.Item.ID || !reflect.DeepEqual(data.Rows, want) {
+			t.Errorf("items (%s) = %v\nwant %v", data.Schema, data.Rows, want)
+		}
+		wantMarker := []map[string]any{{"kind": "stream_end", "dataset": "xquad-r", "lang": "th", "item_kind": "query", "count": float64(1), "langs": []any{"th"}, "part": float64(0), "parts": float64(0)}}
+		if marker.Schema != schemas.Markers.ID || !reflect.DeepEqual(marker.Rows, wantMarker) {
+			t.Errorf("marker (%s) = %v\nwant %v", marker.Schema, marker.Rows, wantMarker)
+		}
+	})
+	t.Run("embeddings: float32 vectors exactly", func(t *testing.T) {
+		msgs := read(topics.Embeddings().Name)
+		if len(msgs) != 1 || len(msgs[0].Rows) != 1 {
+			t.Fatalf("messages %v", msgs)
+		}
+		got := msgs[0].Rows[0]["vector"].([]any)
+		for i, v := range embeddings[0].Vector {
+			if got[i] != float64(v) {
+				t.Errorf("vector[%d] = %v, want %v", i, got[i], float64(v))
+			}
+		}
+	})
+	t.Run("metrics: dictionary-encoded labels", func(t *testing.T) {
+		msgs := read(topics.Metrics().Name)
+		want := []map[string]any{{"dataset": "xquad-r", "model": "m", "setting": "multi", "query_lang": "th", "cand_lang": "*", "query_id": "", "metric": "map", "value": 0.123456789, "queries": float64(1190)}}
+		if len(msgs) != 1 || !reflect.DeepEqual(msgs[0].Rows, want) {
+			t.Errorf("metrics = %v\nwant %v", msgs, want)
+		}
+	})
+}
