@@ -1,0 +1,162 @@
+package ingest
+
+import (
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"xling/dataset"
+	"xling/domain"
+	"xling/internal/testenv"
+	"xling/pipeline"
+	"xling/pipeline/pipelinetest"
+	"xling/schemas"
+)
+
+// LAReQA files of one article each. en: "Ab cd. Ef gh." answers q1 in its first sentence and q2 in its
+// second; its third question has an empty text (a broken record). de: q1 only, answered in "Ij."
+var files = map[string]string{
+	"en": `{"data": [{"title": "t", "paragraphs": [{"context": "Ab cd. Ef gh.", "sentence_breaks": [[0, 6], [7, 13]],
+	  "sentences": ["Ab cd.", "Ef gh."], "qas": [
+	  {"id": "q1", "question": "Q one?", "answers": [{"text": "cd", "answer_start": 3}]},
+	  {"id": "q2", "question": "Q two?", "answers": [{"text": "Ef", "answer_start": 7}]},
+	  {"id": "q3", "question": " ", "answers": [{"text": "Ef", "answer_start": 7}]}]}]}], "version": "1.1"}`,
+	"de": `{"data": [{"title": "t", "paragraphs": [{"context": "Ij. Kl.", "sentence_breaks": [[0, 3], [4, 7]],
+	  "sentences": ["Ij.", "Kl."], "qas": [{"id": "q1", "question": "F eins?", "answers": [{"text": "Ij", "answer_start": 0}]}]}]}], "version": "1.1"}`,
+}
+
+func writeData(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, dataset.XQuADR), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for lang, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, dataset.XQuADR, lang+".json"), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func TestIngestProducesItemsByLanguageWithMarkers(t *testing.T) {
+	ctx, m, w := pipelinetest.Setup(t, 2)
+	src := pipeline.NewSource("ingest", w)
+	cfg := Config{DataDir: writeData(t), Datasets: []string{dataset.XQuADR}, Langs: map[string][]string{dataset.XQuADR: {"en", "de"}},
+		Read: dataset.Options{Partial: true}, BatchSize: 1}
+	sums, err := Run(ctx, src, w.Topics, cfg, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := pipelinetest.Read(t, m, w.Topics.Items())
+
+	c := "Ab cd. Ef gh."
+	want := []schemas.Record{
+		{Dataset: "xquad-r", Lang: "en", Kind: domain.Query, ID: "en/q/q1", QID: "q1", Text: "Q one?"},
+		{Dataset: "xquad-r", Lang: "en", Kind: domain.Query, ID: "en/q/q2", QID: "q2", Text: "Q two?"},
+		{Dataset: "xquad-r", Lang: "en", Kind: domain.Candidate, ID: "en/c/0.0.0", QIDs: []string{"q1"}, Text: "Ab cd.", Context: c},
+		{Dataset: "xquad-r", Lang: "en", Kind: domain.Candidate, ID: "en/c/0.0.1", QIDs: []string{"q2"}, Text: "Ef gh.", Context: c},
+		{Dataset: "xquad-r", Lang: "de", Kind: domain.Query, ID: "de/q/q1", QID: "q1", Text: "F eins?"},
+		{Dataset: "xquad-r", Lang: "de", Kind: domain.Candidate, ID: "de/c/0.0.0", QIDs: []string{"q1"}, Text: "Ij.", Context: "Ij. Kl."},
+		{Dataset: "xquad-r", Lang: "de", Kind: domain.Candidate, ID: "de/c/0.0.1", Text: "Kl.", Context: "Ij. Kl."},
+	}
+	byID := func(a, b schemas.Record) int { return strings.Compare(a.ID, b.ID) }
+	slices.SortFunc(want, byID)
+	rows := slices.SortedFunc(slices.Values(got.Rows), byID)
+	if !reflect.DeepEqual(rows, want) {
+		t.Errorf("items\n got %+v\nwant %+v", rows, want)
+	}
+	// BatchSize 1: one message a record, each on its language's key.
+	keys := map[string]int{}
+	for _, k := range got.Keys {
+		keys[k]++
+	}
+	if want := map[string]int{"xquad-r/en": 4, "xquad-r/de": 3}; !reflect.DeepEqual(keys, want) {
+		t.Errorf("messages per key = %v, want %v", keys, want)
+	}
+	// Within a language, queries come before candidates: records of one key are on one partition, in order.
+	var kinds []string
+	for _, r := range got.Rows {
+		if r.Lang == "en" {
+			kinds = append(kinds, string(r.Kind))
+		}
+	}
+	if want := []string{"query", "query", "candidate", "candidate"}; !slices.Equal(kinds, want) {
+		t.Errorf("en records in order of kind %v, want %v", kinds, want)
+	}
+
+	ends := map[string]int64{}
+	for _, mk := range got.Markers {
+		ends[mk.Lang+" "+string(mk.ItemKind)] = mk.Count
+		if mk.Dataset != "xquad-r" || !slices.Equal(mk.Langs, []string{"en", "de"}) {
+			t.Errorf("marker %+v: want dataset xquad-r and Langs [en de]", mk)
+		}
+	}
+	if want := map[string]int64{"en query": 2, "en candidate": 2, "de query": 1, "de candidate": 2}; !reflect.DeepEqual(ends, want) {
+		t.Errorf("stream-end counts = %v, want %v", ends, want)
+	}
+	if len(got.RunEnds) != 2 {
+		t.Errorf("%d run ends, want one on each of the 2 partitions", len(got.RunEnds))
+	}
+
+	reasons := pipelinetest.DeadLetters(m, w)
+	if len(reasons) != 1 || !strings.Contains(reasons[0], "en.json: data[0].paragraphs[0].qas[2].question: empty") {
+		t.Errorf("dead letters = %q, want the empty question of en.json", reasons)
+	}
+	if got, want := src.Counts.Snapshot(), (pipeline.Snapshot{In: 8, Out: 7, Dead: 1, Emitted: 7}); got != want {
+		t.Errorf("counts = %+v, want %+v", got, want)
+	}
+	if len(sums) != 2 || sums[0].Lang != "en" || sums[0].Items != 4 || sums[0].Skipped != 1 || sums[1].Lang != "de" || sums[1].Items != 3 || len(sums[0].SHA256) != 64 {
+		t.Errorf("file sums = %+v, want en 4 items 1 skipped, de 3 items, with digests", sums)
+	}
+}
+
+// A broken record fails the run before anything is produced unless partial loading is on.
+func TestIngestSendsNothingForABrokenFile(t *testing.T) {
+	ctx, m, w := pipelinetest.Setup(t, 1)
+	cfg := Config{DataDir: writeData(t), Datasets: []string{dataset.XQuADR}, Langs: map[string][]string{dataset.XQuADR: {"de", "en"}}}
+	_, err := Run(ctx, pipeline.NewSource("ingest", w), w.Topics, cfg, quiet())
+	if err == nil || !strings.Contains(err.Error(), "qas[2].question: empty") {
+		t.Fatalf("err = %v, want the empty question", err)
+	}
+	if n := len(m.Messages(w.Topics.Items().Name)); n != 0 {
+		t.Errorf("%d messages produced before the failure, want none (de was valid, but en was not)", n)
+	}
+}
+
+// Two languages of the real XQuAD-R: the counts DATA.md records (1190 questions per language; 1276
+// German and 852 Thai candidate sentences).
+func TestIngestRealXQuADR(t *testing.T) {
+	dir := testenv.DataDir(t)
+	ctx, m, w := pipelinetest.Setup(t, 2)
+	src := pipeline.NewSource("ingest", w)
+	cfg := Config{DataDir: dir, Datasets: []string{dataset.XQuADR}, Langs: map[string][]string{dataset.XQuADR: {"de", "th"}}}
+	if _, err := Run(ctx, src, w.Topics, cfg, quiet()); err != nil {
+		t.Fatal(err)
+	}
+	got := pipelinetest.Read(t, m, w.Topics.Items())
+	ends := map[string]int64{}
+	for _, mk := range got.Markers {
+		ends[mk.Lang+" "+string(mk.ItemKind)] = mk.Count
+	}
+	if want := map[string]int64{"de query": 1190, "de candidate": 1276, "th query": 1190, "th candidate": 852}; !reflect.DeepEqual(ends, want) {
+		t.Errorf("stream-end counts = %v, want %v", ends, want)
+	}
+	n := map[string]int64{}
+	for _, r := range got.Rows {
+		n[r.Lang+" "+string(r.Kind)]++
+	}
+	if !reflect.DeepEqual(n, ends) {
+		t.Errorf("records per stream %v, markers %v", n, ends)
+	}
+	if got, want := src.Counts.Snapshot(), (pipeline.Snapshot{In: 4508, Out: 4508, Emitted: 4508}); got != want {
+		t.Errorf("counts = %+v, want %+v", got, want)
+	}
+}
