@@ -37,35 +37,6 @@ func (e *sumLen) Embed(_ context.Context, b ort.Batch) ([]float32, error) {
 	return out, nil
 }
 
-// stream is one message of records on key and the stream-end markers that follow it.
-type stream struct {
-	key     string
-	rows    []schemas.Record
-	markers []schemas.Marker
-}
-
-// produce writes the streams to the tokens topic as one source, then ends the run.
-func produce(t *testing.T, ctx context.Context, w pipeline.Worker, streams ...stream) {
-	t.Helper()
-	src := pipeline.NewSource("test", w)
-	tokens := w.Topics.Tokens()
-	for _, s := range streams {
-		out := src.Output("test")
-		if err := pipeline.Emit(out, tokens, s.key, s.rows...); err != nil {
-			t.Fatal(err)
-		}
-		for _, m := range s.markers {
-			out.EndStream(tokens.Name, s.key, m)
-		}
-		if err := src.Send(ctx, int64(len(s.rows)), out); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := src.EndRun(ctx, tokens.Name); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func tok(ds, lang string, kind domain.Kind, id string, ids ...int64) schemas.Record {
 	return schemas.Record{Dataset: ds, Lang: lang, Kind: kind, ID: id, TokenIDs: ids}
 }
@@ -76,21 +47,20 @@ func end(ds, lang string, kind domain.Kind) schemas.Marker {
 
 func TestStageEmbedsKeysByDatasetAndForwardsMarkers(t *testing.T) {
 	ctx, m, w := pipelinetest.Setup(t, 2)
-	produce(t, ctx, w,
-		stream{"d1/en", []schemas.Record{tok("d1", "en", domain.Query, "en/q/1", 5), tok("d1", "en", domain.Query, "en/q/2", 1, 2, 3)},
-			[]schemas.Marker{end("d1", "en", domain.Query)}},
-		stream{"d1/en", []schemas.Record{tok("d1", "en", domain.Candidate, "en/c/1", 4, 4)}, []schemas.Marker{end("d1", "en", domain.Candidate)}},
-		stream{"d1/de", []schemas.Record{tok("d1", "de", domain.Query, "de/q/1", 7, 8)}, []schemas.Marker{end("d1", "de", domain.Query)}},
-		stream{"d2/en", []schemas.Record{tok("d2", "en", domain.Query, "en/q/1", 9)}, []schemas.Marker{end("d2", "en", domain.Query)}},
-	)
+	// One message keyed by dataset and language; d2's record in it shows that the output is keyed by each
+	// record's dataset, and so is each stream-end marker.
+	pipelinetest.Produce(t, ctx, w, w.Topics.Tokens(), "d1/en", []schemas.Record{
+		tok("d1", "en", domain.Query, "en/q/1", 5), tok("d1", "en", domain.Query, "en/q/2", 1, 2, 3),
+		tok("d1", "en", domain.Candidate, "en/c/1", 4, 4), tok("d2", "en", domain.Query, "en/q/1", 9),
+	}, end("d1", "en", domain.Query), end("d1", "en", domain.Candidate), end("d2", "en", domain.Query))
 	emb := &sumLen{}
-	// A budget of 4 padded tokens: en/q/2 (3 tokens) gets a call to itself, en/q/1 another.
+	// A budget of 4 padded tokens: lengths 3, 2, 1, 1 go as {3}, {2, 1}, {1}.
 	st := Stage(w.Topics, emb, Config{Model: "m", TokenBudget: 4})
 	if err := pipeline.Run(ctx, w, st); err != nil {
 		t.Fatal(err)
 	}
 	got := pipelinetest.Read(t, m, w.Topics.Embeddings())
-	want := map[string][]float32{"d1 en/q/1": {1, 5}, "d1 en/q/2": {3, 6}, "d1 en/c/1": {2, 8}, "d1 de/q/1": {2, 15}, "d2 en/q/1": {1, 9}}
+	want := map[string][]float32{"d1 en/q/1": {1, 5}, "d1 en/q/2": {3, 6}, "d1 en/c/1": {2, 8}, "d2 en/q/1": {1, 9}}
 	if len(got.Rows) != len(want) {
 		t.Fatalf("%d embeddings, want %d: %+v", len(got.Rows), len(want), got.Rows)
 	}
@@ -103,10 +73,10 @@ func TestStageEmbedsKeysByDatasetAndForwardsMarkers(t *testing.T) {
 			t.Errorf("%s: embedding carries token ids %v", k, r.TokenIDs)
 		}
 	}
-	if emb.calls != 5 {
-		t.Errorf("%d embedder calls, want 5 (en/q/1 and en/q/2 do not fit one 4-token call)", emb.calls)
+	if emb.calls != 3 {
+		t.Errorf("%d embedder calls, want 3", emb.calls)
 	}
-	if want := []string{"d1", "d1", "d1", "d2"}; !slices.Equal(slices.Sorted(slices.Values(got.Keys)), want) {
+	if want := []string{"d1", "d2"}; !slices.Equal(got.Keys, want) {
 		t.Errorf("keys = %v, want %v", got.Keys, want)
 	}
 
@@ -130,13 +100,13 @@ func TestStageEmbedsKeysByDatasetAndForwardsMarkers(t *testing.T) {
 			ends[mk.Dataset+" "+mk.Lang+" "+string(mk.ItemKind)] = mk.Count
 		}
 	}
-	if want := map[string]int64{"d1 en query": 2, "d1 en candidate": 1, "d1 de query": 1, "d2 en query": 1}; !reflect.DeepEqual(ends, want) {
+	if want := map[string]int64{"d1 en query": 2, "d1 en candidate": 1, "d2 en query": 1}; !reflect.DeepEqual(ends, want) {
 		t.Errorf("stream-end counts = %v, want %v", ends, want)
 	}
 	if len(got.RunEnds) != 4 {
 		t.Errorf("%d run ends, want 4 (2 embeddings partitions x 2 tokens partitions)", len(got.RunEnds))
 	}
-	if got, want := st.Counts.Snapshot(), (pipeline.Snapshot{In: 5, Out: 5, Emitted: 5}); got != want {
+	if got, want := st.Counts.Snapshot(), (pipeline.Snapshot{In: 4, Out: 4, Emitted: 4}); got != want {
 		t.Errorf("counts = %+v, want %+v", got, want)
 	}
 	if d := pipelinetest.DeadLetters(m, w); len(d) != 0 {
