@@ -57,7 +57,10 @@ func Connect(ctx context.Context, cfg BrokerConfig) (*Broker, error) {
 	for _, a := range cfg.Addrs {
 		conn, err := (&kafka.Dialer{Timeout: timeout}).DialContext(dctx, "tcp", a)
 		if err == nil {
-			_, err = conn.Brokers() // a listener that is not Kafka fails here
+			// A listener that is not Kafka fails here, or never answers: the deadline bounds the wait.
+			if err = conn.SetDeadline(time.Now().Add(timeout)); err == nil {
+				_, err = conn.Brokers()
+			}
 			conn.Close()
 		}
 		if err == nil {

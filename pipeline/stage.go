@@ -431,6 +431,9 @@ func handle[In any](ctx context.Context, w Worker, s *Stage[In], m Message, ps *
 		}
 		return nil
 	}
+	if schema != s.Input.Schema.ID && schemas.Known(schema) {
+		return fmt.Errorf("%s: topic %s carries %s messages (%s), and the stage reads %s: wrong topic or prefix?", s.Name, s.Input.Name, schema, m.Source(), s.Input.Schema.ID)
+	}
 	if schema != s.Input.Schema.ID {
 		s.Counts.DeadMessages.Add(1)
 		out.deadLetter(-1, m.Value, fmt.Errorf("%w: message schema %q, want %q", schemas.ErrSchema, schema, s.Input.Schema.ID))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"strings"
 	"testing"
@@ -292,4 +293,60 @@ func TestTwoMembersShareThePartitions(t *testing.T) {
 	if len(want) != 9 {
 		t.Errorf("one member produced %d records, want 9", len(want))
 	}
+}
+
+func TestMisconfiguredWorkersFailClearly(t *testing.T) {
+	t.Run("a topic of another schema", func(t *testing.T) {
+		ctx, m, w := setup(t, 1)
+		st := echo(w.Topics)
+		st.Input = w.Topics.Tokens() // items in, but the stage is pointed at its own output topic
+		src := NewSource("ingest", w)
+		out := src.Output("test")
+		if err := Emit(out, w.Topics.Embeddings(), "d", schemas.Record{ID: "x", Kind: domain.Query}); err != nil {
+			t.Fatal(err)
+		}
+		out.msgs[0].Topic = w.Topics.Tokens().Name
+		if err := src.Send(ctx, 1, out); err != nil {
+			t.Fatal(err)
+		}
+		err := Run(ctx, w, st)
+		if err == nil || !strings.Contains(err.Error(), "carries xling.embedding.v1 messages") || !strings.Contains(err.Error(), "t.tokens") {
+			t.Errorf("err = %v, want one naming the topic and both schemas", err)
+		}
+		_ = m
+	})
+	t.Run("a broker that is down", func(t *testing.T) {
+		start := time.Now()
+		_, err := Connect(context.Background(), BrokerConfig{Addrs: []string{"127.0.0.1:1"}, DialTimeout: 2 * time.Second})
+		if err == nil || !strings.Contains(err.Error(), "127.0.0.1:1") {
+			t.Errorf("err = %v, want one naming the address", err)
+		}
+		if d := time.Since(start); d > 10*time.Second {
+			t.Errorf("took %s to fail", d)
+		}
+	})
+	t.Run("a listener that is not Kafka", func(t *testing.T) {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		go func() { // accepts and never answers
+			for {
+				c, err := l.Accept()
+				if err != nil {
+					return
+				}
+				defer c.Close()
+			}
+		}()
+		start := time.Now()
+		_, err = Connect(context.Background(), BrokerConfig{Addrs: []string{l.Addr().String()}, DialTimeout: 2 * time.Second})
+		if err == nil || !strings.Contains(err.Error(), l.Addr().String()) {
+			t.Errorf("err = %v, want one naming the address", err)
+		}
+		if d := time.Since(start); d > 10*time.Second {
+			t.Errorf("took %s to fail", d)
+		}
+	})
 }

@@ -260,3 +260,13 @@ func Bool[T any](name string, field func(*T) *bool) Column[T] {
 		},
 	}
 }
+
+// Known reports whether id names one of xling's schemas: a message of a known schema on the wrong topic is
+// a misconfigured deployment, not a bad message.
+func Known(id string) bool {
+	switch id {
+	case Item.ID, Tokens.ID, Embedding.ID, Markers.ID, Rankings.ID, Metrics.ID, Groups.ID, Pairs.ID:
+		return true
+	}
+	return false
+}

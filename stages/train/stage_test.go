@@ -40,6 +40,7 @@ func TestStageTrainsEachBatchOnce(t *testing.T) {
 		{"one message per batch", [][]schemas.PairRow{batch(0, 2), batch(1, 3), batch(2, 2)}, 10, 3, 7},
 		{"a batch split over two messages is one batch", [][]schemas.PairRow{batch(0, 3)[:1], batch(0, 3)[1:], batch(1, 2)}, 10, 2, 5},
 		{"a repeated batch id is skipped", [][]schemas.PairRow{batch(0, 2), batch(1, 2), batch(0, 2), batch(2, 2)}, 10, 3, 6},
+		{"an assembler restarted from the start resends batches", [][]schemas.PairRow{batch(0, 2), batch(1, 2), batch(0, 2), batch(1, 2), batch(2, 2)}, 10, 3, 6},
 		{"stops at the configured steps and reads the rest", [][]schemas.PairRow{batch(0, 2), batch(1, 2), batch(2, 2), batch(3, 2)}, 2, 2, 4},
 	}
 	for _, tc := range tests {

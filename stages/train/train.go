@@ -77,6 +77,7 @@ func New(topics pipeline.Topics, cfg train.Config, m *hashbag.Model, log *slog.L
 		Name: "train", Input: topics.Batches(),
 		Process: func(ctx context.Context, _ string, rows []schemas.PairRow, o *pipeline.Output) error {
 			start(ctx)
+			used := 0
 			for _, r := range rows {
 				if r.BatchID <= last {
 					continue
@@ -90,9 +91,13 @@ func New(topics pipeline.Topics, cfg train.Config, m *hashbag.Model, log *slog.L
 				if cur == nil {
 					cur = &batching.Batch{ID: uint64(r.BatchID), Kind: batching.Kind(r.Kind)}
 				}
+				if r.Position < int64(len(cur.Pairs)) {
+					continue // the batch being collected, sent again by an assembler that restarted
+				}
 				cur.Pairs = append(cur.Pairs, batching.Pair{Source: r.Source, Group: r.Group, QLang: r.QLang, PLang: r.PLang, Query: r.Query, Passage: r.Passage})
+				used++
 			}
-			o.Land(len(rows))
+			o.Land(used)
 			return nil
 		},
 		Finish: func(ctx context.Context, _ *pipeline.Output) error {
