@@ -51,6 +51,32 @@ func chromium(t *testing.T, page, shot string) (dom string, console []string) {
 	return stdout.String(), console
 }
 
+// load writes the report of in to page, loads it in Chromium, fails the test on any console message, and
+// returns the DOM after load, parsed and as text.
+func load(t *testing.T, page string, in report.Input, opts report.Options) (*html.Node, string) {
+	t.Helper()
+	var b bytes.Buffer
+	if err := report.Write(&b, in, opts); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(page, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// No address outside the page: the policy would block it, and this keeps the page honest without it.
+	if m := regexp.MustCompile(`(?i)(src|href)="(https?:|//)`).FindString(b.String()); m != "" {
+		t.Errorf("page refers to the network: %s", m)
+	}
+	dom, console := chromium(t, page, "")
+	if len(console) > 0 {
+		t.Errorf("console messages:\n%s", strings.Join(console, "\n"))
+	}
+	doc, err := html.Parse(strings.NewReader(dom))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return doc, dom
+}
+
 // The console check itself: a page that breaks the report's policy by fetching from the network, and a
 // page whose script fails, must both show up in the console lines.
 func TestChromiumConsoleCheckSeesErrors(t *testing.T) {
@@ -92,26 +118,7 @@ func TestReportOfARealRunLoadsInChromium(t *testing.T) {
 		in.Sets = append(in.Sets, sets...)
 	}
 	page := filepath.Join(out, "report.html")
-	var b bytes.Buffer
-	if err := report.Write(&b, in, report.Options{Title: "xling report: two random encoders on XQuAD-R", LowResource: []string{"th"}, HeldOut: []string{"th"}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(page, b.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	// No address outside the page: the policy would block it, and this keeps the page honest without it.
-	if m := regexp.MustCompile(`(?i)(src|href)="(https?:|//)`).FindString(b.String()); m != "" {
-		t.Errorf("page refers to the network: %s", m)
-	}
-
-	dom, console := chromium(t, page, "")
-	if len(console) > 0 {
-		t.Errorf("console messages:\n%s", strings.Join(console, "\n"))
-	}
-	doc, err := html.Parse(strings.NewReader(dom))
-	if err != nil {
-		t.Fatal(err)
-	}
+	doc, dom := load(t, page, in, report.Options{Title: "xling report: two random encoders on XQuAD-R", LowResource: []string{"th"}, HeldOut: []string{"th"}})
 	heatmaps := 0
 	for svg := range doc.Descendants() {
 		if svg.Data != "svg" || attr(svg, "class") != "heatmap" {
@@ -186,22 +193,7 @@ func TestMarkupInNamesRendersAsText(t *testing.T) {
 	for i := range sets {
 		sets[i].Dataset, sets[i].Model = evil, evil
 	}
-	page := filepath.Join(dir, "evil.html")
-	var b bytes.Buffer
-	if err := report.Write(&b, report.Input{Sets: sets}, report.Options{Title: evil}); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(page, b.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	dom, console := chromium(t, page, "")
-	if len(console) > 0 {
-		t.Errorf("console messages:\n%s", strings.Join(console, "\n"))
-	}
-	doc, err := html.Parse(strings.NewReader(dom))
-	if err != nil {
-		t.Fatal(err)
-	}
+	doc, _ := load(t, filepath.Join(dir, "evil.html"), report.Input{Sets: sets}, report.Options{Title: evil})
 	var h1 string
 	for n := range doc.Descendants() {
 		if n.Type == html.ElementNode && n.Data == "script" {
