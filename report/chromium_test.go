@@ -15,10 +15,10 @@ import (
 	"golang.org/x/net/html"
 
 	"xling/dataset"
+	"xling/domain"
 	"xling/internal/testenv"
 	"xling/internal/testrun"
 	"xling/report"
-	"xling/stages/score"
 )
 
 // chromium loads a page in headless Chromium and returns its DOM after load and the console lines it
@@ -107,7 +107,7 @@ func TestReportOfARealRunLoadsInChromium(t *testing.T) {
 	for _, spec := range runs {
 		res := testrun.Run(t, out, spec)
 		for _, m := range res.Metrics {
-			if m.QueryID == "" && m.Name == "map" && (m.Setting == score.Mono || m.Setting == score.Cross && m.CandLang != score.AllLangs) {
+			if m.QueryID == "" && m.Name == "map" && (m.Setting == domain.Mono || m.Setting == domain.Cross && m.CandLang != domain.Pool) {
 				want[spec.Model+" "+m.QueryLang+">"+m.CandLang] = fmt.Sprintf("%.3f", m.Value)
 			}
 		}

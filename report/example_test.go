@@ -4,13 +4,14 @@ import (
 	"fmt"
 	"strings"
 
+	"xling/domain"
 	"xling/report"
 	"xling/schemas"
 )
 
 // A report of one model on two languages: a 2 x 2 heatmap, monolingual on the diagonal.
 func ExampleWrite() {
-	row := func(setting, q, c string, v float64) schemas.Metric {
+	row := func(setting domain.Setting, q, c string, v float64) schemas.Metric {
 		return schemas.Metric{Dataset: "xquad-r", Model: "m", Setting: setting, QueryLang: q, CandLang: c, Name: "map", Value: v, Queries: 1190}
 	}
 	rows := []schemas.Metric{row("mono", "de", "de", 0.41), row("mono", "en", "en", 0.49), row("cross", "de", "en", 0.11), row("cross", "en", "de", 0.10)}

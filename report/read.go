@@ -12,6 +12,7 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 
+	"xling/domain"
 	"xling/experiment"
 	"xling/schemas"
 	"xling/sinks"
@@ -84,7 +85,7 @@ func ReadRun(dir string, lim Limits) ([]Set, error) {
 				sets = append(sets, Set{Model: m.Model, Dataset: m.Dataset, Run: m.RunID, Runs: [][]schemas.Metric{nil}})
 			}
 			sets[i].Runs[0] = append(sets[i].Runs[0], schemas.Metric{
-				Dataset: m.Dataset, Model: m.Model, Setting: m.Setting, QueryLang: m.QueryLang, CandLang: m.CandLang,
+				Dataset: m.Dataset, Model: m.Model, Setting: domain.Setting(m.Setting), QueryLang: m.QueryLang, CandLang: m.CandLang,
 				QueryID: m.QueryID, Name: m.Metric, Value: m.Value, Queries: m.Queries,
 			})
 		}

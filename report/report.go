@@ -13,8 +13,8 @@ import (
 	"math"
 	"slices"
 
+	"xling/domain"
 	"xling/schemas"
-	"xling/stages/score"
 	"xling/stats"
 )
 
@@ -53,8 +53,11 @@ type Options struct {
 
 // measures are the paper's summaries with the per-query rows that the paired tests compare: a query's AP
 // against its own language (Mo.), its mean AP over the cross-lingual settings (Cr.), its AP in the pool (Mul.).
-var measures = []struct{ label, summary, perQuery string }{
-	{"Mo.", score.MonoMean, score.Mono}, {"Cr.", score.CrossMean, score.Cross}, {"Mul.", score.MultiMean, score.Multi},
+var measures = []struct {
+	label             string
+	summary, perQuery domain.Setting
+}{
+	{"Mo.", domain.MonoMean, domain.Mono}, {"Cr.", domain.CrossMean, domain.Cross}, {"Mul.", domain.MultiMean, domain.Multi},
 }
 
 //go:embed report.html.tmpl
@@ -91,18 +94,21 @@ type summary struct {
 	Label    string
 	set      Set
 	values   map[key][]float64 // every run's value of one mean row
-	perQuery map[string]map[[2]string]float64
+	perQuery map[domain.Setting]map[[2]string]float64
 	langs    []string // languages of the set's monolingual and cross-lingual settings
 }
 
-type key struct{ setting, q, c, name string }
+type key struct {
+	setting    domain.Setting
+	q, c, name string
+}
 
 func newSummary(s Set) *summary {
 	sum := &summary{set: s, Label: s.Model, values: map[key][]float64{}}
 	langs := map[string]bool{}
 	for _, run := range s.Runs {
 		for _, m := range run {
-			if m.Setting == score.Mono || m.Setting == score.Cross && m.CandLang != score.AllLangs {
+			if m.Setting == domain.Mono || m.Setting == domain.Cross && m.CandLang != domain.Pool {
 				langs[m.QueryLang], langs[m.CandLang] = true, true
 			}
 			if !finite(m.Value) {
@@ -113,7 +119,7 @@ func newSummary(s Set) *summary {
 				sum.values[k] = append(sum.values[k], m.Value)
 			} else if len(s.Runs) == 1 && m.Name == "map" {
 				if sum.perQuery == nil {
-					sum.perQuery = map[string]map[[2]string]float64{}
+					sum.perQuery = map[domain.Setting]map[[2]string]float64{}
 				}
 				if sum.perQuery[m.Setting] == nil {
 					sum.perQuery[m.Setting] = map[[2]string]float64{}
@@ -132,7 +138,7 @@ func newSummary(s Set) *summary {
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 
 // get is the mean over runs of one metric and its sample standard deviation (0 for one run).
-func (s *summary) get(setting, q, c, name string) (mean, sd float64, ok bool) {
+func (s *summary) get(setting domain.Setting, q, c, name string) (mean, sd float64, ok bool) {
 	xs := s.values[key{setting, q, c, name}]
 	if len(xs) == 0 {
 		return 0, 0, false
@@ -153,9 +159,9 @@ func (s *summary) get(setting, q, c, name string) (mean, sd float64, ok bool) {
 // interval is the whisker of a summary bar. A single run with per-query rows gets a 95% confidence interval
 // over queries: the summary is a mean over query languages of per-language means, so its variance is
 // sum(var_l/n_l)/L^2 (normal approximation). An experiment arm gets ± one standard deviation over seeds.
-func (s *summary) interval(setting, perQuery string) (half float64, ok bool) {
+func (s *summary) interval(setting, perQuery domain.Setting) (half float64, ok bool) {
 	if len(s.set.Runs) > 1 {
-		_, sd, ok := s.get(setting, score.AllLangs, score.AllLangs, "map")
+		_, sd, ok := s.get(setting, domain.Pool, domain.Pool, "map")
 		return sd, ok
 	}
 	byLang := map[string][]float64{}

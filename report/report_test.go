@@ -6,19 +6,19 @@ import (
 	"strings"
 	"testing"
 
+	"xling/domain"
 	"xling/schemas"
-	"xling/stages/score"
 )
 
-func metric(setting, q, c, id, name string, v float64) schemas.Metric {
+func metric(setting domain.Setting, q, c, id, name string, v float64) schemas.Metric {
 	return schemas.Metric{Dataset: "d", Model: "m", Setting: setting, QueryLang: q, CandLang: c, QueryID: id, Name: name, Value: v, Queries: 1}
 }
 
 func TestWriteEscapesStringsFromTheData(t *testing.T) {
 	evil := `<script>alert("x")</script>`
 	rows := []schemas.Metric{
-		metric(score.Mono, evil, evil, "", "map", 0.5),
-		metric(score.MonoMean, "*", "*", "", "map", 0.5),
+		metric(domain.Mono, evil, evil, "", "map", 0.5),
+		metric(domain.MonoMean, "*", "*", "", "map", 0.5),
 	}
 	var b bytes.Buffer
 	err := Write(&b, Input{Sets: []Set{{Model: `<img src=x onerror=alert(1)>`, Dataset: evil, Run: evil, Runs: [][]schemas.Metric{rows}}}},
@@ -45,14 +45,14 @@ func TestHeatmapHasOneCellPerSettingAndMarksMissingOnes(t *testing.T) {
 		for _, c := range []string{"a", "b", "c"} {
 			switch {
 			case q == c:
-				rows = append(rows, metric(score.Mono, q, c, "", "map", 0.4))
+				rows = append(rows, metric(domain.Mono, q, c, "", "map", 0.4))
 			case q == "c" && c == "a": // a setting the run did not score
 			default:
-				rows = append(rows, metric(score.Cross, q, c, "", "map", 0.1))
+				rows = append(rows, metric(domain.Cross, q, c, "", "map", 0.1))
 			}
 		}
 	}
-	rows = append(rows, metric(score.Cross, "a", "b", "", "map", math.NaN())) // a second run's broken value is dropped
+	rows = append(rows, metric(domain.Cross, "a", "b", "", "map", math.NaN())) // a second run's broken value is dropped
 	h := newHeatmap(newSummary(Set{Runs: [][]schemas.Metric{rows}}))
 	if len(h.Cells) != 9 {
 		t.Fatalf("%d cells, want 9", len(h.Cells))
@@ -65,7 +65,7 @@ func TestHeatmapHasOneCellPerSettingAndMarksMissingOnes(t *testing.T) {
 				t.Errorf("cell %s→%s marked missing", c.Query, c.Cand)
 			}
 		}
-		if (c.Query == c.Cand) != (c.Setting == score.Mono) {
+		if (c.Query == c.Cand) != (c.Setting == domain.Mono) {
 			t.Errorf("cell %s→%s has setting %s", c.Query, c.Cand, c.Setting)
 		}
 	}
@@ -81,16 +81,16 @@ func TestHeatmapHasOneCellPerSettingAndMarksMissingOnes(t *testing.T) {
 // (variance 0): half-width = 1.96 * sqrt(0.5/2 + 0) / 2 languages = 0.48999.
 func TestIntervalIsTheStratifiedNormalInterval(t *testing.T) {
 	rows := []schemas.Metric{
-		metric(score.Mono, "a", "a", "q1", "map", 0), metric(score.Mono, "a", "a", "q2", "map", 1),
-		metric(score.Mono, "b", "b", "q1", "map", 1), metric(score.Mono, "b", "b", "q2", "map", 1), metric(score.Mono, "b", "b", "q3", "map", 1),
+		metric(domain.Mono, "a", "a", "q1", "map", 0), metric(domain.Mono, "a", "a", "q2", "map", 1),
+		metric(domain.Mono, "b", "b", "q1", "map", 1), metric(domain.Mono, "b", "b", "q2", "map", 1), metric(domain.Mono, "b", "b", "q3", "map", 1),
 	}
-	half, ok := newSummary(Set{Runs: [][]schemas.Metric{rows}}).interval(score.MonoMean, score.Mono)
+	half, ok := newSummary(Set{Runs: [][]schemas.Metric{rows}}).interval(domain.MonoMean, domain.Mono)
 	if want := 1.959963984540054 * 0.5 / 2; !ok || !(math.Abs(half-want) <= 1e-12) {
 		t.Errorf("half-width %v (ok %v), want %v", half, ok, want)
 	}
 	// Over seeds the whisker is the sample standard deviation: of 0.2 and 0.4 it is sqrt(0.02).
-	seeds := Set{Runs: [][]schemas.Metric{{metric(score.MonoMean, "*", "*", "", "map", 0.2)}, {metric(score.MonoMean, "*", "*", "", "map", 0.4)}}}
-	half, ok = newSummary(seeds).interval(score.MonoMean, score.Mono)
+	seeds := Set{Runs: [][]schemas.Metric{{metric(domain.MonoMean, "*", "*", "", "map", 0.2)}, {metric(domain.MonoMean, "*", "*", "", "map", 0.4)}}}
+	half, ok = newSummary(seeds).interval(domain.MonoMean, domain.Mono)
 	if !ok || !(math.Abs(half-math.Sqrt(0.02)) <= 1e-12) {
 		t.Errorf("over seeds: %v (ok %v), want %v", half, ok, math.Sqrt(0.02))
 	}
@@ -102,7 +102,7 @@ func TestPairedTestsPairQueriesByLanguageAndID(t *testing.T) {
 	set := func(model string, vals map[string]float64) Set {
 		var rows []schemas.Metric
 		for id, v := range vals {
-			rows = append(rows, metric(score.Multi, id[:1], "*", id, "map", v))
+			rows = append(rows, metric(domain.Multi, id[:1], "*", id, "map", v))
 		}
 		return Set{Model: model, Dataset: "d", Runs: [][]schemas.Metric{rows}}
 	}

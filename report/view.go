@@ -5,7 +5,7 @@ import (
 	"math"
 	"slices"
 
-	"xling/stages/score"
+	"xling/domain"
 )
 
 // The view types hold what the template draws: every coordinate computed here, every string escaped there.
@@ -47,12 +47,13 @@ type label struct {
 }
 
 type cell struct {
-	X, Y, Size     float64
-	Fill, Ink      string
-	Query, Cand    string
-	Setting, Value string
-	TextX, TextY   float64
-	Missing        bool
+	X, Y, Size   float64
+	Fill, Ink    string
+	Query, Cand  string
+	Setting      domain.Setting
+	Value        string
+	TextX, TextY float64
+	Missing      bool
 }
 
 type chart struct {
@@ -175,7 +176,7 @@ func build(in Input, opts Options) (view, error) {
 		for _, m := range measures {
 			var row []barValue
 			for _, s := range group {
-				mean, _, ok := s.get(m.summary, score.AllLangs, score.AllLangs, "map")
+				mean, _, ok := s.get(m.summary, domain.Pool, domain.Pool, "map")
 				half, hok := s.interval(m.summary, m.perQuery)
 				row = append(row, barValue{mean, half, ok, ok && hok})
 			}
@@ -186,30 +187,35 @@ func build(in Input, opts Options) (view, error) {
 			note = "Whiskers: ± one standard deviation over seeds."
 		}
 		d.Summary = newChart("Mo., Cr. and Mul. mAP per model", note, []string{"Mo.", "Cr.", "Mul."}, nil, d.Models, sv, "%.3f")
-		perLang := func(setting, name string) [][]barValue {
+		perLang := func(setting domain.Setting, name string) [][]barValue {
 			var out [][]barValue
 			for _, l := range langs {
 				var row []barValue
 				for _, s := range group {
-					mean, _, ok := s.get(setting, l, score.AllLangs, name)
+					mean, _, ok := s.get(setting, l, domain.Pool, name)
 					row = append(row, barValue{mean: mean, ok: ok})
 				}
 				out = append(out, row)
 			}
 			return out
 		}
-		d.RankDist = newChart("Mean rank distance per language (Mul.; lower is less biased)", "", langs, marks, d.Models, perLang(score.Multi, "rank_distance"), "%.1f")
-		d.DegrMulti = newChart("Degradation from English per language, Mul. mAP: 1 − mAP(lang)/mAP(en)", "", langs, marks, d.Models, perLang(score.DegrMulti, "map"), "%.3f")
-		d.DegrCross = newChart("Degradation from English per language, Cr. mAP", "", langs, marks, d.Models, perLang(score.DegrCross, "map"), "%.3f")
+		d.RankDist = newChart("Mean rank distance per language (Mul.; lower is less biased)", "", langs, marks, d.Models, perLang(domain.Multi, "rank_distance"), "%.1f")
+		d.DegrMulti = newChart("Degradation from English per language, Mul. mAP: 1 − mAP(lang)/mAP(en)", "", langs, marks, d.Models, perLang(domain.DegrMulti, "map"), "%.3f")
+		d.DegrCross = newChart("Degradation from English per language, Cr. mAP", "", langs, marks, d.Models, perLang(domain.DegrCross, "map"), "%.3f")
 
-		for _, m := range []struct{ label, setting, name, format string }{
-			{"Mo. mAP", score.MonoMean, "map", "%.3f"}, {"Cr. mAP", score.CrossMean, "map", "%.3f"},
-			{"Mul. mAP", score.MultiMean, "map", "%.3f"}, {"Mul. F1@10", score.MultiMean, "f1@10", "%.3f"},
-			{"mean rank distance", score.MultiMean, "rank_distance", "%.1f"},
+		for _, m := range []struct {
+			label   string
+			setting domain.Setting
+			name    string
+			format  string
+		}{
+			{"Mo. mAP", domain.MonoMean, "map", "%.3f"}, {"Cr. mAP", domain.CrossMean, "map", "%.3f"},
+			{"Mul. mAP", domain.MultiMean, "map", "%.3f"}, {"Mul. F1@10", domain.MultiMean, "f1@10", "%.3f"},
+			{"mean rank distance", domain.MultiMean, "rank_distance", "%.1f"},
 		} {
 			row := sideRow{Measure: m.label}
 			for _, s := range group {
-				mean, sd, ok := s.get(m.setting, score.AllLangs, score.AllLangs, m.name)
+				mean, sd, ok := s.get(m.setting, domain.Pool, domain.Pool, m.name)
 				row.Cells = append(row.Cells, format(m.format, mean, sd, ok))
 			}
 			d.SideBySide = append(d.SideBySide, row)
@@ -255,9 +261,9 @@ func newHeatmap(s *summary) heatmap {
 	oks := make([]bool, n*n)
 	for i, q := range s.langs {
 		for j, c := range s.langs {
-			setting := score.Cross
+			setting := domain.Cross
 			if q == c {
-				setting = score.Mono
+				setting = domain.Mono
 			}
 			vals[i*n+j], _, oks[i*n+j] = s.get(setting, q, c, "map")
 			if oks[i*n+j] {
@@ -272,9 +278,9 @@ func newHeatmap(s *summary) heatmap {
 	for i, q := range s.langs {
 		for j, c := range s.langs {
 			x, y := left+float64(j)*cellSize, top+float64(i)*cellSize
-			setting := score.Cross
+			setting := domain.Cross
 			if q == c {
-				setting = score.Mono
+				setting = domain.Mono
 			}
 			cl := cell{X: x, Y: y, Size: cellSize - 2, Query: q, Cand: c, Setting: setting, TextX: x + cellSize/2 - 1, TextY: y + cellSize/2 + 3}
 			if !oks[i*n+j] {
@@ -375,11 +381,14 @@ func newChart(title, note string, categories, marks, series []string, vals [][]b
 
 func newLangTable(s *summary, langs []string, low, held map[string]bool) langTable {
 	t := langTable{Model: s.Label, Headers: []string{"mono mAP", "cross mAP", "multi mAP", "multi F1@10", "rank dist", "degr. mAP", "degr. F1@10", "degr. cross mAP"}}
-	cols := []struct{ setting, cand, name, format string }{
-		{score.Mono, "", "map", "%.3f"}, {score.LangCross, score.AllLangs, "map", "%.3f"},
-		{score.Multi, score.AllLangs, "map", "%.3f"}, {score.Multi, score.AllLangs, "f1@10", "%.3f"},
-		{score.Multi, score.AllLangs, "rank_distance", "%.1f"}, {score.DegrMulti, score.AllLangs, "map", "%.3f"},
-		{score.DegrMulti, score.AllLangs, "f1@10", "%.3f"}, {score.DegrCross, score.AllLangs, "map", "%.3f"},
+	cols := []struct {
+		setting            domain.Setting
+		cand, name, format string
+	}{
+		{domain.Mono, "", "map", "%.3f"}, {domain.LangCross, domain.Pool, "map", "%.3f"},
+		{domain.Multi, domain.Pool, "map", "%.3f"}, {domain.Multi, domain.Pool, "f1@10", "%.3f"},
+		{domain.Multi, domain.Pool, "rank_distance", "%.1f"}, {domain.DegrMulti, domain.Pool, "map", "%.3f"},
+		{domain.DegrMulti, domain.Pool, "f1@10", "%.3f"}, {domain.DegrCross, domain.Pool, "map", "%.3f"},
 	}
 	for _, l := range langs {
 		r := langRow{Lang: l, Low: low[l], Held: held[l]}

@@ -14,11 +14,11 @@ import (
 	"github.com/parquet-go/parquet-go"
 
 	"xling/dataset"
+	"xling/domain"
 	"xling/evaluate"
 	"xling/internal/testenv"
 	"xling/internal/testrun"
 	"xling/sinks"
-	"xling/stages/score"
 )
 
 // duckAnswers are the answers of testdata/duckdb.mjs, the README's DuckDB queries.
@@ -85,7 +85,7 @@ func TestDuckDBQueriesOverARunAgreeWithXling(t *testing.T) {
 	var query string
 	var top []sinks.RankingRow
 	for _, r := range rankings {
-		if r.Setting == score.Multi && r.QueryLang == "en" && (query == "" || r.QueryID == query) {
+		if r.Setting == string(domain.Multi) && r.QueryLang == "en" && (query == "" || r.QueryID == query) {
 			query = r.QueryID
 			top = append(top, r)
 		}
@@ -111,8 +111,8 @@ func TestDuckDBQueriesOverARunAgreeWithXling(t *testing.T) {
 		t.Fatalf("DuckDB: %d and %d language rows, want %d", len(got.PerLanguage), len(got.PerQuery), len(langs))
 	}
 	for i, l := range langs {
-		mono, ok1 := evaluate.Lookup(res.Metrics, dataset.XQuADR, score.Mono, l, l, "map")
-		multi, ok2 := evaluate.Lookup(res.Metrics, dataset.XQuADR, score.Multi, l, score.AllLangs, "map")
+		mono, ok1 := evaluate.Lookup(res.Metrics, dataset.XQuADR, domain.Mono, l, l, "map")
+		multi, ok2 := evaluate.Lookup(res.Metrics, dataset.XQuADR, domain.Multi, l, domain.Pool, "map")
 		pl := got.PerLanguage[i]
 		if !ok1 || !ok2 || pl.Lang != l || !(math.Abs(pl.Mono-mono) <= 1e-12) || !(math.Abs(pl.Multi-multi) <= 1e-12) {
 			t.Errorf("%s: DuckDB %+v, xling mono %v multi %v", l, pl, mono, multi)
@@ -121,7 +121,7 @@ func TestDuckDBQueriesOverARunAgreeWithXling(t *testing.T) {
 		pq := got.PerQuery[i]
 		var queries int64
 		for _, m := range res.Metrics {
-			if m.QueryID == "" && m.Setting == score.Mono && m.QueryLang == l && m.Name == "map" {
+			if m.QueryID == "" && m.Setting == domain.Mono && m.QueryLang == l && m.Name == "map" {
 				queries = m.Queries
 			}
 		}
