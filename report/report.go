@@ -7,6 +7,7 @@ package report
 import (
 	"cmp"
 	"embed"
+	"errors"
 	"fmt"
 	"html/template"
 	"io"
@@ -15,6 +16,7 @@ import (
 
 	"xling/domain"
 	"xling/schemas"
+	"xling/sinks"
 	"xling/stats"
 )
 
@@ -87,6 +89,19 @@ func Write(w io.Writer, in Input, opts Options) error {
 		return fmt.Errorf("report: %w", err)
 	}
 	return nil
+}
+
+// WriteFile renders the report of in to path, which appears only when complete.
+func WriteFile(path string, in Input, opts Options) error {
+	f, err := sinks.CreateFile(path)
+	if err != nil {
+		return err
+	}
+	if err := Write(f, in, opts); err != nil {
+		return errors.Join(err, f.Abort())
+	}
+	_, err = f.Commit()
+	return err
 }
 
 // summary is one Set's values, indexed: means over runs, their spread, and the per-query AP of a single run.

@@ -71,11 +71,7 @@ func readRankings(t *testing.T, path string) []sinks.RankingRow {
 
 // DuckDB, reading a real run's Parquet tables on its own, answers the README's questions as xling does.
 func TestDuckDBQueriesOverARunAgreeWithXling(t *testing.T) {
-	node := testenv.RequireTool(t, "node")
-	modules := filepath.Join(testenv.RepoRoot(t), ".cache", "npm", "node_modules")
-	if _, err := os.Stat(filepath.Join(modules, "@duckdb", "node-api", "package.json")); err != nil {
-		testenv.Missing(t, "@duckdb/node-api in "+modules)
-	}
+	modules := testenv.NodeModules(t, "@duckdb/node-api")
 	langs := []string{"de", "en", "th"}
 	const dim = 32 // testrun's model
 	res := testrun.Run(t, t.TempDir(), testrun.Spec{Model: "random-a", Seed: 7, Dataset: dataset.XQuADR, Langs: langs, TopK: 10})
@@ -94,7 +90,7 @@ func TestDuckDBQueriesOverARunAgreeWithXling(t *testing.T) {
 		t.Fatalf("query %s has %d multilingual ranking rows, want 10", query, len(top))
 	}
 
-	cmd := exec.Command(node, "testdata/duckdb.mjs", modules, res.Dir, query)
+	cmd := exec.Command("node", "testdata/duckdb.mjs", modules, res.Dir, query)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

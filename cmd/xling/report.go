@@ -8,7 +8,6 @@ import (
 	"log/slog"
 
 	htmlreport "xling/report" // report is taken: experiment.go has a func report
-	"xling/sinks"
 )
 
 func cmdReport(_ context.Context, args []string, log *slog.Logger) error {
@@ -58,15 +57,8 @@ func cmdReport(_ context.Context, args []string, log *slog.Logger) error {
 		}
 		in.Sets = append(in.Sets, sets...)
 	}
-	f, err := sinks.CreateFile(*out)
-	if err != nil {
-		return err
-	}
 	opts := htmlreport.Options{Title: *title, LowResource: split(*low), HeldOut: heldOut, Rounds: *rounds, Seed: *seed}
-	if err := htmlreport.Write(f, in, opts); err != nil {
-		return errors.Join(err, f.Abort())
-	}
-	if _, err := f.Commit(); err != nil {
+	if err := htmlreport.WriteFile(*out, in, opts); err != nil {
 		return err
 	}
 	log.Info("report written", "path", *out, "models", len(in.Sets))
