@@ -11,6 +11,7 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -135,6 +136,9 @@ func Open(dir string, opts Options) (*Reader, error) {
 
 // Queries are the judged queries that have at least one relevant document, in file order.
 func (r *Reader) Queries() []dataset.Item { return slices.Clone(r.queries) }
+
+// CorpusSHA256 is the hex SHA-256 of corpus.jsonl as Open read it, for a run's manifest.
+func (r *Reader) CorpusSHA256() string { return hex.EncodeToString(r.corpusSum[:]) }
 
 // Documents is the number of documents in the corpus.
 func (r *Reader) Documents() int { return r.docs }

@@ -1,6 +1,8 @@
 package beir
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"os"
 	"path/filepath"
@@ -69,6 +71,9 @@ func TestReadGivesTheItemsTheLAReQAReadersGive(t *testing.T) {
 	}
 	if r.Documents() != 3 {
 		t.Errorf("%d documents, want 3", r.Documents())
+	}
+	if sum := sha256.Sum256([]byte(goodCorpus)); r.CorpusSHA256() != hex.EncodeToString(sum[:]) {
+		t.Errorf("corpus SHA-256 %s, want %x", r.CorpusSHA256(), sum)
 	}
 	// Stopping early is allowed and yields nothing more.
 	n := 0
