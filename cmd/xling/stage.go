@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 
 	"xling/evaluate"
@@ -14,7 +16,12 @@ import (
 // cluster that the run's other stages share. Several workers of one stage split its partitions.
 func cmdStage(ctx context.Context, args []string, log *slog.Logger) error {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		return fmt.Errorf("usage: xling stage NAME --brokers ADDR --run-id ID [flags]; NAME is one of %s", strings.Join(evaluate.StageNames(), ", "))
+		usage := fmt.Sprintf("usage: xling stage NAME --brokers ADDR --run-id ID [flags]; NAME is one of %s", strings.Join(evaluate.StageNames(), ", "))
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
+			fmt.Fprintln(os.Stderr, usage)
+			return flag.ErrHelp
+		}
+		return errors.New(usage)
 	}
 	name := args[0]
 	fs := flag.NewFlagSet("stage "+name, flag.ContinueOnError)

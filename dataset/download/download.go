@@ -21,24 +21,47 @@ import (
 // DefaultBaseURL serves raw files of GitHub repositories as <base>/<owner>/<name>/<commit>/<path>.
 const DefaultBaseURL = "https://raw.githubusercontent.com"
 
+// HuggingFaceBaseURL serves files of Hugging Face dataset repositories as
+// <base>/datasets/<owner>/<name>/resolve/<commit>/<path>.
+const HuggingFaceBaseURL = "https://huggingface.co"
+
+// Host says which kind of server a File comes from, and so how its URL is formed.
+type Host int
+
+const (
+	GitHub      Host = iota // raw.githubusercontent.com
+	HuggingFace             // a Hugging Face dataset repository
+)
+
 // File is one file of the data directory and where it comes from.
 type File struct {
 	Path   string // slash-separated, relative to the destination directory
-	Repo   string // GitHub owner/name
+	Host   Host
+	Repo   string // owner/name
 	Commit string // full commit hash
 	Source string // path inside Repo at Commit
 	SHA256 string // hex digest of the content
 }
 
-// URL is where the file is fetched from under base.
+// URL is where the file is fetched from under base ("" means the host's public server).
 func (f File) URL(base string) string {
+	if f.Host == HuggingFace {
+		if base == "" {
+			base = HuggingFaceBaseURL
+		}
+		return strings.TrimSuffix(base, "/") + "/datasets/" + f.Repo + "/resolve/" + f.Commit + "/" + f.Source
+	}
+	if base == "" {
+		base = DefaultBaseURL
+	}
 	return strings.TrimSuffix(base, "/") + "/" + f.Repo + "/" + f.Commit + "/" + f.Source
 }
 
 // Downloader fetches files into a directory.
 type Downloader struct {
 	Client   *http.Client // nil: http.DefaultClient
-	BaseURL  string       // "": DefaultBaseURL
+	BaseURL  string       // "": each file's host's public server
+	Header   http.Header  // sent with every request, e.g. Authorization for a gated repository
 	MaxBytes int64        // per file; 0: 256 MiB
 	Logger   *slog.Logger // nil: slog.Default()
 }
@@ -82,11 +105,7 @@ func (d *Downloader) fetch(ctx context.Context, dir string, f File) error {
 	if err := root.MkdirAll(filepath.Dir(rel), 0o755); err != nil {
 		return fmt.Errorf("download %s: %w", f.Path, err)
 	}
-	base := d.BaseURL
-	if base == "" {
-		base = DefaultBaseURL
-	}
-	url := f.URL(base)
+	url := f.URL(d.BaseURL)
 	tmp := rel + ".part"
 	if err := d.get(ctx, root, tmp, url, f.SHA256); err != nil {
 		_ = root.Remove(tmp) // best effort: the error that matters is the download's
@@ -105,6 +124,9 @@ func (d *Downloader) get(ctx context.Context, root *os.Root, tmp, url, want stri
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
+	}
+	for k, v := range d.Header {
+		req.Header[k] = v
 	}
 	client := d.Client
 	if client == nil {

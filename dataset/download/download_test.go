@@ -21,7 +21,7 @@ func upstream(t *testing.T, dir string, files []File) (*httptest.Server, *atomic
 	t.Helper()
 	byURL := map[string]string{}
 	for _, f := range files {
-		byURL[strings.TrimPrefix(f.URL(""), "/")] = f.Path
+		byURL[strings.TrimPrefix(f.URL("http://upstream"), "http://upstream/")] = f.Path
 	}
 	var hits atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
