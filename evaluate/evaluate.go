@@ -135,8 +135,8 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (*Result, error) {
 		return err
 	}
 
-	// Every language xling knows; XQuAD-R has them all.
-	langs, err := dataset.Langs(dataset.XQuADR)
+	// Every language present in the run's datasets.
+	langs, err := dataset.Langs(cfg.DataDir, cfg.Datasets, log)
 	if err != nil {
 		return nil, err
 	}

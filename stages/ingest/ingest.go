@@ -45,7 +45,7 @@ func Run(ctx context.Context, st *pipeline.Stage, cfg Config, log *slog.Logger) 
 	var all []dsFiles
 	var sums []FileSum
 	for _, name := range cfg.Datasets {
-		files, err := dataset.Files(cfg.DataDir, name, cfg.Langs[name])
+		files, err := dataset.Files(cfg.DataDir, name, cfg.Langs[name], log)
 		if err != nil {
 			return nil, fmt.Errorf("ingest: %w", err)
 		}
