@@ -17,8 +17,9 @@ ORT_DIR         := $(CACHE)/onnxruntime-$(ORT_NPM_VERSION)
 ONNXRUNTIME_LIB ?= $(ORT_DIR)/libonnxruntime.so.1
 export ONNXRUNTIME_LIB XLING_DATA
 
-# Debian packages that tests use as independent oracles (and their peers in benchmarks).
-APT_ORACLES := python3-torch python3-numpy python3-sklearn python3-faiss python3-onnx sentencepiece
+# Debian packages that tests use as independent oracles (and their peers in benchmarks). postgresql's
+# server programs run throwaway clusters for sinks/pgstore (sinks/pgstore/pgtest starts them).
+APT_ORACLES := python3-torch python3-numpy python3-sklearn python3-faiss python3-onnx sentencepiece postgresql
 ORACLE_STAMP := $(CACHE)/oracles.stamp
 # npm packages that tests use as references (tokenizers) and benchmarks as peers (onnxruntime-node),
 # installed without running any install script.
@@ -61,7 +62,8 @@ $(NPM_STAMP):
 	npm install --silent --prefix $(CACHE)/npm --ignore-scripts --no-audit --no-fund $(NPM_ORACLES)
 	touch $@
 
-$(ORACLE_STAMP):
+# The stamp depends on this file, so a package added to APT_ORACLES is installed on machines set up before.
+$(ORACLE_STAMP): Makefile
 	@mkdir -p $(CACHE)
 	@if ! dpkg -s $(APT_ORACLES) >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_ORACLES); \
