@@ -8,9 +8,11 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -64,15 +66,22 @@ func checksum(rows []sinks.EmbeddingRow) uint64 {
 	return sum
 }
 
+// connect opens a plain pgx connection, closed when the test ends.
+func connect(t *testing.T, dsn string) *pgx.Conn {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
+}
+
 // readBack reads the table with plain pgx, independently of the Writer.
 func readBack(t *testing.T, dsn, where string, args ...any) []sinks.EmbeddingRow {
 	t.Helper()
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
+	conn := connect(t, dsn)
 	rs, err := conn.Query(ctx, `SELECT run_id, model, dataset, item_id, lang, kind, vector FROM embeddings `+where, args...)
 	if err != nil {
 		t.Fatal(err)
@@ -94,11 +103,7 @@ func readBack(t *testing.T, dsn, where string, args ...any) []sinks.EmbeddingRow
 func queryOne[T any](t *testing.T, dsn, sql string, args ...any) T {
 	t.Helper()
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
+	conn := connect(t, dsn)
 	var v T
 	if err := conn.QueryRow(ctx, sql, args...).Scan(&v); err != nil {
 		t.Fatalf("%s: %v", sql, err)
@@ -178,40 +183,64 @@ func TestStore(t *testing.T) {
 		}
 	})
 
-	t.Run("interrupted writer then a full replay", func(t *testing.T) {
-		rows := makeRows(2, "run1", "interrupted", 50, 4000, 64)
-		w := open(t, Config{DSN: dsn, BatchRows: 500})
-		// Cancel mid-way, as a killed worker stops: batches committed so far stay, the one in flight rolls back.
-		cctx, cancel := context.WithCancel(ctx)
-		watch, err := pgx.Connect(ctx, dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer watch.Close(ctx)
-		go func() {
-			defer cancel()
-			for n := int64(0); n < 1000; time.Sleep(time.Millisecond) {
-				if watch.QueryRow(ctx, `SELECT count(*) FROM embeddings WHERE dataset = 'interrupted'`).Scan(&n) != nil {
-					return
-				}
+	// A worker stopped mid-way, by its context or by SIGKILL: the batches committed stay, the one in
+	// flight rolls back, and a restarted worker that writes every row again leaves exactly the rows.
+	for _, tt := range []struct {
+		name string
+		run  func(t *testing.T, dataset string, rows []sinks.EmbeddingRow, stop <-chan struct{})
+	}{
+		{"context cancelled", func(t *testing.T, dataset string, rows []sinks.EmbeddingRow, stop <-chan struct{}) {
+			cctx, cancel := context.WithCancel(ctx)
+			go func() { <-stop; cancel() }()
+			err := open(t, Config{DSN: dsn, BatchRows: 500}).Write(cctx, rows)
+			if err == nil || !strings.Contains(err.Error(), "context canceled") {
+				t.Errorf("Write: %v, want context canceled", err)
 			}
-		}()
-		err = w.Write(cctx, rows)
-		cancel()
-		partial := queryOne[int64](t, dsn, `SELECT count(*) FROM embeddings WHERE dataset = 'interrupted'`)
-		t.Logf("interrupted write: %v; %d of %d rows stored", err, partial, len(rows))
-		if partial%500 != 0 {
-			t.Errorf("%d rows stored: not whole batches of 500", partial)
-		}
-		w2 := open(t, Config{DSN: dsn, BatchRows: 700})
-		if err := w2.Write(ctx, rows); err != nil {
-			t.Fatal(err)
-		}
-		got := readBack(t, dsn, "WHERE dataset = 'interrupted'")
-		if len(got) != len(rows) || checksum(got) != checksum(rows) {
-			t.Fatalf("after the replay %d rows, checksum %x; want %d, %x", len(got), checksum(got), len(rows), checksum(rows))
-		}
-	})
+		}},
+		{"process killed", func(t *testing.T, dataset string, rows []sinks.EmbeddingRow, stop <-chan struct{}) {
+			cmd := exec.Command(os.Args[0], "-test.run=^TestHelperWriter$")
+			cmd.Env = append(os.Environ(), helperEnv+"="+dsn, helperEnv+"_DATASET="+dataset)
+			cmd.Stderr = os.Stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			<-stop
+			if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Wait(); err == nil || !strings.Contains(err.Error(), "killed") {
+				t.Errorf("writer process: %v, want killed", err)
+			}
+		}},
+	} {
+		t.Run(tt.name+", then a full replay", func(t *testing.T) {
+			dataset := strings.ReplaceAll(tt.name, " ", "-")
+			rows := helperRows(dataset)
+			stop := make(chan struct{})
+			watch := connect(t, dsn)
+			go func() {
+				defer close(stop)
+				for n := int64(0); n < 1000; time.Sleep(time.Millisecond) {
+					if watch.QueryRow(ctx, `SELECT count(*) FROM embeddings WHERE dataset = $1`, dataset).Scan(&n) != nil {
+						return
+					}
+				}
+			}()
+			tt.run(t, dataset, rows, stop)
+			partial := queryOne[int64](t, dsn, `SELECT count(*) FROM embeddings WHERE dataset = $1`, dataset)
+			t.Logf("%d of %d rows stored when the writer stopped", partial, len(rows))
+			if partial%500 != 0 || partial >= int64(len(rows)) {
+				t.Errorf("%d rows stored: want whole batches of 500, fewer than %d", partial, len(rows))
+			}
+			if err := open(t, Config{DSN: dsn, BatchRows: 700}).Write(ctx, rows); err != nil {
+				t.Fatal(err)
+			}
+			got := readBack(t, dsn, "WHERE dataset = $1", dataset)
+			if len(got) != len(rows) || checksum(got) != checksum(rows) {
+				t.Fatalf("after the replay %d rows, checksum %x; want %d, %x", len(got), checksum(got), len(rows), checksum(rows))
+			}
+		})
+	}
 
 	t.Run("nearest neighbours match retrieval.Search", func(t *testing.T) {
 		const nq, nc, dim, k = 40, 600, 48, 10
@@ -235,11 +264,7 @@ func TestStore(t *testing.T) {
 			t.Fatal(err)
 		}
 		sql := docQuery(t)
-		conn, err := pgx.Connect(ctx, dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close(ctx)
+		conn := connect(t, dsn)
 		for qi := 0; qi < nq; qi += 4 { // a sample of the queries
 			rs, err := conn.Query(ctx, sql, "m1", "nn", rows[qi].ItemID)
 			if err != nil {
@@ -293,6 +318,30 @@ func TestStore(t *testing.T) {
 			t.Errorf("%d rows written from refused writes", n)
 		}
 	})
+}
+
+// helperEnv names the DSN a TestHelperWriter process writes to.
+const helperEnv = "XLING_PGSTORE_HELPER_DSN"
+
+// helperRows are enough rows (80 batches of 500) that a writer is still busy when it is stopped.
+func helperRows(dataset string) []sinks.EmbeddingRow {
+	return makeRows(2, "run1", dataset, 50, 39950, 64)
+}
+
+// TestHelperWriter is the worker process that TestStore kills; it does nothing in a normal run.
+func TestHelperWriter(t *testing.T) {
+	dsn := os.Getenv(helperEnv)
+	if dsn == "" {
+		return
+	}
+	ctx := context.Background()
+	w, err := Open(ctx, Config{DSN: dsn, BatchRows: 500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(ctx, helperRows(os.Getenv(helperEnv+"_DATASET"))); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // docQuery is the first SQL block of docs/store.md, so the documented query is the tested one.
