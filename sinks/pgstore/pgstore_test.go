@@ -426,3 +426,27 @@ func TestServerDown(t *testing.T) {
 		t.Errorf("Open with the server down: %v, want an error naming the host", err)
 	}
 }
+
+// BenchmarkWrite upserts 8192 rows of 384 floats (a MiniLM-sized embedding) per op into a fresh dataset.
+func BenchmarkWrite(b *testing.B) {
+	pg := pgtest.Start(b)
+	ctx := context.Background()
+	w, err := Open(ctx, Config{DSN: pg.DSN()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Close()
+	rows := makeRows(9, "run1", "bench", 0, 8192, 384)
+	b.SetBytes(int64(len(rows) * 384 * 4))
+	n := 0
+	for b.Loop() {
+		n++
+		for i := range rows {
+			rows[i].Dataset = fmt.Sprintf("bench-%d", n)
+		}
+		if err := w.Write(ctx, rows); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(n*len(rows))/b.Elapsed().Seconds(), "rows/s")
+}
