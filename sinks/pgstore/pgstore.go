@@ -38,7 +38,8 @@ import (
 type Config struct {
 	// DSN is a libpq connection string or postgres:// URL (for example from XLING_PG_DSN). Required.
 	DSN string
-	// Table is the table name, created if missing; "" means "embeddings".
+	// Table is the table name (one identifier, found on the search path), created if missing; "" means
+	// "embeddings".
 	Table string
 	// BatchRows bounds the rows of one COPY and transaction; 0 means 4096.
 	BatchRows int
