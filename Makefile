@@ -18,8 +18,9 @@ ONNXRUNTIME_LIB ?= $(ORT_DIR)/libonnxruntime.so.1
 export ONNXRUNTIME_LIB XLING_DATA
 
 # Debian packages that tests use as independent oracles (and their peers in benchmarks); chromium loads
-# the HTML report headless.
-APT_ORACLES := python3-torch python3-numpy python3-sklearn python3-faiss python3-onnx sentencepiece chromium
+# the HTML report headless; postgresql's server programs run throwaway clusters for sinks/pgstore
+# (sinks/pgstore/pgtest starts them).
+APT_ORACLES := python3-torch python3-numpy python3-sklearn python3-faiss python3-onnx sentencepiece chromium postgresql
 # npm packages that tests use as references (tokenizers; DuckDB over the Parquet outputs; kafkajs and
 # apache-arrow as an independent reader of the topics) and benchmarks as peers (onnxruntime-node), installed
 # without running any install script. DuckDB's native library is in the platform package, which
@@ -66,7 +67,8 @@ $(NPM_STAMP):
 	npm install --silent --prefix $(CACHE)/npm --ignore-scripts --no-audit --no-fund $(NPM_ORACLES)
 	touch $@
 
-$(ORACLE_STAMP):
+# The stamp depends on this file, so a package added to APT_ORACLES is installed on machines set up before.
+$(ORACLE_STAMP): Makefile
 	@mkdir -p $(CACHE)
 	@if ! dpkg -s $(APT_ORACLES) >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_ORACLES); \

@@ -115,7 +115,7 @@ json.dump({q: v for q, v in out.items() if len(v) >= 2}, sys.stdout)
 	if err := json.Unmarshal(raw, &want); err != nil {
 		t.Fatal(err)
 	}
-	files, err := dataset.Files(dir, dataset.MLQAR, nil)
+	files, err := dataset.Files(dir, dataset.MLQAR, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,83 +6,149 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
+
+	"xling/domain"
 )
 
-// Dataset names accepted by Files.
+// Dataset names accepted by Discover and Files.
 const (
-	XQuADR = "xquad-r" // LAReQA's XQuAD-R: SQuAD JSON with sentence breaks
+	XQuADR = "xquad-r" // LAReQA's XQuAD-R: SQuAD JSON with sentence breaks, <code>.json
 	MLQAR  = "mlqa-r"  // LAReQA's MLQA-R: same layout
-	XQuAD  = "xquad"   // raw XQuAD: SQuAD JSON, sentences split by SplitSentences
+	XQuAD  = "xquad"   // raw XQuAD: SQuAD JSON, xquad.<code>.json, sentences split by SplitSentences
 )
-
-// knownLang reports whether the readers accept a language code; dataset text never chooses one.
-func knownLang(l string) bool {
-	switch l {
-	case "ar", "de", "el", "en", "es", "hi", "ru", "th", "tr", "vi", "zh":
-		return true
-	}
-	return false
-}
-
-// Langs returns the language codes a dataset ships, in file-name order.
-func Langs(name string) ([]string, error) {
-	switch name {
-	case XQuADR, XQuAD:
-		return []string{"ar", "de", "el", "en", "es", "hi", "ru", "th", "tr", "vi", "zh"}, nil
-	case MLQAR:
-		return []string{"ar", "de", "en", "es", "hi", "vi", "zh"}, nil
-	}
-	return nil, fmt.Errorf("unknown dataset %q (want %s, %s or %s)", name, XQuADR, MLQAR, XQuAD)
-}
 
 // File is one language file of a dataset.
 type File struct {
 	Dataset string
-	Lang    string
+	Lang    string // an ISO 639-1 code that domain.ParseLang accepted
 	Path    string
 }
 
-// Files describes the files of dataset name under dir for langs (nil: every language the dataset has).
-// It checks names and languages only; reading happens in File.Read, one file at a time.
-func Files(dir, name string, langs []string) ([]File, error) {
-	have, err := Langs(name)
+// Discover lists the language files of dataset name in dir/name, in code order: a dataset's languages are
+// the files present, named <code>.json (XQuAD-R, MLQA-R) or xquad.<code>.json (raw XQuAD) with code any
+// ISO 639-1 code (domain.ParseLang). Other entries — licences, READMEs, directories, backups — are skipped
+// with a warning on log that names the file and why (log nil: no warnings).
+//
+// A file named like a language file whose code is malformed or unknown is an error naming the file.
+// Discover still returns the good files beside that error, so a long-running caller can carry on with
+// them; Files fails instead.
+func Discover(dir, name string, log *slog.Logger) ([]File, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	pattern, ok := filePatterns[name]
+	if !ok {
+		return nil, fmt.Errorf("unknown dataset %q (want %s, %s or %s)", name, XQuADR, MLQAR, XQuAD)
+	}
+	folder := filepath.Join(dir, name)
+	entries, err := os.ReadDir(folder)
+	if err != nil {
+		return nil, fmt.Errorf("dataset %s: %w", name, err)
+	}
+	var files []File
+	var bad []error
+	for _, e := range entries {
+		path := filepath.Join(folder, e.Name())
+		code, ok := pattern.code(e.Name())
+		if !ok {
+			log.Warn("dataset file skipped", "dataset", name, "file", path, "reason", "not named "+pattern.String())
+			continue
+		}
+		if !isRegular(path, e) {
+			log.Warn("dataset file skipped", "dataset", name, "file", path, "reason", "not a regular file")
+			continue
+		}
+		lang, err := domain.ParseLang(code)
+		if err != nil {
+			bad = append(bad, fmt.Errorf("dataset %s: %s: %w", name, path, err))
+			continue
+		}
+		files = append(files, File{Dataset: name, Lang: string(lang), Path: path})
+	}
+	slices.SortFunc(files, func(a, b File) int { return strings.Compare(a.Lang, b.Lang) })
+	return files, errors.Join(bad...)
+}
+
+// filePattern is how a dataset names its language files: prefix + code + ".json".
+type filePattern struct{ prefix string }
+
+var filePatterns = map[string]filePattern{XQuADR: {}, MLQAR: {}, XQuAD: {prefix: "xquad."}}
+
+func (p filePattern) String() string { return p.prefix + "<code>.json" }
+
+func (p filePattern) code(base string) (string, bool) {
+	rest, ok := strings.CutPrefix(base, p.prefix)
+	if !ok {
+		return "", false
+	}
+	return strings.CutSuffix(rest, ".json")
+}
+
+// isRegular follows a symbolic link: shared data is often linked in.
+func isRegular(path string, e os.DirEntry) bool {
+	if e.Type().IsRegular() {
+		return true
+	}
+	if e.Type()&fs.ModeSymlink == 0 {
+		return false
+	}
+	st, err := os.Stat(path)
+	return err == nil && st.Mode().IsRegular()
+}
+
+// Langs returns the languages present in any of the named datasets under dir, sorted, as Discover finds
+// them; a malformed language file fails it.
+func Langs(dir string, names []string, log *slog.Logger) ([]string, error) {
+	var langs []string
+	for _, name := range names {
+		files, err := Discover(dir, name, log)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range files {
+			langs = append(langs, f.Lang)
+		}
+	}
+	slices.Sort(langs)
+	return slices.Compact(langs), nil
+}
+
+// Files selects langs (nil: every language present) from the files Discover finds, and fails on any
+// file Discover rejects. It checks names and languages only; reading happens in File.Read.
+func Files(dir, name string, langs []string, log *slog.Logger) ([]File, error) {
+	have, err := Discover(dir, name, log)
 	if err != nil {
 		return nil, err
 	}
+	if len(have) == 0 {
+		return nil, fmt.Errorf("dataset %s: no language files (%s) in %s", name, filePatterns[name], filepath.Join(dir, name))
+	}
 	if langs == nil {
-		langs = have
+		return have, nil
 	}
 	files := make([]File, 0, len(langs))
 	seen := make(map[string]bool, len(langs))
 	for _, l := range langs {
-		if !knownLang(l) {
-			return nil, fmt.Errorf("dataset %s: unknown language code %q", name, l)
+		if _, err := domain.ParseLang(l); err != nil {
+			return nil, fmt.Errorf("dataset %s: %w", name, err)
 		}
-		if !contains(have, l) {
-			return nil, fmt.Errorf("dataset %s has no language %q", name, l)
+		i := slices.IndexFunc(have, func(f File) bool { return f.Lang == l })
+		if i < 0 {
+			return nil, fmt.Errorf("dataset %s has no language %q in %s", name, l, filepath.Join(dir, name))
 		}
 		if seen[l] {
 			return nil, fmt.Errorf("dataset %s: language %q listed twice", name, l)
 		}
 		seen[l] = true
-		base := l + ".json"
-		if name == XQuAD {
-			base = "xquad." + l + ".json"
-		}
-		files = append(files, File{Dataset: name, Lang: l, Path: filepath.Join(dir, name, base)})
+		files = append(files, have[i])
 	}
 	return files, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // Options bound and relax reading.
@@ -126,8 +192,8 @@ func (e *RecordError) Error() string { return e.File + ": " + e.Record + ": " + 
 // file and no items are returned.
 func (f File) Read(opts Options) (Result, error) {
 	opts = opts.withDefaults()
-	if !knownLang(f.Lang) {
-		return Result{}, fmt.Errorf("read %s: unknown language code %q", f.Path, f.Lang)
+	if _, err := domain.ParseLang(f.Lang); err != nil {
+		return Result{}, fmt.Errorf("read %s: %w", f.Path, err)
 	}
 	data, err := readBounded(f.Path, opts.MaxFileBytes)
 	if err != nil {

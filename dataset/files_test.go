@@ -42,7 +42,7 @@ func dataSHA256(t *testing.T, dir string) map[string]string {
 
 func readAll(t *testing.T, dir, name string) map[string][]Item {
 	t.Helper()
-	files, err := Files(dir, name, nil)
+	files, err := Files(dir, name, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +156,7 @@ func TestReadLAReQAAgreesWithPython(t *testing.T) {
 	py := testenv.RequirePython(t)
 	dir := testenv.DataDir(t)
 	for _, name := range []string{XQuADR, MLQAR} {
-		files, err := Files(dir, name, nil)
+		files, err := Files(dir, name, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -219,6 +219,10 @@ func equalSorted(a, b []string) bool {
 }
 
 func TestFilesRejectsBadNamesAndLanguages(t *testing.T) {
+	dir := t.TempDir()
+	for _, rel := range []string{"xquad/xquad.en.json", "xquad/xquad.th.json", "xquad-r/en.json", "mlqa-r/en.json", "mlqa-r/xx.json"} {
+		writeData(t, dir, rel, "{}")
+	}
 	tests := []struct {
 		name, dataset string
 		langs         []string
@@ -226,29 +230,32 @@ func TestFilesRejectsBadNamesAndLanguages(t *testing.T) {
 	}{
 		{"unknown dataset", "squad", nil, "unknown dataset"},
 		{"unknown language", XQuADR, []string{"en", "xx"}, `unknown language code "xx"`},
-		{"language the dataset lacks", MLQAR, []string{"el"}, `no language "el"`},
+		{"malformed language", XQuADR, []string{"EN"}, `malformed language code "EN"`},
+		{"language the dataset lacks", XQuADR, []string{"el"}, `no language "el"`},
 		{"repeated language", XQuAD, []string{"en", "en"}, "listed twice"},
+		{"bad file in the folder", MLQAR, []string{"en"}, filepath.Join(dir, "mlqa-r", "xx.json") + `: unknown language code "xx"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := Files("d", tt.dataset, tt.langs)
+			_, err := Files(dir, tt.dataset, tt.langs, nil)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("Files(%q, %v) error = %v, want %q", tt.dataset, tt.langs, err, tt.want)
 			}
 		})
 	}
-	files, err := Files("d", XQuAD, []string{"th"})
-	want := []File{{Dataset: XQuAD, Lang: "th", Path: filepath.Join("d", "xquad", "xquad.th.json")}}
+	files, err := Files(dir, XQuAD, []string{"th"}, nil)
+	want := []File{{Dataset: XQuAD, Lang: "th", Path: filepath.Join(dir, "xquad", "xquad.th.json")}}
 	if err != nil || !reflect.DeepEqual(files, want) {
 		t.Errorf("Files(xquad, th) = %v, %v; want %v", files, err, want)
 	}
-	if _, err := (File{Dataset: XQuADR, Lang: "xx", Path: "d/xx.json"}).Read(Options{}); err == nil {
-		t.Error("Read of a file with an unknown language succeeded")
+	if _, err := (File{Dataset: XQuADR, Lang: "xx", Path: "d/xx.json"}).Read(Options{}); err == nil ||
+		err.Error() != `read d/xx.json: unknown language code "xx": not an ISO 639-1 code` {
+		t.Errorf("Read of a file with an unknown language: %v", err)
 	}
 }
 
 func BenchmarkReadXQuADR(b *testing.B) {
-	files, err := Files(testenv.DataDir(b), XQuADR, []string{"ru"})
+	files, err := Files(testenv.DataDir(b), XQuADR, []string{"ru"}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -265,7 +272,7 @@ func BenchmarkReadXQuADR(b *testing.B) {
 }
 
 func BenchmarkReadRawXQuAD(b *testing.B) {
-	files, err := Files(testenv.DataDir(b), XQuAD, []string{"ru"})
+	files, err := Files(testenv.DataDir(b), XQuAD, []string{"ru"}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -19,7 +19,7 @@ const (
 // multilingual relevant set of a query is every candidate, in every language, that lists its QID.
 type Item struct {
 	Dataset string // "xquad-r", "mlqa-r", "xquad"
-	Lang    string // ISO 639-1 code: ar de el en es hi ru th tr vi zh
+	Lang    string // ISO 639-1 code (domain.ParseLang): any language whose file is present
 	Kind    Kind
 	// ID is unique within Dataset: "<lang>/q/<qid>" for queries, "<lang>/c/<article>.<paragraph>.<sentence>"
 	// (zero-based indexes in file order) for candidates.

@@ -10,15 +10,25 @@ import (
 type Span struct{ Start, End int }
 
 // SplitSentences cuts text into sentences by rule, for languages whose raw data (XQuAD) has no sentence
-// breaks. Spans are trimmed of surrounding space, in order, and never empty.
+// breaks. Spans are trimmed of surrounding space, in order, and never empty. lang is an ISO 639-1 code;
+// the rules work for any language, a few codes adding their own.
 //
-// A sentence ends at . ! ? (Greek also at ;, its question mark), Arabic ؟ and ۔, Devanagari । and ॥, or
-// the full-width 。！？, together with any closing quotes and brackets after it. Full-width marks end a
-// sentence outright; the others only before a space followed by something that is not a lower-case
-// letter. A full stop does not end a sentence after a single letter (an initial), a known abbreviation,
-// or, in German, a one- or two-digit ordinal ("am 7. Februar"). Thai has no sentence punctuation: spaces
-// separate clauses, so a Thai sentence also ends at a space before a word that usually opens a clause
-// (ซึ่ง, เนื่องจาก, ...) once it is long enough to stand alone.
+// A sentence ends at a sentence terminal, together with any closing quotes, brackets and further
+// terminals after it. The terminals are Unicode's Sentence_Terminal property (. ! ? 。！？ । ॥ ؟ ۔ ։ ።
+// ፧ ။ and the marks of many more scripts) less the Myanmar ၊, a comma, plus the Khmer ។ and ៕ and the
+// Greek question mark U+037E; Greek also ends a sentence at ";" and Armenian at ":", which stand for
+// those marks when typed on a Latin keyboard.
+//
+// The full stop, ! and ? (and ; : where they count) end a sentence only before a space followed by
+// something that is not a lower-case letter, and a full stop not after a single letter (an initial), a
+// known abbreviation, or, in German, a one- or two-digit ordinal ("am 7. Februar"). Every other terminal
+// belongs to a script where it is unambiguous, so it ends a sentence with or without a space after it
+// (Chinese, Japanese, Burmese and Khmer write none), unless a lower-case letter follows; without a space
+// the next sentence must open with a letter, a digit (not after a digit: a full-width decimal point) or
+// an opening bracket or quote other than "[" (Wikipedia's "[citation needed]" follows a sentence). Thai has no sentence punctuation: spaces separate
+// clauses, so a Thai sentence also ends at a space before a word that usually opens a clause (ซึ่ง,
+// เนื่องจาก, ...) once it is long enough to stand alone. Lao has neither marks nor such a list, so a Lao
+// paragraph stays one sentence.
 func SplitSentences(lang, text string) []Span {
 	var spans []Span
 	start := 0
@@ -32,15 +42,17 @@ func SplitSentences(lang, text string) []Span {
 		r, size := utf8.DecodeRuneInString(text[i:])
 		j := i + size
 		switch {
-		case isFullWidthStop(r):
-			j = skipClosers(text, j)
-			if strings.TrimSpace(text[j:]) != "" {
-				emit(j, j)
-			}
-		case isStop(lang, r):
+		case isSpacedStop(lang, r):
 			j = skipClosers(text, j)
 			k := skipSpace(text, j)
 			if k > j && k < len(text) && endsSentence(lang, text, start, i, r, k) {
+				emit(j, k)
+				j = k
+			}
+		case isTerminal(r):
+			j = skipClosers(text, j)
+			k := skipSpace(text, j)
+			if k < len(text) && opensSentence(text, i, k, k > j) {
 				emit(j, k)
 				j = k
 			}
@@ -60,20 +72,52 @@ func SplitSentences(lang, text string) []Span {
 // thaiMinRunes keeps a clause word from cutting off a fragment too short to be a sentence.
 const thaiMinRunes = 30
 
-func isFullWidthStop(r rune) bool { return r == '。' || r == '！' || r == '？' }
-
-func isStop(lang string, r rune) bool {
+// isSpacedStop reports the terminals that also occur inside sentences (3.5, U.S., example.com).
+func isSpacedStop(lang string, r rune) bool {
 	switch r {
-	case '.', '!', '?', '؟', '۔', '।', '॥':
+	case '.', '!', '?':
 		return true
-	case ';', '\u037e': // ASCII and Greek question mark
+	case ';':
 		return lang == "el"
+	case ':':
+		return lang == "hy"
 	}
 	return false
 }
 
+// isTerminal reports whether r ends a sentence in some script (see SplitSentences).
+func isTerminal(r rune) bool {
+	switch r {
+	case '\u104a': // MYANMAR SIGN LITTLE SECTION: Burmese's comma, though Unicode lists it
+		return false
+	case '\u17d4', '\u17d5', '\u037e': // KHMER SIGN KHAN, BARIYOOSAN; GREEK QUESTION MARK
+		return true
+	}
+	return unicode.Is(unicode.Sentence_Terminal, r)
+}
+
+// opensSentence decides a terminal other than a spaced stop at text[i], followed at next by the next
+// sentence's first rune, after closers and any space (spaced: there was some).
+func opensSentence(text string, i, next int, spaced bool) bool {
+	nr, _ := utf8.DecodeRuneInString(text[next:])
+	switch {
+	case unicode.IsLower(nr):
+		return false
+	case spaced:
+		return true
+	case nr == '[': // a citation mark glued to the sentence before: "।[citation needed]"
+		return false
+	case unicode.IsDigit(nr):
+		pr, _ := utf8.DecodeLastRuneInString(text[:i])
+		return !unicode.IsDigit(pr) // not a full-width decimal point
+	}
+	return unicode.IsLetter(nr) || unicode.In(nr, unicode.Ps, unicode.Pi)
+}
+
+// isCloser reports what may follow a sentence's last terminal and still belong to it: closing brackets
+// and quotes, and further terminals ("?!", "！？").
 func isCloser(r rune) bool {
-	return strings.ContainsRune(`"')]}»’”」』）】`, r) || r == '.' || r == '!' || r == '?'
+	return r == '"' || r == '\'' || unicode.In(r, unicode.Pe, unicode.Pf) || isTerminal(r)
 }
 
 func skipClosers(text string, i int) int {

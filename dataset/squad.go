@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -174,7 +175,7 @@ func (p *parser) paragraph(path string, ai, pi int, par *paragraph) {
 			continue
 		}
 		for _, si := range hits {
-			if !contains(sents[si].qids, id) {
+			if !slices.Contains(sents[si].qids, id) {
 				sents[si].qids = append(sents[si].qids, id)
 			}
 		}

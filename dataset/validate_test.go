@@ -12,17 +12,24 @@ import (
 func writeFile(t *testing.T, name, body string) File {
 	t.Helper()
 	dir := t.TempDir()
-	files, err := Files(dir, name, []string{"en"})
+	writeData(t, dir, filepath.Join(name, filePatterns[name].prefix+"en.json"), body)
+	files, err := Files(dir, name, []string{"en"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.MkdirAll(filepath.Dir(files[0].Path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(files[0].Path, []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	return files[0]
+}
+
+// writeData writes body to dir/rel, making the folders on the way.
+func writeData(t *testing.T, dir, rel, body string) {
+	t.Helper()
+	path := filepath.Join(dir, rel)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // lareqa builds a one-article LAReQA file; each paragraph is raw JSON.

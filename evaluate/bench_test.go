@@ -99,7 +99,7 @@ func direct(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	langs, _ := dataset.Langs(dataset.XQuADR)
+	langs, _ := dataset.Langs(cfg.DataDir, cfg.Datasets, nil)
 	tcfg := tokenize.Config{Langs: langs}
 	sc := score.New(score.Config{Model: spec.Name}, quiet())
 	rows := rowsOf(cfg.RunID)
@@ -117,7 +117,7 @@ func direct(ctx context.Context, cfg Config) error {
 		return err
 	}
 	for _, name := range cfg.Datasets {
-		files, err := dataset.Files(cfg.DataDir, name, nil)
+		files, err := dataset.Files(cfg.DataDir, name, nil, nil)
 		if err != nil {
 			return err
 		}

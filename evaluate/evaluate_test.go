@@ -49,7 +49,7 @@ func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)
 // encoded text is over limit bytes (queries: the question; candidates: the sentence).
 func countDataset(t *testing.T, dir, name string, langs []string, limit int) (items, over int) {
 	t.Helper()
-	files, err := dataset.Files(dir, name, langs)
+	files, err := dataset.Files(dir, name, langs, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -139,7 +139,7 @@ func TestDuckDBQueriesOverARunAgreeWithXling(t *testing.T) {
 
 	// Embeddings per language and kind: one per item of the dataset files, read here on their own.
 	want := map[[2]string]int64{}
-	files, err := dataset.Files(testenv.DataDir(t), dataset.XQuADR, langs)
+	files, err := dataset.Files(testenv.DataDir(t), dataset.XQuADR, langs, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,12 +6,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"xling/domain"
 )
 
 // DefaultMaxLineBytes bounds a line (a CSV field for stsb) when Options.MaxLineBytes is 0; the longest line
@@ -24,7 +27,7 @@ type Group struct {
 	// one part), with "/1" or "/2" appended for the two sentences of an stsb record.
 	ID     string
 	Corpus string
-	Text   map[string]string // ISO 639-1 code -> sentence
+	Text   map[string]string // ISO 639-1 code (domain.ParseLang) -> sentence
 }
 
 // Options says what to keep and how to treat bad input.
@@ -38,6 +41,8 @@ type Options struct {
 	Skip bool
 	// MaxLineBytes bounds a line; 0 means DefaultMaxLineBytes.
 	MaxLineBytes int
+	// Log gets a warning naming every file left out and why (READMEs, and with Skip bad files); nil: none.
+	Log *slog.Logger
 }
 
 // Stats counts what a Read passed on and what it left out.
@@ -90,8 +95,8 @@ type langFile struct {
 func (c Corpus) Read(ctx context.Context, opt Options, fn func(Group) error) (Stats, error) {
 	var st Stats
 	for _, l := range opt.Holdout {
-		if iso, ok := ISO6391(l); !ok || iso != l {
-			return st, fmt.Errorf("read %s corpus: holdout language %q is not a known ISO 639-1 code", c.Name, l)
+		if _, err := domain.ParseLang(l); err != nil {
+			return st, fmt.Errorf("read %s corpus: holdout: %w", c.Name, err)
 		}
 	}
 	parts, err := c.parts(opt, &st)
@@ -117,6 +122,10 @@ func (c Corpus) Read(ctx context.Context, opt Options, fn func(Group) error) (St
 
 // parts finds the corpus's files and groups them into aligned parts, in name order.
 func (c Corpus) parts(opt Options, st *Stats) ([]part, error) {
+	log := opt.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	entries, err := os.ReadDir(c.Dir)
 	if err != nil {
 		return nil, fmt.Errorf("read %s corpus: %w", c.Name, err)
@@ -127,19 +136,22 @@ func (c Corpus) parts(opt Options, st *Stats) ([]part, error) {
 			continue
 		}
 		name := e.Name()
+		path := filepath.Join(c.Dir, name)
 		partName, code, ok := c.split(name)
 		if !ok {
-			continue // README, LICENSE and the like
+			log.Warn("bitext file skipped", "corpus", c.Name, "file", path, "reason", "not named "+c.pattern())
+			continue
 		}
-		path := filepath.Join(c.Dir, name)
-		lang, ok := ISO6391(code)
-		if !ok {
+		l, err := corpusLang(code)
+		if err != nil {
 			if opt.Skip {
+				log.Warn("bitext file skipped", "corpus", c.Name, "file", path, "reason", err.Error())
 				st.SkippedFiles++
 				continue
 			}
-			return nil, fmt.Errorf("%s: unknown language code %q", path, code)
+			return nil, fmt.Errorf("%s: %w", path, err)
 		}
+		lang := string(l)
 		for _, f := range byPart[partName] {
 			if f.lang == lang {
 				return nil, fmt.Errorf("%s: language %s already read from %s", path, lang, f.path)
@@ -153,6 +165,7 @@ func (c Corpus) parts(opt Options, st *Stats) ([]part, error) {
 		slices.SortFunc(files, func(a, b langFile) int { return strings.Compare(a.lang, b.lang) })
 		if len(files) < 2 {
 			if opt.Skip {
+				log.Warn("bitext file skipped", "corpus", c.Name, "file", files[0].path, "reason", "no aligned file in another language")
 				st.SkippedFiles++
 				continue
 			}
@@ -167,6 +180,17 @@ func (c Corpus) parts(opt Options, st *Stats) ([]part, error) {
 		return nil, fmt.Errorf("read %s corpus: no aligned files in %s", c.Name, c.Dir)
 	}
 	return parts, nil
+}
+
+// pattern says how the corpus names its text files, for warnings.
+func (c Corpus) pattern() string {
+	switch c.layout {
+	case tatoebaLayout:
+		return "eng-<code>.<code>"
+	case stsbLayout:
+		return "stsb-<code>-<split>.csv"
+	}
+	return "<code>.txt or <code>.devtest"
 }
 
 // split names a file's part and language code; ok is false for files that are not the corpus's text.

@@ -266,7 +266,7 @@ func TestReadBadInput(t *testing.T) {
 			name:      "traditional Chinese is not zh",
 			corpus:    FLORES,
 			files:     map[string]string{"eng_Latn.devtest": "a\n", "zho_Hant.devtest": "a\n"},
-			wantErr:   []string{"zho_Hant.devtest: unknown language code \"zho_Hant\""},
+			wantErr:   []string{"zho_Hant.devtest: language code \"zho_Hant\": script Hant is not the usual script of zh (Hans)"},
 			skipErr:   []string{"no aligned file"},
 			skipStats: Stats{SkippedFiles: 2},
 		},
@@ -375,7 +375,7 @@ func TestReadDropsLineEnds(t *testing.T) {
 func TestHoldoutTakesISO6391Codes(t *testing.T) {
 	dir := writeDir(t, map[string]string{"eng.txt": "a\n", "ell.txt": "a\n"})
 	_, _, err := readAll(t, NTREX(dir), Options{Holdout: []string{"ell"}})
-	if err == nil || !strings.Contains(err.Error(), `holdout language "ell" is not a known ISO 639-1 code`) {
+	if err == nil || !strings.Contains(err.Error(), `holdout: malformed language code "ell"`) {
 		t.Fatalf("error %v, want one rejecting holdout code ell", err)
 	}
 }

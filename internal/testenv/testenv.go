@@ -6,11 +6,15 @@
 package testenv
 
 import (
+	"bytes"
 	"encoding/json"
+	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"testing"
 )
 
@@ -138,4 +142,38 @@ func NodeModules(t testing.TB, packages ...string) string {
 		}
 	}
 	return dir
+}
+
+// Logger returns a logger that keeps what it is given, and a function that returns every record so far,
+// each decoded from slog's JSON form, for tests that check what was logged.
+func Logger(t testing.TB) (*slog.Logger, func() []map[string]any) {
+	t.Helper()
+	var mu sync.Mutex
+	var buf bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(lockedWriter{&mu, &buf}, nil))
+	return log, func() []map[string]any {
+		mu.Lock()
+		defer mu.Unlock()
+		var recs []map[string]any
+		dec := json.NewDecoder(bytes.NewReader(buf.Bytes()))
+		for dec.More() {
+			var r map[string]any
+			if err := dec.Decode(&r); err != nil {
+				t.Fatalf("testenv: decode log record: %v", err)
+			}
+			recs = append(recs, r)
+		}
+		return recs
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

@@ -46,7 +46,7 @@ func Run(ctx context.Context, src *pipeline.Source, topics pipeline.Topics, cfg 
 	var all []dsFiles
 	var sums []FileSum
 	for _, name := range cfg.Datasets {
-		files, err := dataset.Files(cfg.DataDir, name, cfg.Langs[name])
+		files, err := dataset.Files(cfg.DataDir, name, cfg.Langs[name], log)
 		if err != nil {
 			return nil, fmt.Errorf("ingest: %w", err)
 		}

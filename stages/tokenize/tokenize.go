@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -25,7 +26,7 @@ type Config struct {
 	WithContext bool
 	// QueryPrefix and PassagePrefix are prepended to queries and candidates ("query: " for e5-class models).
 	QueryPrefix, PassagePrefix string
-	// Langs is the set of language codes accepted.
+	// Langs, if not empty, restricts the language codes accepted; any valid ISO 639-1 code is otherwise.
 	Langs []string
 }
 
@@ -44,12 +45,11 @@ func (c Config) Text(r schemas.Record) (string, error) {
 	if r.ID == "" {
 		return "", ErrMissingID
 	}
-	known := false
-	for _, l := range c.Langs {
-		known = known || l == r.Lang
+	if _, err := domain.ParseLang(r.Lang); err != nil {
+		return "", fmt.Errorf("%w: %s: %v", ErrUnknownLang, r.ID, err)
 	}
-	if !known {
-		return "", fmt.Errorf("%w %q in %s", ErrUnknownLang, r.Lang, r.ID)
+	if len(c.Langs) > 0 && !slices.Contains(c.Langs, r.Lang) {
+		return "", fmt.Errorf("%w %q in %s: the run accepts %v", ErrUnknownLang, r.Lang, r.ID, c.Langs)
 	}
 	if !utf8.ValidString(r.Text) || !utf8.ValidString(r.Context) {
 		return "", fmt.Errorf("%w: %s", ErrInvalidUTF8, r.ID)
