@@ -3,8 +3,9 @@ package download
 // Manifest lists every file of the shared data directory with its upstream location, pinned to a commit,
 // and the SHA-256 of its content. Tatoeba files for ara, deu and ell are symlinks upstream under
 // testsets/eng-xxx/, so their entries name the link targets (testsets/xxx-eng/), which raw GitHub serves.
+// The bitext/newstest files have no upstream copy: they are derived from upstream files (newstestFiles).
 func Manifest() []File {
-	return []File{
+	files := []File{
 		{Path: "bitext/flores200-devtest/README", Repo: "Helsinki-NLP/OPUS-MT-testsets", Commit: "ac0f19c0be3cb4e0d9450fcb2d7a9847c4bdd180", Source: "testsets/flores200_dataset/README", SHA256: "a1b7eb3a097fd332fd541b563d9311c609f07f18b03ac7c0ca48e3cc9b6b937b"},
 		{Path: "bitext/flores200-devtest/arb_Arab.devtest", Repo: "Helsinki-NLP/OPUS-MT-testsets", Commit: "ac0f19c0be3cb4e0d9450fcb2d7a9847c4bdd180", Source: "datasets/facebook/flores/flores200_dataset/devtest/arb_Arab.devtest", SHA256: "ff09a52e63884e9b5bb1083780b58f37d3d14acb0c58c6b1f1f2544ecea12ff8"},
 		{Path: "bitext/flores200-devtest/deu_Latn.devtest", Repo: "Helsinki-NLP/OPUS-MT-testsets", Commit: "ac0f19c0be3cb4e0d9450fcb2d7a9847c4bdd180", Source: "datasets/facebook/flores/flores200_dataset/devtest/deu_Latn.devtest", SHA256: "9a1bfa90d153fedb7ff80047f4a63d493998888eddb056e8a28e24592f26e5f2"},
@@ -99,4 +100,5 @@ func Manifest() []File {
 		{Path: "xquad/xquad.vi.json", Repo: "google-deepmind/xquad", Commit: "7d30520c717524000f0d9d2f9c10a069acd9d285", Source: "xquad.vi.json", SHA256: "f619a1eb11fb42d3ab0834259e488a65f585447ef6154437bfb7199d85161a04"},
 		{Path: "xquad/xquad.zh.json", Repo: "google-deepmind/xquad", Commit: "7d30520c717524000f0d9d2f9c10a069acd9d285", Source: "xquad.zh.json", SHA256: "691d0b3359bc6b8faa8de931dfdfe21d50a65861ae348e32a0d1a0190b0c8835"},
 	}
+	return append(files, newstestFiles()...)
 }
