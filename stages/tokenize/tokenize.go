@@ -46,7 +46,7 @@ func (c Config) Text(r schemas.Record) (string, error) {
 		return "", ErrMissingID
 	}
 	if _, err := domain.ParseLang(r.Lang); err != nil {
-		return "", fmt.Errorf("%w: %s: %v", ErrUnknownLang, r.ID, err)
+		return "", fmt.Errorf("%w %q in %s (not an ISO 639-1 code)", ErrUnknownLang, r.Lang, r.ID)
 	}
 	if len(c.Langs) > 0 && !slices.Contains(c.Langs, r.Lang) {
 		return "", fmt.Errorf("%w %q in %s: the run accepts %v", ErrUnknownLang, r.Lang, r.ID, c.Langs)

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"xling/domain"
 	"xling/schemas"
 )
 
@@ -22,6 +23,7 @@ func TestTextAppliesTheItemRules(t *testing.T) {
 		{"Thai text passes", func(r *schemas.Record) { r.Lang, r.Text = "th", "ใคร" }, "query: ใคร", nil},
 		{"missing id", func(r *schemas.Record) { r.ID = "" }, "", ErrMissingID},
 		{"unknown language", func(r *schemas.Record) { r.Lang = "xx" }, "", ErrUnknownLang},
+		{"a valid code the run does not accept", func(r *schemas.Record) { r.Lang = "de" }, "", ErrUnknownLang},
 		{"empty text", func(r *schemas.Record) { r.Text = "" }, "", ErrEmptyText},
 		{"whitespace-only text", func(r *schemas.Record) { r.Text = " \t\n" }, "", ErrEmptyText},
 		{"invalid UTF-8", func(r *schemas.Record) { r.Text = "ok \xff" }, "", ErrInvalidUTF8},
@@ -41,5 +43,19 @@ func TestTextAppliesTheItemRules(t *testing.T) {
 				t.Errorf("text = %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// With no list, any ISO 639-1 language passes, one xling has never seen included.
+func TestTextAcceptsAnyISOLanguageByDefault(t *testing.T) {
+	for _, lang := range []string{"sw", "am", "hy", "ja"} {
+		if _, err := (Config{}).Text(schemas.Record{ID: lang + "/q/1", Lang: lang, Kind: domain.Query, Text: "?"}); err != nil {
+			t.Errorf("%s: %v", lang, err)
+		}
+	}
+	for _, lang := range []string{"xx", "EN", "eng", ""} {
+		if _, err := (Config{}).Text(schemas.Record{ID: "q", Lang: lang, Kind: domain.Query, Text: "?"}); !errors.Is(err, ErrUnknownLang) {
+			t.Errorf("%q: err = %v, want ErrUnknownLang", lang, err)
+		}
 	}
 }
