@@ -9,12 +9,13 @@ import (
 	"xling/dataset"
 )
 
-// A language is a file: dropping xquad.sw.json into the xquad folder adds Swahili.
+// A language is a file: dropping xquad.sw.json into the xquad folder adds Swahili. A stray file is skipped
+// with a warning; a LICENSE, which belongs beside data, quietly.
 func ExampleDiscover() {
 	dir, _ := os.MkdirTemp("", "data")
 	defer os.RemoveAll(dir)
 	os.MkdirAll(filepath.Join(dir, "xquad"), 0o755)
-	for _, name := range []string{"xquad.en.json", "xquad.sw.json", "LICENSE"} {
+	for _, name := range []string{"xquad.en.json", "xquad.sw.json", "LICENSE", "notes.bak"} {
 		os.WriteFile(filepath.Join(dir, "xquad", name), []byte("{}"), 0o644)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{
@@ -36,7 +37,7 @@ func ExampleDiscover() {
 		fmt.Println(f.Lang, filepath.Base(f.Path))
 	}
 	// Output:
-	// level=WARN msg="dataset file skipped" dataset=xquad file=LICENSE reason="not named xquad.<code>.json"
+	// level=WARN msg="dataset file skipped" dataset=xquad file=notes.bak reason="not named xquad.<code>.json"
 	// en xquad.en.json
 	// sw xquad.sw.json
 }

@@ -30,10 +30,23 @@ type File struct {
 	Path    string
 }
 
+// Companion reports whether a file name is documentation that ships beside data (a licence, a README, a
+// citation): expected in a data folder, so not worth a warning when it is not data.
+func Companion(name string) bool {
+	base := strings.ToUpper(strings.TrimSuffix(name, filepath.Ext(name)))
+	for _, doc := range []string{"LICENSE", "LICENCE", "README", "CITATION", "NOTICE", "COPYING", "AUTHORS", "DATA"} {
+		if base == doc {
+			return true
+		}
+	}
+	return false
+}
+
 // Discover lists the language files of dataset name in dir/name, in code order: a dataset's languages are
 // the files present, named <code>.json (XQuAD-R, MLQA-R) or xquad.<code>.json (raw XQuAD) with code any
-// ISO 639-1 code (domain.ParseLang). Other entries — licences, READMEs, directories, backups — are skipped
-// with a warning on log that names the file and why (log nil: no warnings).
+// ISO 639-1 code (domain.ParseLang). Other entries — directories, backups, stray files — are skipped with
+// a warning on log that names the file and why (log nil: no warnings); licences and READMEs, which belong
+// beside data, are skipped quietly (Companion).
 //
 // A file named like a language file whose code is malformed or unknown is an error naming the file.
 // Discover still returns the good files beside that error, so a long-running caller can carry on with
@@ -56,6 +69,10 @@ func Discover(dir, name string, log *slog.Logger) ([]File, error) {
 	for _, e := range entries {
 		path := filepath.Join(folder, e.Name())
 		code, ok := pattern.code(e.Name())
+		if !ok && Companion(e.Name()) {
+			log.Debug("dataset companion file", "dataset", name, "file", path)
+			continue
+		}
 		if !ok {
 			log.Warn("dataset file skipped", "dataset", name, "file", path, "reason", "not named "+pattern.String())
 			continue

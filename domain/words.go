@@ -43,3 +43,7 @@ const Pool = "*"
 
 // English is the language degradation is measured from.
 const English = "en"
+
+// LowResource lists the languages of XQuAD-R that the question asks about: those with the least
+// pretraining and parallel data among its eleven.
+func LowResource() []string { return []string{"el", "hi", "th", "tr", "vi"} }

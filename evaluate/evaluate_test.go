@@ -79,9 +79,17 @@ func TestRunEvaluatesThroughTheEmbeddedBroker(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	res, err := Run(ctx, cfg, quiet())
+	log, records := testenv.Logger(t)
+	res, err := Run(ctx, cfg, log)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// A healthy run warns of nothing: the Kafka clients' retries are debug lines, the data folder's LICENSE
+	// is a companion file.
+	for _, r := range records() {
+		if r["level"] != "INFO" && r["level"] != "DEBUG" {
+			t.Errorf("a healthy run logged %v", r)
+		}
 	}
 	if p := Reconcile(res.Counts); len(p) > 0 {
 		t.Errorf("books do not balance: %v", p)

@@ -90,7 +90,7 @@ func cmdExperiment(ctx context.Context, args []string, log *slog.Logger) error {
 	for name := range outputs {
 		fmt.Printf("wrote %s\n", filepath.Join(*out, name))
 	}
-	return nil
+	return writeHTML(*out, "xling experiment", res)
 }
 
 func report(res *experiment.Results) []byte {

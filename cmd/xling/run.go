@@ -12,9 +12,11 @@ import (
 	"strings"
 	"time"
 
+	"xling/domain"
 	"xling/evaluate"
 	"xling/experiment"
 	"xling/pipeline"
+	htmlreport "xling/report"
 )
 
 // evalFlags declares the flags of an evaluation on fs; the returned function builds the config once fs
@@ -98,7 +100,31 @@ func cmdRun(ctx context.Context, args []string, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	return evaluate.WriteReport(os.Stdout, res)
+	if err := evaluate.WriteReport(os.Stdout, res); err != nil {
+		return err
+	}
+	return writeHTML(res.Dir, "xling run "+res.RunID, nil)
+}
+
+// writeHTML writes report.html beside a run's tables (or, with res, an experiment's results).
+func writeHTML(dir, title string, res *experiment.Results) error {
+	opts := htmlreport.Options{Title: title, LowResource: domain.LowResource()}
+	var in htmlreport.Input
+	if res != nil {
+		in, opts.HeldOut = htmlreport.FromResults(res), res.Config.Holdout
+	} else {
+		sets, err := htmlreport.ReadRun(dir, htmlreport.Limits{})
+		if err != nil {
+			return err
+		}
+		in.Sets = sets
+	}
+	path := filepath.Join(dir, "report.html")
+	if err := htmlreport.WriteFile(path, in, opts); err != nil {
+		return err
+	}
+	fmt.Printf("  %s\n", path)
+	return nil
 }
 
 // defaultModel returns xling's own encoder trained with hybrid batches (the experiment's protocol, seed 1),

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
+	"xling/dataset"
 
 	"xling/domain"
 )
@@ -138,6 +139,10 @@ func (c Corpus) parts(opt Options, st *Stats) ([]part, error) {
 		name := e.Name()
 		path := filepath.Join(c.Dir, name)
 		partName, code, ok := c.split(name)
+		if !ok && dataset.Companion(name) {
+			log.Debug("bitext companion file", "corpus", c.Name, "file", path)
+			continue
+		}
 		if !ok {
 			log.Warn("bitext file skipped", "corpus", c.Name, "file", path, "reason", "not named "+c.pattern())
 			continue
