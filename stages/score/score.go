@@ -1,5 +1,6 @@
 // Package score is the stage that evaluates retrieval: it gathers each dataset's query and candidate
-// embeddings by language and, as each language completes, ranks exactly (cosine) in every new setting —
+// embeddings (or, for the lexical BM25 baseline, token ids) by language and, as each language completes,
+// ranks exactly (cosine, or BM25 over the setting's candidates) in every new setting —
 // the language against itself (monolingual) and against every complete language in both directions
 // (cross-lingual) — then, once every language of the dataset is in, in the multilingual pool. It produces
 // per-setting metrics, top-k rankings and the dataset's summary rows.
@@ -31,6 +32,9 @@ type Config struct {
 	Model   string
 	TopK    int // ranking entries kept per query and setting; 0 means 10
 	Workers int // search goroutines; 0 means GOMAXPROCS
+	// Lexical scores token ids by BM25 instead of embeddings by cosine: the stage then reads the tokens
+	// topic, keyed by dataset (tokenize.Config.KeyByDataset).
+	Lexical bool
 }
 
 type entry struct {
@@ -38,6 +42,7 @@ type entry struct {
 	qid    string
 	qids   []string
 	vector []float32
+	tokens []int64 // lexical: the term ids
 }
 
 type side struct {
@@ -145,7 +150,8 @@ func (s *Scorer) Settled() bool {
 	return true
 }
 
-// Add takes embeddings; a vector of the wrong size is returned as an error for the caller to dead-letter.
+// Add takes embeddings, or token ids when the scorer is lexical; a vector of the wrong size is returned as
+// an error for the caller to dead-letter.
 func (s *Scorer) Add(r schemas.Record) error {
 	d := s.dataset(r.Dataset)
 	l := d.lang(r.Lang)
@@ -158,13 +164,14 @@ func (s *Scorer) Add(r schemas.Record) error {
 	default:
 		return fmt.Errorf("score: %s has kind %q", r.ID, r.Kind)
 	}
-	if d.dim == 0 {
+	if d.dim == 0 && !s.cfg.Lexical {
 		d.dim = len(r.Vector)
 	}
 	if l.scored {
 		return nil // a replay of a language already scored: its settings are emitted
 	}
-	if len(r.Vector) == 0 || len(r.Vector) != d.dim {
+	// A lexical record may have no token ids: a text without terms is a document that matches nothing.
+	if !s.cfg.Lexical && (len(r.Vector) == 0 || len(r.Vector) != d.dim) {
 		sd.rejected[r.ID] = true
 		return fmt.Errorf("score: %s has a %d-dimensional vector, dataset %s has %d", r.ID, len(r.Vector), r.Dataset, d.dim)
 	}
@@ -172,7 +179,7 @@ func (s *Scorer) Add(r schemas.Record) error {
 	if d.model == "" {
 		d.model = r.Model
 	}
-	sd.add(entry{id: r.ID, qid: r.QID, qids: r.QIDs, vector: r.Vector})
+	sd.add(entry{id: r.ID, qid: r.QID, qids: r.QIDs, vector: r.Vector, tokens: r.TokenIDs})
 	return nil
 }
 
@@ -300,15 +307,7 @@ func (s *Scorer) rank(ctx context.Context, d *datasetState, setting domain.Setti
 	if len(kept) == 0 || len(cs) == 0 {
 		return nil
 	}
-	qv := make([]float32, 0, len(kept)*d.dim)
-	for _, q := range kept {
-		qv = append(qv, q.vector...)
-	}
-	cv := make([]float32, 0, len(cs)*d.dim)
-	for _, c := range cs {
-		cv = append(cv, c.vector...)
-	}
-	res, err := retrieval.Search(ctx, qv, cv, d.dim, s.cfg.TopK, func(q int) []int { return relevant[kept[q].qid] }, s.cfg.Workers)
+	res, err := s.search(ctx, d, kept, cs, func(q int) []int { return relevant[kept[q].qid] })
 	if err != nil {
 		return fmt.Errorf("score %s %s %s->%s: %w", d.name, setting, qLang, cLang, err)
 	}
@@ -344,6 +343,32 @@ func (s *Scorer) rank(ctx context.Context, d *datasetState, setting domain.Setti
 	}
 	out.Metrics = append(out.Metrics, s.rows(d, setting, qLang, cLang, "", acc.Mean(), acc.Queries)...)
 	return nil
+}
+
+// search ranks cs for each of qs: by BM25 over cs when the scorer is lexical, else by inner product.
+func (s *Scorer) search(ctx context.Context, d *datasetState, qs, cs []entry, relevant func(q int) []int) ([]retrieval.Result, error) {
+	if s.cfg.Lexical {
+		qt := make([][]int64, len(qs))
+		for i, q := range qs {
+			qt[i] = q.tokens
+		}
+		ct := make([][]int64, len(cs))
+		for i, c := range cs {
+			ct[i] = c.tokens
+		}
+		p := retrieval.DefaultBM25Params()
+		p.Workers = s.cfg.Workers
+		return retrieval.BM25(ctx, qt, ct, s.cfg.TopK, relevant, p)
+	}
+	qv := make([]float32, 0, len(qs)*d.dim)
+	for _, q := range qs {
+		qv = append(qv, q.vector...)
+	}
+	cv := make([]float32, 0, len(cs)*d.dim)
+	for _, c := range cs {
+		cv = append(cv, c.vector...)
+	}
+	return retrieval.Search(ctx, qv, cv, d.dim, s.cfg.TopK, relevant, s.cfg.Workers)
 }
 
 // rows makes one row per metric: a mean over queries, or one query's values when queryID is set.
@@ -391,13 +416,18 @@ func (s *Scorer) Pending() []string {
 	return p
 }
 
-// Stage returns the score stage: embeddings in, rankings and metrics out. Its state (every vector of the
-// datasets in progress) lives in memory, so it commits offsets only between datasets: a restarted scorer
-// reads the dataset's embeddings again, and what it emits again is the same rows, which the sinks keep once.
+// Stage returns the score stage: embeddings in (tokens for a lexical scorer), rankings and metrics out. Its
+// state (every vector of the datasets in progress) lives in memory, so it commits offsets only between
+// datasets: a restarted scorer reads the dataset's records again, and what it emits again is the same rows,
+// which the sinks keep once.
 func Stage(topics pipeline.Topics, sc *Scorer) *pipeline.Stage[schemas.Record] {
 	rankings, metricsTopic := topics.Rankings(), topics.Metrics()
+	input := topics.Embeddings()
+	if sc.cfg.Lexical {
+		input = topics.Tokens()
+	}
 	return &pipeline.Stage[schemas.Record]{
-		Name: "score", Input: topics.Embeddings(), Outputs: []string{rankings.Name, metricsTopic.Name},
+		Name: "score", Input: input, Outputs: []string{rankings.Name, metricsTopic.Name},
 		Process: func(_ context.Context, _ string, rows []schemas.Record, o *pipeline.Output) error {
 			for i, r := range rows {
 				if err := sc.Add(r); err != nil {
