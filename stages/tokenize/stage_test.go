@@ -147,3 +147,31 @@ func TestStageDeadLettersEachBrokenRule(t *testing.T) {
 		})
 	}
 }
+
+// With KeyByDataset, records and markers of every language travel on the dataset's key.
+func TestStageKeysByDataset(t *testing.T) {
+	ctx, m, w := pipelinetest.Setup(t, 2)
+	pipelinetest.Produce(t, ctx, w, w.Topics.Items(), "d/th", []schemas.Record{
+		{Dataset: "d", Lang: "th", Kind: domain.Query, ID: "th/q/1", QID: "1", Text: "hi"},
+		{Dataset: "d", Lang: "th", Kind: domain.Candidate, ID: "th/c/1", QIDs: []string{"1"}, Text: "ab"},
+	}, end("th", domain.Query), end("th", domain.Candidate))
+	c := cfg
+	c.KeyByDataset = true
+	if err := pipeline.Run(ctx, w, Stage(w.Topics, runes{max: 6}, c)); err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, msg := range m.Messages(w.Topics.Tokens().Name) {
+		if schema, _ := msg.Header(schemas.HeaderSchema); schema == schemas.Markers.ID && len(msg.Key) == 0 {
+			continue // a run end, sent to every partition
+		}
+		keys = append(keys, string(msg.Key))
+	}
+	// One data message and two stream ends.
+	if want := []string{"d", "d", "d"}; !slices.Equal(keys, want) {
+		t.Errorf("keys = %q, want %q", keys, want)
+	}
+	if got := pipelinetest.Read(t, m, w.Topics.Tokens()); len(got.Rows) != 2 || len(got.Markers) != 2 {
+		t.Errorf("%d records and %d stream ends, want 2 and 2", len(got.Rows), len(got.Markers))
+	}
+}

@@ -28,6 +28,9 @@ type Config struct {
 	QueryPrefix, PassagePrefix string
 	// Langs, if not empty, restricts the language codes accepted; any valid ISO 639-1 code is otherwise.
 	Langs []string
+	// KeyByDataset keys the output (records and markers) by dataset instead of dataset/lang, so that one
+	// consumer of the tokens topic sees a whole dataset: the lexical scorer, which reads tokens directly.
+	KeyByDataset bool
 }
 
 // Rule violations, for dead letters.
@@ -79,8 +82,8 @@ func (c Config) Text(r schemas.Record) (string, error) {
 	return text, nil
 }
 
-// Stage returns the tokenize stage: items in, tokens out, each language's stream-end markers passed on
-// with this stage's counts.
+// Stage returns the tokenize stage: items in, tokens out on the key they came with (or their dataset, with
+// KeyByDataset), each language's stream-end markers passed on with this stage's counts.
 func Stage(topics pipeline.Topics, tok tokenizer.Tokenizer, cfg Config) *pipeline.Stage[schemas.Record] {
 	out := topics.Tokens()
 	return &pipeline.Stage[schemas.Record]{
@@ -102,9 +105,25 @@ func Stage(topics pipeline.Topics, tok tokenizer.Tokenizer, cfg Config) *pipelin
 				r.Text, r.Context = "", ""
 				kept = append(kept, r)
 			}
-			return pipeline.Emit(o, out, key, kept...)
+			if !cfg.KeyByDataset {
+				return pipeline.Emit(o, out, key, kept...)
+			}
+			for len(kept) > 0 { // each run of one dataset on its key
+				n := 1
+				for n < len(kept) && kept[n].Dataset == kept[0].Dataset {
+					n++
+				}
+				if err := pipeline.Emit(o, out, kept[0].Dataset, kept[:n]...); err != nil {
+					return err
+				}
+				kept = kept[n:]
+			}
+			return nil
 		},
 		End: func(_ context.Context, key string, m schemas.Marker, o *pipeline.Output) error {
+			if cfg.KeyByDataset {
+				key = m.Dataset
+			}
 			o.EndStream(out.Name, key, m)
 			return nil
 		},
