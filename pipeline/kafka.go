@@ -353,6 +353,7 @@ func (c *kafkaConsumer) Fetch(ctx context.Context) (Message, error) {
 			current := c.gen != nil && c.gen.ID == f.gen
 			c.mu.Unlock()
 			if current { // a message of a generation that ended is read again by its new owner
+				f.m.Generation = int(f.gen)
 				return f.m, nil
 			}
 		case err := <-c.errc:
@@ -372,10 +373,13 @@ func (c *kafkaConsumer) Assigned() ([]int, int) {
 	return append([]int(nil), c.held...), int(c.gen.ID)
 }
 
-func (c *kafkaConsumer) Commit(ctx context.Context, next map[int]int64) error {
+func (c *kafkaConsumer) Commit(ctx context.Context, generation int, next map[int]int64) error {
 	c.mu.Lock()
 	gen, held := c.gen, c.held
 	c.mu.Unlock()
+	if gen == nil || int(gen.ID) != generation {
+		return nil // the state behind these offsets was built in a generation that has ended
+	}
 	offsets := map[int]int64{}
 	for p, off := range next {
 		for _, h := range held {
@@ -384,7 +388,7 @@ func (c *kafkaConsumer) Commit(ctx context.Context, next map[int]int64) error {
 			}
 		}
 	}
-	if gen == nil || len(offsets) == 0 {
+	if len(offsets) == 0 {
 		return nil
 	}
 	if err := gen.CommitOffsets(map[string]map[int]int64{c.topic: offsets}); err != nil {

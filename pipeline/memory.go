@@ -181,6 +181,7 @@ func (c *memConsumer) Fetch(ctx context.Context) (Message, error) {
 		for _, p := range c.held() {
 			if off := c.next[p]; off < int64(len(t[p])) {
 				out = t[p][off]
+				out.Generation = c.g.generation
 				c.next[p] = off + 1
 				return true
 			}
@@ -208,9 +209,12 @@ func (c *memConsumer) Assigned() ([]int, int) {
 	return c.held(), c.g.generation
 }
 
-func (c *memConsumer) Commit(_ context.Context, next map[int]int64) error {
+func (c *memConsumer) Commit(_ context.Context, generation int, next map[int]int64) error {
 	c.m.mu.Lock()
 	defer c.m.mu.Unlock()
+	if generation != c.g.generation {
+		return nil
+	}
 	for p, off := range next {
 		if _, ok := c.next[p]; ok {
 			c.g.committed[p] = off

@@ -258,8 +258,9 @@ func (p *partState) commitAt(all bool) int64 {
 }
 
 type pending struct {
-	msgs   []Message
-	commit map[int]int64
+	msgs       []Message
+	commit     map[int]int64
+	generation int
 }
 
 // Run runs stage s as a member of its consumer group ("<prefix><name>") until every partition it holds
@@ -294,7 +295,7 @@ func Run[In any](ctx context.Context, w Worker, s *Stage[In]) error {
 				}
 			}
 			if len(p.commit) > 0 {
-				if err := c.Commit(gctx, p.commit); err != nil {
+				if err := c.Commit(gctx, p.generation, p.commit); err != nil {
 					return fmt.Errorf("%s: %w", s.Name, err)
 				}
 			}
@@ -338,7 +339,7 @@ func loop[In any](ctx context.Context, w Worker, s *Stage[In], c Consumer, e *em
 		}
 		s.Counts.Emitted.Add(out.emitted)
 		s.Counts.Truncated.Add(out.trunc)
-		p := pending{msgs: out.msgs}
+		p := pending{msgs: out.msgs, generation: generation}
 		settled := s.Settled == nil || s.Settled()
 		if settled {
 			p.commit = map[int]int64{}
@@ -360,9 +361,9 @@ func loop[In any](ctx context.Context, w Worker, s *Stage[In], c Consumer, e *em
 		if err != nil {
 			return fmt.Errorf("%s: consume %s: %w", s.Name, s.Input.Name, err)
 		}
-		if _, gen := c.Assigned(); gen != generation {
+		if m.Generation != generation {
 			// A new assignment: every partition is read again from its committed offset.
-			generation, parts = gen, map[int]*partState{}
+			generation, parts = m.Generation, map[int]*partState{}
 			if s.Reset != nil {
 				s.Reset()
 			}

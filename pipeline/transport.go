@@ -21,6 +21,9 @@ type Message struct {
 	Key       []byte
 	Value     []byte
 	Headers   []Header
+	// Generation is the consumer-group generation a consumed message was read in: state built from it
+	// is valid, and its offsets may be committed, only while that generation lasts.
+	Generation int
 }
 
 // Header returns the value of the first header named key.
@@ -66,9 +69,10 @@ type Consumer interface {
 	// Assigned returns the partitions this member holds now; fresh is true once per assignment, on the
 	// first call after it changed.
 	Assigned() (partitions []int, generation int)
-	// Commit stores next offsets (the offset of the next message to read) per partition. Partitions this
-	// member no longer holds are skipped: their new owner reads from what was committed before.
-	Commit(ctx context.Context, next map[int]int64) error
+	// Commit stores next offsets (the offset of the next message to read) per partition, for state built
+	// in generation. Nothing is stored once that generation has ended, nor for partitions this member no
+	// longer holds: their owner reads again from what was committed before.
+	Commit(ctx context.Context, generation int, next map[int]int64) error
 	Close() error
 }
 
