@@ -8,12 +8,14 @@ package evaluate
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -30,6 +32,7 @@ import (
 	"xling/stages/sink"
 	"xling/stages/tokenize"
 	"xling/tokenizer"
+	"xling/tokenizer/lexical"
 )
 
 // Config is everything a run depends on; it is recorded in the run manifest.
@@ -38,7 +41,7 @@ type Config struct {
 	OutDir      string              `json:"out_dir"`
 	Datasets    []string            `json:"datasets"`
 	Langs       map[string][]string `json:"langs,omitempty"`
-	Model       string              `json:"model"` // path of the ONNX model
+	Model       string              `json:"model"` // path of the ONNX model, or BM25
 	ModelName   string              `json:"model_name"`
 	Brokers     []string            `json:"brokers,omitempty"` // empty: the embedded broker
 	Topics      pipeline.Topics     `json:"topics"`
@@ -51,6 +54,7 @@ type Config struct {
 	Threads     int                 `json:"threads"` // ONNX Runtime intra-op threads; 0: its default
 	Provider    string              `json:"provider"`
 	Progress    time.Duration       `json:"-"`
+	Terminal    io.Writer           `json:"-"` // a terminal to draw progress on; nil: log lines instead
 }
 
 // StageCounts are one stage's books.
@@ -84,9 +88,22 @@ const (
 	SinkMetrics    = "sink-metrics"
 )
 
+// BM25 is the model name of the lexical baseline: Okapi BM25 over tokenizer/lexical's terms, scored straight
+// from the tokens topic, with no encoder and no embeddings.
+const BM25 = "bm25"
+
 // StageNames lists every stage of an evaluation.
 func StageNames() []string {
 	return []string{Ingest, Tokenize, Encode, Score, SinkEmbeddings, SinkRankings, SinkMetrics}
+}
+
+// StageNamesFor lists the stages of an evaluation of model: every stage, or for BM25 those without
+// embeddings (no encode, no embeddings sink).
+func StageNamesFor(model string) []string {
+	if model == BM25 {
+		return []string{Ingest, Tokenize, Score, SinkRankings, SinkMetrics}
+	}
+	return StageNames()
 }
 
 // Job is a set of an evaluation's stages with every resource they need open. Run them with Run, then Close.
@@ -104,16 +121,18 @@ type Job struct {
 }
 
 type stage struct {
-	name   string
-	counts func() pipeline.Snapshot
-	run    func(context.Context) error
+	name     string
+	counts   func() pipeline.Snapshot
+	run      func(context.Context) error
+	finished *atomic.Bool
 }
 
 // Open connects to the broker, creates the topics and opens what the named stages need (every stage when
 // names is empty). Nothing runs yet.
 func Open(ctx context.Context, cfg Config, log *slog.Logger, names ...string) (_ *Job, err error) {
+	bm25 := cfg.Model == BM25
 	if len(names) == 0 {
-		names = StageNames()
+		names = StageNamesFor(cfg.Model)
 	}
 	if cfg.Topics.Prefix == "" {
 		cfg.Topics = pipeline.DefaultTopics()
@@ -133,15 +152,22 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, names ...string) (_
 		return false
 	}
 	for _, n := range names {
-		if !slices.Contains(StageNames(), n) {
-			return nil, fmt.Errorf("evaluate: unknown stage %q (want one of %v)", n, StageNames())
+		if !slices.Contains(StageNamesFor(cfg.Model), n) {
+			return nil, fmt.Errorf("evaluate: unknown stage %q for model %s (want one of %v)", n, cfg.Model, StageNamesFor(cfg.Model))
 		}
 	}
 
 	var sess *ort.Session
 	var tok tokenizer.Tokenizer
 	var queryPrefix, passagePrefix string
-	if needs(Tokenize, Encode) {
+	switch {
+	case bm25:
+		// No model file and no ONNX Runtime: the lexical tokenizer is all BM25 needs.
+		tok = lexical.New()
+		if j.cfg.ModelName == "" {
+			j.cfg.ModelName = BM25
+		}
+	case needs(Tokenize, Encode):
 		spec, err := encoder.Load(cfg.Model)
 		if err != nil {
 			return nil, fmt.Errorf("evaluate: %w", err)
@@ -196,14 +222,15 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, names ...string) (_
 			})
 		case Tokenize:
 			// Any ISO 639-1 language: what a run evaluates is the files present.
+			// BM25's scorer reads the tokens, so they are keyed by dataset, as embeddings are.
 			st := tokenize.Stage(cfg.Topics, tok, tokenize.Config{MaxTextBytes: cfg.MaxText, WithContext: cfg.WithContext,
-				QueryPrefix: queryPrefix, PassagePrefix: passagePrefix})
+				QueryPrefix: queryPrefix, PassagePrefix: passagePrefix, KeyByDataset: bm25})
 			j.add(Tokenize, &st.Counts, run(j.worker, st))
 		case Encode:
 			st := encode.Stage(cfg.Topics, sess, encode.Config{Model: cfg.ModelName})
 			j.add(Encode, &st.Counts, run(j.worker, st))
 		case Score:
-			st := score.Stage(cfg.Topics, score.New(score.Config{Model: cfg.ModelName, TopK: cfg.TopK}, log))
+			st := score.Stage(cfg.Topics, score.New(score.Config{Model: cfg.ModelName, TopK: cfg.TopK, Lexical: bm25}, log))
 			j.add(Score, &st.Counts, run(j.worker, st))
 		case SinkEmbeddings:
 			if err := addSink(j, n, "embeddings.parquet", cfg.Topics.Embeddings(), rowsOf(cfg.RunID).embedding, nil); err != nil {
@@ -232,7 +259,12 @@ func run[In any](w pipeline.Worker, st *pipeline.Stage[In]) func(context.Context
 }
 
 func (j *Job) add(name string, c *pipeline.Counts, fn func(context.Context) error) {
-	j.stages = append(j.stages, stage{name: name, counts: c.Snapshot, run: fn})
+	finished := new(atomic.Bool)
+	j.stages = append(j.stages, stage{name: name, counts: c.Snapshot, finished: finished, run: func(ctx context.Context) error {
+		err := fn(ctx)
+		finished.Store(err == nil)
+		return err
+	}})
 }
 
 // addSink creates a table's file (so a bad output directory fails before anything runs) and its stage.
@@ -268,7 +300,7 @@ func (j *Job) Run(ctx context.Context) error {
 	for _, s := range j.stages {
 		g.Go(func() error { return s.run(gctx) })
 	}
-	stop := progress(ctx, j.log, j.stages, j.cfg.Progress)
+	stop := progress(ctx, j.log, j.stages, j.cfg.Progress, j.cfg.Terminal)
 	defer stop()
 	return g.Wait()
 }
@@ -329,10 +361,15 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (*Result, error) {
 	return res, nil
 }
 
-// progress logs every stage's counts every interval until stopped.
-func progress(ctx context.Context, log *slog.Logger, stages []stage, every time.Duration) func() {
+// progress reports every stage's counts every interval until stopped: on a terminal as one line redrawn in
+// place, with each stage's rate and, once ingest has finished, the ETA of the stages that wait on it;
+// elsewhere as a log line.
+func progress(ctx context.Context, log *slog.Logger, stages []stage, every time.Duration, term io.Writer) func() {
 	if every <= 0 {
 		every = 2 * time.Second
+		if term != nil {
+			every = 500 * time.Millisecond
+		}
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
@@ -340,11 +377,19 @@ func progress(ctx context.Context, log *slog.Logger, stages []stage, every time.
 		defer close(done)
 		t := time.NewTicker(every)
 		defer t.Stop()
+		start := time.Now()
 		for {
 			select {
 			case <-ctx.Done():
+				if term != nil {
+					fmt.Fprint(term, "\r\033[K")
+				}
 				return
 			case <-t.C:
+				if term != nil {
+					fmt.Fprint(term, "\r\033[K"+progressLine(stages, time.Since(start)))
+					continue
+				}
 				var attrs []any
 				for _, s := range stages {
 					c := s.counts()
@@ -355,6 +400,39 @@ func progress(ctx context.Context, log *slog.Logger, stages []stage, every time.
 		}
 	}()
 	return func() { cancel(); <-done }
+}
+
+// progressLine is the terminal's progress line: records in per stage with a rate, and an ETA for encode
+// and score once ingest is done (then their totals are known).
+func progressLine(stages []stage, elapsed time.Duration) string {
+	var total int64 = -1
+	var b strings.Builder
+	for _, s := range stages {
+		c := s.counts()
+		rate := float64(c.In) / elapsed.Seconds()
+		switch s.name {
+		case Ingest:
+			fmt.Fprintf(&b, "ingest %d", c.Emitted)
+			if s.finished.Load() {
+				total = c.Emitted
+			}
+			continue
+		case Encode, Score:
+			if total > 0 {
+				bar := int(20 * min(1, float64(c.In)/float64(total)))
+				fmt.Fprintf(&b, " | %s [%s%s] %d/%d %.0f/s", s.name, strings.Repeat("#", bar), strings.Repeat(".", 20-bar), c.In, total, rate)
+				if rate > 0 && c.In < total {
+					fmt.Fprintf(&b, " ETA %s", (time.Duration(float64(total-c.In)/rate) * time.Second).Round(time.Second))
+				}
+				continue
+			}
+		}
+		if strings.HasPrefix(s.name, "sink-") {
+			continue
+		}
+		fmt.Fprintf(&b, " | %s %d %.0f/s", s.name, c.In, rate)
+	}
+	return b.String()
 }
 
 // rowsOf converts topic records to the rows of the Parquet tables of a run.

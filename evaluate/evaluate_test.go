@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -275,5 +276,22 @@ func TestRunsSharingAClusterKeepToTheirOwnData(t *testing.T) {
 		if m.QueryLang == "de" || m.CandLang == "de" {
 			t.Fatalf("second run has a metric of the first run's language: %+v", m)
 		}
+	}
+}
+
+func TestProgressLineShowsRatesAndETAOnceIngestIsDone(t *testing.T) {
+	counts := map[string]pipeline.Snapshot{Ingest: {Emitted: 1000}, Tokenize: {In: 800}, Encode: {In: 400}, Score: {In: 200}}
+	var stages []stage
+	for _, n := range []string{Ingest, Tokenize, Encode, Score, SinkMetrics} {
+		stages = append(stages, stage{name: n, counts: func() pipeline.Snapshot { return counts[n] }, finished: new(atomic.Bool)})
+	}
+	if got, want := progressLine(stages, 10*time.Second), "ingest 1000 | tokenize 800 80/s | encode 400 40/s | score 200 20/s"; got != want {
+		t.Errorf("while ingesting: %q, want %q", got, want)
+	}
+	stages[0].finished.Store(true)
+	// encode: 400 of 1000 at 40/s, 600 left: 15 s; score: 200 at 20/s, 800 left: 40 s.
+	want := "ingest 1000 | tokenize 800 80/s | encode [########............] 400/1000 40/s ETA 15s | score [####................] 200/1000 20/s ETA 40s"
+	if got := progressLine(stages, 10*time.Second); got != want {
+		t.Errorf("after ingest:\n got %q\nwant %q", got, want)
 	}
 }

@@ -109,7 +109,11 @@ func WriteReport(w io.Writer, r *Result) error {
 	} else {
 		fmt.Fprintf(w, "books balance: every record in went out or to the dead-letter topic, and every stage read what the one before it emitted\n")
 	}
-	fmt.Fprintf(w, "\nwrote (%s, ONNX Runtime %s on %s):\n", r.Elapsed.Round(100_000_000), r.ORT, r.Provider)
+	if r.ORT != "" {
+		fmt.Fprintf(w, "\nwrote (%s, ONNX Runtime %s on %s):\n", r.Elapsed.Round(100_000_000), r.ORT, r.Provider)
+	} else {
+		fmt.Fprintf(w, "\nwrote (%s, no ONNX Runtime):\n", r.Elapsed.Round(100_000_000))
+	}
 	for _, o := range r.Outputs {
 		fmt.Fprintf(w, "  %s  (%d rows)\n", o.Path, o.Rows)
 	}
@@ -130,7 +134,11 @@ func Reconcile(counts []StageCounts) []string {
 			problems = append(problems, fmt.Sprintf("%s: in %d != out %d + dead %d", c.Stage, c.In, c.Out, c.Dead))
 		}
 	}
-	for _, edge := range [][2]string{{"ingest", "tokenize"}, {"tokenize", "encode"}, {"encode", "score"}, {"encode", "sink-embeddings"}} {
+	edges := [][2]string{{Ingest, Tokenize}, {Tokenize, Encode}, {Encode, Score}, {Encode, SinkEmbeddings}}
+	if _, ok := by[Encode]; !ok {
+		edges = [][2]string{{Ingest, Tokenize}, {Tokenize, Score}} // BM25: the scorer reads the tokens
+	}
+	for _, edge := range edges {
 		up, down := by[edge[0]], by[edge[1]]
 		if up.Emitted != down.In {
 			problems = append(problems, fmt.Sprintf("%s emitted %d != %s in %d (dead messages downstream: %d)", edge[0], up.Emitted, edge[1], down.In, down.DeadMessages))

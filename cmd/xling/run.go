@@ -26,7 +26,7 @@ func evalFlags(fs *flag.FlagSet) func(ctx context.Context, log *slog.Logger) (ev
 	out := fs.String("out", "out", "output directory; each run writes <out>/<run-id>/")
 	datasets := fs.String("datasets", "xquad-r,mlqa-r", "comma-separated datasets: xquad-r, mlqa-r, xquad")
 	langs := fs.String("langs", "", "comma-separated languages (default: every language of each dataset)")
-	model := fs.String("model", "", "ONNX model file written by xling, or a model directory (docs/models.md); default: xling's own encoder, trained with hybrid batches on first use")
+	model := fs.String("model", "", "ONNX model file written by xling, a model directory (docs/models.md), or bm25 (the lexical baseline, no ONNX Runtime); default: xling's own encoder, trained with hybrid batches on first use")
 	cache := fs.String("cache", ".cache", "cache directory for generated models")
 	brokers := fs.String("brokers", envOr("XLING_BROKERS", ""), "comma-separated Kafka bootstrap addresses (env XLING_BROKERS; default: embedded broker)")
 	prefix := fs.String("topic-prefix", "xling.", "prefix of every topic name")
@@ -62,6 +62,9 @@ func evalFlags(fs *flag.FlagSet) func(ctx context.Context, log *slog.Logger) (ev
 			}
 			cfg.Model = path
 		}
+		if cfg.Model == evaluate.BM25 {
+			return cfg, nil // BM25 runs no model file
+		}
 		if _, err := os.Stat(cfg.ORTLibrary); err != nil {
 			return cfg, fmt.Errorf("ONNX Runtime library %s: %w (run `make ort`, or set ONNXRUNTIME_LIB)", cfg.ORTLibrary, err)
 		}
@@ -84,6 +87,9 @@ func cmdRun(ctx context.Context, args []string, log *slog.Logger) error {
 	cfg, err := config(ctx, log)
 	if err != nil {
 		return err
+	}
+	if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+		cfg.Terminal = os.Stderr // a progress bar; log lines elsewhere
 	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
