@@ -1,6 +1,7 @@
 package retrieval
 
 import (
+	"container/heap"
 	"context"
 	"fmt"
 	"math"
@@ -172,6 +173,7 @@ type bm25Worker struct {
 	acc     []float64
 	touched []int32
 	hits    []Hit
+	heap    topK
 	terms   []int64
 	k       int
 }
@@ -201,57 +203,68 @@ func (w *bm25Worker) query(ix *invertedIndex, query []int64, res *Result) {
 	w.hits = w.hits[:0]
 	for _, d := range w.touched {
 		w.hits = append(w.hits, Hit{Index: int(d), Score: float32(w.acc[d])})
+	}
+	w.topK(res)
+	w.ranks(res.RelevantRanks)
+	for _, d := range w.touched {
 		w.acc[d] = 0
 	}
-	slices.SortFunc(w.hits, func(a, b Hit) int {
+}
+
+// topK fills res.Top with the best k scored candidates, then zero-score ones in index order.
+func (w *bm25Worker) topK(res *Result) {
+	if w.k == 0 {
+		return
+	}
+	h := w.heap[:0]
+	for _, hit := range w.hits {
+		if len(h) < w.k {
+			h = append(h, hit)
+			if len(h) == w.k {
+				heap.Init(&h)
+			}
+			continue
+		}
+		if better(hit, h[0]) {
+			h[0] = hit
+			heap.Fix(&h, 0)
+		}
+	}
+	res.Top = append(res.Top, h...)
+	slices.SortFunc(res.Top, func(a, b Hit) int {
 		if better(a, b) {
 			return -1
 		}
 		return 1
 	})
-	res.Top = append(res.Top, w.hits[:min(w.k, len(w.hits))]...)
-	// Fill the rest of the top k with zero-score candidates in index order.
-	if len(res.Top) < w.k {
-		scored := make(map[int]bool, len(w.hits))
-		for _, h := range w.hits {
-			scored[h.Index] = true
-		}
-		for d := 0; len(res.Top) < w.k; d++ {
-			if !scored[d] {
-				res.Top = append(res.Top, Hit{Index: d})
-			}
+	w.heap = h
+	for d := 0; len(res.Top) < w.k; d++ {
+		if w.acc[d] == 0 {
+			res.Top = append(res.Top, Hit{Index: d})
 		}
 	}
-	w.ranks(res.RelevantRanks)
 }
 
-// ranks replaces each relevant candidate index in rel by its 1-based rank, from the sorted scored hits:
-// a scored candidate's rank is its position; an unscored one ranks after every scored candidate and after
-// the unscored ones of lower index.
+// ranks replaces each relevant candidate index in rel by its 1-based rank: one plus the scored candidates
+// that rank before it, and for an unscored candidate also the unscored ones of lower index.
 func (w *bm25Worker) ranks(rel []int) {
-	if len(rel) == 0 {
-		return
-	}
-	pos := make(map[int]int, len(rel))
-	for _, c := range rel {
-		pos[c] = 0
-	}
-	below := make(map[int]int, len(rel)) // scored candidates of lower index than each relevant one
-	for i, h := range w.hits {
-		if _, ok := pos[h.Index]; ok {
-			pos[h.Index] = i + 1
-		}
-		for _, c := range rel {
-			if h.Index < c {
-				below[c]++
+	for j, c := range rel {
+		t := Hit{Index: c, Score: float32(w.acc[c])}
+		n := 0
+		for _, h := range w.hits {
+			if better(h, t) {
+				n++
 			}
 		}
-	}
-	for j, c := range rel {
-		if r := pos[c]; r > 0 {
-			rel[j] = r
-			continue
+		if t.Score == 0 {
+			below := 0 // scored candidates of lower index
+			for _, h := range w.hits {
+				if h.Index < c {
+					below++
+				}
+			}
+			n += c - below
 		}
-		rel[j] = len(w.hits) + (c - below[c]) + 1
+		rel[j] = 1 + n
 	}
 }
