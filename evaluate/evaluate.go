@@ -268,14 +268,8 @@ func (j *Job) add(name string, c *pipeline.Counts, fn func(context.Context) erro
 }
 
 // addSink creates a table's file (so a bad output directory fails before anything runs) and its stage.
-// On a shared cluster a table that exists was committed by an earlier worker of this run: it is kept, and
-// the sink has nothing left to do (a restart would read only what follows the run's end markers).
 func addSink[In any, Out sinks.Row](j *Job, name, file string, input pipeline.Topic[In], conv func(In) Out, observe func(In)) error {
 	path := filepath.Join(j.res.Dir, file)
-	if _, err := os.Stat(path); err == nil && len(j.cfg.Brokers) > 0 {
-		j.log.Info("table already committed for this run; keeping it", "stage", name, "path", path)
-		return nil
-	}
 	w, err := sinks.Create[Out](path, sinks.Options{})
 	if err != nil {
 		return fmt.Errorf("evaluate: %w", err)

@@ -257,7 +257,7 @@ func (b *Broker) Join(ctx context.Context, group, topic string) (Consumer, error
 		return nil, fmt.Errorf("join group %s on %v: %w", group, b.Addrs, err)
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	c := &kafkaConsumer{b: b, cg: cg, topic: topic, msgs: make(chan fetched), errc: make(chan error, 1), cancel: cancel}
+	c := &kafkaConsumer{b: b, cg: cg, group: group, topic: topic, msgs: make(chan fetched), errc: make(chan error, 1), cancel: cancel}
 	c.done.Add(1)
 	go c.generations(ctx)
 	return c, nil
@@ -271,15 +271,17 @@ type fetched struct {
 type kafkaConsumer struct {
 	b      *Broker
 	cg     *kafka.ConsumerGroup
+	group  string
 	topic  string
 	msgs   chan fetched
 	errc   chan error
 	cancel context.CancelFunc
 	done   sync.WaitGroup
 
-	mu   sync.Mutex
-	gen  *kafka.Generation
-	held []int
+	mu     sync.Mutex
+	gen    *kafka.Generation
+	held   []int
+	resume map[int]string // metadata committed with each held partition's offset
 }
 
 // joinPatience bounds how long a member keeps failing to join its group before the error is final: the
@@ -311,8 +313,13 @@ func (c *kafkaConsumer) generations(ctx context.Context) {
 		for _, a := range gen.Assignments[c.topic] {
 			held = append(held, a.ID)
 		}
+		resume, err := c.fetchMeta(ctx, held)
+		if err != nil {
+			c.errc <- err
+			return
+		}
 		c.mu.Lock()
-		c.gen, c.held = gen, held
+		c.gen, c.held, c.resume = gen, held, resume
 		c.mu.Unlock()
 		for _, a := range gen.Assignments[c.topic] {
 			gen.Start(func(gctx context.Context) { c.read(gctx, gen.ID, a) })
@@ -373,32 +380,68 @@ func (c *kafkaConsumer) Assigned() ([]int, int) {
 	return append([]int(nil), c.held...), int(c.gen.ID)
 }
 
-func (c *kafkaConsumer) Commit(ctx context.Context, generation int, next map[int]int64) error {
+// fetchMeta reads the metadata committed with the group's offsets of the given partitions (the consumer
+// group API hands over offsets only).
+func (c *kafkaConsumer) fetchMeta(ctx context.Context, partitions []int) (map[int]string, error) {
+	meta := map[int]string{}
+	if len(partitions) == 0 {
+		return meta, nil
+	}
+	resp, err := c.b.client().OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: c.group, Topics: map[string][]int{c.topic: partitions}})
+	if err == nil {
+		err = resp.Error
+	}
+	if err != nil {
+		return nil, fmt.Errorf("fetch committed offsets of %s for %s on %v: %w", c.topic, c.group, c.b.Addrs, err)
+	}
+	for _, p := range resp.Topics[c.topic] {
+		if p.Error != nil {
+			return nil, fmt.Errorf("fetch committed offset of %s/%d for %s: %w", c.topic, p.Partition, c.group, p.Error)
+		}
+		meta[p.Partition] = p.Metadata
+	}
+	return meta, nil
+}
+
+func (c *kafkaConsumer) Resume(partition int) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.resume[partition]
+}
+
+func (c *kafkaConsumer) Commit(ctx context.Context, generation int, next map[int]Offset) error {
 	c.mu.Lock()
 	gen, held := c.gen, c.held
 	c.mu.Unlock()
 	if gen == nil || int(gen.ID) != generation {
 		return nil // the state behind these offsets was built in a generation that has ended
 	}
-	offsets := map[int]int64{}
+	var offsets []kafka.OffsetCommit
 	for p, off := range next {
 		for _, h := range held {
 			if h == p {
-				offsets[p] = off
+				offsets = append(offsets, kafka.OffsetCommit{Partition: p, Offset: off.Next, Metadata: off.Meta})
 			}
 		}
 	}
 	if len(offsets) == 0 {
 		return nil
 	}
-	if err := gen.CommitOffsets(map[string]map[int]int64{c.topic: offsets}); err != nil {
+	resp, err := c.b.client().OffsetCommit(ctx, &kafka.OffsetCommitRequest{GroupID: c.group, GenerationID: int(gen.ID), MemberID: gen.MemberID,
+		Topics: map[string][]kafka.OffsetCommit{c.topic: offsets}})
+	if err == nil {
+		for _, p := range resp.Topics[c.topic] {
+			err = errors.Join(err, p.Error)
+		}
+	}
+	if err != nil {
 		c.mu.Lock()
 		moved := c.gen != gen
 		c.mu.Unlock()
 		if moved { // the partitions moved on: their new owner starts from the last good commit
 			return nil
 		}
-		return fmt.Errorf("commit %s %v on %v: %w", c.topic, offsets, c.b.Addrs, err)
+		return fmt.Errorf("commit %s %v for %s on %v: %w", c.topic, offsets, c.group, c.b.Addrs, err)
 	}
 	return nil
 }

@@ -20,7 +20,7 @@ type Memory struct {
 
 type memGroup struct {
 	members    []*memConsumer
-	committed  map[int]int64
+	committed  map[int]Offset
 	generation int
 }
 
@@ -95,7 +95,7 @@ func (m *Memory) Join(_ context.Context, group, topic string) (Consumer, error) 
 	key := group + "\x00" + topic
 	g := m.groups[key]
 	if g == nil {
-		g = &memGroup{committed: map[int]int64{}}
+		g = &memGroup{committed: map[int]Offset{}}
 		m.groups[key] = g
 	}
 	c := &memConsumer{m: m, g: g, topic: topic}
@@ -117,7 +117,7 @@ func (m *Memory) rebalance(g *memGroup) {
 	}
 	for p := range n {
 		c := g.members[p%len(g.members)]
-		c.next[p] = g.committed[p]
+		c.next[p] = g.committed[p].Next
 	}
 	m.changed.Broadcast()
 }
@@ -209,7 +209,13 @@ func (c *memConsumer) Assigned() ([]int, int) {
 	return c.held(), c.g.generation
 }
 
-func (c *memConsumer) Commit(_ context.Context, generation int, next map[int]int64) error {
+func (c *memConsumer) Resume(partition int) string {
+	c.m.mu.Lock()
+	defer c.m.mu.Unlock()
+	return c.g.committed[partition].Meta
+}
+
+func (c *memConsumer) Commit(_ context.Context, generation int, next map[int]Offset) error {
 	c.m.mu.Lock()
 	defer c.m.mu.Unlock()
 	if generation != c.g.generation {

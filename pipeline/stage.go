@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
@@ -233,33 +235,61 @@ func (o *Output) Truncate(n int) { o.trunc += int64(n) }
 
 // partState is what a member knows of one input partition it holds.
 type partState struct {
-	ended    map[int64]bool // upstream partitions whose RunEnd arrived
-	parts    int64          // how many upstream partitions there are (from RunEnd markers)
-	firstEnd int64          // offset of the first RunEnd marker; commits never pass it (-1: none yet)
-	open     map[schemas.Stream]bool
-	next     int64 // offset after the last message handled
-	quiet    int64 // offset after the last message that left no stream half read
-	seen     bool
+	ended map[int64]int64 // upstream partitions whose RunEnd arrived, and the offset it arrived at
+	parts int64           // how many upstream partitions there are (from RunEnd markers)
+	open  map[schemas.Stream]bool
+	next  int64 // offset after the last message handled
+	quiet int64 // offset after the last message that left no stream half read
+	seen  bool
+}
+
+func newPartState() *partState {
+	return &partState{ended: map[int64]int64{}, open: map[schemas.Stream]bool{}}
 }
 
 func (p *partState) done() bool { return p.parts > 0 && int64(len(p.ended)) >= p.parts }
 
-// commitAt is where the partition's offset can be committed: never past the first RunEnd marker, so a
-// member taking the partition over learns that it ended.
-func (p *partState) commitAt(all bool) int64 {
+// commitAt is where the partition's offset can be committed (after everything handled, or after the last
+// quiet point) and, with it, the run ends that arrived before that offset: a member that takes the
+// partition over starts there and must know which upstream partitions have already ended.
+func (p *partState) commitAt(all bool, run string) Offset {
 	off := p.quiet
 	if all {
 		off = p.next
 	}
-	if p.firstEnd >= 0 {
-		off = min(off, p.firstEnd)
+	var ended []string
+	for part, at := range p.ended {
+		if at < off {
+			ended = append(ended, strconv.FormatInt(part, 10))
+		}
 	}
-	return off
+	slices.Sort(ended)
+	return Offset{Next: off, Meta: fmt.Sprintf("run=%s parts=%d ended=%s", run, p.parts, strings.Join(ended, ","))}
+}
+
+// resume sets what a previous owner committed: the run ends before the committed offset. Another run's
+// commit says nothing about this one.
+func (p *partState) resume(meta, run string) {
+	kv := map[string]string{}
+	for _, f := range strings.Fields(meta) {
+		if k, v, ok := strings.Cut(f, "="); ok {
+			kv[k] = v
+		}
+	}
+	if kv["run"] != run {
+		return
+	}
+	p.parts, _ = strconv.ParseInt(kv["parts"], 10, 64)
+	for _, e := range strings.Split(kv["ended"], ",") {
+		if n, err := strconv.ParseInt(e, 10, 64); err == nil {
+			p.ended[n] = -1 // before the committed offset
+		}
+	}
 }
 
 type pending struct {
 	msgs       []Message
-	commit     map[int]int64
+	commit     map[int]Offset
 	generation int
 }
 
@@ -319,7 +349,8 @@ func loop[In any](ctx context.Context, w Worker, s *Stage[In], c Consumer, e *em
 	state := func(p int) *partState {
 		ps := parts[p]
 		if ps == nil {
-			ps = &partState{ended: map[int64]bool{}, firstEnd: -1, open: map[schemas.Stream]bool{}}
+			ps = newPartState()
+			ps.resume(c.Resume(p), w.RunID)
 			parts[p] = ps
 		}
 		return ps
@@ -342,10 +373,10 @@ func loop[In any](ctx context.Context, w Worker, s *Stage[In], c Consumer, e *em
 		p := pending{msgs: out.msgs, generation: generation}
 		settled := s.Settled == nil || s.Settled()
 		if settled {
-			p.commit = map[int]int64{}
+			p.commit = map[int]Offset{}
 			for id, ps := range parts {
 				if ps.seen {
-					p.commit[id] = ps.commitAt(s.Settled != nil)
+					p.commit[id] = ps.commitAt(s.Settled != nil, w.RunID)
 				}
 			}
 		}
@@ -416,11 +447,10 @@ func handle[In any](ctx context.Context, w Worker, s *Stage[In], m Message, ps *
 		for _, mk := range markers {
 			switch mk.Kind {
 			case schemas.RunEnd:
-				ps.ended[mk.Part] = true
-				ps.parts = mk.Parts
-				if ps.firstEnd < 0 {
-					ps.firstEnd = m.Offset
+				if _, ok := ps.ended[mk.Part]; !ok {
+					ps.ended[mk.Part] = m.Offset
 				}
+				ps.parts = mk.Parts
 			case schemas.StreamEnd:
 				delete(ps.open, mk.Stream())
 				if s.End != nil {

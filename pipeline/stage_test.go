@@ -185,7 +185,7 @@ func TestRunSplitsMessagesUnderTheSizeLimitInOrder(t *testing.T) {
 
 // A stage that fails half way and is started again ends with the same output records (some twice on the
 // topic, which downstream keeps once) and exact stream-end counts: offsets were committed only where no
-// stream was half read, and never past a run-end marker.
+// stream was half read, with the run ends that came before.
 func TestRestartAfterAFailureLosesNothingAndCountsOnce(t *testing.T) {
 	ctx, m, w := setup(t, 1)
 	ingest(t, ctx, w, map[string][]string{"de": {"1", "2", "3"}, "en": {"4", "5"}, "fr": {"6"}})
@@ -212,8 +212,8 @@ func TestRestartAfterAFailureLosesNothingAndCountsOnce(t *testing.T) {
 	if ends["de"] != 3 || ends["en"] != 2 || ends["fr"] != 1 {
 		t.Errorf("stream-end counts = %v, want de 3, en 2, fr 1 (de once: its offsets were committed)", ends)
 	}
-	// Restarted once more after the run ended: it reads from the first run-end marker, ends again, and
-	// sends nothing but run ends.
+	// Restarted once more after the run ended: the commit says every upstream partition has ended, so it
+	// ends at once and sends nothing but run ends.
 	before := len(m.Messages(w.Topics.Tokens().Name))
 	if err := Run(ctx, w, echo(w.Topics)); err != nil {
 		t.Fatal(err)

@@ -69,11 +69,21 @@ type Consumer interface {
 	// Assigned returns the partitions this member holds now; fresh is true once per assignment, on the
 	// first call after it changed.
 	Assigned() (partitions []int, generation int)
-	// Commit stores next offsets (the offset of the next message to read) per partition, for state built
-	// in generation. Nothing is stored once that generation has ended, nor for partitions this member no
-	// longer holds: their owner reads again from what was committed before.
-	Commit(ctx context.Context, generation int, next map[int]int64) error
+	// Commit stores, per partition, the offset of the next message to read and what a member taking the
+	// partition over must know of what came before it (Offset.Meta), for state built in generation.
+	// Nothing is stored once that generation has ended, nor for partitions this member no longer holds:
+	// their owner reads again from what was committed before.
+	Commit(ctx context.Context, generation int, next map[int]Offset) error
+	// Resume returns the Meta committed with a partition's offset ("" if none), once the partition is
+	// assigned to this member.
+	Resume(partition int) string
 	Close() error
+}
+
+// Offset is a committed position: the next offset to read, and metadata stored with it.
+type Offset struct {
+	Next int64
+	Meta string
 }
 
 // PartitionReader reads one partition in order.

@@ -264,3 +264,6 @@ func (w *Writer[T]) fail(err error) error {
 	}
 	return w.err
 }
+
+// Path is where the table is committed.
+func (w *Writer[T]) Path() string { return w.file.path }

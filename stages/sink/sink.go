@@ -6,6 +6,7 @@ package sink
 import (
 	"context"
 	"hash/fnv"
+	"os"
 
 	"xling/pipeline"
 	"xling/sinks"
@@ -22,11 +23,12 @@ type Table[In any, Out sinks.Row] struct {
 // if the stage fails (Abort is a no-op once committed).
 func New[In any, Out sinks.Row](name string, input pipeline.Topic[In], w *sinks.Writer[Out], conv func(In) Out, observe func(In)) *Table[In, Out] {
 	t := &Table[In, Out]{}
-	seen := map[[2]uint64]struct{}{} // 128-bit hashes of row keys: a collision is odds of about 2^-90 a run
-	committed := false
+	seen := map[[2]uint64]struct{}{} // 128-bit hashes of row keys: a collision is odds of about 2^-87 a run
+	committed, read := false, false
 	t.Stage = &pipeline.Stage[In]{
 		Name: name, Input: input,
 		Process: func(_ context.Context, _ string, rows []In, o *pipeline.Output) error {
+			read = true
 			out := make([]Out, 0, len(rows))
 			for i, r := range rows {
 				row := conv(r)
@@ -51,6 +53,12 @@ func New[In any, Out sinks.Row](name string, input pipeline.Topic[In], w *sinks.
 			return nil
 		},
 		Finish: func(context.Context, *pipeline.Output) error {
+			if _, err := os.Stat(w.Path()); err == nil && !read {
+				// Restarted after this run's table was committed (and its offsets with it): there is nothing
+				// left to read, and the table stays as it is.
+				committed = true
+				return w.Abort()
+			}
 			f, err := w.Close()
 			t.File, committed = f, err == nil
 			return err

@@ -129,3 +129,24 @@ func TestSinkCommitsOffsetsOnlyWithItsTable(t *testing.T) {
 		t.Errorf("the restart read %d rows, want all 5", got.In)
 	}
 }
+
+// A sink restarted after it committed its table (and its offsets with it) has nothing left to read: the
+// table stays as it was, not replaced by an empty one.
+func TestSinkRestartedAfterCommitKeepsTheTable(t *testing.T) {
+	ctx, _, w := pipelinetest.Setup(t, 1)
+	pipelinetest.Produce(t, ctx, w, w.Topics.Metrics(), "toy", input)
+	path := filepath.Join(t.TempDir(), "metrics.parquet")
+	if err := pipeline.Run(ctx, w, newTable(t, w, path, nil).Stage); err != nil {
+		t.Fatal(err)
+	}
+	again := newTable(t, w, path, nil)
+	if err := pipeline.Run(ctx, w, again.Stage); err != nil {
+		t.Fatal(err)
+	}
+	if got := readTable(t, path); !reflect.DeepEqual(got, table) {
+		t.Errorf("table after a restart of the finished sink: %d rows %+v, want the %d rows", len(got), got, len(table))
+	}
+	if c := again.Stage.Counts.Snapshot(); c.In != 0 {
+		t.Errorf("the restarted sink read %d records, want none", c.In)
+	}
+}
