@@ -26,10 +26,12 @@ import (
 	"xling/pipeline"
 	"xling/schemas"
 	"xling/sinks"
+	"xling/sinks/pgstore"
 	"xling/stages/encode"
 	"xling/stages/ingest"
 	"xling/stages/score"
 	"xling/stages/sink"
+	"xling/stages/store"
 	"xling/stages/tokenize"
 	"xling/tokenizer"
 	"xling/tokenizer/lexical"
@@ -55,11 +57,16 @@ type Config struct {
 	Provider    string              `json:"provider"`
 	Progress    time.Duration       `json:"-"`
 	Terminal    io.Writer           `json:"-"` // a terminal to draw progress on; nil: log lines instead
+	StoreDSN    string              `json:"-"` // PostgreSQL the store stage upserts embeddings into (a secret: not in the manifest)
+
+	// Observe, if set, is told how long each message took to handle, by stage (pipeline.Worker.Observe).
+	Observe func(stage string, d time.Duration) `json:"-"`
 }
 
 // StageCounts are one stage's books.
 type StageCounts struct {
-	Stage string
+	Stage    string
+	Finished bool // the stage has finished its part of the run
 	pipeline.Snapshot
 }
 
@@ -86,13 +93,14 @@ const (
 	SinkEmbeddings = "sink-embeddings"
 	SinkRankings   = "sink-rankings"
 	SinkMetrics    = "sink-metrics"
+	Store          = "store" // only with Config.StoreDSN
 )
 
 // BM25 is the model name of the lexical baseline: Okapi BM25 over tokenizer/lexical's terms, scored straight
 // from the tokens topic, with no encoder and no embeddings.
 const BM25 = "bm25"
 
-// StageNames lists every stage of an evaluation.
+// StageNames lists the stages of an evaluation; Store joins them when a store is configured.
 func StageNames() []string {
 	return []string{Ingest, Tokenize, Encode, Score, SinkEmbeddings, SinkRankings, SinkMetrics}
 }
@@ -118,6 +126,7 @@ type Job struct {
 	mu      sync.Mutex
 	spec    encoder.Spec
 	rt      *ort.Runtime
+	start   time.Time
 }
 
 type stage struct {
@@ -137,7 +146,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, names ...string) (_
 	if cfg.Topics.Prefix == "" {
 		cfg.Topics = pipeline.DefaultTopics()
 	}
-	j := &Job{cfg: cfg, log: log, res: &Result{RunID: cfg.RunID, Dir: filepath.Join(cfg.OutDir, cfg.RunID)}}
+	j := &Job{cfg: cfg, log: log, start: time.Now(), res: &Result{RunID: cfg.RunID, Dir: filepath.Join(cfg.OutDir, cfg.RunID)}}
 	defer func() {
 		if err != nil {
 			j.Close()
@@ -203,7 +212,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, names ...string) (_
 	if err := j.broker.CreateTopics(ctx, cfg.Topics.Partitions, cfg.Topics.Evaluation()...); err != nil {
 		return nil, fmt.Errorf("evaluate: %w", err)
 	}
-	j.worker = pipeline.Worker{Transport: j.broker, Topics: cfg.Topics, RunID: cfg.RunID, Log: log}
+	j.worker = pipeline.Worker{Transport: j.broker, Topics: cfg.Topics, RunID: cfg.RunID, Log: log, Observe: cfg.Observe}
 	if needs(SinkEmbeddings, SinkRankings, SinkMetrics) {
 		if err := os.MkdirAll(j.res.Dir, 0o755); err != nil {
 			return nil, fmt.Errorf("evaluate: %w", err)
@@ -240,6 +249,17 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, names ...string) (_
 			if err := addSink(j, n, "rankings.parquet", cfg.Topics.Rankings(), rowsOf(cfg.RunID).ranking, nil); err != nil {
 				return nil, err
 			}
+		case Store:
+			if cfg.StoreDSN == "" {
+				return nil, fmt.Errorf("evaluate: the store stage needs a PostgreSQL DSN")
+			}
+			pg, err := pgstore.Open(ctx, pgstore.Config{DSN: cfg.StoreDSN, Log: log})
+			if err != nil {
+				return nil, fmt.Errorf("evaluate: %w", err)
+			}
+			j.closers = append(j.closers, func() { pg.Close() })
+			st := store.Stage(cfg.Topics, pg, rowsOf(cfg.RunID).embedding)
+			j.add(Store, &st.Counts, run(j.worker, st))
 		case SinkMetrics:
 			observe := func(m schemas.Metric) {
 				j.mu.Lock()
@@ -311,28 +331,38 @@ func (j *Job) Close() {
 func (j *Job) Counts() []StageCounts {
 	out := make([]StageCounts, len(j.stages))
 	for i, s := range j.stages {
-		out[i] = StageCounts{Stage: s.name, Snapshot: s.counts()}
+		out[i] = StageCounts{Stage: s.name, Finished: s.finished.Load(), Snapshot: s.counts()}
 	}
 	return out
 }
 
+// Ping asks the broker for a topic's metadata: an error says the job's broker does not answer.
+func (j *Job) Ping(ctx context.Context) error {
+	_, err := j.broker.Partitions(ctx, j.cfg.Topics.DeadLetter())
+	return err
+}
+
 // Run evaluates cfg.Model on cfg.Datasets with every stage in this process, and writes the manifest.
 func Run(ctx context.Context, cfg Config, log *slog.Logger) (*Result, error) {
-	start := time.Now()
 	j, err := Open(ctx, cfg, log)
 	if err != nil {
 		return nil, err
 	}
 	defer j.Close()
+	return j.Evaluate(ctx)
+}
+
+// Evaluate runs a job of every stage (Open with no names) to its end and writes the run's manifest.
+func (j *Job) Evaluate(ctx context.Context) (*Result, error) {
 	if err := j.Run(ctx); err != nil {
 		return nil, err
 	}
 	res := j.res
 	res.Counts = j.Counts()
 	slices.SortFunc(res.Outputs, func(a, b sinks.OutputFile) int { return strings.Compare(a.Path, b.Path) })
-	res.Elapsed = time.Since(start)
+	res.Elapsed = time.Since(j.start)
 
-	man := sinks.NewManifest(cfg.RunID, os.Args, j.cfg, start)
+	man := sinks.NewManifest(j.cfg.RunID, os.Args, j.cfg, j.start)
 	man.ONNXRuntimeVersion = res.ORT
 	for _, in := range res.Inputs {
 		if err := man.AddData(ctx, in.Path); err != nil {

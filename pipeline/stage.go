@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -48,6 +49,9 @@ type Worker struct {
 	Topics    Topics
 	RunID     string
 	Log       *slog.Logger // nil discards
+	// Observe, if set, is told how long each message of this run took to handle (decode, then Process or
+	// End); the stages of a job call it concurrently.
+	Observe func(stage string, d time.Duration)
 }
 
 func (w Worker) log() *slog.Logger {
@@ -435,6 +439,9 @@ func loop[In any](ctx context.Context, w Worker, s *Stage[In], c Consumer, e *em
 func handle[In any](ctx context.Context, w Worker, s *Stage[In], m Message, ps *partState, out *Output) error {
 	if run, _ := m.Header(HeaderRun); run != w.RunID {
 		return nil // another run's message: not ours to count
+	}
+	if w.Observe != nil {
+		defer func(start time.Time) { w.Observe(s.Name, time.Since(start)) }(time.Now())
 	}
 	schema, _ := m.Header(schemas.HeaderSchema)
 	if schema == schemas.Markers.ID {

@@ -7,6 +7,7 @@ import (
 	"net"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -349,4 +350,37 @@ func TestMisconfiguredWorkersFailClearly(t *testing.T) {
 			t.Errorf("took %s to fail", d)
 		}
 	})
+}
+
+// Observe hears of every message of the run the stage handles (records and markers), and of no other run's.
+func TestObserveIsToldOfEveryMessageOfTheRun(t *testing.T) {
+	ctx, m, w := setup(t, 2)
+	other := Message{Topic: w.Topics.Items().Name, Partition: 0, Value: []byte("x"), Headers: []Header{{schemas.HeaderSchema, []byte(schemas.Item.ID)}, {HeaderRun, []byte("r0")}}}
+	if err := m.Produce(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	ingest(t, ctx, w, map[string][]string{"en": {"a", "b"}, "th": {"c"}})
+	ours := 0
+	for _, msg := range m.Messages(w.Topics.Items().Name) {
+		if run, _ := msg.Header(HeaderRun); run == "r1" {
+			ours++
+		}
+	}
+	var mu sync.Mutex
+	seen := map[string]int{}
+	w.Observe = func(stage string, d time.Duration) {
+		mu.Lock()
+		defer mu.Unlock()
+		if d < 0 {
+			t.Errorf("negative duration %v", d)
+		}
+		seen[stage]++
+	}
+	if err := Run(ctx, w, echo(w.Topics)); err != nil {
+		t.Fatal(err)
+	}
+	// 2 record messages, 2 stream ends, a run end to each of the 2 partitions.
+	if ours != 6 || len(seen) != 1 || seen["echo"] != ours {
+		t.Errorf("observed %v for %d messages of the run, want echo: 6", seen, ours)
+	}
 }

@@ -39,12 +39,13 @@ func evalFlags(fs *flag.FlagSet) func(ctx context.Context, log *slog.Logger) (ev
 	threads := fs.Int("threads", 0, "ONNX Runtime intra-op threads (0: its default)")
 	provider := fs.String("provider", "cpu", "execution provider: cpu, cuda or tensorrt (tensorrt falls back to cuda, cuda to cpu, with a log line)")
 	runID := fs.String("run-id", "", "run id: every stage of a run must share it (default: time-based)")
+	pgDSN := fs.String("pg-dsn", os.Getenv("XLING_PG_DSN"), "PostgreSQL to upsert embeddings into, as the store stage (env XLING_PG_DSN; default: no store)")
 	return func(ctx context.Context, log *slog.Logger) (evaluate.Config, error) {
 		cfg := evaluate.Config{
 			DataDir: *data, OutDir: *out, Datasets: split(*datasets), Model: *model, Brokers: split(*brokers),
 			Topics: pipeline.Topics{Prefix: *prefix, Partitions: *partitions},
 			RunID:  *runID, TopK: *topK, WithContext: *withContext, Partial: *partial, MaxText: *maxText,
-			ORTLibrary: *lib, Threads: *threads, Provider: *provider,
+			ORTLibrary: *lib, Threads: *threads, Provider: *provider, StoreDSN: *pgDSN,
 		}
 		if l := split(*langs); l != nil {
 			cfg.Langs = map[string][]string{}

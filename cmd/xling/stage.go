@@ -16,7 +16,7 @@ import (
 // cluster that the run's other stages share. Several workers of one stage split its partitions.
 func cmdStage(ctx context.Context, args []string, log *slog.Logger) error {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		usage := fmt.Sprintf("usage: xling stage NAME --brokers ADDR --run-id ID [flags]; NAME is one of %s", strings.Join(evaluate.StageNames(), ", "))
+		usage := fmt.Sprintf("usage: xling stage NAME --brokers ADDR --run-id ID [flags]; NAME is one of %s", strings.Join(append(evaluate.StageNames(), evaluate.Store), ", "))
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
 			fmt.Fprintln(os.Stderr, usage)
 			return flag.ErrHelp
@@ -30,7 +30,7 @@ func cmdStage(ctx context.Context, args []string, log *slog.Logger) error {
 		return err
 	}
 	if !isStage(name) {
-		return fmt.Errorf("unknown stage %q (want one of %s)", name, strings.Join(evaluate.StageNames(), ", "))
+		return fmt.Errorf("unknown stage %q (want one of %s)", name, strings.Join(append(evaluate.StageNames(), evaluate.Store), ", "))
 	}
 	if fs.Lookup("brokers").Value.String() == "" || fs.Lookup("run-id").Value.String() == "" {
 		return fmt.Errorf("stage %s: --brokers and --run-id are required: a worker joins a run on a shared cluster (start one with `xling broker`)", name)
@@ -54,7 +54,7 @@ func cmdStage(ctx context.Context, args []string, log *slog.Logger) error {
 }
 
 func isStage(name string) bool {
-	for _, n := range evaluate.StageNames() {
+	for _, n := range append(evaluate.StageNames(), evaluate.Store) {
 		if n == name {
 			return true
 		}
