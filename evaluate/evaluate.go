@@ -142,6 +142,9 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, names ...string) (_
 	bm25 := cfg.Model == BM25
 	if len(names) == 0 {
 		names = StageNamesFor(cfg.Model)
+		if cfg.StoreDSN != "" && !bm25 {
+			names = append(names, Store)
+		}
 	}
 	if cfg.Topics.Prefix == "" {
 		cfg.Topics = pipeline.DefaultTopics()
@@ -161,7 +164,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, names ...string) (_
 		return false
 	}
 	for _, n := range names {
-		if !slices.Contains(StageNamesFor(cfg.Model), n) {
+		if !slices.Contains(StageNamesFor(cfg.Model), n) && (n != Store || bm25) {
 			return nil, fmt.Errorf("evaluate: unknown stage %q for model %s (want one of %v)", n, cfg.Model, StageNamesFor(cfg.Model))
 		}
 	}
