@@ -81,6 +81,10 @@ type Stage[In any] struct {
 	// settled, so a restart rebuilds its state by reading its input again. Nil: a stateless stage, whose
 	// offsets are committed wherever no stream of the partition is half read.
 	Settled func() bool
+	// Whole says the stage's output needs every partition of its input (a sink writing one table): it
+	// finishes only while it holds them all. A stage without it finishes once the partitions it holds have
+	// ended, which is right when its output follows from each partition alone.
+	Whole bool
 	// Reset, if set, drops state not covered by committed offsets. It is called when the group's
 	// partitions are dealt anew: this member then reads every partition it holds again from its committed
 	// offset, and the partitions it lost are read by their new owner.
@@ -361,6 +365,9 @@ func loop[In any](ctx context.Context, w Worker, s *Stage[In], c Consumer, e *em
 	}
 	finished := func() bool {
 		held, _ := c.Assigned()
+		if s.Whole && len(held) < inParts {
+			return false // another member holds some: after it leaves, they are this one's to read
+		}
 		for _, p := range held {
 			if !state(p).done() {
 				return false

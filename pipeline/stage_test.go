@@ -287,8 +287,12 @@ func TestTwoMembersShareThePartitions(t *testing.T) {
 		} else if !slices.Equal(ids, want) {
 			t.Errorf("2 members produced %v, 1 member %v", ids, want)
 		}
-		if ends["en"] != 2 || ends["hi"] != 2 {
-			t.Errorf("%d members: stream-end counts %v", members, ends)
+		// A rebalance may make a stream's end go out twice (at least once delivery), each time with the
+		// stream's whole count.
+		for lang, want := range map[string]int64{"ar": 2, "de": 1, "en": 2, "es": 1, "hi": 2, "ru": 1} {
+			if n := ends[lang]; n == 0 || n%want != 0 {
+				t.Errorf("%d members: stream-end counts of %s sum to %d, want a multiple of %d", members, lang, n, want)
+			}
 		}
 	}
 	if len(want) != 9 {

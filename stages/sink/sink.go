@@ -26,7 +26,7 @@ func New[In any, Out sinks.Row](name string, input pipeline.Topic[In], w *sinks.
 	seen := map[[2]uint64]struct{}{} // 128-bit hashes of row keys: a collision is odds of about 2^-87 a run
 	committed, read := false, false
 	t.Stage = &pipeline.Stage[In]{
-		Name: name, Input: input,
+		Name: name, Input: input, Whole: true,
 		Process: func(_ context.Context, _ string, rows []In, o *pipeline.Output) error {
 			read = true
 			out := make([]Out, 0, len(rows))
