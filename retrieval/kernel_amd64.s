@@ -1,0 +1,207 @@
+//go:build !purego
+
+#include "textflag.h"
+
+// func microAVX2(q *float32, qstride uintptr, p *float32, dim uintptr, out *float32, ostride uintptr)
+//
+// out[i*ostride+j] = sum over d of q[i*qstride+d] * p[d*16+j], for 6 query rows i and 16 packed
+// candidates j. Every lane sums with one fused multiply-add per d, in order d = 0, 1, ..., dim-1.
+// Strides are in bytes.
+TEXT ·microAVX2(SB), NOSPLIT, $0-48
+	MOVQ q+0(FP), SI
+	MOVQ qstride+8(FP), BX
+	MOVQ p+16(FP), DI
+	MOVQ dim+24(FP), CX
+	MOVQ out+32(FP), DX
+	MOVQ ostride+40(FP), R8
+	LEAQ (SI)(BX*1), R9
+	LEAQ (R9)(BX*1), R10
+	LEAQ (R10)(BX*1), R11
+	LEAQ (R11)(BX*1), R12
+	LEAQ (R12)(BX*1), R13
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	XORQ AX, AX
+
+loop:
+	VMOVUPS (DI), Y12
+	VMOVUPS 32(DI), Y13
+	VBROADCASTSS (SI)(AX*1), Y14
+	VFMADD231PS Y12, Y14, Y0
+	VFMADD231PS Y13, Y14, Y1
+	VBROADCASTSS (R9)(AX*1), Y15
+	VFMADD231PS Y12, Y15, Y2
+	VFMADD231PS Y13, Y15, Y3
+	VBROADCASTSS (R10)(AX*1), Y14
+	VFMADD231PS Y12, Y14, Y4
+	VFMADD231PS Y13, Y14, Y5
+	VBROADCASTSS (R11)(AX*1), Y15
+	VFMADD231PS Y12, Y15, Y6
+	VFMADD231PS Y13, Y15, Y7
+	VBROADCASTSS (R12)(AX*1), Y14
+	VFMADD231PS Y12, Y14, Y8
+	VFMADD231PS Y13, Y14, Y9
+	VBROADCASTSS (R13)(AX*1), Y15
+	VFMADD231PS Y12, Y15, Y10
+	VFMADD231PS Y13, Y15, Y11
+	ADDQ $64, DI
+	ADDQ $4, AX
+	DECQ CX
+	JNZ  loop
+
+	VMOVUPS Y0, (DX)
+	VMOVUPS Y1, 32(DX)
+	ADDQ    R8, DX
+	VMOVUPS Y2, (DX)
+	VMOVUPS Y3, 32(DX)
+	ADDQ    R8, DX
+	VMOVUPS Y4, (DX)
+	VMOVUPS Y5, 32(DX)
+	ADDQ    R8, DX
+	VMOVUPS Y6, (DX)
+	VMOVUPS Y7, 32(DX)
+	ADDQ    R8, DX
+	VMOVUPS Y8, (DX)
+	VMOVUPS Y9, 32(DX)
+	ADDQ    R8, DX
+	VMOVUPS Y10, (DX)
+	VMOVUPS Y11, 32(DX)
+	VZEROUPPER
+	RET
+
+// func countAVX2(s *float32, n uintptr, t float32, orEqual bool) uintptr
+//
+// Returns how many of s[0:n] are > t (>= t when orEqual); n is a multiple of 8.
+TEXT ·countAVX2(SB), NOSPLIT, $0-32
+	MOVQ s+0(FP), SI
+	MOVQ n+8(FP), CX
+	VBROADCASTSS t+16(FP), Y15
+	MOVBLZX orEqual+20(FP), BX
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	TESTQ BX, BX
+	JNZ   ge
+
+gt32:
+	CMPQ CX, $32
+	JB   gt8
+	VCMPPS $0x11, (SI), Y15, Y4
+	VCMPPS $0x11, 32(SI), Y15, Y5
+	VCMPPS $0x11, 64(SI), Y15, Y6
+	VCMPPS $0x11, 96(SI), Y15, Y7
+	VPSUBD Y4, Y0, Y0
+	VPSUBD Y5, Y1, Y1
+	VPSUBD Y6, Y2, Y2
+	VPSUBD Y7, Y3, Y3
+	ADDQ   $128, SI
+	SUBQ   $32, CX
+	JMP    gt32
+
+gt8:
+	TESTQ CX, CX
+	JZ    sum
+	VCMPPS $0x11, (SI), Y15, Y4
+	VPSUBD Y4, Y0, Y0
+	ADDQ   $32, SI
+	SUBQ   $8, CX
+	JMP    gt8
+
+ge:
+ge32:
+	CMPQ CX, $32
+	JB   ge8
+	VCMPPS $0x12, (SI), Y15, Y4
+	VCMPPS $0x12, 32(SI), Y15, Y5
+	VCMPPS $0x12, 64(SI), Y15, Y6
+	VCMPPS $0x12, 96(SI), Y15, Y7
+	VPSUBD Y4, Y0, Y0
+	VPSUBD Y5, Y1, Y1
+	VPSUBD Y6, Y2, Y2
+	VPSUBD Y7, Y3, Y3
+	ADDQ   $128, SI
+	SUBQ   $32, CX
+	JMP    ge32
+
+ge8:
+	TESTQ CX, CX
+	JZ    sum
+	VCMPPS $0x12, (SI), Y15, Y4
+	VPSUBD Y4, Y0, Y0
+	ADDQ   $32, SI
+	SUBQ   $8, CX
+	JMP    ge8
+
+sum:
+	VPADDD Y1, Y0, Y0
+	VPADDD Y3, Y2, Y2
+	VPADDD Y2, Y0, Y0
+	VEXTRACTI128 $1, Y0, X1
+	VPADDD X1, X0, X0
+	VPSHUFD $0x4e, X0, X1
+	VPADDD X1, X0, X0
+	VPSHUFD $0xb1, X0, X1
+	VPADDD X1, X0, X0
+	MOVL X0, AX
+	MOVQ AX, ret+24(FP)
+	VZEROUPPER
+	RET
+
+// func firstAboveAVX2(s *float32, n uintptr, t float32) uintptr
+//
+// Returns the index of the first of s[0:n] that is > t, or n if none is; n is a multiple of 8.
+TEXT ·firstAboveAVX2(SB), NOSPLIT, $0-32
+	MOVQ s+0(FP), SI
+	MOVQ n+8(FP), CX
+	VBROADCASTSS t+16(FP), Y15
+	XORQ AX, AX
+
+scan32:
+	MOVQ CX, DX
+	SUBQ AX, DX
+	CMPQ DX, $32
+	JB   scan8
+	VCMPPS $0x11, (SI)(AX*4), Y15, Y0
+	VCMPPS $0x11, 32(SI)(AX*4), Y15, Y1
+	VCMPPS $0x11, 64(SI)(AX*4), Y15, Y2
+	VCMPPS $0x11, 96(SI)(AX*4), Y15, Y3
+	VORPS  Y1, Y0, Y4
+	VORPS  Y3, Y2, Y5
+	VORPS  Y5, Y4, Y4
+	VTESTPS Y4, Y4
+	JNZ    scan8
+	ADDQ   $32, AX
+	JMP    scan32
+
+scan8:
+	CMPQ AX, CX
+	JAE  none
+	VCMPPS $0x11, (SI)(AX*4), Y15, Y0
+	VMOVMSKPS Y0, DX
+	TESTL DX, DX
+	JNZ   found
+	ADDQ  $8, AX
+	JMP   scan8
+
+found:
+	BSFL DX, DX
+	ADDQ DX, AX
+	MOVQ AX, ret+24(FP)
+	VZEROUPPER
+	RET
+
+none:
+	MOVQ CX, ret+24(FP)
+	VZEROUPPER
+	RET

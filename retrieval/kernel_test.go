@@ -1,0 +1,119 @@
+package retrieval
+
+import (
+	"math"
+	"math/big"
+	"math/rand/v2"
+	"testing"
+)
+
+// exactFMA32 is the independent reference for fma32: a*b+c computed exactly with big.Float, then
+// rounded once to the nearest float32 (ties to even).
+func exactFMA32(a, b, c float32) float32 {
+	x := new(big.Float).SetPrec(256).SetFloat64(float64(a))
+	x.Mul(x, new(big.Float).SetPrec(256).SetFloat64(float64(b)))
+	x.Add(x, new(big.Float).SetPrec(256).SetFloat64(float64(c)))
+	f, _ := x.Float32()
+	return f
+}
+
+func TestFMA32RoundsOnceLikeTheInstruction(t *testing.T) {
+	const eps = 1.0 / (1 << 23)
+	cases := [][3]float32{
+		// a*b = 1 + 2^-22 + 2^-46: added to -1, the 2^-46 survives only if the product is not rounded first.
+		{1 + eps, 1 + eps, -1},
+		{1 + eps, 1 - eps, -1},
+		// a*b = 2^-24 - 2^-60: the exact sum lies just off the midpoint between two float32s, but rounding
+		// it to float64 first lands on the midpoint, and ties-to-even then picks the wrong neighbour.
+		{(1 + 32*eps) / 4096, (1 - 32*eps) / 4096, 1 + eps},
+		{-(1 + 32*eps) / 4096, (1 - 32*eps) / 4096, 1 + eps},
+		{1 + eps, 1 + 0.5*eps, 1},
+		{3, 1.0 / 3, -1},
+		{-0.1, 0.1, 0.01},
+		{0, 5, -0},
+	}
+	r := rand.New(rand.NewPCG(11, 0))
+	for range 200000 {
+		e := func() float32 {
+			return float32(r.NormFloat64() * math.Pow(2, float64(r.IntN(40)-20)))
+		}
+		a, b := e(), e()
+		c := -a * b // cancellation, where double rounding shows
+		if r.IntN(2) == 0 {
+			c = e()
+		}
+		cases = append(cases, [3]float32{a, b, c * (1 + float32(r.IntN(5)-2)*eps)})
+	}
+	for _, tc := range cases {
+		a, b, c := tc[0], tc[1], tc[2]
+		if got, want := fma32(a, b, c), exactFMA32(a, b, c); math.Float32bits(got) != math.Float32bits(want) {
+			t.Fatalf("fma32(%v, %v, %v) = %v, want %v", a, b, c, got, want)
+		}
+	}
+}
+
+// TestAssemblyMatchesPortableKernels checks that the two kernel sets give the same bits: the portable
+// one rounds each step as a fused multiply-add does (checked above against big.Float).
+func TestAssemblyMatchesPortableKernels(t *testing.T) {
+	asm := avx2()
+	if asm == nil {
+		t.Skip("no assembly kernel on this CPU or build")
+	}
+	gen := portable()
+	r := rand.New(rand.NewPCG(12, 0))
+	for _, dim := range []int{1, 3, 16, 17, 128, 301} {
+		q := make([]float32, mr*dim+5)
+		p := make([]float32, nr*dim)
+		for i := range q {
+			q[i] = float32(r.NormFloat64())
+		}
+		for i := range p {
+			p[i] = float32(r.NormFloat64())
+		}
+		for _, qstride := range []int{0, dim, dim + 1} {
+			const ostride = nr + 3
+			got := make([]float32, mr*ostride)
+			want := make([]float32, mr*ostride)
+			asm.micro(q, qstride, p, dim, got, ostride)
+			gen.micro(q, qstride, p, dim, want, ostride)
+			for i := range got {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("dim %d qstride %d: out[%d] = %v, portable %v", dim, qstride, i, got[i], want[i])
+				}
+			}
+			for _, n := range []int{0, 5, 8, 33, 70} {
+				s := make([]float32, n)
+				for i := range s {
+					s[i] = float32(r.IntN(7)) // small integers: many ties with the threshold
+				}
+				for _, th := range []float32{-1, 0, 3, 6, 7} {
+					for _, orEqual := range []bool{false, true} {
+						if g, w := asm.count(s, th, orEqual), gen.count(s, th, orEqual); g != w {
+							t.Fatalf("count(n=%d, t=%v, orEqual=%v) = %d, portable %d", n, th, orEqual, g, w)
+						}
+					}
+					if g, w := asm.firstAbove(s, th), gen.firstAbove(s, th); g != w {
+						t.Fatalf("firstAbove(n=%d, t=%v) = %d, portable %d", n, th, g, w)
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestKeyOrdersAsTheRanking(t *testing.T) {
+	hits := []Hit{{3, 2}, {1, 2}, {0, 0.5}, {7, 0}, {2, 0}, {4, -1e-30}, {5, -3}, {6, float32(math.Inf(-1))}}
+	for i := range hits {
+		if got := hit(key(hits[i].Score, hits[i].Index)); got != hits[i] {
+			t.Fatalf("hit(key(%+v)) = %+v", hits[i], got)
+		}
+		for j := range hits {
+			if got, want := key(hits[i].Score, hits[i].Index) > key(hits[j].Score, hits[j].Index), compareHits(hits[i], hits[j]) < 0; got != want {
+				t.Fatalf("key(%+v) > key(%+v) is %v, ranking says %v", hits[i], hits[j], got, want)
+			}
+		}
+	}
+	if key(float32(math.Copysign(0, -1)), 1) != key(0, 1) {
+		t.Fatal("-0 and +0 get different keys")
+	}
+}
