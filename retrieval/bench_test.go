@@ -1,14 +1,11 @@
 package retrieval
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
 	"os/exec"
 	"runtime"
-	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -47,92 +44,22 @@ func benchProblem(nq, nc int) problem {
 func faissPeer(b *testing.B, p problem) func(k int) float64 {
 	py := testenv.RequirePython(b, "numpy", "faiss")
 	dir := writeProblem(b, p)
-	cmd := exec.Command(py, "testdata/faiss_peer.py", dir, strconv.Itoa(p.dim), strconv.Itoa(benchWorkers))
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		stdin.Close()
-		if err := cmd.Wait(); err != nil {
-			b.Errorf("testdata/faiss_peer.py: %v\n%s", err, stderr.Bytes())
-		}
-	})
-	replies := bufio.NewScanner(stdout)
+	ask := testenv.StartPeer(b, exec.Command(py, "testdata/faiss_peer.py", dir, strconv.Itoa(p.dim), strconv.Itoa(benchWorkers)))
 	return func(k int) float64 {
-		if _, err := fmt.Fprintln(stdin, k); err != nil {
-			b.Fatalf("testdata/faiss_peer.py: %v\n%s", err, stderr.Bytes())
-		}
-		if !replies.Scan() {
-			b.Fatalf("testdata/faiss_peer.py: no reply: %v\n%s", replies.Err(), stderr.Bytes())
-		}
-		sec, err := strconv.ParseFloat(replies.Text(), 64)
+		reply := ask(strconv.Itoa(k))
+		sec, err := strconv.ParseFloat(reply, 64)
 		if err != nil {
-			b.Fatalf("testdata/faiss_peer.py: reply %q: %v", replies.Text(), err)
+			b.Fatalf("testdata/faiss_peer.py: reply %q: %v", reply, err)
 		}
 		return sec
 	}
 }
 
-// peer is a program that does the same work as xling, timed by itself.
-type peer struct {
-	name string // metrics are <name>-ms/op and x-<name>
-	run  func() float64
-}
-
-// interleave runs b.N rounds in which xling and every peer take one turn each, in an order that rotates
-// from round to round, so that load from other processes on the machine falls on all of them alike; each
-// runs once before the rounds as a warm-up. Only xling's turns are timed by the benchmark (ns/op, B/op);
-// each peer reports its mean time and x-<name>, the median over rounds of its time over xling's (above 1
-// when xling is faster). GFLOP/s is the rate of xling's score arithmetic over its turns.
-func interleave(b *testing.B, xling func(), flops float64, peers ...peer) {
-	xling()
-	for _, p := range peers {
-		p.run()
-	}
-	xs := make([]float64, b.N)
-	ps := make([][]float64, len(peers))
-	b.ResetTimer()
-	b.StopTimer()
-	for i := range b.N {
-		for turn := range len(peers) + 1 {
-			j := (i + turn) % (len(peers) + 1)
-			if j == len(peers) {
-				start := time.Now()
-				b.StartTimer()
-				xling()
-				b.StopTimer()
-				xs[i] = time.Since(start).Seconds()
-				continue
-			}
-			ps[j] = append(ps[j], peers[j].run())
-		}
-	}
-	var total float64
-	for _, s := range xs {
-		total += s
-	}
-	b.ReportMetric(flops*float64(b.N)/total/1e9, "GFLOP/s")
-	for j, p := range peers {
-		var total float64
-		ratios := make([]float64, b.N)
-		for i, s := range ps[j] {
-			total += s
-			ratios[i] = s / xs[i]
-		}
-		slices.Sort(ratios)
-		b.ReportMetric(total/float64(b.N)*1e3, p.name+"-ms/op")
-		b.ReportMetric(ratios[len(ratios)/2], "x-"+p.name)
-	}
+// interleave takes turns with the peers (testenv.Interleave, one warm-up turn each) and reports the
+// rate of xling's score arithmetic over its turns.
+func interleave(b *testing.B, xling func(), flops float64, peers ...testenv.Peer) {
+	xs, _ := testenv.Interleave(b, 1, xling, peers...)
+	b.ReportMetric(flops*float64(len(xs))/testenv.Sum(xs)/1e9, "GFLOP/s")
 }
 
 // searchOnce returns a function that runs p's search (top k, plus the relevant ranks when ranks), and
@@ -159,8 +86,8 @@ func BenchmarkSearch(b *testing.B) {
 	run, flops := searchOnce(b, p, benchK, true)
 	faiss := faissPeer(b, p)
 	interleave(b, run, flops,
-		peer{"faiss", func() float64 { return faiss(benchK) }},
-		peer{"faiss-full", func() float64 { return faiss(benchCands) }})
+		testenv.Peer{Name: "faiss", Run: func() float64 { return faiss(benchK) }},
+		testenv.Peer{Name: "faiss-full", Run: func() float64 { return faiss(benchCands) }})
 }
 
 // BenchmarkSearchTop is the top-100 search alone against faiss IndexFlatIP's.
@@ -168,7 +95,7 @@ func BenchmarkSearchTop(b *testing.B) {
 	p := benchProblem(benchQueries, benchCands)
 	run, flops := searchOnce(b, p, benchK, false)
 	faiss := faissPeer(b, p)
-	interleave(b, run, flops, peer{"faiss", func() float64 { return faiss(benchK) }})
+	interleave(b, run, flops, testenv.Peer{Name: "faiss", Run: func() float64 { return faiss(benchK) }})
 }
 
 // BenchmarkSearchScaling grows the pool to 1x, 4x and 16x the XQuAD-R pool, and the queries to 4x, on
