@@ -1,54 +1,70 @@
 package retrieval
 
-import "math"
-
-// The scoring kernel is a register-blocked matrix multiply: mr queries against one panel of nr candidates
-// packed dimension-major, so that each step of the dimension loop loads one row of nr candidate components,
-// broadcasts each query's component, and adds mr*nr fused products into accumulators held in registers.
-// Each accumulator sums its own (query, candidate) pair with one fused multiply-add per dimension, in
-// order d = 0, 1, ..., dim-1, starting from zero: a score never depends on blocking, threads or on which
-// other candidates share its panel.
+// The scoring kernel is a register-blocked matrix multiply: mr queries (packed dimension-major) against
+// one panel of nr candidates (packed the same way), so that each step of the dimension loop loads one row
+// of nr candidate components, broadcasts each query's component, and adds mr*nr fused products into
+// accumulators held in registers. Each accumulator sums its own (query, candidate) pair with one fused
+// multiply-add per dimension, in order d = 0, 1, ..., dim-1, starting from zero: a score never depends on
+// the kernel, the blocking, the threads or on which other vectors share its call.
 const (
-	mr = 6  // queries per micro-kernel call
-	nr = 16 // candidates per packed panel
+	nr    = 16 // candidates per packed panel
+	maxMR = 12 // the most queries a kernel takes per call
 )
 
-// kernels is one implementation of the two inner loops.
+// kernels is one implementation of the inner loops.
 type kernels struct {
 	name string
-	// micro sets out[i*ostride+j] to the score of query row q[i*qstride:] against the j-th candidate of
-	// panel p, for i < mr and j < nr.
-	micro func(q []float32, qstride int, p []float32, dim int, out []float32, ostride int)
+	mr   int // queries per micro call; divides queryBlock
+	// micro sets out[i*ostride+j] to the score of packed query i (qp[d*mr+i]) against the j-th
+	// candidate of panel p, for i < mr and j < nr.
+	micro func(qp, p []float32, dim int, out []float32, ostride int)
 	// count returns how many of s are greater than t (or equal to it, when orEqual).
 	count func(s []float32, t float32, orEqual bool) int
 	// firstAbove returns the index of the first of s greater than t, or len(s).
 	firstAbove func(s []float32, t float32) int
 }
 
-// pickKernels returns the assembly kernels where the CPU runs them, else the portable ones, which give
-// bit-identical scores.
+// pickKernels returns the fastest assembly kernels the CPU runs (all of which give the same bits), else
+// the portable ones.
 func pickKernels() *kernels {
-	if k := avx2(); k != nil {
-		return k
+	if ks := assembly(); len(ks) > 0 {
+		return ks[0]
 	}
 	return portable()
 }
 
+// portable is the kernel set for CPUs without AVX2 and FMA, and for other architectures. Go has no
+// float32 fused multiply-add to call, so it rounds each product before adding it (the explicit conversion
+// forbids the compiler from fusing): deterministic on every platform, but its scores may differ from the
+// FMA kernels' in the last bits.
 func portable() *kernels {
-	return &kernels{name: "go", micro: microGo, count: countGo, firstAbove: firstAboveGo}
+	return &kernels{name: "go", mr: 6, micro: microGo, count: countGo, firstAbove: firstAboveGo}
 }
 
-func microGo(q []float32, qstride int, p []float32, dim int, out []float32, ostride int) {
-	p = p[:dim*nr]
+func microGo(qp, p []float32, dim int, out []float32, ostride int) {
+	const mr = 6
+	qp, p = qp[:dim*mr], p[:dim*nr]
 	for i := range mr {
-		qi := q[i*qstride : i*qstride+dim]
-		o := out[i*ostride : i*ostride+nr]
-		for j := range o {
-			var s float32
-			for d, a := range qi {
-				s = fma32(a, p[d*nr+j], s)
+		var acc [nr]float32
+		for d := range dim {
+			a := qp[d*mr+i]
+			row := p[d*nr : (d+1)*nr : (d+1)*nr]
+			for j, c := range row {
+				acc[j] += float32(a * c)
 			}
-			o[j] = s
+		}
+		copy(out[i*ostride:i*ostride+nr], acc[:])
+	}
+}
+
+// packQueries lays the n (at most mr) row-major queries in qs out dimension-major for a micro call:
+// dst[d*mr+i] is component d of query i, zero for i >= n.
+func packQueries(dst, qs []float32, n, dim, mr int) {
+	dst = dst[:dim*mr]
+	clear(dst)
+	for i := range n {
+		for d, x := range qs[i*dim : (i+1)*dim] {
+			dst[d*mr+i] = x
 		}
 	}
 }
@@ -72,30 +88,6 @@ func firstAboveGo(s []float32, t float32) int {
 	return len(s)
 }
 
-// fma32 returns a*b+c rounded once to float32, as a fused multiply-add instruction does. The product is
-// exact in float64; the sum is rounded to odd in float64 (53 bits, more than 24+2), after which rounding to
-// float32 gives the correctly rounded result.
-func fma32(a, b, c float32) float32 {
-	p := float64(a) * float64(b)
-	cc := float64(c)
-	s := p + cc
-	// Two-sum: e is the exact error s - (p + cc).
-	bv := s - p
-	e := (p - (s - bv)) + (cc - bv)
-	if e != 0 {
-		bits := math.Float64bits(s)
-		if bits&1 == 0 { // even: step to the odd neighbour on the side of the exact sum
-			if (e > 0) == (s > 0) {
-				bits++
-			} else {
-				bits--
-			}
-		}
-		s = math.Float64frombits(bits)
-	}
-	return float32(s)
-}
-
 // pack lays candidates out in panels of nr, dimension-major (panel[d*nr+j] is component d of the panel's
 // j-th candidate), zero-padded to a whole panel.
 func pack(cands []float32, dim int) []float32 {
@@ -112,13 +104,16 @@ func pack(cands []float32, dim int) []float32 {
 	return out
 }
 
-// Score returns the score that Search gives candidate c for query q (bit for bit): a shard that does not
-// hold a relevant candidate takes its score from here (see Target).
+// Score returns the score that Search, on this machine, gives candidate c for query q (bit for bit): a
+// shard that does not hold a relevant candidate takes its score from here (see Target).
 func Score(q, c []float32) float32 {
 	if len(q) != len(c) || len(q) == 0 {
 		panic("retrieval.Score: vectors of different or zero length")
 	}
-	var out [mr * nr]float32
-	pickKernels().micro(q, 0, pack(c, len(c)), len(q), out[:], nr)
+	kern := pickKernels()
+	qp := make([]float32, len(q)*kern.mr)
+	packQueries(qp, q, 1, len(q), kern.mr)
+	var out [maxMR * nr]float32
+	kern.micro(qp, pack(c, len(c)), len(q), out[:], nr)
 	return out[0]
 }

@@ -2,23 +2,17 @@
 
 #include "textflag.h"
 
-// func microAVX2(q *float32, qstride uintptr, p *float32, dim uintptr, out *float32, ostride uintptr)
+// func microAVX2(qp *float32, p *float32, dim uintptr, out *float32, ostride uintptr)
 //
-// out[i*ostride+j] = sum over d of q[i*qstride+d] * p[d*16+j], for 6 query rows i and 16 packed
+// out[i*ostride+j] = sum over d of qp[d*6+i] * p[d*16+j], for 6 packed queries i and 16 packed
 // candidates j. Every lane sums with one fused multiply-add per d, in order d = 0, 1, ..., dim-1.
-// Strides are in bytes.
-TEXT ·microAVX2(SB), NOSPLIT, $0-48
-	MOVQ q+0(FP), SI
-	MOVQ qstride+8(FP), BX
-	MOVQ p+16(FP), DI
-	MOVQ dim+24(FP), CX
-	MOVQ out+32(FP), DX
-	MOVQ ostride+40(FP), R8
-	LEAQ (SI)(BX*1), R9
-	LEAQ (R9)(BX*1), R10
-	LEAQ (R10)(BX*1), R11
-	LEAQ (R11)(BX*1), R12
-	LEAQ (R12)(BX*1), R13
+// ostride is in bytes.
+TEXT ·microAVX2(SB), NOSPLIT, $0-40
+	MOVQ qp+0(FP), SI
+	MOVQ p+8(FP), DI
+	MOVQ dim+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ ostride+32(FP), R8
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -31,33 +25,32 @@ TEXT ·microAVX2(SB), NOSPLIT, $0-48
 	VXORPS Y9, Y9, Y9
 	VXORPS Y10, Y10, Y10
 	VXORPS Y11, Y11, Y11
-	XORQ AX, AX
 
-loop:
-	VMOVUPS (DI), Y12
-	VMOVUPS 32(DI), Y13
-	VBROADCASTSS (SI)(AX*1), Y14
-	VFMADD231PS Y12, Y14, Y0
-	VFMADD231PS Y13, Y14, Y1
-	VBROADCASTSS (R9)(AX*1), Y15
-	VFMADD231PS Y12, Y15, Y2
-	VFMADD231PS Y13, Y15, Y3
-	VBROADCASTSS (R10)(AX*1), Y14
-	VFMADD231PS Y12, Y14, Y4
-	VFMADD231PS Y13, Y14, Y5
-	VBROADCASTSS (R11)(AX*1), Y15
-	VFMADD231PS Y12, Y15, Y6
-	VFMADD231PS Y13, Y15, Y7
-	VBROADCASTSS (R12)(AX*1), Y14
-	VFMADD231PS Y12, Y14, Y8
-	VFMADD231PS Y13, Y14, Y9
-	VBROADCASTSS (R13)(AX*1), Y15
-	VFMADD231PS Y12, Y15, Y10
-	VFMADD231PS Y13, Y15, Y11
-	ADDQ $64, DI
-	ADDQ $4, AX
-	DECQ CX
-	JNZ  loop
+loop2:
+	VMOVUPS      (DI), Y12
+	VMOVUPS      32(DI), Y13
+	VBROADCASTSS (SI), Y14
+	VFMADD231PS  Y12, Y14, Y0
+	VFMADD231PS  Y13, Y14, Y1
+	VBROADCASTSS 4(SI), Y15
+	VFMADD231PS  Y12, Y15, Y2
+	VFMADD231PS  Y13, Y15, Y3
+	VBROADCASTSS 8(SI), Y14
+	VFMADD231PS  Y12, Y14, Y4
+	VFMADD231PS  Y13, Y14, Y5
+	VBROADCASTSS 12(SI), Y15
+	VFMADD231PS  Y12, Y15, Y6
+	VFMADD231PS  Y13, Y15, Y7
+	VBROADCASTSS 16(SI), Y14
+	VFMADD231PS  Y12, Y14, Y8
+	VFMADD231PS  Y13, Y14, Y9
+	VBROADCASTSS 20(SI), Y15
+	VFMADD231PS  Y12, Y15, Y10
+	VFMADD231PS  Y13, Y15, Y11
+	ADDQ         $64, DI
+	ADDQ         $24, SI
+	DECQ         CX
+	JNZ          loop2
 
 	VMOVUPS Y0, (DX)
 	VMOVUPS Y1, 32(DX)
@@ -76,6 +69,74 @@ loop:
 	ADDQ    R8, DX
 	VMOVUPS Y10, (DX)
 	VMOVUPS Y11, 32(DX)
+	VZEROUPPER
+	RET
+
+// func microAVX512(qp *float32, p *float32, dim uintptr, out *float32, ostride uintptr)
+//
+// The same for 12 packed queries (qp[d*12+i]) by 16 candidates, one ZMM accumulator per query, each
+// query's component broadcast from memory into its fused multiply-add.
+TEXT ·microAVX512(SB), NOSPLIT, $0-40
+	MOVQ qp+0(FP), SI
+	MOVQ p+8(FP), DI
+	MOVQ dim+16(FP), CX
+	MOVQ out+24(FP), DX
+	MOVQ ostride+32(FP), R8
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+
+loop512:
+	VMOVUPS          (DI), Z12
+	VFMADD231PS.BCST (SI), Z12, Z0
+	VFMADD231PS.BCST 4(SI), Z12, Z1
+	VFMADD231PS.BCST 8(SI), Z12, Z2
+	VFMADD231PS.BCST 12(SI), Z12, Z3
+	VFMADD231PS.BCST 16(SI), Z12, Z4
+	VFMADD231PS.BCST 20(SI), Z12, Z5
+	VFMADD231PS.BCST 24(SI), Z12, Z6
+	VFMADD231PS.BCST 28(SI), Z12, Z7
+	VFMADD231PS.BCST 32(SI), Z12, Z8
+	VFMADD231PS.BCST 36(SI), Z12, Z9
+	VFMADD231PS.BCST 40(SI), Z12, Z10
+	VFMADD231PS.BCST 44(SI), Z12, Z11
+	ADDQ             $64, DI
+	ADDQ             $48, SI
+	DECQ             CX
+	JNZ              loop512
+
+	VMOVUPS Z0, (DX)
+	ADDQ    R8, DX
+	VMOVUPS Z1, (DX)
+	ADDQ    R8, DX
+	VMOVUPS Z2, (DX)
+	ADDQ    R8, DX
+	VMOVUPS Z3, (DX)
+	ADDQ    R8, DX
+	VMOVUPS Z4, (DX)
+	ADDQ    R8, DX
+	VMOVUPS Z5, (DX)
+	ADDQ    R8, DX
+	VMOVUPS Z6, (DX)
+	ADDQ    R8, DX
+	VMOVUPS Z7, (DX)
+	ADDQ    R8, DX
+	VMOVUPS Z8, (DX)
+	ADDQ    R8, DX
+	VMOVUPS Z9, (DX)
+	ADDQ    R8, DX
+	VMOVUPS Z10, (DX)
+	ADDQ    R8, DX
+	VMOVUPS Z11, (DX)
 	VZEROUPPER
 	RET
 

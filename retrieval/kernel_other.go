@@ -2,5 +2,5 @@
 
 package retrieval
 
-// avx2 is nil: this build has no assembly kernel.
-func avx2() *kernels { return nil }
+// assembly returns no kernels: this build has none.
+func assembly() []*kernels { return nil }

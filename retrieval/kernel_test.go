@@ -7,6 +7,43 @@ import (
 	"testing"
 )
 
+// fma32 returns a*b+c rounded once to float32, as a fused multiply-add instruction does. The product is
+// exact in float64; the sum is rounded to odd in float64 (53 bits, more than 24+2), after which rounding to
+// float32 gives the correctly rounded result.
+func fma32(a, b, c float32) float32 {
+	p := float64(a) * float64(b)
+	cc := float64(c)
+	s := p + cc
+	// Two-sum: e is the exact error s - (p + cc).
+	bv := s - p
+	e := (p - (s - bv)) + (cc - bv)
+	if e != 0 {
+		bits := math.Float64bits(s)
+		if bits&1 == 0 { // even: step to the odd neighbour on the side of the exact sum
+			if (e > 0) == (s > 0) {
+				bits++
+			} else {
+				bits--
+			}
+		}
+		s = math.Float64frombits(bits)
+	}
+	return float32(s)
+}
+
+// microFMA is the reference for the assembly kernels: the same sums, one fma32 per step.
+func microFMA(mr int, qp, p []float32, dim int, out []float32, ostride int) {
+	for i := range mr {
+		for j := range nr {
+			var s float32
+			for d := range dim {
+				s = fma32(qp[d*mr+i], p[d*nr+j], s)
+			}
+			out[i*ostride+j] = s
+		}
+	}
+}
+
 // exactFMA32 is the independent reference for fma32: a*b+c computed exactly with big.Float, then
 // rounded once to the nearest float32 (ties to even).
 func exactFMA32(a, b, c float32) float32 {
@@ -52,49 +89,49 @@ func TestFMA32RoundsOnceLikeTheInstruction(t *testing.T) {
 	}
 }
 
-// TestAssemblyMatchesPortableKernels checks that the two kernel sets give the same bits: the portable
-// one rounds each step as a fused multiply-add does (checked above against big.Float).
-func TestAssemblyMatchesPortableKernels(t *testing.T) {
-	asm := avx2()
-	if asm == nil {
+// TestAssemblyKernelsRoundAsFMA checks that every assembly kernel set gives the bits of microFMA, which
+// rounds each step as a fused multiply-add does (fma32, checked above against big.Float), and counts and
+// scans as the portable functions do.
+func TestAssemblyKernelsRoundAsFMA(t *testing.T) {
+	kerns := assembly()
+	if len(kerns) == 0 {
 		t.Skip("no assembly kernel on this CPU or build")
 	}
-	gen := portable()
 	r := rand.New(rand.NewPCG(12, 0))
-	for _, dim := range []int{1, 3, 16, 17, 128, 301} {
-		q := make([]float32, mr*dim+5)
-		p := make([]float32, nr*dim)
-		for i := range q {
-			q[i] = float32(r.NormFloat64())
-		}
-		for i := range p {
-			p[i] = float32(r.NormFloat64())
-		}
-		for _, qstride := range []int{0, dim, dim + 1} {
+	for _, asm := range kerns {
+		for _, dim := range []int{1, 3, 16, 17, 128, 301} {
+			qp := make([]float32, asm.mr*dim)
+			p := make([]float32, nr*dim)
+			for i := range qp {
+				qp[i] = float32(r.NormFloat64())
+			}
+			for i := range p {
+				p[i] = float32(r.NormFloat64())
+			}
 			const ostride = nr + 3
-			got := make([]float32, mr*ostride)
-			want := make([]float32, mr*ostride)
-			asm.micro(q, qstride, p, dim, got, ostride)
-			gen.micro(q, qstride, p, dim, want, ostride)
+			got := make([]float32, asm.mr*ostride)
+			want := make([]float32, asm.mr*ostride)
+			asm.micro(qp, p, dim, got, ostride)
+			microFMA(asm.mr, qp, p, dim, want, ostride)
 			for i := range got {
 				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-					t.Fatalf("dim %d qstride %d: out[%d] = %v, portable %v", dim, qstride, i, got[i], want[i])
+					t.Fatalf("%s dim %d: out[%d] = %v, fma32 reference %v", asm.name, dim, i, got[i], want[i])
 				}
 			}
-			for _, n := range []int{0, 5, 8, 33, 70} {
-				s := make([]float32, n)
-				for i := range s {
-					s[i] = float32(r.IntN(7)) // small integers: many ties with the threshold
+		}
+		for _, n := range []int{0, 5, 8, 33, 70} {
+			s := make([]float32, n)
+			for i := range s {
+				s[i] = float32(r.IntN(7)) // small integers: many ties with the threshold
+			}
+			for _, th := range []float32{-1, 0, 3, 6, 7} {
+				for _, orEqual := range []bool{false, true} {
+					if g, w := asm.count(s, th, orEqual), countGo(s, th, orEqual); g != w {
+						t.Fatalf("%s count(n=%d, t=%v, orEqual=%v) = %d, portable %d", asm.name, n, th, orEqual, g, w)
+					}
 				}
-				for _, th := range []float32{-1, 0, 3, 6, 7} {
-					for _, orEqual := range []bool{false, true} {
-						if g, w := asm.count(s, th, orEqual), gen.count(s, th, orEqual); g != w {
-							t.Fatalf("count(n=%d, t=%v, orEqual=%v) = %d, portable %d", n, th, orEqual, g, w)
-						}
-					}
-					if g, w := asm.firstAbove(s, th), gen.firstAbove(s, th); g != w {
-						t.Fatalf("firstAbove(n=%d, t=%v) = %d, portable %d", n, th, g, w)
-					}
+				if g, w := asm.firstAbove(s, th), firstAboveGo(s, th); g != w {
+					t.Fatalf("%s firstAbove(n=%d, t=%v) = %d, portable %d", asm.name, n, th, g, w)
 				}
 			}
 		}

@@ -5,15 +5,18 @@
 // Ranking order: a higher score ranks first; equal scores rank by lower candidate index. Callers hold
 // candidates in a fixed order (for example sorted by item id), so a ranking never depends on scheduling.
 //
-// Scores come from a Go assembly AVX2/FMA micro-kernel (kernel.go), 6 queries by 16 candidates per call.
-// It was chosen over the other ways to reach SIMD speed for one reason: it fixes each score's summation
-// order. Every score is the float32 chain s = fma(q[d], c[d], s) over d = 0, 1, ..., dim-1, whatever the
-// blocking, the thread count or the neighbouring candidates, so identical candidate vectors always tie and a
-// run repeats bit for bit. OpenBLAS (through cgo) and gonum choose kernels, K-splitting and threading by CPU
-// and library version, ONNX Runtime's MatMul likewise, and none of them fuses the top-k and rank counting
-// into the pass over the scores, which here stay in a cache-sized block. Go's experimental simd package is
-// behind GOEXPERIMENT. CPUs without AVX2 and FMA, and other architectures (or the purego build tag), run
-// a portable Go kernel with a correctly rounded fused multiply-add that gives the same bits.
+// Scores come from a Go assembly micro-kernel (kernel.go): AVX-512 (12 queries by 16 candidates per call)
+// where the CPU has it, else AVX2 with FMA (6 by 16). Go assembly was chosen over the other ways to SIMD
+// speed because it fixes each score's arithmetic: every score is the float32 chain
+// s = fma(q[d], c[d], s) over d = 0, 1, ..., dim-1, whatever the kernel width, the blocking, the thread
+// count or the neighbouring vectors, so identical candidate vectors always tie, a run repeats bit for bit,
+// and the AVX2 and AVX-512 kernels agree bit for bit. OpenBLAS (through cgo) and gonum pick their kernels,
+// blocking and threading by CPU and version, as does ONNX Runtime's MatMul; none of them would fuse the
+// top-k selection and rank counting into the pass over the scores, which here stay in a cache-sized
+// block; and a cgo call or a second thread pool would sit beside the scorer's own workers. Go's simd
+// package is still behind GOEXPERIMENT. Other CPUs and architectures (and the purego build tag) run a
+// portable Go kernel, which rounds each product before adding it: deterministic too, but its scores may
+// differ from the FMA kernels' in the last bits.
 //
 // Memory grows with the candidate count (one packed copy of the candidates), never with queries x
 // candidates: each worker scores a block of queries against a block of candidates at a time, and folds
@@ -57,7 +60,8 @@ type Shard struct {
 
 // Target is a relevant candidate as a shard sees it: its index in the whole pool and its score against
 // the query (from Score), so that a shard can count its candidates ranking before a relevant candidate
-// held by another shard.
+// held by another shard. Scores are exact across machines whose CPUs run the FMA kernels (any x86-64 with
+// AVX2 and FMA); a pool sharded across other machines must not mix them with those.
 type Target struct {
 	Index int
 	Score float32
@@ -72,8 +76,8 @@ type Partial struct {
 }
 
 const (
-	// queryBlock queries (a multiple of mr) share one pass over the candidates.
-	queryBlock = 8 * mr
+	// queryBlock queries (a multiple of every kernel's mr) share one pass over the candidates.
+	queryBlock = 48
 	// candBlock candidates (a multiple of nr; 256 KiB packed at dim 128) stay in L2 while a query block
 	// is scored against them; the block's scores, queryBlock x candBlock, stay there too.
 	candBlock = 32 * nr
@@ -95,8 +99,9 @@ func searchWith(ctx context.Context, kern *kernels, queries, cands []float32, di
 	packed := pack(cands, dim)
 	targets := make([][]Target, nq)
 	if relevant != nil {
-		var out [mr * nr]float32
+		var out [maxMR * nr]float32
 		panel := make([]float32, nr*dim)
+		qp := make([]float32, dim*kern.mr)
 		for q := range targets {
 			rel := relevant(q)
 			ts := make([]Target, len(rel))
@@ -115,7 +120,8 @@ func searchWith(ctx context.Context, kern *kernels, queries, cands []float32, di
 						panel[d*nr+j] = x
 					}
 				}
-				kern.micro(queries[q*dim:(q+1)*dim], 0, panel, dim, out[:], nr)
+				packQueries(qp, queries[q*dim:(q+1)*dim], 1, dim, kern.mr)
+				kern.micro(qp, panel, dim, out[:], nr)
 				for j := range ts[i:min(i+nr, len(ts))] {
 					ts[i+j].Score = out[j]
 				}
@@ -297,19 +303,21 @@ type worker struct {
 func (w *worker) block(qs, packed []float32, parts []Partial, targets [][]Target) {
 	dim := w.dim
 	nq := len(parts)
+	mr := w.kern.mr
 	rows := (nq + mr - 1) / mr * mr
 	for i := range parts {
 		w.sel[i].reset(w.k)
 	}
-	copy(w.qbuf, qs)
-	clear(w.qbuf[len(qs) : rows*dim])
+	for r := 0; r < rows; r += mr {
+		packQueries(w.qbuf[r*dim:(r+mr)*dim], qs[r*dim:], min(mr, nq-r), dim, mr)
+	}
 	for c0 := 0; c0 < w.nc; c0 += candBlock {
 		c1 := min(c0+candBlock, w.nc)
 		panels := (c1 - c0 + nr - 1) / nr
 		for r := 0; r < rows; r += mr {
 			for p := range panels {
 				pc := c0 + p*nr
-				w.kern.micro(w.qbuf[r*dim:], dim, packed[pc*dim:(pc+nr)*dim], dim, w.scores[r*candBlock+p*nr:], candBlock)
+				w.kern.micro(w.qbuf[r*dim:(r+mr)*dim], packed[pc*dim:(pc+nr)*dim], dim, w.scores[r*candBlock+p*nr:], candBlock)
 			}
 		}
 		for i := range parts {

@@ -156,16 +156,18 @@ func TestSearchMatchesNumpyRanking(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			want := numpyRanking(t, tt.p, tt.k, tt.tol)
-			got, err := Search(context.Background(), tt.p.queries, tt.p.cands, tt.p.dim, tt.k,
-				func(q int) []int { return tt.p.relevant[q] }, 2)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(got) != len(want) {
-				t.Fatalf("got %d results, want %d", len(got), len(want))
-			}
-			for q := range got {
-				checkQuery(t, q, tt.p, got[q], want[q], tt.tol)
+			for _, kern := range append(assembly(), portable()) {
+				got, err := searchWith(context.Background(), kern, tt.p.queries, tt.p.cands, tt.p.dim, tt.k,
+					func(q int) []int { return tt.p.relevant[q] }, 2)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(got) != len(want) {
+					t.Fatalf("%s kernel: got %d results, want %d", kern.name, len(got), len(want))
+				}
+				for q := range got {
+					checkQuery(t, q, tt.p, got[q], want[q], tt.tol)
+				}
 			}
 		})
 	}
@@ -264,4 +266,3 @@ func TestSearchStopsWhenCancelled(t *testing.T) {
 		t.Fatalf("got error %v, want context.Canceled", err)
 	}
 }
-

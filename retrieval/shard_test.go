@@ -27,7 +27,7 @@ var tieProblem = struct {
 
 func TestSearchBreaksTiesByIndexAsWorkedByHand(t *testing.T) {
 	p := tieProblem
-	for _, kern := range []*kernels{pickKernels(), portable()} {
+	for _, kern := range append(assembly(), portable()) {
 		got, err := searchWith(context.Background(), kern, p.queries, p.cands, 2, 2, func(q int) []int { return p.relevant[q] }, 1)
 		if err != nil {
 			t.Fatal(err)
@@ -97,19 +97,25 @@ func TestShardedSearchEqualsWholeSearch(t *testing.T) {
 	}
 }
 
-func TestPortableKernelGivesTheSameResults(t *testing.T) {
+func TestAssemblyKernelsGiveTheSameResults(t *testing.T) {
+	kerns := assembly()
+	if len(kerns) < 2 {
+		t.Skipf("%d assembly kernel sets on this CPU or build: nothing to compare", len(kerns))
+	}
 	p := normalProblem(25, 61, 1100, 48)
 	rel := func(q int) []int { return p.relevant[q] }
-	want, err := Search(context.Background(), p.queries, p.cands, p.dim, 20, rel, 2)
+	want, err := searchWith(context.Background(), kerns[0], p.queries, p.cands, p.dim, 20, rel, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := searchWith(context.Background(), portable(), p.queries, p.cands, p.dim, 20, rel, 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Fatal("portable kernel's results differ from the default kernel's")
+	for _, kern := range kerns[1:] {
+		got, err := searchWith(context.Background(), kern, p.queries, p.cands, p.dim, 20, rel, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s kernel's results differ from the %s kernel's", kern.name, kerns[0].name)
+		}
 	}
 }
 
