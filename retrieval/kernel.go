@@ -20,8 +20,9 @@ type kernels struct {
 	micro func(qp, p []float32, dim int, out []float32, ostride int)
 	// count returns how many of s are greater than t (or equal to it, when orEqual).
 	count func(s []float32, t float32, orEqual bool) int
-	// firstAbove returns the index of the first of s greater than t, or len(s).
-	firstAbove func(s []float32, t float32) int
+	// aboveMask sets bit i%64 of mask[i/64] where s[i] > t, and clears the others (of the
+	// (len(s)+63)/64 words).
+	aboveMask func(s []float32, t float32, mask []uint64)
 }
 
 // pickKernels returns the fastest assembly kernels the CPU runs (all of which give the same bits), else
@@ -38,7 +39,7 @@ func pickKernels() *kernels {
 // forbids the compiler from fusing): deterministic on every platform, but its scores may differ from the
 // FMA kernels' in the last bits.
 func portable() *kernels {
-	return &kernels{name: "go", mr: 6, micro: microGo, count: countGo, firstAbove: firstAboveGo}
+	return &kernels{name: "go", mr: 6, micro: microGo, count: countGo, aboveMask: aboveMaskGo}
 }
 
 func microGo(qp, p []float32, dim int, out []float32, ostride int) {
@@ -79,13 +80,13 @@ func countGo(s []float32, t float32, orEqual bool) int {
 	return n
 }
 
-func firstAboveGo(s []float32, t float32) int {
+func aboveMaskGo(s []float32, t float32, mask []uint64) {
+	clear(mask[:(len(s)+63)/64])
 	for i, x := range s {
 		if x > t {
-			return i
+			mask[i/64] |= 1 << (i % 64)
 		}
 	}
-	return len(s)
 }
 
 // pack lays candidates out in panels of nr, dimension-major (panel[d*nr+j] is component d of the panel's

@@ -2,7 +2,11 @@
 
 package retrieval
 
-import "golang.org/x/sys/cpu"
+import (
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+)
 
 //go:noescape
 func microAVX2(qp *float32, p *float32, dim uintptr, out *float32, ostride uintptr)
@@ -11,7 +15,7 @@ func microAVX2(qp *float32, p *float32, dim uintptr, out *float32, ostride uintp
 func microAVX512(qp *float32, p *float32, dim uintptr, out *float32, ostride uintptr)
 
 //go:noescape
-func firstAboveAVX2(s *float32, n uintptr, t float32) uintptr
+func aboveMaskAVX2(s *float32, n uintptr, t float32, mask *byte)
 
 //go:noescape
 func countAVX2(s *float32, n uintptr, t float32, orEqual bool) uintptr
@@ -22,11 +26,11 @@ func assembly() []*kernels {
 	if !cpu.X86.HasAVX2 || !cpu.X86.HasFMA {
 		return nil
 	}
-	avx2 := &kernels{name: "avx2", mr: 6, micro: asmMicro(6, microAVX2), count: countAsm, firstAbove: firstAboveAsm}
+	avx2 := &kernels{name: "avx2", mr: 6, micro: asmMicro(6, microAVX2), count: countAsm, aboveMask: aboveMaskAsm}
 	if !cpu.X86.HasAVX512F {
 		return []*kernels{avx2}
 	}
-	avx512 := &kernels{name: "avx512", mr: 12, micro: asmMicro(12, microAVX512), count: countAsm, firstAbove: firstAboveAsm}
+	avx512 := &kernels{name: "avx512", mr: 12, micro: asmMicro(12, microAVX512), count: countAsm, aboveMask: aboveMaskAsm}
 	return []*kernels{avx512, avx2}
 }
 
@@ -46,12 +50,16 @@ func countAsm(s []float32, t float32, orEqual bool) int {
 	return c + countGo(s[n:], t, orEqual)
 }
 
-func firstAboveAsm(s []float32, t float32) int {
+func aboveMaskAsm(s []float32, t float32, mask []uint64) {
 	n := len(s) &^ 7
+	clear(mask[:(len(s)+63)/64])
 	if n > 0 {
-		if i := int(firstAboveAVX2(&s[0], uintptr(n), t)); i < n {
-			return i
+		b := unsafe.Slice((*byte)(unsafe.Pointer(&mask[0])), n/8) // bytes of the words, little-endian
+		aboveMaskAVX2(&s[0], uintptr(n), t, &b[0])
+	}
+	for i := n; i < len(s); i++ {
+		if s[i] > t {
+			mask[i/64] |= 1 << (i % 64)
 		}
 	}
-	return n + firstAboveGo(s[n:], t)
 }

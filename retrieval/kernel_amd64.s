@@ -219,50 +219,26 @@ sum:
 	VZEROUPPER
 	RET
 
-// func firstAboveAVX2(s *float32, n uintptr, t float32) uintptr
+// func aboveMaskAVX2(s *float32, n uintptr, t float32, mask *byte)
 //
-// Returns the index of the first of s[0:n] that is > t, or n if none is; n is a multiple of 8.
-TEXT ·firstAboveAVX2(SB), NOSPLIT, $0-32
+// Sets bit i of mask (little-endian) where s[i] > t, for i < n; n is a multiple of 8.
+TEXT ·aboveMaskAVX2(SB), NOSPLIT, $0-32
 	MOVQ s+0(FP), SI
 	MOVQ n+8(FP), CX
 	VBROADCASTSS t+16(FP), Y15
-	XORQ AX, AX
+	MOVQ mask+24(FP), DI
+	SHRQ $3, CX
+	JZ   done
 
-scan32:
-	MOVQ CX, DX
-	SUBQ AX, DX
-	CMPQ DX, $32
-	JB   scan8
-	VCMPPS $0x11, (SI)(AX*4), Y15, Y0
-	VCMPPS $0x11, 32(SI)(AX*4), Y15, Y1
-	VCMPPS $0x11, 64(SI)(AX*4), Y15, Y2
-	VCMPPS $0x11, 96(SI)(AX*4), Y15, Y3
-	VORPS  Y1, Y0, Y4
-	VORPS  Y3, Y2, Y5
-	VORPS  Y5, Y4, Y4
-	VTESTPS Y4, Y4
-	JNZ    scan8
-	ADDQ   $32, AX
-	JMP    scan32
+loop:
+	VCMPPS    $0x11, (SI), Y15, Y0
+	VMOVMSKPS Y0, AX
+	MOVB      AX, (DI)
+	ADDQ      $32, SI
+	INCQ      DI
+	DECQ      CX
+	JNZ       loop
 
-scan8:
-	CMPQ AX, CX
-	JAE  none
-	VCMPPS $0x11, (SI)(AX*4), Y15, Y0
-	VMOVMSKPS Y0, DX
-	TESTL DX, DX
-	JNZ   found
-	ADDQ  $8, AX
-	JMP   scan8
-
-found:
-	BSFL DX, DX
-	ADDQ DX, AX
-	MOVQ AX, ret+24(FP)
-	VZEROUPPER
-	RET
-
-none:
-	MOVQ CX, ret+24(FP)
+done:
 	VZEROUPPER
 	RET

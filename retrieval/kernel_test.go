@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/big"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -130,8 +131,12 @@ func TestAssemblyKernelsRoundAsFMA(t *testing.T) {
 						t.Fatalf("%s count(n=%d, t=%v, orEqual=%v) = %d, portable %d", asm.name, n, th, orEqual, g, w)
 					}
 				}
-				if g, w := asm.firstAbove(s, th), firstAboveGo(s, th); g != w {
-					t.Fatalf("%s firstAbove(n=%d, t=%v) = %d, portable %d", asm.name, n, th, g, w)
+				got, want := make([]uint64, 2), make([]uint64, 2)
+				got[1], want[1] = 7, 7 // beyond the words for n: left alone
+				asm.aboveMask(s, th, got)
+				aboveMaskGo(s, th, want)
+				if !slices.Equal(got, want) {
+					t.Fatalf("%s aboveMask(n=%d, t=%v) = %x, portable %x", asm.name, n, th, got, want)
 				}
 			}
 		}
@@ -152,5 +157,28 @@ func TestKeyOrdersAsTheRanking(t *testing.T) {
 	}
 	if key(float32(math.Copysign(0, -1)), 1) != key(0, 1) {
 		t.Fatal("-0 and +0 get different keys")
+	}
+}
+
+// TestSelectLargestKeepsTheLargest checks quickselect against a full sort, for every k from 0 to n.
+func TestSelectLargestKeepsTheLargest(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 3))
+	for range 2000 {
+		n := 1 + r.IntN(300)
+		k := r.IntN(n + 1)
+		v := make([]uint64, n)
+		for i := range v {
+			v[i] = r.Uint64()%1000*1000 + uint64(i) // distinct, as keys are
+		}
+		want := slices.Clone(v)
+		slices.Sort(want)
+		slices.Reverse(want)
+		selectLargest(v, k)
+		got := slices.Clone(v[:k])
+		slices.Sort(got)
+		slices.Reverse(got)
+		if !slices.Equal(got, want[:k]) {
+			t.Fatalf("n %d, k %d: kept %v, want %v", n, k, got, want[:k])
+		}
 	}
 }

@@ -30,6 +30,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"math/bits"
 	"runtime"
 	"slices"
 	"sync"
@@ -235,7 +236,8 @@ func checkVectors(queries, cands []float32, dim, k int) error {
 
 func checkFinite(v []float32, dim int) error {
 	for i, x := range v {
-		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+		// All exponent bits set: an infinity or a NaN (one integer test, where IsNaN and IsInf take two).
+		if math.Float32bits(x)&0x7f800000 == 0x7f800000 {
 			return fmt.Errorf("vector %d: component %d is %v", i/dim, i%dim, x)
 		}
 	}
@@ -271,7 +273,7 @@ func search(ctx context.Context, kern *kernels, queries, packed []float32, nc, o
 	for range workers {
 		wg.Go(func() {
 			w := &worker{kern: kern, dim: dim, k: k, nc: nc, offset: offset,
-				qbuf: make([]float32, queryBlock*dim), scores: make([]float32, queryBlock*candBlock)}
+				qbuf: make([]float32, queryBlock*dim), scores: make([]float32, queryBlock*candBlock), keys: make([]uint64, 0, candBlock), mask: make([]uint64, candBlock/64)}
 			for ctx.Err() == nil {
 				b := int(next.Add(1)) - 1
 				if b >= nblocks {
@@ -297,6 +299,8 @@ type worker struct {
 	qbuf               []float32             // the block's queries, zero-padded to a whole number of micro-kernel rows
 	scores             []float32             // scores[i*candBlock+j]: query i against the candidate block's j-th candidate
 	sel                [queryBlock]selection // each query's best candidates so far
+	keys               []uint64              // a block's keys, scratch for selection
+	mask               []uint64              // a block's scores above the threshold, one bit each
 }
 
 // block ranks the candidates for a block of queries.
@@ -337,15 +341,30 @@ func (w *worker) topK(s []float32, base int, sel *selection) {
 	if w.k == 0 {
 		return
 	}
-	// Candidates come in index order, so one that only equals the k-th best score held never enters.
-	for i := 0; ; i++ {
-		i += w.kern.firstAbove(s[i:], sel.threshold)
-		if i == len(s) {
-			return
+	if len(sel.keys) == 0 && len(s) > w.k {
+		// The query's first block: its best k, selected at once, set a threshold that most of the
+		// candidates to come do not pass.
+		keys := w.keys[:0]
+		for i, x := range s {
+			keys = append(keys, key(x, base+i))
 		}
-		sel.keys = append(sel.keys, key(s[i], base+i))
-		if len(sel.keys) == cap(sel.keys) {
-			sel.keep(w.k)
+		selectLargest(keys, w.k)
+		sel.keys = append(sel.keys, keys[:w.k]...)
+		sel.threshold = hit(slices.Min(sel.keys)).Score
+		return
+	}
+	// Candidates come in index order, so one that only equals the k-th best score held never enters.
+	w.kern.aboveMask(s, sel.threshold, w.mask)
+	for word, m := range w.mask[:(len(s)+63)/64] {
+		for ; m != 0; m &= m - 1 {
+			i := word*64 + bits.TrailingZeros64(m)
+			if s[i] <= sel.threshold { // the threshold rose since the mask was made
+				continue
+			}
+			sel.keys = append(sel.keys, key(s[i], base+i))
+			if len(sel.keys) == cap(sel.keys) {
+				sel.keep(w.k)
+			}
 		}
 	}
 }
@@ -407,35 +426,36 @@ func hit(k uint64) Hit {
 	return Hit{Index: int(^uint32(k)), Score: math.Float32frombits(b)}
 }
 
-// selectLargest moves the k largest keys (all distinct) to the front of v, in no particular order.
+// selectLargest moves the k largest keys (all distinct) to the front of v, in no particular order. It
+// is quickselect with a branch-free partition: the keys a query collects come in no order a branch
+// predictor could learn, and a mispredicted branch per key cost more than the rest of the work.
 func selectLargest(v []uint64, k int) {
 	lo, hi := 0, len(v)
-	for hi-lo > 1 {
-		// Median of three as pivot, then partition into keys above it and keys below it.
+	for hi-lo >= 3 {
+		// The median of three has a larger and a smaller key beside it, so both sides of the partition
+		// are non-empty and the range shrinks every time.
 		a, b, c := v[lo], v[lo+(hi-lo)/2], v[hi-1]
 		pivot := max(min(a, b), min(max(a, b), c))
-		i, j := lo, hi-1
-		for i <= j {
-			for v[i] > pivot {
-				i++
-			}
-			for v[j] < pivot {
-				j--
-			}
-			if i <= j {
-				v[i], v[j] = v[j], v[i]
-				i++
-				j--
-			}
+		j := lo
+		for i := lo; i < hi; i++ {
+			x := v[i]
+			_, above := bits.Sub64(pivot, x, 0) // 1 when x > pivot
+			v[i] = v[j]
+			v[j] = x
+			j += int(above)
 		}
+		// Now v[lo:j] > pivot >= v[j:hi].
 		switch {
-		case k <= j:
-			hi = j + 1
-		case k >= i:
-			lo = i
-		default:
+		case j == k:
 			return
+		case j > k:
+			hi = j
+		default:
+			lo = j
 		}
+	}
+	if hi-lo == 2 && v[lo] < v[lo+1] {
+		v[lo], v[lo+1] = v[lo+1], v[lo]
 	}
 }
 
