@@ -256,10 +256,10 @@ func TestWriteONNXRejectsInconsistentModel(t *testing.T) {
 }
 
 // BenchmarkORTEmbed measures tokenize + embed through ONNX Runtime of XQuAD-R candidate sentences,
-// with the default tokenizer and a 256 -> 256 model, in batches of 64.
+// with the default tokenizer and a model of the default size (DefaultDim -> DefaultDim), in batches of 64.
 func BenchmarkORTEmbed(b *testing.B) {
 	texts := candidates(b, 200)
-	m := NewRandom(ngram.DefaultConfig(), 256, 256, 1)
+	m := NewRandom(ngram.DefaultConfig(), DefaultDim, DefaultDim, 1)
 	rt, err := ort.NewRuntime(testenv.ORTLibrary(b))
 	if err != nil {
 		b.Fatal(err)
