@@ -18,8 +18,8 @@ type kernels struct {
 	// micro sets out[i*ostride+j] to the score of packed query i (qp[d*mr+i]) against the j-th
 	// candidate of panel p, for i < mr and j < nr.
 	micro func(qp, p []float32, dim int, out []float32, ostride int)
-	// count returns how many of s are greater than t (or equal to it, when orEqual).
-	count func(s []float32, t float32, orEqual bool) int
+	// count returns how many of s are greater than t.
+	count func(s []float32, t float32) int
 	// aboveMask sets bit i%64 of mask[i/64] where s[i] > t, and clears the others (of the
 	// (len(s)+63)/64 words).
 	aboveMask func(s []float32, t float32, mask []uint64)
@@ -70,10 +70,10 @@ func packQueries(dst, qs []float32, n, dim, mr int) {
 	}
 }
 
-func countGo(s []float32, t float32, orEqual bool) int {
+func countGo(s []float32, t float32) int {
 	n := 0
 	for _, x := range s {
-		if x > t || (orEqual && x == t) {
+		if x > t {
 			n++
 		}
 	}

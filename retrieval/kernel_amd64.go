@@ -18,7 +18,7 @@ func microAVX512(qp *float32, p *float32, dim uintptr, out *float32, ostride uin
 func aboveMaskAVX2(s *float32, n uintptr, t float32, mask *byte)
 
 //go:noescape
-func countAVX2(s *float32, n uintptr, t float32, orEqual bool) uintptr
+func countAVX2(s *float32, n uintptr, t float32) uintptr
 
 // assembly returns the assembly kernels this CPU runs, best first: AVX-512 (12 queries a call), then
 // AVX2 with FMA (6 queries a call).
@@ -41,13 +41,13 @@ func asmMicro(mr int, f func(qp *float32, p *float32, dim uintptr, out *float32,
 	}
 }
 
-func countAsm(s []float32, t float32, orEqual bool) int {
+func countAsm(s []float32, t float32) int {
 	n := len(s) &^ 7
 	c := 0
 	if n > 0 {
-		c = int(countAVX2(&s[0], uintptr(n), t, orEqual))
+		c = int(countAVX2(&s[0], uintptr(n), t))
 	}
-	return c + countGo(s[n:], t, orEqual)
+	return c + countGo(s[n:], t)
 }
 
 func aboveMaskAsm(s []float32, t float32, mask []uint64) {

@@ -140,20 +140,17 @@ loop512:
 	VZEROUPPER
 	RET
 
-// func countAVX2(s *float32, n uintptr, t float32, orEqual bool) uintptr
+// func countAVX2(s *float32, n uintptr, t float32) uintptr
 //
-// Returns how many of s[0:n] are > t (>= t when orEqual); n is a multiple of 8.
+// Returns how many of s[0:n] are > t; n is a multiple of 8.
 TEXT ·countAVX2(SB), NOSPLIT, $0-32
 	MOVQ s+0(FP), SI
 	MOVQ n+8(FP), CX
 	VBROADCASTSS t+16(FP), Y15
-	MOVBLZX orEqual+20(FP), BX
 	VPXOR Y0, Y0, Y0
 	VPXOR Y1, Y1, Y1
 	VPXOR Y2, Y2, Y2
 	VPXOR Y3, Y3, Y3
-	TESTQ BX, BX
-	JNZ   ge
 
 gt32:
 	CMPQ CX, $32
@@ -178,31 +175,6 @@ gt8:
 	ADDQ   $32, SI
 	SUBQ   $8, CX
 	JMP    gt8
-
-ge:
-ge32:
-	CMPQ CX, $32
-	JB   ge8
-	VCMPPS $0x12, (SI), Y15, Y4
-	VCMPPS $0x12, 32(SI), Y15, Y5
-	VCMPPS $0x12, 64(SI), Y15, Y6
-	VCMPPS $0x12, 96(SI), Y15, Y7
-	VPSUBD Y4, Y0, Y0
-	VPSUBD Y5, Y1, Y1
-	VPSUBD Y6, Y2, Y2
-	VPSUBD Y7, Y3, Y3
-	ADDQ   $128, SI
-	SUBQ   $32, CX
-	JMP    ge32
-
-ge8:
-	TESTQ CX, CX
-	JZ    sum
-	VCMPPS $0x12, (SI), Y15, Y4
-	VPSUBD Y4, Y0, Y0
-	ADDQ   $32, SI
-	SUBQ   $8, CX
-	JMP    ge8
 
 sum:
 	VPADDD Y1, Y0, Y0

@@ -460,17 +460,17 @@ func selectLargest(v []uint64, k int) {
 }
 
 // count adds to before[j] the block's candidates that rank before target j: those scoring above it, and
-// those scoring equal with a lower index (a candidate below the target's index counts at >=, one at or
-// above it at >, so the target itself never counts).
+// those scoring equal with a lower index (a candidate below the target's index counts at >=, which for
+// finite floats is > the next float down, and one at or above it at >, so the target itself never counts).
 func (w *worker) count(s []float32, base int, ts []Target, before []int) {
 	for j, t := range ts {
 		split := min(max(t.Index-base, 0), len(s))
 		n := 0
 		if split > 0 {
-			n += w.kern.count(s[:split], t.Score, true)
+			n += w.kern.count(s[:split], math.Nextafter32(t.Score, float32(math.Inf(-1))))
 		}
 		if split < len(s) {
-			n += w.kern.count(s[split:], t.Score, false)
+			n += w.kern.count(s[split:], t.Score)
 		}
 		before[j] += n
 	}
