@@ -27,8 +27,9 @@ const (
 // benchProblem is an XQuAD-R shaped search of nq queries over nc candidates, normalised Gaussian vectors
 // drawn with a fixed seed.
 func benchProblem(nq, nc int) problem {
-	p := normalProblem(7, nq, nc, benchDim)
+	p, _ := normalVectors(7, nq, nc, benchDim)
 	r := rand.New(rand.NewPCG(8, 0))
+	p.relevant = make([][]int, nq)
 	for q := range p.relevant {
 		rel := make([]int, benchRelevant)
 		for i := range rel {

@@ -51,8 +51,16 @@ func dyadicProblem(seed uint64, nq, nc, dim int) problem {
 	return p
 }
 
-// normalProblem draws L2-normalised Gaussian vectors, with some candidates duplicated.
+// normalProblem draws L2-normalised Gaussian vectors, with some candidates duplicated, and random
+// relevant sets.
 func normalProblem(seed uint64, nq, nc, dim int) problem {
+	p, r := normalVectors(seed, nq, nc, dim)
+	p.relevant = randomRelevant(r, nq, nc)
+	return p
+}
+
+// normalVectors draws normalProblem's vectors; it returns the generator to draw more from.
+func normalVectors(seed uint64, nq, nc, dim int) (problem, *rand.Rand) {
 	r := rand.New(rand.NewPCG(seed, 2))
 	p := problem{dim: dim, queries: make([]float32, nq*dim), cands: make([]float32, nc*dim)}
 	fill := func(v []float32) {
@@ -77,8 +85,7 @@ func normalProblem(seed uint64, nq, nc, dim int) problem {
 		}
 		fill(p.cands[c*dim : (c+1)*dim])
 	}
-	p.relevant = randomRelevant(r, nq, nc)
-	return p
+	return p, r
 }
 
 func randomRelevant(r *rand.Rand, nq, nc int) [][]int {
