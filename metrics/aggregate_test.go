@@ -1,9 +1,10 @@
 package metrics
 
 import (
-	"math"
 	"reflect"
 	"testing"
+
+	"xling/internal/testenv"
 )
 
 type row struct {
@@ -55,7 +56,7 @@ func TestSummarizeHandWorked(t *testing.T) {
 		t.Fatalf("got  %+v\nwant %+v", got, want)
 	}
 	// de's multilingual map degrades by 1 - 0.2/0.5 = 0.6 from English's.
-	if d := Degradation(got.Languages["de"].Multi, got.Languages["en"].Multi)[MAP]; math.Abs(d-0.6) > 1e-12 {
+	if d := Degradation(got.Languages["de"].Multi, got.Languages["en"].Multi)[MAP]; !testenv.Close(d, 0.6, 1e-12) {
 		t.Errorf("de multilingual map degradation %v, want 0.6", d)
 	}
 }
@@ -101,7 +102,7 @@ func TestSettingsSorted(t *testing.T) {
 
 func scoresClose(a, b Scores) bool {
 	for m := range a {
-		if math.Abs(a[m]-b[m]) > 1e-12 {
+		if !testenv.Close(a[m], b[m], 1e-12) {
 			return false
 		}
 	}

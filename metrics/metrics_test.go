@@ -55,7 +55,7 @@ func TestEvaluateHandWorked(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, m := range All() {
-				if math.Abs(got[m]-tt.want[m]) > 1e-12 {
+				if !testenv.Close(got[m], tt.want[m], 1e-12) {
 					t.Errorf("%s = %v, want %v", m, got[m], tt.want[m])
 				}
 			}
@@ -165,7 +165,7 @@ func TestEvaluateMatchesSklearn(t *testing.T) {
 			if !ok {
 				t.Fatalf("oracle lacks %s", m)
 			}
-			if math.Abs(got[m]-w) > 1e-9 {
+			if !testenv.Close(got[m], w, 1e-9) {
 				t.Errorf("query %d (n=%d, ranks %v): %s = %v, want %v", i, q.n, q.ranks, m, got[m], w)
 			}
 		}
@@ -177,7 +177,7 @@ func TestDegradation(t *testing.T) {
 	lang[MAP], en[MAP] = 0.3, 0.5       // 1 - 0.3/0.5 = 0.4
 	lang[F1At10], en[F1At10] = 0.2, 0.1 // 1 - 0.2/0.1 = -1
 	d := Degradation(lang, en)
-	if math.Abs(d[MAP]-0.4) > 1e-12 || math.Abs(d[F1At10]+1) > 1e-12 {
+	if !testenv.Close(d[MAP], 0.4, 1e-12) || !testenv.Close(d[F1At10], -1, 1e-12) {
 		t.Errorf("map %v, f1@10 %v; want 0.4, -1", d[MAP], d[F1At10])
 	}
 	if !math.IsNaN(d[P10]) {

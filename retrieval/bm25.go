@@ -268,3 +268,17 @@ func (w *bm25Worker) ranks(rel []int) {
 		rel[j] = 1 + n
 	}
 }
+
+// topK is a heap of hits whose root is the worst one kept (by better).
+type topK []Hit
+
+func (h topK) Len() int           { return len(h) }
+func (h topK) Less(i, j int) bool { return better(h[j], h[i]) }
+func (h topK) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *topK) Push(x any)        { *h = append(*h, x.(Hit)) }
+func (h *topK) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}

@@ -4,16 +4,33 @@
 //
 // Ranking order: a higher score ranks first; equal scores rank by lower candidate index. Callers hold
 // candidates in a fixed order (for example sorted by item id), so a ranking never depends on scheduling.
-// Every score is the float32 sum of the products q[d]*c[d] taken in order d = 0, 1, ..., so identical
-// candidate vectors always get identical scores and tie.
+//
+// Scores come from a Go assembly micro-kernel (kernel.go): AVX-512 (12 queries by 16 candidates per call)
+// where the CPU has it, else AVX2 with FMA (6 by 16). Go assembly was chosen over the other ways to SIMD
+// speed because it fixes each score's arithmetic: every score is the float32 chain
+// s = fma(q[d], c[d], s) over d = 0, 1, ..., dim-1, whatever the kernel width, the blocking, the thread
+// count or the neighbouring vectors, so identical candidate vectors always tie, a run repeats bit for bit,
+// and the AVX2 and AVX-512 kernels agree bit for bit. OpenBLAS (through cgo) and gonum pick their kernels,
+// blocking and threading by CPU and version, as does ONNX Runtime's MatMul; none of them would fuse the
+// top-k selection and rank counting into the pass over the scores, which here stay in a cache-sized
+// block; and a cgo call or a second thread pool would sit beside the scorer's own workers. Go's simd
+// package is still behind GOEXPERIMENT. Other CPUs and architectures (and the purego build tag) run a
+// portable Go kernel, which rounds each product before adding it: deterministic too, but its scores may
+// differ from the FMA kernels' in the last bits.
+//
+// Memory grows with the candidate count (one packed copy of the candidates), never with queries x
+// candidates: each worker scores a block of queries against a block of candidates at a time, and folds
+// the block into the queries' top-k and rank counts before the next.
+//
+// A pool too large for one machine can be split into shards (Shard), searched independently
+// (SearchShard) and merged exactly (Merge).
 package retrieval
 
 import (
-	"cmp"
-	"container/heap"
 	"context"
 	"fmt"
 	"math"
+	"math/bits"
 	"runtime"
 	"slices"
 	"sync"
@@ -35,13 +52,36 @@ type Result struct {
 	RelevantRanks []int
 }
 
+// Shard is a contiguous part of a candidate pool: Cands holds candidates Offset, Offset+1, ... of the
+// whole pool, row-major.
+type Shard struct {
+	Cands  []float32
+	Offset int
+}
+
+// Target is a relevant candidate as a shard sees it: its index in the whole pool and its score against
+// the query (from Score), so that a shard can count its candidates ranking before a relevant candidate
+// held by another shard. Scores are exact across machines whose CPUs run the FMA kernels (any x86-64 with
+// AVX2 and FMA); a pool sharded across other machines must not mix them with those.
+type Target struct {
+	Index int
+	Score float32
+}
+
+// Partial is one query's answer from one shard.
+type Partial struct {
+	// Top holds the shard's min(k, shard size) best candidates, pool indexes, best first.
+	Top []Hit
+	// Before holds, for each target, the number of the shard's candidates that rank before it.
+	Before []int
+}
+
 const (
-	// queryBlock queries share one pass over the candidates; each worker holds queryBlock score rows of one
-	// float32 per candidate, so memory grows with the candidate count, never with queries x candidates.
-	queryBlock = 32
-	// candBlock candidates (candBlock*dim*4 bytes, 128 KiB at dim 128) stay in cache while a query block
-	// is scored against them.
-	candBlock = 256
+	// queryBlock queries (a multiple of every kernel's mr) share one pass over the candidates.
+	queryBlock = 48
+	// candBlock candidates (a multiple of nr; 256 KiB packed at dim 128) stay in L2 while a query block
+	// is scored against them; the block's scores, queryBlock x candBlock, stay there too.
+	candBlock = 32 * nr
 )
 
 // Search scores every query against every candidate. queries and cands are row-major, dim floats per
@@ -49,45 +89,180 @@ const (
 // per query from the calling goroutine. workers goroutines (GOMAXPROCS when workers < 1) share the queries.
 // k is capped at the number of candidates.
 func Search(ctx context.Context, queries, cands []float32, dim, k int, relevant func(q int) []int, workers int) ([]Result, error) {
-	if dim < 1 {
-		return nil, fmt.Errorf("search: dimension %d, want at least 1", dim)
-	}
-	if len(queries)%dim != 0 || len(cands)%dim != 0 {
-		return nil, fmt.Errorf("search: %d query floats and %d candidate floats are not multiples of dimension %d", len(queries), len(cands), dim)
-	}
-	if k < 0 {
-		return nil, fmt.Errorf("search: k = %d, want k >= 0", k)
-	}
-	if err := checkFinite(queries, dim); err != nil {
-		return nil, fmt.Errorf("search: query %w", err)
-	}
-	if err := checkFinite(cands, dim); err != nil {
-		return nil, fmt.Errorf("search: candidate %w", err)
+	return searchWith(ctx, pickKernels(), queries, cands, dim, k, relevant, workers)
+}
+
+func searchWith(ctx context.Context, kern *kernels, queries, cands []float32, dim, k int, relevant func(q int) []int, workers int) ([]Result, error) {
+	if err := checkVectors(queries, cands, dim, k); err != nil {
+		return nil, fmt.Errorf("search: %w", err)
 	}
 	nq, nc := len(queries)/dim, len(cands)/dim
-	k = min(k, nc)
-
-	results := make([]Result, nq)
-	tops := make([]Hit, nq*k)
-	for q := range results {
-		results[q].Top = tops[q*k : q*k : (q+1)*k]
-		if relevant == nil {
-			continue
+	packed := pack(cands, dim)
+	targets := make([][]Target, nq)
+	if relevant != nil {
+		var out [maxMR * nr]float32
+		panel := make([]float32, nr*dim)
+		qp := make([]float32, dim*kern.mr)
+		for q := range targets {
+			rel := relevant(q)
+			ts := make([]Target, len(rel))
+			for i, c := range rel {
+				if c < 0 || c >= nc {
+					return nil, fmt.Errorf("search: query %d: relevant candidate %d out of range [0, %d)", q, c, nc)
+				}
+				ts[i].Index = c
+			}
+			// Relevant candidates are scored by the same kernel, nr at a time, so their scores are the
+			// very ones the pass over the pool meets.
+			for i := 0; i < len(ts); i += nr {
+				clear(panel)
+				for j, t := range ts[i:min(i+nr, len(ts))] {
+					for d, x := range cands[t.Index*dim : (t.Index+1)*dim] {
+						panel[d*nr+j] = x
+					}
+				}
+				packQueries(qp, queries[q*dim:(q+1)*dim], 1, dim, kern.mr)
+				kern.micro(qp, panel, dim, out[:], nr)
+				for j := range ts[i:min(i+nr, len(ts))] {
+					ts[i+j].Score = out[j]
+				}
+			}
+			targets[q] = ts
 		}
-		rel := relevant(q)
-		for _, c := range rel {
-			if c < 0 || c >= nc {
-				return nil, fmt.Errorf("search: query %d: relevant candidate %d out of range [0, %d)", q, c, nc)
+	}
+	parts, err := search(ctx, kern, queries, packed, nc, 0, dim, k, targets, workers)
+	if err != nil {
+		return nil, fmt.Errorf("search: %w", err)
+	}
+	return Merge(k, parts)
+}
+
+// SearchShard ranks one shard's candidates for every query: its top k and, for each target of query q
+// (targets(q), called once per query from the calling goroutine; targets may be nil), the number of the
+// shard's candidates that rank before it. Merge combines the shards' answers into Search's.
+func SearchShard(ctx context.Context, queries []float32, shard Shard, dim, k int, targets func(q int) []Target, workers int) ([]Partial, error) {
+	if err := checkVectors(queries, shard.Cands, dim, k); err != nil {
+		return nil, fmt.Errorf("search shard at %d: %w", shard.Offset, err)
+	}
+	if shard.Offset < 0 {
+		return nil, fmt.Errorf("search shard: offset %d, want >= 0", shard.Offset)
+	}
+	nq := len(queries) / dim
+	ts := make([][]Target, nq)
+	if targets != nil {
+		for q := range ts {
+			ts[q] = targets(q)
+			for _, t := range ts[q] {
+				if t.Index < 0 || math.IsNaN(float64(t.Score)) || math.IsInf(float64(t.Score), 0) {
+					return nil, fmt.Errorf("search shard at %d: query %d: target %+v needs an index >= 0 and a finite score", shard.Offset, q, t)
+				}
 			}
 		}
-		results[q].RelevantRanks = make([]int, len(rel))
-		// The ranks are filled in place of a copy of the indexes: relevant may hand out shared slices.
-		copy(results[q].RelevantRanks, rel)
+	}
+	parts, err := search(ctx, pickKernels(), queries, pack(shard.Cands, dim), len(shard.Cands)/dim, shard.Offset, dim, k, ts, workers)
+	if err != nil {
+		return nil, fmt.Errorf("search shard at %d: %w", shard.Offset, err)
+	}
+	return parts, nil
+}
+
+// Merge combines per-shard answers for the same queries and targets (shards[s][q] is shard s's answer for
+// query q) into whole-pool results: the best k hits of all shards, and each target's rank, one plus the
+// candidates ranking before it in every shard.
+func Merge(k int, shards ...[]Partial) ([]Result, error) {
+	if len(shards) == 0 {
+		return nil, nil
+	}
+	nq := len(shards[0])
+	for s, sh := range shards {
+		if len(sh) != nq {
+			return nil, fmt.Errorf("merge: shard %d answers %d queries, shard 0 answers %d", s, len(sh), nq)
+		}
+	}
+	results := make([]Result, nq)
+	for q := range results {
+		nt := len(shards[0][q].Before)
+		top := shards[0][q].Top
+		if len(shards) > 1 {
+			n := 0
+			for _, sh := range shards {
+				n += len(sh[q].Top)
+			}
+			top = make([]Hit, 0, n)
+			for _, sh := range shards {
+				top = append(top, sh[q].Top...)
+			}
+			slices.SortFunc(top, compareHits)
+		}
+		top = slices.Clip(top[:min(k, len(top)):min(k, len(top))])
+		var ranks []int
+		if nt > 0 {
+			ranks = make([]int, nt)
+			for i := range ranks {
+				ranks[i] = 1
+			}
+		}
+		for s, sh := range shards {
+			if len(sh[q].Before) != nt {
+				return nil, fmt.Errorf("merge: query %d: shard %d counts %d targets, shard 0 counts %d", q, s, len(sh[q].Before), nt)
+			}
+			for i, n := range sh[q].Before {
+				ranks[i] += n
+			}
+		}
+		results[q] = Result{Top: top, RelevantRanks: ranks}
+	}
+	return results, nil
+}
+
+func checkVectors(queries, cands []float32, dim, k int) error {
+	if dim < 1 {
+		return fmt.Errorf("dimension %d, want at least 1", dim)
+	}
+	if len(queries)%dim != 0 || len(cands)%dim != 0 {
+		return fmt.Errorf("%d query floats and %d candidate floats are not multiples of dimension %d", len(queries), len(cands), dim)
+	}
+	if k < 0 {
+		return fmt.Errorf("k = %d, want k >= 0", k)
+	}
+	if err := checkFinite(queries, dim); err != nil {
+		return fmt.Errorf("query %w", err)
+	}
+	if err := checkFinite(cands, dim); err != nil {
+		return fmt.Errorf("candidate %w", err)
+	}
+	return nil
+}
+
+func checkFinite(v []float32, dim int) error {
+	for i, x := range v {
+		// All exponent bits set: an infinity or a NaN (one integer test, where IsNaN and IsInf take two).
+		if math.Float32bits(x)&0x7f800000 == 0x7f800000 {
+			return fmt.Errorf("vector %d: component %d is %v", i/dim, i%dim, x)
+		}
+	}
+	return nil
+}
+
+// search ranks nc packed candidates, pool indexes offset.., for every query, with query blocks shared out
+// among workers.
+func search(ctx context.Context, kern *kernels, queries, packed []float32, nc, offset, dim, k int, targets [][]Target, workers int) ([]Partial, error) {
+	nq := len(queries) / dim
+	if offset+nc > math.MaxUint32 {
+		return nil, fmt.Errorf("candidates %d..%d: indexes must stay below 2^32", offset, offset+nc-1)
+	}
+	k = min(k, nc)
+	parts := make([]Partial, nq)
+	tops := make([]Hit, nq*k)
+	for q := range parts {
+		parts[q].Top = tops[q*k : q*k : (q+1)*k]
+		if len(targets[q]) > 0 {
+			parts[q].Before = make([]int, len(targets[q]))
+		}
 	}
 	if nq == 0 {
-		return results, nil
+		return parts, nil
 	}
-
 	if workers < 1 {
 		workers = runtime.GOMAXPROCS(0)
 	}
@@ -97,7 +272,8 @@ func Search(ctx context.Context, queries, cands []float32, dim, k int, relevant 
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
-			w := newWorker(dim, nc, k)
+			w := &worker{kern: kern, dim: dim, k: k, nc: nc, offset: offset,
+				qbuf: make([]float32, queryBlock*dim), scores: make([]float32, queryBlock*candBlock), keys: make([]uint64, 0, candBlock), mask: make([]uint64, candBlock/64)}
 			for ctx.Err() == nil {
 				b := int(next.Add(1)) - 1
 				if b >= nblocks {
@@ -105,147 +281,199 @@ func Search(ctx context.Context, queries, cands []float32, dim, k int, relevant 
 				}
 				q0 := b * queryBlock
 				q1 := min(q0+queryBlock, nq)
-				w.block(queries[q0*dim:q1*dim], cands, results[q0:q1])
+				w.block(queries[q0*dim:q1*dim], packed, parts[q0:q1], targets[q0:q1])
 			}
 		})
 	}
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("search: %w", err)
+		return nil, err
 	}
-	return results, nil
-}
-
-func checkFinite(v []float32, dim int) error {
-	for i, x := range v {
-		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
-			return fmt.Errorf("vector %d: component %d is %v", i/dim, i%dim, x)
-		}
-	}
-	return nil
+	return parts, nil
 }
 
 // worker holds one goroutine's scratch space.
 type worker struct {
-	dim, k int
-	rows   [][]float32 // rows[i][c]: score of the block's query i against candidate c
-	top    topK
-
-	targets []target // scratch for ranks
-	above   []int
+	kern               *kernels
+	dim, k, nc, offset int
+	qbuf               []float32             // the block's queries, zero-padded to a whole number of micro-kernel rows
+	scores             []float32             // scores[i*candBlock+j]: query i against the candidate block's j-th candidate
+	sel                [queryBlock]selection // each query's best candidates so far
+	keys               []uint64              // a block's keys, scratch for selection
+	mask               []uint64              // a block's scores above the threshold, one bit each
 }
 
-func newWorker(dim, nc, k int) *worker {
-	w := &worker{dim: dim, k: k, rows: make([][]float32, queryBlock)}
-	buf := make([]float32, queryBlock*nc)
-	for i := range w.rows {
-		w.rows[i] = buf[i*nc : (i+1)*nc]
-	}
-	w.top = make(topK, 0, k)
-	return w
-}
-
-// block ranks the candidates for a block of queries; res[i].RelevantRanks holds candidate indexes on entry.
-func (w *worker) block(qs, cands []float32, res []Result) {
-	w.score(qs, cands, len(res))
-	for i := range res {
-		row := w.rows[i]
-		w.topK(row, &res[i])
-		w.ranks(row, res[i].RelevantRanks)
-	}
-}
-
-// score fills rows[0:nq] with the block's scores, candBlock candidates at a time, four queries by two
-// candidates per inner kernel.
-func (w *worker) score(qs, cands []float32, nq int) {
+// block ranks the candidates for a block of queries.
+func (w *worker) block(qs, packed []float32, parts []Partial, targets [][]Target) {
 	dim := w.dim
-	nc := len(cands) / dim
-	for c0 := 0; c0 < nc; c0 += candBlock {
-		c1 := min(c0+candBlock, nc)
-		i := 0
-		for ; i+4 <= nq; i += 4 {
-			q0 := qs[i*dim : (i+1)*dim]
-			q1 := qs[(i+1)*dim : (i+2)*dim]
-			q2 := qs[(i+2)*dim : (i+3)*dim]
-			q3 := qs[(i+3)*dim : (i+4)*dim]
-			r0, r1, r2, r3 := w.rows[i], w.rows[i+1], w.rows[i+2], w.rows[i+3]
-			c := c0
-			for ; c+2 <= c1; c += 2 {
-				r0[c], r0[c+1], r1[c], r1[c+1], r2[c], r2[c+1], r3[c], r3[c+1] =
-					dot4x2(q0, q1, q2, q3, cands[c*dim:(c+1)*dim], cands[(c+1)*dim:(c+2)*dim])
-			}
-			for ; c < c1; c++ {
-				cv := cands[c*dim : (c+1)*dim]
-				r0[c], r1[c], r2[c], r3[c] = dot(q0, cv), dot(q1, cv), dot(q2, cv), dot(q3, cv)
+	nq := len(parts)
+	mr := w.kern.mr
+	rows := (nq + mr - 1) / mr * mr
+	for i := range parts {
+		w.sel[i].reset(w.k)
+	}
+	for r := 0; r < rows; r += mr {
+		packQueries(w.qbuf[r*dim:(r+mr)*dim], qs[r*dim:], min(mr, nq-r), dim, mr)
+	}
+	for c0 := 0; c0 < w.nc; c0 += candBlock {
+		c1 := min(c0+candBlock, w.nc)
+		panels := (c1 - c0 + nr - 1) / nr
+		for r := 0; r < rows; r += mr {
+			for p := range panels {
+				pc := c0 + p*nr
+				w.kern.micro(w.qbuf[r*dim:(r+mr)*dim], packed[pc*dim:(pc+nr)*dim], dim, w.scores[r*candBlock+p*nr:], candBlock)
 			}
 		}
-		for ; i < nq; i++ {
-			q := qs[i*dim : (i+1)*dim]
-			r := w.rows[i]
-			for c := c0; c < c1; c++ {
-				r[c] = dot(q, cands[c*dim:(c+1)*dim])
-			}
+		for i := range parts {
+			s := w.scores[i*candBlock : i*candBlock+c1-c0]
+			base := w.offset + c0
+			w.topK(s, base, &w.sel[i])
+			w.count(s, base, targets[i], parts[i].Before)
 		}
 	}
-}
-
-// dot4x2 returns the eight inner products of q0..q3 with c0 and c1. Each product is rounded before it is
-// added (the explicit conversion forbids fusing into an FMA), so the result is bit-identical to dot's.
-func dot4x2(q0, q1, q2, q3, c0, c1 []float32) (s00, s01, s10, s11, s20, s21, s30, s31 float32) {
-	n := len(q0)
-	q1, q2, q3, c0, c1 = q1[:n], q2[:n], q3[:n], c0[:n], c1[:n]
-	for d, a0 := range q0 {
-		a1, a2, a3 := q1[d], q2[d], q3[d]
-		b0, b1 := c0[d], c1[d]
-		s00 += float32(a0 * b0)
-		s01 += float32(a0 * b1)
-		s10 += float32(a1 * b0)
-		s11 += float32(a1 * b1)
-		s20 += float32(a2 * b0)
-		s21 += float32(a2 * b1)
-		s30 += float32(a3 * b0)
-		s31 += float32(a3 * b1)
+	for i := range parts {
+		parts[i].Top = w.sel[i].hits(w.k, parts[i].Top)
 	}
-	return
 }
 
-func dot(q, c []float32) float32 {
-	c = c[:len(q)]
-	var s float32
-	for d, a := range q {
-		s += float32(a * c[d])
-	}
-	return s
-}
-
-// topK fills res.Top from a query's score row.
-func (w *worker) topK(row []float32, res *Result) {
+// topK folds a block's scores, candidates base, base+1, ..., into the query's selection buffer.
+func (w *worker) topK(s []float32, base int, sel *selection) {
 	if w.k == 0 {
 		return
 	}
-	h := w.top[:0]
-	for c, s := range row {
-		if len(h) < w.k {
-			h = append(h, Hit{c, s})
-			if len(h) == w.k {
-				heap.Init(&h)
-			}
-			continue
+	if len(sel.keys) == 0 && len(s) > w.k {
+		// The query's first block: its best k, selected at once, set a threshold that most of the
+		// candidates to come do not pass.
+		keys := w.keys[:0]
+		for i, x := range s {
+			keys = append(keys, key(x, base+i))
 		}
-		// Candidates come in index order, so an equal score never displaces the held one.
-		if s > h[0].Score {
-			h[0] = Hit{c, s}
-			heap.Fix(&h, 0)
+		selectLargest(keys, w.k)
+		sel.keys = append(sel.keys, keys[:w.k]...)
+		sel.threshold = hit(slices.Min(sel.keys)).Score
+		return
+	}
+	// Candidates come in index order, so one that only equals the k-th best score held never enters.
+	w.kern.aboveMask(s, sel.threshold, w.mask)
+	for word, m := range w.mask[:(len(s)+63)/64] {
+		for ; m != 0; m &= m - 1 {
+			i := word*64 + bits.TrailingZeros64(m)
+			if s[i] <= sel.threshold { // the threshold rose since the mask was made
+				continue
+			}
+			sel.keys = append(sel.keys, key(s[i], base+i))
+			if len(sel.keys) == cap(sel.keys) {
+				sel.keep(w.k)
+			}
 		}
 	}
-	res.Top = append(res.Top, h...)
-	slices.SortFunc(res.Top, func(a, b Hit) int {
-		if better(a, b) {
-			return -1
+}
+
+// selection gathers one query's best candidates as keys, above a threshold that rises each time the
+// buffer fills and is cut back to the best k: cheaper than a heap, which reorders on every entry.
+type selection struct {
+	keys      []uint64
+	threshold float32 // the k-th best score held once the buffer was first cut, -Inf before
+}
+
+func (s *selection) reset(k int) {
+	s.keys = s.keys[:0]
+	if cap(s.keys) < 2*k+64 {
+		s.keys = make([]uint64, 0, 2*k+64)
+	}
+	s.threshold = float32(math.Inf(-1))
+}
+
+// keep cuts the buffer to its best k keys.
+func (s *selection) keep(k int) {
+	if len(s.keys) <= k {
+		return
+	}
+	selectLargest(s.keys, k)
+	s.keys = s.keys[:k]
+	s.threshold = hit(slices.Min(s.keys)).Score
+}
+
+// hits returns the best k hits, best first.
+func (s *selection) hits(k int, dst []Hit) []Hit {
+	s.keep(k)
+	slices.Sort(s.keys)
+	for i := len(s.keys) - 1; i >= 0; i-- {
+		dst = append(dst, hit(s.keys[i]))
+	}
+	return dst
+}
+
+// key orders hits as the ranking does, in one integer: the score's bits made monotone in the high half,
+// the complement of the index in the low half, so a larger key ranks first.
+func key(score float32, index int) uint64 {
+	b := math.Float32bits(score + 0) // + 0 turns -0 into +0, which compares equal to it
+	if b>>31 == 1 {
+		b = ^b
+	} else {
+		b |= 1 << 31
+	}
+	return uint64(b)<<32 | uint64(^uint32(index))
+}
+
+func hit(k uint64) Hit {
+	b := uint32(k >> 32)
+	if b>>31 == 1 {
+		b &^= 1 << 31
+	} else {
+		b = ^b
+	}
+	return Hit{Index: int(^uint32(k)), Score: math.Float32frombits(b)}
+}
+
+// selectLargest moves the k largest keys (all distinct) to the front of v, in no particular order. It
+// is quickselect with a branch-free partition: the keys a query collects come in no order a branch
+// predictor could learn, and a mispredicted branch per key cost more than the rest of the work.
+func selectLargest(v []uint64, k int) {
+	lo, hi := 0, len(v)
+	for hi-lo >= 3 {
+		// The median of three has a larger and a smaller key beside it, so both sides of the partition
+		// are non-empty and the range shrinks every time.
+		a, b, c := v[lo], v[lo+(hi-lo)/2], v[hi-1]
+		pivot := max(min(a, b), min(max(a, b), c))
+		j := lo
+		for i := lo; i < hi; i++ {
+			x := v[i]
+			_, above := bits.Sub64(pivot, x, 0) // 1 when x > pivot
+			v[i] = v[j]
+			v[j] = x
+			j += int(above)
 		}
-		return 1
-	})
-	w.top = h
+		// Now v[lo:j] > pivot >= v[j:hi].
+		switch {
+		case j == k:
+			return
+		case j > k:
+			hi = j
+		default:
+			lo = j
+		}
+	}
+	if hi-lo == 2 && v[lo] < v[lo+1] {
+		v[lo], v[lo+1] = v[lo+1], v[lo]
+	}
+}
+
+// count adds to before[j] the block's candidates that rank before target j: those scoring above it, and
+// those scoring equal with a lower index (a candidate below the target's index counts at >=, which for
+// finite floats is > the next float down, and one at or above it at >, so the target itself never counts).
+func (w *worker) count(s []float32, base int, ts []Target, before []int) {
+	for j, t := range ts {
+		split := min(max(t.Index-base, 0), len(s))
+		n := 0
+		if split > 0 {
+			n += w.kern.count(s[:split], math.Nextafter32(t.Score, float32(math.Inf(-1))))
+		}
+		if split < len(s) {
+			n += w.kern.count(s[split:], t.Score)
+		}
+		before[j] += n
+	}
 }
 
 // better reports whether a ranks before b.
@@ -253,62 +481,12 @@ func better(a, b Hit) bool {
 	return a.Score > b.Score || (a.Score == b.Score && a.Index < b.Index)
 }
 
-// topK is a min-heap under the ranking order: the root is the worst held hit.
-type topK []Hit
-
-func (h topK) Len() int           { return len(h) }
-func (h topK) Less(i, j int) bool { return better(h[j], h[i]) }
-func (h topK) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *topK) Push(x any)        { *h = append(*h, x.(Hit)) }
-func (h *topK) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
-}
-
-// ranks replaces each relevant candidate index in rel by its 1-based rank: one plus the number of
-// candidates that rank before it. One pass over the row, without sorting it: with the relevant scores in
-// ascending order, a candidate that beats m of them is counted once in above[m], and the candidates above
-// the j-th are those counted in above[j+1:], plus ties won on index.
-func (w *worker) ranks(row []float32, rel []int) {
-	if len(rel) == 0 {
-		return
+func compareHits(a, b Hit) int {
+	if better(a, b) {
+		return -1
 	}
-	ts := w.targets[:0]
-	for j, c := range rel {
-		ts = append(ts, target{index: c, pos: j, score: row[c]})
+	if better(b, a) {
+		return 1
 	}
-	slices.SortFunc(ts, func(a, b target) int { return cmp.Compare(a.score, b.score) })
-	above := slices.Grow(w.above[:0], len(ts)+1)[:len(ts)+1]
-	clear(above)
-	lowest := ts[0].score
-	for c, s := range row {
-		if s < lowest {
-			continue
-		}
-		m := 0
-		for m < len(ts) && ts[m].score < s {
-			m++
-		}
-		above[m]++
-		for j := m; j < len(ts) && ts[j].score == s; j++ {
-			if c < ts[j].index {
-				ts[j].ties++
-			}
-		}
-	}
-	n := 0
-	for j := len(ts) - 1; j >= 0; j-- {
-		n += above[j+1]
-		rel[ts[j].pos] = 1 + n + ts[j].ties
-	}
-	w.targets, w.above = ts, above
-}
-
-// target is a relevant candidate while its rank is counted.
-type target struct {
-	index, pos int // candidate index; position in the relevant list
-	score      float32
-	ties       int // candidates with an equal score and a lower index
+	return 0
 }

@@ -32,7 +32,7 @@ func TestPairedRandomizationHandWorked(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if math.Abs(p-tc.wantP) > 1e-15 || math.Abs(mean-tc.mean) > 1e-15 {
+			if !testenv.Close(p, tc.wantP, 1e-15) || !testenv.Close(mean, tc.mean, 1e-15) {
 				t.Errorf("mean %v p %v, want mean %v p %v", mean, p, tc.mean, tc.wantP)
 			}
 		})
@@ -68,7 +68,7 @@ func TestPairedRandomizationExactMatchesPython(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if math.Abs(p-want[i]) > 1e-12 {
+		if !testenv.Close(p, want[i], 1e-12) {
 			t.Errorf("case %d %v: p = %v, Python's exact test %v", i, c, p, want[i])
 		}
 	}
@@ -106,7 +106,7 @@ func TestPairedRandomizationMonteCarloApproachesExact(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Binomial standard error at 200k rounds is below 0.0012 for any p; allow 5 of them.
-	if math.Abs(p-exact) > 0.006 {
+	if !testenv.Close(p, exact, 0.006) {
 		t.Errorf("Monte Carlo p = %v, exact %v", p, exact)
 	}
 }

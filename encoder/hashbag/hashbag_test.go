@@ -64,11 +64,7 @@ func maxDiff(t *testing.T, got []float32, want []float64) float64 {
 	if len(got) != len(want) {
 		t.Fatalf("got %d values, want %d", len(got), len(want))
 	}
-	d := 0.0
-	for i := range got {
-		d = max(d, math.Abs(float64(got[i])-want[i]))
-	}
-	return d
+	return testenv.MaxDiff(got, want)
 }
 
 func TestForwardHandWorked(t *testing.T) {
@@ -94,7 +90,7 @@ func TestForwardHandWorked(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			got := m.Forward([][]int64{tt.ids})[0]
 			for j := range got {
-				if math.Abs(float64(got[j]-tt.want[j])) > 1e-6 {
+				if !testenv.Close(float64(got[j]), float64(tt.want[j]), 1e-6) {
 					t.Fatalf("Forward(%v) = %v, want %v", tt.ids, got, tt.want)
 				}
 			}
@@ -118,7 +114,7 @@ func TestNewRandomIsDeterministic(t *testing.T) {
 	for _, v := range a.Embedding {
 		ss += float64(v) * float64(v)
 	}
-	if v := ss / float64(len(a.Embedding)); v < 0.7 || v > 1.3 {
+	if v := ss / float64(len(a.Embedding)); !(v >= 0.7 && v <= 1.3) {
 		t.Errorf("embedding variance %.3f, want about 1", v)
 	}
 }
@@ -160,7 +156,7 @@ func TestONNXMatchesNumpyReference(t *testing.T) {
 	for i := range ids {
 		worst = max(worst, maxDiff(t, got[i], ref.Embeddings[i]))
 	}
-	if worst > 1e-5 {
+	if !(worst <= 1e-5) {
 		t.Errorf("Forward differs from numpy by %g", worst)
 	}
 	t.Logf("%d rows, max |Forward - numpy| = %.2g", len(ids), worst)
@@ -192,11 +188,9 @@ func TestONNXRuntimeMatchesForward(t *testing.T) {
 	want := m.Forward(ids)
 	worst := 0.0
 	for i := range ids {
-		for j, v := range want[i] {
-			worst = max(worst, math.Abs(float64(got[i*m.Out+j]-v)))
-		}
+		worst = max(worst, testenv.MaxDiff(got[i*m.Out:(i+1)*m.Out], want[i])) // NaN stays NaN
 	}
-	if worst > 1e-5 {
+	if !(worst <= 1e-5) {
 		t.Errorf("ONNX Runtime differs from Forward by %g", worst)
 	}
 	t.Logf("%d rows, max |ORT - Forward| = %.2g", len(ids), worst)
@@ -262,10 +256,10 @@ func TestWriteONNXRejectsInconsistentModel(t *testing.T) {
 }
 
 // BenchmarkORTEmbed measures tokenize + embed through ONNX Runtime of XQuAD-R candidate sentences,
-// with the default tokenizer and a 256 -> 256 model, in batches of 64.
+// with the default tokenizer and a model of the default size (DefaultDim -> DefaultDim), in batches of 64.
 func BenchmarkORTEmbed(b *testing.B) {
 	texts := candidates(b, 200)
-	m := NewRandom(ngram.DefaultConfig(), 256, 256, 1)
+	m := NewRandom(ngram.DefaultConfig(), DefaultDim, DefaultDim, 1)
 	rt, err := ort.NewRuntime(testenv.ORTLibrary(b))
 	if err != nil {
 		b.Fatal(err)

@@ -1,9 +1,6 @@
 package transformer_test
 
 import (
-	"bufio"
-	"bytes"
-	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -32,8 +29,6 @@ const (
 	benchMaxLen  = 128 // tokens a row, special tokens included, as a retrieval encoder would truncate
 	benchSeed    = 7
 	benchThreads = 2
-	tokenBudget  = 2048 // rows x padded length per bucketed batch
-	maxBatchRows = 64
 	fixedRows    = 32 // rows per batch of the fixed-size baseline, in arrival order
 	maxDataFile  = 64 << 20
 )
@@ -139,22 +134,20 @@ func benchRows(tb testing.TB, vocab int) [][]int64 {
 	return rows
 }
 
-// bucketed groups rows of similar length: sorted by length, a batch grows while its rows times its
-// longest row stay within tokenBudget.
-func bucketed(rows [][]int64) []ort.Batch {
-	sorted := slices.Clone(rows)
-	slices.SortStableFunc(sorted, func(a, b []int64) int { return cmp.Compare(len(a), len(b)) })
-	var out []ort.Batch
-	var cur ort.Batch
-	for _, r := range sorted {
-		if len(cur.IDs) > 0 && ((len(cur.IDs)+1)*len(r) > tokenBudget || len(cur.IDs) == maxBatchRows) {
-			out = append(out, cur)
-			cur = ort.Batch{}
-		}
-		cur.IDs = append(cur.IDs, r)
+// planned batches rows as the encode stage does: ort.Plan with the stage's default token budget and row
+// cap.
+func planned(rows [][]int64) []ort.Batch {
+	lengths := make([]int, len(rows))
+	for i, r := range rows {
+		lengths[i] = len(r)
 	}
-	if len(cur.IDs) > 0 {
-		out = append(out, cur)
+	var out []ort.Batch
+	for _, call := range ort.Plan(lengths, ort.DefaultTokenBudget, ort.DefaultMaxRows) {
+		var b ort.Batch
+		for _, i := range call {
+			b.IDs = append(b.IDs, rows[i])
+		}
+		out = append(out, b)
 	}
 	return out
 }
@@ -168,68 +161,46 @@ func fixedSize(rows [][]int64) []ort.Batch {
 	return out
 }
 
-// variant is one way of encoding the benchmark's texts; pass encodes all of them once.
-type variant struct {
-	name string
-	pass func()
+// timed turns a pass into a benchmark peer that reports its own seconds.
+func timed(name string, pass func()) testenv.Peer {
+	return testenv.Peer{Name: name, Run: func() float64 {
+		start := time.Now()
+		pass()
+		return time.Since(start).Seconds()
+	}}
 }
 
-// runInterleaved times rounds in which every variant makes one pass, in an order that rotates each
-// round, so that load from other processes on the machine, and whatever one runtime leaves behind for
-// the next, falls on all of them alike. One op is a full rotation: as many rounds as variants. It
-// reports each variant's texts/s and tokens/s (real tokens, padding excluded) over all rounds, and
-// for each pair in ratios, "a/b", the median over rounds of b's pass time over a's: a's speed-up.
-func runInterleaved(b *testing.B, rows [][]int64, vs []variant, ratios ...[2]string) {
-	for _, v := range vs {
-		v.pass() // warm-up: first runs of a shape are slower in every runtime
-	}
-	secs := make(map[string][]float64, len(vs))
-	rounds := b.N * len(vs)
-	b.ResetTimer()
-	for i := range rounds {
-		for k := range vs {
-			v := vs[(i+k)%len(vs)]
-			start := time.Now()
-			v.pass()
-			secs[v.name] = append(secs[v.name], time.Since(start).Seconds())
-		}
-	}
-	b.StopTimer()
+// runInterleaved takes turns between xling's pass and the peers' (testenv.Interleave, one warm-up pass
+// each, since first runs of a shape are slower in every runtime) and reports texts/s and tokens/s (real
+// tokens, padding excluded) for xling and each peer.
+func runInterleaved(b *testing.B, rows [][]int64, xling func(), peers ...testenv.Peer) {
+	xs, ps := testenv.Interleave(b, 1, xling, peers...)
 	tokens := 0
 	for _, r := range rows {
 		tokens += len(r)
 	}
-	for _, v := range vs {
-		var total float64
-		for _, s := range secs[v.name] {
-			total += s
-		}
-		b.ReportMetric(float64(len(rows)*rounds)/total, v.name+"-texts/s")
-		b.ReportMetric(float64(tokens*rounds)/total, v.name+"-tokens/s")
+	report := func(name string, secs []float64) {
+		b.ReportMetric(float64(len(rows)*len(secs))/testenv.Sum(secs), name+"-texts/s")
+		b.ReportMetric(float64(tokens*len(secs))/testenv.Sum(secs), name+"-tokens/s")
 	}
-	for _, r := range ratios {
-		per := make([]float64, rounds)
-		for i := range per {
-			per[i] = secs[r[1]][i] / secs[r[0]][i]
-		}
-		slices.Sort(per)
-		b.ReportMetric(per[len(per)/2], r[0]+"/"+r[1])
+	report("xling", xs)
+	for i, p := range peers {
+		report(p.Name, ps[i])
 	}
 }
 
 // BenchmarkMiniLM runs the MiniLM-L12-shaped model (12 layers x 384) over XQuAD-R texts of all
-// 11 languages: xling's runner on token-budget length-bucketed batches and on fixed-size batches,
-// bare onnxruntime_go, and onnxruntime-node on the bucketed batches. One op is four passes of each.
+// 11 languages: xling's runner on the batches the encode stage plans (ort.Plan, default budget),
+// against its runner on fixed-size batches (x-fixed), bare onnxruntime_go (x-bare-ort) and
+// onnxruntime-node (x-node) on the planned batches. One op is one pass of each.
 func BenchmarkMiniLM(b *testing.B) {
 	rt := newRuntime(b)
 	path := model(b, "minilm", miniLM)
 	rows := benchRows(b, miniLM.Vocab)
-	runInterleaved(b, rows, []variant{
-		{"xling", xlingPass(b, rt, path, bucketed(rows))},
-		{"xling_fixed", xlingPass(b, rt, path, fixedSize(rows))},
-		{"bare", barePass(b, path, miniLM.Hidden, bucketed(rows))},
-		{"node", nodePass(b, path, bucketed(rows))},
-	}, [2]string{"xling", "bare"}, [2]string{"xling", "node"}, [2]string{"xling", "xling_fixed"})
+	runInterleaved(b, rows, xlingPass(b, rt, path, planned(rows)),
+		timed("fixed", xlingPass(b, rt, path, fixedSize(rows))),
+		timed("bare-ort", barePass(b, path, miniLM.Hidden, planned(rows))),
+		timed("node", nodePass(b, path, planned(rows))))
 }
 
 // BenchmarkBase compares xling with bare onnxruntime_go on the base shape (12 layers x 768).
@@ -237,10 +208,8 @@ func BenchmarkBase(b *testing.B) {
 	rt := newRuntime(b)
 	path := model(b, "base", base)
 	rows := benchRows(b, base.Vocab)
-	runInterleaved(b, rows, []variant{
-		{"xling", xlingPass(b, rt, path, bucketed(rows))},
-		{"bare", barePass(b, path, base.Hidden, bucketed(rows))},
-	}, [2]string{"xling", "bare"})
+	runInterleaved(b, rows, xlingPass(b, rt, path, planned(rows)),
+		timed("bare-ort", barePass(b, path, base.Hidden, planned(rows))))
 }
 
 // xlingPass embeds the batches with xling's runner, mean-pooled and normalised, with the session
@@ -355,33 +324,10 @@ func nodePass(b *testing.B, path string, batches []ort.Batch) func() {
 	if err := os.WriteFile(batchFile, js, 0o644); err != nil {
 		b.Fatal(err)
 	}
-	cmd := exec.Command(nodeBin, filepath.Join("testdata", "bench.js"), pkg, path, batchFile, fmt.Sprint(benchThreads))
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		stdin.Close()
-		if err := cmd.Wait(); err != nil {
-			b.Errorf("testdata/bench.js: %v\n%s", err, stderr.Bytes())
-		}
-	})
-	replies := bufio.NewScanner(stdout)
+	ask := testenv.StartPeer(b, exec.Command(nodeBin, filepath.Join("testdata", "bench.js"), pkg, path, batchFile, fmt.Sprint(benchThreads)))
 	return func() {
-		if _, err := io.WriteString(stdin, "pass\n"); err != nil {
-			b.Fatalf("testdata/bench.js: %v\n%s", err, stderr.Bytes())
-		}
-		if !replies.Scan() || replies.Text() != "ok" {
-			b.Fatalf("testdata/bench.js: reply %q, %v\n%s", replies.Text(), replies.Err(), stderr.Bytes())
+		if reply := ask("pass"); reply != "ok" {
+			b.Fatalf("testdata/bench.js: reply %q", reply)
 		}
 	}
 }

@@ -5,7 +5,6 @@ package encode
 import (
 	"context"
 	"fmt"
-	"sort"
 
 	"xling/encoder/ort"
 	"xling/pipeline"
@@ -15,40 +14,18 @@ import (
 // Config tunes batching.
 type Config struct {
 	Model       string // model name recorded with every vector
-	TokenBudget int    // padded tokens per ONNX Runtime call (rows x longest row); 0 means 16384
-	MaxRows     int    // rows per call; 0 means 256
+	TokenBudget int    // padded tokens per ONNX Runtime call (rows x longest row); 0 means ort.DefaultTokenBudget
+	MaxRows     int    // rows per call; 0 means ort.DefaultMaxRows
 }
 
 func (c Config) withDefaults() Config {
 	if c.TokenBudget <= 0 {
-		c.TokenBudget = 16384
+		c.TokenBudget = ort.DefaultTokenBudget
 	}
 	if c.MaxRows <= 0 {
-		c.MaxRows = 256
+		c.MaxRows = ort.DefaultMaxRows
 	}
 	return c
-}
-
-// Plan groups rows into calls by token budget: rows sorted by length, so each call pads little, and each
-// call holds at most budget padded tokens (a row longer than the budget gets a call to itself) and maxRows
-// rows. It returns the row indexes of each call.
-func Plan(lengths []int, budget, maxRows int) [][]int {
-	order := make([]int, len(lengths))
-	for i := range order {
-		order[i] = i
-	}
-	sort.SliceStable(order, func(a, b int) bool { return lengths[order[a]] > lengths[order[b]] })
-	var calls [][]int
-	for start := 0; start < len(order); {
-		longest := max(lengths[order[start]], 1)
-		end := start + 1
-		for end < len(order) && end-start < maxRows && (end-start+1)*longest <= budget {
-			end++
-		}
-		calls = append(calls, order[start:end])
-		start = end
-	}
-	return calls
 }
 
 // Embedder is what the stage needs of a model: an ONNX Runtime session (ort.Session), or a stand-in in
@@ -67,7 +44,7 @@ func Embed(ctx context.Context, sess Embedder, cfg Config, rows []schemas.Record
 		lengths[i] = len(r.TokenIDs)
 	}
 	dim := sess.Dim()
-	for _, call := range Plan(lengths, cfg.TokenBudget, cfg.MaxRows) {
+	for _, call := range ort.Plan(lengths, cfg.TokenBudget, cfg.MaxRows) {
 		var b ort.Batch
 		for _, i := range call {
 			b.IDs = append(b.IDs, rows[i].TokenIDs)

@@ -1,18 +1,20 @@
 package hf_test
 
 import (
-	"encoding/json"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"testing"
 
+	"xling/internal/testenv"
 	"xling/tokenizer/hf"
 	"xling/tokenizer/spm"
 	"xling/tokenizer/spm/spmtest"
 )
 
-// BenchmarkEncode measures lines per second on the 11-language XQuAD-R sentences, and the same for
-// @lenml/tokenizers (testdata/encode.mjs, timed in node after a warm-up pass), reporting the ratio.
+// BenchmarkEncode measures lines per second on the 11-language XQuAD-R sentences, taking turns with
+// @lenml/tokenizers (testdata/encode.mjs in serve mode: one pass over the same lines per turn, timed in
+// node) after two warm-up passes each; x-lenml is the median over rounds of node's time over xling's.
 func BenchmarkEncode(b *testing.B) {
 	node, modules := lenml(b)
 	lines := spmtest.Sentences(b, linesPerLanguage)
@@ -38,29 +40,25 @@ func BenchmarkEncode(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		// One timed pass after warm-up (repeat=2 times both passes; take the rate over them).
-		out, err := exec.Command(node, "testdata/encode.mjs", modules, c.path, c.config, linesFile, "2").Output()
-		if err != nil {
-			b.Fatalf("node timing %s: %v", c.name, err)
-		}
-		var js struct {
-			LinesPerSec float64 `json:"lines_per_sec"`
-		}
-		if err := json.Unmarshal(out, &js); err != nil {
-			b.Fatalf("node timing %s: %v", c.name, err)
-		}
 		b.Run(c.name, func(b *testing.B) {
-			for b.Loop() {
+			ask := testenv.StartPeer(b, exec.Command(node, "testdata/encode.mjs", modules, c.path, c.config, linesFile, "serve"))
+			lenmlPass := func() float64 {
+				reply := ask("pass")
+				sec, err := strconv.ParseFloat(reply, 64)
+				if err != nil {
+					b.Fatalf("encode.mjs %s: reply %q: %v", c.name, reply, err)
+				}
+				return sec
+			}
+			xs, peers := testenv.Interleave(b, 2, func() {
 				for _, l := range lines {
 					if _, err := tok.Encode(l, true); err != nil {
 						b.Fatal(err)
 					}
 				}
-			}
-			rate := float64(b.N*len(lines)) / b.Elapsed().Seconds()
-			b.ReportMetric(rate, "lines/s")
-			b.ReportMetric(js.LinesPerSec, "lenml_lines/s")
-			b.ReportMetric(rate/js.LinesPerSec, "x_vs_lenml")
+			}, testenv.Peer{Name: "lenml", Run: lenmlPass})
+			b.ReportMetric(float64(len(xs)*len(lines))/testenv.Sum(xs), "lines/s")
+			b.ReportMetric(float64(len(xs)*len(lines))/testenv.Sum(peers[0]), "lenml-lines/s")
 		})
 	}
 }

@@ -2,9 +2,10 @@
 InfoNCE loss and the same optimiser (lazy AdamW on the embedding rows a batch touches, torch.optim.AdamW on
 the projection), on the same pre-tokenised batches, on the CPU with a fixed number of threads.
 
-Usage: bench_peer.py DIR STEPS. DIR holds bench.json and ids.i64 / offsets.i64 (little-endian int64: every
-batch's texts, queries then passages, as flat ids and per-text start offsets). Prints a JSON line with the
-seconds and pairs per second of STEPS timed steps (after warm-up steps).
+Usage: bench_peer.py DIR. DIR holds bench.json and ids.i64 / offsets.i64 (little-endian int64: every
+batch's texts, queries then passages, as flat ids and per-text start offsets). After the warm-up steps it
+reads a step count N from each line of stdin, runs the next N steps and prints their seconds, so that the
+benchmark can take turns with it.
 """
 import json
 import os
@@ -16,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 
-def main(d, steps):
+def main(d):
     c = json.load(open(os.path.join(d, "bench.json")))
     torch.set_num_threads(c["threads"])
     torch.manual_seed(c["seed"])
@@ -65,12 +66,14 @@ def main(d, steps):
 
     for k in range(c["warmup"]):
         step(k)
-    start = time.perf_counter()
-    for k in range(steps):
-        step(k)
-    secs = time.perf_counter() - start
-    print(json.dumps({"seconds": secs, "pairs_per_s": steps * b / secs}))
+    k = 0
+    for line in sys.stdin:
+        start = time.perf_counter()
+        for _ in range(int(line)):
+            step(k)
+            k += 1
+        print(time.perf_counter() - start, flush=True)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]))
+    main(sys.argv[1])

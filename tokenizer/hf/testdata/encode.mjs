@@ -1,11 +1,13 @@
 // Prints, for each line of a text file, the ids that @lenml/tokenizers (a transformers.js fork)
 // gives it, as one JSON array a line. Usage:
-//   node encode.mjs MODULE_DIR tokenizer.json tokenizer_config.json|- lines.txt [repeat]
-// With repeat > 0 it instead times `repeat` passes over the lines and prints the lines per second.
+//   node encode.mjs MODULE_DIR tokenizer.json tokenizer_config.json|- lines.txt [serve]
+// With serve it is instead a benchmark peer: for every line read from stdin it encodes all the lines
+// once and prints the seconds that pass took, so the benchmark can warm it up and take turns with it.
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import { createInterface } from "node:readline";
 
-const [moduleDir, tokPath, cfgPath, linesPath, repeatArg] = process.argv.slice(2);
+const [moduleDir, tokPath, cfgPath, linesPath] = process.argv.slice(2);
 const require = createRequire(moduleDir + "/");
 const { TokenizerLoader } = require("@lenml/tokenizers");
 
@@ -16,15 +18,15 @@ const tokenizer = TokenizerLoader.fromPreTrained({
 const lines = readFileSync(linesPath, "utf8").split("\n");
 lines.pop(); // the file ends with a newline
 
-const repeat = Number(repeatArg || 0);
-if (repeat > 0) {
-  const start = process.hrtime.bigint();
-  let n = 0;
-  for (let r = 0; r < repeat; r++) {
-    for (const l of lines) n += tokenizer.encode(l, { add_special_tokens: true }).length;
+if (process.argv[6] === "serve") {
+  let tokens = 0; // kept, so the work cannot be optimised away
+  const requests = createInterface({ input: process.stdin });
+  for await (const _ of requests) {
+    const start = process.hrtime.bigint();
+    for (const l of lines) tokens += tokenizer.encode(l, { add_special_tokens: true }).length;
+    process.stdout.write(`${Number(process.hrtime.bigint() - start) / 1e9}\n`);
   }
-  const secs = Number(process.hrtime.bigint() - start) / 1e9;
-  process.stdout.write(JSON.stringify({ lines_per_sec: (repeat * lines.length) / secs, tokens: n }) + "\n");
+  process.stderr.write(`${tokens} tokens\n`);
 } else {
   const out = lines.map((l) => JSON.stringify(tokenizer.encode(l, { add_special_tokens: true })));
   process.stdout.write(out.join("\n") + "\n");

@@ -1,4 +1,4 @@
-package encode
+package ort
 
 import (
 	"reflect"
@@ -18,6 +18,7 @@ func TestPlanBucketsByLengthWithinBudget(t *testing.T) {
 		{"row cap splits", []int{1, 1, 1, 1, 1}, 100, 2, [][]int{{0, 1}, {2, 3}, {4}}},
 		{"row longer than budget gets its own call", []int{50, 1}, 10, 8, [][]int{{0}, {1}}},
 		{"empty rows still form a call", []int{0, 0}, 10, 8, [][]int{{0, 1}}},
+		{"equal lengths keep arrival order", []int{3, 7, 3, 7, 3}, 14, 8, [][]int{{1, 3}, {0, 2, 4}}},
 		{"no rows", nil, 10, 8, nil},
 	}
 	for _, tc := range tests {

@@ -1,0 +1,169 @@
+package retrieval
+
+import (
+	"context"
+	"math"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// tieProblem is worked by hand. Scores for query 0 = (1, 0): c0 1, c1 0.5, c2 1, c3 0.5, c4 1, so its
+// ranking is c0, c2, c4 (ties by index), then c1, c3. For query 1 = (0, 1): c0 0, c1 1, c2 1, c3 0,
+// c4 0.5, ranking c1, c2, c4, c0, c3.
+var tieProblem = struct {
+	queries, cands []float32
+	relevant       [][]int
+	want           []Result // k = 2
+}{
+	queries:  []float32{1, 0, 0, 1},
+	cands:    []float32{1, 0, 0.5, 1, 1, 1, 0.5, 0, 1, 0.5},
+	relevant: [][]int{{4, 3, 0}, {2, 3}},
+	want: []Result{
+		{Top: []Hit{{0, 1}, {2, 1}}, RelevantRanks: []int{3, 5, 1}},
+		{Top: []Hit{{1, 1}, {2, 1}}, RelevantRanks: []int{2, 5}},
+	},
+}
+
+func TestSearchBreaksTiesByIndexAsWorkedByHand(t *testing.T) {
+	p := tieProblem
+	for _, kern := range append(assembly(), portable()) {
+		got, err := searchWith(context.Background(), kern, p.queries, p.cands, 2, 2, func(q int) []int { return p.relevant[q] }, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, p.want) {
+			t.Errorf("%s kernel: got %+v, want %+v", kern.name, got, p.want)
+		}
+	}
+}
+
+// searchSharded cuts the pool at cuts, searches each shard with targets scored by Score, and merges.
+func searchSharded(t *testing.T, p problem, k int, cuts []int) []Result {
+	t.Helper()
+	dim := p.dim
+	targets := func(q int) []Target {
+		var ts []Target
+		for _, c := range p.relevant[q] {
+			ts = append(ts, Target{Index: c, Score: Score(p.queries[q*dim:(q+1)*dim], p.cands[c*dim:(c+1)*dim])})
+		}
+		return ts
+	}
+	var parts [][]Partial
+	bounds := append(append([]int{0}, cuts...), len(p.cands)/dim)
+	for i := range len(bounds) - 1 {
+		sh := Shard{Cands: p.cands[bounds[i]*dim : bounds[i+1]*dim], Offset: bounds[i]}
+		part, err := SearchShard(context.Background(), p.queries, sh, dim, k, targets, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		parts = append(parts, part)
+	}
+	res, err := Merge(k, parts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func TestShardedSearchEqualsWholeSearch(t *testing.T) {
+	tests := []struct {
+		name string
+		p    problem
+		k    int
+		cuts []int // shard boundaries
+	}{
+		{"hand-worked ties split inside tie groups", problem{queries: tieProblem.queries, cands: tieProblem.cands, dim: 2, relevant: tieProblem.relevant}, 2, []int{1, 3}},
+		{"dyadic ties, uneven shards", dyadicProblem(21, 40, 1300, 16), 100, []int{7, 600, 613, 1299}},
+		{"shards smaller than k", dyadicProblem(22, 9, 90, 4), 50, []int{10, 20, 45}},
+		{"normalised vectors, blocks of the kernel", normalProblem(23, 100, 3000, 32), 100, []int{512, 1000, 2049}},
+		{"ranks only", normalProblem(24, 30, 800, 8), 0, []int{400}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			whole, err := Search(context.Background(), tt.p.queries, tt.p.cands, tt.p.dim, tt.k, func(q int) []int { return tt.p.relevant[q] }, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := searchSharded(t, tt.p, tt.k, tt.cuts); !reflect.DeepEqual(got, whole) {
+				for q := range got {
+					if !reflect.DeepEqual(got[q], whole[q]) {
+						t.Fatalf("query %d: sharded %+v, whole %+v", q, got[q], whole[q])
+					}
+				}
+				t.Fatal("sharded and whole results differ")
+			}
+		})
+	}
+}
+
+func TestAssemblyKernelsGiveTheSameResults(t *testing.T) {
+	kerns := assembly()
+	if len(kerns) < 2 {
+		t.Skipf("%d assembly kernel sets on this CPU or build: nothing to compare", len(kerns))
+	}
+	p := normalProblem(25, 61, 1100, 48)
+	rel := func(q int) []int { return p.relevant[q] }
+	want, err := searchWith(context.Background(), kerns[0], p.queries, p.cands, p.dim, 20, rel, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kern := range kerns[1:] {
+		got, err := searchWith(context.Background(), kern, p.queries, p.cands, p.dim, 20, rel, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s kernel's results differ from the %s kernel's", kern.name, kerns[0].name)
+		}
+	}
+}
+
+func TestScoreIsTheScoreSearchGives(t *testing.T) {
+	p := normalProblem(26, 13, 500, 40)
+	res, err := Search(context.Background(), p.queries, p.cands, p.dim, 30, nil, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for q, r := range res {
+		for _, h := range r.Top {
+			got := Score(p.queries[q*p.dim:(q+1)*p.dim], p.cands[h.Index*p.dim:(h.Index+1)*p.dim])
+			if math.Float32bits(got) != math.Float32bits(h.Score) {
+				t.Fatalf("query %d candidate %d: Score %v, Search %v", q, h.Index, got, h.Score)
+			}
+		}
+	}
+}
+
+func TestShardInputErrorsNameTheShard(t *testing.T) {
+	ok := []float32{1, 0, 0, 1}
+	tests := []struct {
+		name    string
+		shard   Shard
+		targets func(int) []Target
+		want    string
+	}{
+		{"negative offset", Shard{Cands: ok, Offset: -1}, nil, "offset -1"},
+		{"NaN target score", Shard{Cands: ok, Offset: 4}, func(int) []Target { return []Target{{0, float32(math.NaN())}} }, "search shard at 4: query 0: target"},
+		{"negative target index", Shard{Cands: ok}, func(int) []Target { return []Target{{-2, 1}} }, "needs an index >= 0"},
+		{"ragged shard", Shard{Cands: ok[:3], Offset: 9}, nil, "search shard at 9: 4 query floats and 3 candidate floats"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := SearchShard(context.Background(), ok, tt.shard, 2, 1, tt.targets, 1)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("got error %v, want one containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestMergeRejectsShardsThatDisagree(t *testing.T) {
+	a := []Partial{{Before: []int{1}}}
+	if _, err := Merge(1, a, []Partial{{Before: []int{1}}, {}}); err == nil || !strings.Contains(err.Error(), "shard 1 answers 2 queries") {
+		t.Fatalf("got error %v, want a query count mismatch", err)
+	}
+	if _, err := Merge(1, a, []Partial{{Before: []int{1, 2}}}); err == nil || !strings.Contains(err.Error(), "shard 1 counts 2 targets") {
+		t.Fatalf("got error %v, want a target count mismatch", err)
+	}
+}
