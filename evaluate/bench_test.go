@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
@@ -21,38 +22,48 @@ import (
 	"xling/tokenizer/ngram"
 )
 
-// BenchmarkTransport runs the same evaluation (XQuAD-R, 11 languages, xling's default-size encoder) twice
-// per iteration: through the embedded broker with every stage a consumer-group member, and with the same
-// stage functions called directly in one goroutine, Parquet sinks included in both. It reports both times and
-// the share of end-to-end time the transport costs: 1 - direct/pipeline.
+// BenchmarkTransport runs the same evaluation (XQuAD-R, 11 languages, xling's default-size encoder) through
+// the embedded broker, every stage a consumer-group member, and with the same stage functions called
+// directly in one goroutine, Parquet sinks included in both. The two take turns (testenv.Interleave: a
+// warm-up each, then the order rotating round by round), so load from elsewhere falls on both alike. It
+// reports transport-%, the share of end-to-end time the transport costs, 100 × (1 − direct/pipeline), as
+// the median over rounds with its range, and the CPU seconds of each.
 func BenchmarkTransport(b *testing.B) {
 	data := testenv.DataDir(b)
 	lib := testenv.ORTLibrary(b)
 	model := defaultSizeModel(b)
-	var pipeSum, directSum, pipeCPU, directCPU time.Duration
-	for i := 0; i < b.N; i++ {
-		cfg := Config{DataDir: data, OutDir: b.TempDir(), Datasets: []string{dataset.XQuADR}, Model: model, RunID: "bench",
+	cfg := func() Config {
+		return Config{DataDir: data, OutDir: b.TempDir(), Datasets: []string{dataset.XQuADR}, Model: model, RunID: "bench",
 			ORTLibrary: lib, Progress: time.Hour}
-		start, cpu := time.Now(), cpuTime(b)
-		if _, err := Run(context.Background(), cfg, quiet()); err != nil {
-			b.Fatal(err)
-		}
-		pipeSum += time.Since(start)
-		pipeCPU += cpuTime(b) - cpu
-		start, cpu = time.Now(), cpuTime(b)
-		if err := direct(context.Background(), cfg); err != nil {
-			b.Fatal(err)
-		}
-		directSum += time.Since(start)
-		directCPU += cpuTime(b) - cpu
 	}
-	n := float64(b.N)
-	b.ReportMetric(pipeSum.Seconds()/n, "pipeline-s")
-	b.ReportMetric(directSum.Seconds()/n, "direct-s")
-	b.ReportMetric(100*(1-directSum.Seconds()/pipeSum.Seconds()), "transport-%")
+	var pipeCPU, directCPU []float64
+	pipeline := func() {
+		cpu := cpuTime(b)
+		if _, err := Run(context.Background(), cfg(), quiet()); err != nil {
+			b.Fatal(err)
+		}
+		pipeCPU = append(pipeCPU, (cpuTime(b) - cpu).Seconds())
+	}
+	directPeer := testenv.Peer{Name: "direct", Run: func() float64 {
+		start, cpu := time.Now(), cpuTime(b)
+		if err := direct(context.Background(), cfg()); err != nil {
+			b.Fatal(err)
+		}
+		directCPU = append(directCPU, (cpuTime(b) - cpu).Seconds())
+		return time.Since(start).Seconds()
+	}}
+	xs, ps := testenv.Interleave(b, 1, pipeline, directPeer)
+	shares := make([]float64, len(xs))
+	for i := range xs {
+		shares[i] = 100 * (1 - ps[0][i]/xs[i])
+	}
+	b.ReportMetric(testenv.Sum(xs)/float64(len(xs)), "pipeline-s")
+	b.ReportMetric(slices.Min(shares), "transport-%-min")
+	b.ReportMetric(slices.Max(shares), "transport-%-max")
+	b.ReportMetric(testenv.Median(shares), "transport-%")
 	// CPU seconds (user + system, all threads) tell work added from time spent waiting.
-	b.ReportMetric(pipeCPU.Seconds()/n, "pipeline-cpu-s")
-	b.ReportMetric(directCPU.Seconds()/n, "direct-cpu-s")
+	b.ReportMetric(testenv.Sum(pipeCPU)/float64(len(pipeCPU)), "pipeline-cpu-s")
+	b.ReportMetric(testenv.Sum(directCPU)/float64(len(directCPU)), "direct-cpu-s")
 }
 
 // cpuTime is the process's user plus system CPU time so far.
