@@ -375,7 +375,7 @@ func loop[In any](ctx context.Context, w Worker, s *Stage[In], c Consumer, e *em
 		}
 		return len(held) > 0
 	}
-	send := func(out *Output, ps *partState) error {
+	send := func(out *Output) error {
 		if out.err != nil {
 			return fmt.Errorf("%s: %w", s.Name, out.err)
 		}
@@ -420,7 +420,7 @@ func loop[In any](ctx context.Context, w Worker, s *Stage[In], c Consumer, e *em
 		if len(ps.open) == 0 {
 			ps.quiet = ps.next
 		}
-		if err := send(out, ps); err != nil {
+		if err := send(out); err != nil {
 			return err
 		}
 	}
@@ -439,7 +439,7 @@ func loop[In any](ctx context.Context, w Worker, s *Stage[In], c Consumer, e *em
 		}
 	}
 	w.log().Debug("stage input ended", "stage", s.Name, "partitions", held)
-	return send(out, nil)
+	return send(out)
 }
 
 // handle decodes one message and hands it to the stage.
