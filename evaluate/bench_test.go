@@ -147,7 +147,8 @@ func direct(ctx context.Context, cfg Config) error {
 					if it.Kind != kind {
 						continue
 					}
-					r := schemas.Record{Dataset: it.Dataset, Lang: it.Lang, Kind: it.Kind, ID: it.ID, QID: it.QID, QIDs: it.QIDs, Text: it.Text}
+					r := it
+					r.Context = ""
 					text, err := tcfg.Text(r)
 					if err != nil {
 						return err

@@ -339,11 +339,8 @@ func (j *Job) Counts() []StageCounts {
 	return out
 }
 
-// Ping asks the broker for a topic's metadata: an error says the job's broker does not answer.
-func (j *Job) Ping(ctx context.Context) error {
-	_, err := j.broker.Partitions(ctx, j.cfg.Topics.DeadLetter())
-	return err
-}
+// Ping asks the job's broker for its brokers: an error says it does not answer.
+func (j *Job) Ping(ctx context.Context) error { return j.broker.Ping(ctx) }
 
 // Run evaluates cfg.Model on cfg.Datasets with every stage in this process, and writes the manifest.
 func Run(ctx context.Context, cfg Config, log *slog.Logger) (*Result, error) {

@@ -53,22 +53,36 @@ func Connect(ctx context.Context, cfg BrokerConfig) (*Broker, error) {
 	}
 	dctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	if err := ping(dctx, cfg.Addrs); err != nil {
+		return nil, fmt.Errorf("no Kafka broker answered within %s: %w", timeout, err)
+	}
+	return newBroker(cfg.Addrs, cfg.Log, nil), nil
+}
+
+// Ping asks the cluster for its brokers on a new connection (kafka-go's client answers metadata requests
+// from a cache, which outlives the cluster): an error says no broker answered before ctx's deadline.
+func (b *Broker) Ping(ctx context.Context) error { return ping(ctx, b.Addrs) }
+
+func ping(ctx context.Context, addrs []string) error {
 	var errs []error
-	for _, a := range cfg.Addrs {
-		conn, err := (&kafka.Dialer{Timeout: timeout}).DialContext(dctx, "tcp", a)
+	for _, a := range addrs {
+		conn, err := (&kafka.Dialer{}).DialContext(ctx, "tcp", a)
 		if err == nil {
 			// A listener that is not Kafka fails here, or never answers: the deadline bounds the wait.
-			if err = conn.SetDeadline(time.Now().Add(timeout)); err == nil {
+			if dl, ok := ctx.Deadline(); ok {
+				err = conn.SetDeadline(dl)
+			}
+			if err == nil {
 				_, err = conn.Brokers()
 			}
 			conn.Close()
 		}
 		if err == nil {
-			return newBroker(cfg.Addrs, cfg.Log, nil), nil
+			return nil
 		}
 		errs = append(errs, fmt.Errorf("broker %s: %w", a, err))
 	}
-	return nil, fmt.Errorf("no Kafka broker answered within %s: %w", timeout, errors.Join(errs...))
+	return errors.Join(errs...)
 }
 
 // Embedded starts an in-process Kafka-protocol broker (franz-go's kfake) of n nodes, the first listening

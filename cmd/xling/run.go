@@ -39,6 +39,7 @@ func evalFlags(fs *flag.FlagSet) func(ctx context.Context, log *slog.Logger) (ev
 	threads := fs.Int("threads", 0, "ONNX Runtime intra-op threads (0: its default)")
 	provider := fs.String("provider", "cpu", "execution provider: cpu, cuda or tensorrt (tensorrt falls back to cuda, cuda to cpu, with a log line)")
 	runID := fs.String("run-id", "", "run id: every stage of a run must share it (default: time-based)")
+	fs.String("http", "", "serve the job's operations endpoint (/healthz, /status, /metrics) on this address while it runs, e.g. 127.0.0.1:9464 (default: none)")
 	pgDSN := fs.String("pg-dsn", os.Getenv("XLING_PG_DSN"), "PostgreSQL to upsert embeddings into, as the store stage (env XLING_PG_DSN; default: no store)")
 	return func(ctx context.Context, log *slog.Logger) (evaluate.Config, error) {
 		cfg := evaluate.Config{
@@ -89,6 +90,11 @@ func cmdRun(ctx context.Context, args []string, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	ep, err := listenOps(fs.Lookup("http").Value.String(), &cfg)
+	if err != nil {
+		return err
+	}
+	defer ep.close()
 	if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
 		cfg.Terminal = os.Stderr // a progress bar; log lines elsewhere
 	}
@@ -103,8 +109,13 @@ func cmdRun(ctx context.Context, args []string, log *slog.Logger) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	res, err := evaluate.Run(ctx, cfg, log)
+	job, err := evaluate.Open(ctx, cfg, log)
 	if err != nil {
+		return err
+	}
+	defer job.Close()
+	var res *evaluate.Result
+	if err := ep.serve(ctx, job, cfg, log, func(ctx context.Context) (err error) { res, err = job.Evaluate(ctx); return err }); err != nil {
 		return err
 	}
 	if err := evaluate.WriteReport(os.Stdout, res); err != nil {

@@ -39,12 +39,17 @@ func cmdStage(ctx context.Context, args []string, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	ep, err := listenOps(fs.Lookup("http").Value.String(), &cfg)
+	if err != nil {
+		return err
+	}
+	defer ep.close()
 	job, err := evaluate.Open(ctx, cfg, log, name)
 	if err != nil {
 		return err
 	}
 	defer job.Close()
-	if err := job.Run(ctx); err != nil {
+	if err := ep.serve(ctx, job, cfg, log, job.Run); err != nil {
 		return err
 	}
 	for _, c := range job.Counts() {

@@ -26,22 +26,29 @@ type Spec struct {
 	TopK    int // ranking entries kept per query and setting; 0 means 10
 }
 
-// Run evaluates spec under out (the run directory is out/<model>) and returns the result.
-func Run(t testing.TB, out string, spec Spec) *evaluate.Result {
+// Model writes a small random hashbag model of the given seed, named name, and returns its path.
+func Model(t testing.TB, name string, seed uint64) string {
 	t.Helper()
 	cfg := ngram.DefaultConfig()
 	cfg.Buckets = 1 << 14
-	model := filepath.Join(t.TempDir(), spec.Model+".onnx")
-	f, err := os.Create(model)
+	path := filepath.Join(t.TempDir(), name+".onnx")
+	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := hashbag.NewRandom(cfg, 32, 32, spec.Seed).WriteONNX(f); err != nil {
+	if err := hashbag.NewRandom(cfg, 32, 32, seed).WriteONNX(f); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
+	return path
+}
+
+// Run evaluates spec under out (the run directory is out/<model>) and returns the result.
+func Run(t testing.TB, out string, spec Spec) *evaluate.Result {
+	t.Helper()
+	model := Model(t, spec.Model, spec.Seed)
 	topK := spec.TopK
 	if topK == 0 {
 		topK = 10

@@ -110,8 +110,7 @@ func produce(ctx context.Context, src *pipeline.Source, items pipeline.Topic[sch
 			if it.Kind != kind {
 				continue
 			}
-			batch = append(batch, schemas.Record{Dataset: it.Dataset, Lang: it.Lang, Kind: it.Kind, ID: it.ID,
-				QID: it.QID, QIDs: it.QIDs, Text: it.Text, Context: it.Context})
+			batch = append(batch, it)
 			if len(batch) == cfg.BatchSize {
 				if err := flush(); err != nil {
 					return err
