@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -13,10 +12,9 @@ import (
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"xling/ops"
+	"xling/ops/opstest"
 	"xling/pipeline"
 )
 
@@ -45,20 +43,6 @@ func serve(t *testing.T, r ops.Report) *httptest.Server {
 	return srv
 }
 
-func get(t *testing.T, url string) (int, string) {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, string(body)
-}
-
 func TestHealthzSaysOKOrWhyNot(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
@@ -75,7 +59,7 @@ func TestHealthzSaysOKOrWhyNot(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := serve(t, ops.Report{Status: fake, Health: tc.health, HealthTimeout: 50 * time.Millisecond})
-			code, body := get(t, srv.URL+"/healthz")
+			code, body := opstest.Get(t, srv.URL+"/healthz")
 			if code != tc.code || body != tc.body {
 				t.Errorf("GET /healthz = %d %q, want %d %q", code, body, tc.code, tc.body)
 			}
@@ -85,7 +69,7 @@ func TestHealthzSaysOKOrWhyNot(t *testing.T) {
 
 func TestStatusIsTheRunAsJSON(t *testing.T) {
 	srv := serve(t, ops.Report{Status: fake})
-	code, body := get(t, srv.URL+"/status")
+	code, body := opstest.Get(t, srv.URL+"/status")
 	if code != 200 {
 		t.Fatalf("GET /status = %d %s", code, body)
 	}
@@ -130,26 +114,6 @@ func TestStatusIsTheRunAsJSON(t *testing.T) {
 	}
 }
 
-// scrape reads /metrics with Prometheus's own text parser.
-func scrape(t *testing.T, url string) map[string]*dto.MetricFamily {
-	t.Helper()
-	resp, err := http.Get(url + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != 200 {
-		body, _ := io.ReadAll(resp.Body)
-		t.Fatalf("GET /metrics = %d %s", resp.StatusCode, body)
-	}
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := p.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fams
-}
-
 // byStage is a counter family's values by their stage label; a series without exactly that label fails.
 func byStage(t *testing.T, f *dto.MetricFamily) map[string]float64 {
 	t.Helper()
@@ -170,7 +134,7 @@ func TestMetricsAreTheLiveCountsInPrometheusFormat(t *testing.T) {
 		lat.Observe("encode", d)
 	}
 	srv := serve(t, ops.Report{Status: fake, Latency: lat})
-	fams := scrape(t, srv.URL)
+	fams := opstest.Scrape(t, srv.URL)
 	for name, want := range map[string]map[string]float64{
 		"xling_stage_records_in_total":        {"tokenize": 101, "encode": 97},
 		"xling_stage_records_out_total":       {"tokenize": 97, "encode": 90},

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -11,32 +10,21 @@ import (
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"xling/dataset"
 	"xling/evaluate"
 	"xling/internal/testenv"
 	"xling/internal/testrun"
 	"xling/ops"
+	"xling/ops/opstest"
 )
 
-// scrapeCounts reads /metrics with Prometheus's text parser: each family's values by stage label
-// (counters and gauges; a histogram's sample count).
+// scrapeCounts is /metrics as each family's values by stage label (counters and gauges; a histogram's
+// sample count).
 func scrapeCounts(t *testing.T, url string) map[string]map[string]float64 {
 	t.Helper()
-	resp, err := http.Get(url + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := p.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
 	out := map[string]map[string]float64{}
-	for name, f := range fams {
+	for name, f := range opstest.Scrape(t, url) {
 		out[name] = map[string]float64{}
 		for _, m := range f.GetMetric() {
 			stage := ""
@@ -56,20 +44,6 @@ func scrapeCounts(t *testing.T, url string) map[string]map[string]float64 {
 		}
 	}
 	return out
-}
-
-func httpGet(t *testing.T, url string) (int, string) {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, string(body)
 }
 
 // --http serves a real run's endpoint for as long as the job runs: before it, every stage runs; after it,
@@ -103,7 +77,7 @@ func TestHTTPServesTheJobsCountsWhileItRuns(t *testing.T) {
 			return err
 		}
 		after = scrapeCounts(t, url)
-		_, health = httpGet(t, url+"/healthz")
+		_, health = opstest.Get(t, url+"/healthz")
 		return nil
 	})
 	if err != nil {
