@@ -417,6 +417,18 @@ func (c *kafkaConsumer) fetchMeta(ctx context.Context, partitions []int) (map[in
 	return meta, nil
 }
 
+func (c *kafkaConsumer) Committed(ctx context.Context) (map[int]string, error) {
+	n, err := c.b.Partitions(ctx, c.topic)
+	if err != nil {
+		return nil, err
+	}
+	all := make([]int, n)
+	for i := range all {
+		all[i] = i
+	}
+	return c.fetchMeta(ctx, all)
+}
+
 func (c *kafkaConsumer) Resume(partition int) string {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -209,6 +209,16 @@ func (c *memConsumer) Assigned() ([]int, int) {
 	return c.held(), c.g.generation
 }
 
+func (c *memConsumer) Committed(context.Context) (map[int]string, error) {
+	c.m.mu.Lock()
+	defer c.m.mu.Unlock()
+	out := map[int]string{}
+	for p, off := range c.g.committed {
+		out[p] = off.Meta
+	}
+	return out, nil
+}
+
 func (c *memConsumer) Resume(partition int) string {
 	c.m.mu.Lock()
 	defer c.m.mu.Unlock()

@@ -363,17 +363,43 @@ func loop[In any](ctx context.Context, w Worker, s *Stage[In], c Consumer, e *em
 		}
 		return ps
 	}
-	finished := func() bool {
+	// finished reports whether this member is done: every partition it holds has ended, and so has every
+	// other partition of the topic, as the group's commits say. A member whose partitions are done stays
+	// while others are not, so that if their holder dies, they pass to it rather than to nobody. A Whole
+	// stage must also hold every partition itself.
+	var checked time.Time
+	finished := func() (bool, error) {
 		held, _ := c.Assigned()
 		if s.Whole && len(held) < inParts {
-			return false // another member holds some: after it leaves, they are this one's to read
+			return false, nil // another member holds some: after it leaves, they are this one's to read
 		}
 		for _, p := range held {
 			if !state(p).done() {
-				return false
+				return false, nil
 			}
 		}
-		return len(held) > 0
+		if len(held) == inParts {
+			return true, nil
+		}
+		if time.Since(checked) < time.Second {
+			return false, nil
+		}
+		checked = time.Now()
+		metas, err := c.Committed(ctx)
+		if err != nil {
+			return false, fmt.Errorf("%s: %w", s.Name, err)
+		}
+		for p := range inParts {
+			if slices.Contains(held, p) {
+				continue
+			}
+			other := newPartState()
+			other.resume(metas[p], w.RunID)
+			if !other.done() {
+				return false, nil
+			}
+		}
+		return true, nil
 	}
 	send := func(out *Output) error {
 		if out.err != nil {
@@ -398,8 +424,21 @@ func loop[In any](ctx context.Context, w Worker, s *Stage[In], c Consumer, e *em
 			return ctx.Err()
 		}
 	}
-	for !finished() {
-		m, err := c.Fetch(ctx)
+	for {
+		done, err := finished()
+		if err != nil {
+			return err
+		}
+		if done {
+			break
+		}
+		// A bounded wait: with nothing to read, whether the member is done is asked again.
+		fctx, cancel := context.WithTimeout(ctx, time.Second)
+		m, err := c.Fetch(fctx)
+		cancel()
+		if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+			continue
+		}
 		if err != nil {
 			return fmt.Errorf("%s: consume %s: %w", s.Name, s.Input.Name, err)
 		}

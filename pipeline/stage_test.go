@@ -388,3 +388,30 @@ func TestObserveIsToldOfEveryMessageOfTheRun(t *testing.T) {
 		t.Errorf("observed %v for %d messages of the run, want echo: 6", seen, ours)
 	}
 }
+
+// A member whose partitions are done stays while another member's are not: when that member dies (here: its
+// session ends without it ever reading), its partitions pass to the one still there, and nothing is orphaned.
+func TestAFinishedMemberWaitsForADeadOnesPartitions(t *testing.T) {
+	ctx, m, w := setup(t, 4)
+	ingest(t, ctx, w, map[string][]string{"ar": {"a"}, "de": {"b"}, "en": {"c"}, "es": {"d"}, "hi": {"e"}, "ru": {"f"}})
+	st := echo(w.Topics)
+	dead, err := m.Join(ctx, w.Topics.Prefix+st.Name, st.Input.Name) // joins first, holds partitions, never reads
+	if err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- Run(ctx, w, st) }()
+	select {
+	case err := <-errc:
+		t.Fatalf("the live member returned (%v) while the dead one's partitions were unread", err)
+	case <-time.After(1500 * time.Millisecond):
+	}
+	dead.Close() // the group notices the member is gone
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	ids, _, _ := read(t, m, w.Topics.Tokens().Name)
+	if len(slices.Compact(ids)) != 6 {
+		t.Errorf("tokens %v, want all 6 records", ids)
+	}
+}

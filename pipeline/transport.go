@@ -77,6 +77,9 @@ type Consumer interface {
 	// Resume returns the Meta committed with a partition's offset ("" if none), once the partition is
 	// assigned to this member.
 	Resume(partition int) string
+	// Committed returns the Meta committed with the offset of every partition of the topic, held by this
+	// member or not: what the group as a whole has finished.
+	Committed(ctx context.Context) (map[int]string, error)
 	Close() error
 }
 
