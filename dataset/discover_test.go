@@ -36,15 +36,16 @@ func newLanguageData(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
 	for rel, body := range map[string]string{
-		"xquad/xquad.ja.json":     rawJapanese,
-		"xquad/xquad.sw.json":     rawSwahili,
-		"xquad/CC-BY-SA4.0.txt":   "licence",
-		"xquad/sw.json":           rawSwahili,
-		"xquad/xquad.fr.json/x":   "a directory named like a file",
-		"xquad-r/am.json":         lareqaAmharic,
-		"xquad-r/LICENSE":         "licence",
-		"elsewhere/amharic.json":  lareqaAmharic,
-		"xquad-r/en.json.partial": "half-copied",
+		"xquad/xquad.ja.json":              rawJapanese,
+		"xquad/xquad.sw.json":              rawSwahili,
+		"xquad/CC-BY-SA4.0.txt":            "licence",
+		"xquad/sw.json":                    rawSwahili,
+		"xquad/xquad.fr.json/x":            "a directory named like a file",
+		"xquad-r/am.json":                  lareqaAmharic,
+		"xquad-r/LICENSE":                  "licence",
+		"xquad-r/README.lareqa-354d67d.md": "readme",
+		"elsewhere/amharic.json":           lareqaAmharic,
+		"xquad-r/en.json.partial":          "half-copied",
 	} {
 		writeData(t, dir, rel, body)
 	}

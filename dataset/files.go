@@ -33,9 +33,9 @@ type File struct {
 // Companion reports whether a file name is documentation that ships beside data (a licence, a README, a
 // citation): expected in a data folder, so not worth a warning when it is not data.
 func Companion(name string) bool {
-	base := strings.ToUpper(strings.TrimSuffix(name, filepath.Ext(name)))
-	for _, doc := range []string{"LICENSE", "LICENCE", "README", "CITATION", "NOTICE", "COPYING", "AUTHORS", "DATA"} {
-		if base == doc {
+	upper := strings.ToUpper(name)
+	for _, doc := range []string{"LICENSE", "LICENCE", "README", "CITATION", "NOTICE", "COPYING", "AUTHORS", "DATA."} {
+		if strings.HasPrefix(upper, doc) {
 			return true
 		}
 	}

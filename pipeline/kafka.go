@@ -405,6 +405,9 @@ func (c *kafkaConsumer) fetchMeta(ctx context.Context, partitions []int) (map[in
 	if err == nil {
 		err = resp.Error
 	}
+	if errors.Is(err, kafka.GroupIdNotFound) {
+		return meta, nil // nothing committed yet
+	}
 	if err != nil {
 		return nil, fmt.Errorf("fetch committed offsets of %s for %s on %v: %w", c.topic, c.group, c.b.Addrs, err)
 	}
