@@ -160,3 +160,46 @@ func TestIngestRealXQuADR(t *testing.T) {
 		t.Errorf("counts = %+v, want %+v", got, want)
 	}
 }
+
+// A BEIR-layout set ingests like any dataset: its judged queries, then its corpus, on one key, each kind
+// closed by a marker that counts it.
+func TestIngestBEIRSet(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "tiny")
+	for name, body := range map[string]string{
+		"corpus.jsonl":   `{"_id": "d1", "title": "Mji", "text": "Nairobi ni mji mkuu."}` + "\n" + `{"_id": "d2", "text": "Mombasa iko pwani."}` + "\n",
+		"queries.jsonl":  `{"_id": "q1", "text": "Mji mkuu ni upi?"}` + "\n" + `{"_id": "q2", "text": "Haijapimwa."}` + "\n",
+		"qrels/test.tsv": "query-id\tcorpus-id\tscore\nq1\td1\t1\n",
+	} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, m, w := pipelinetest.Setup(t, 2)
+	src := pipeline.NewSource("ingest", w)
+	sums, err := Run(ctx, src, w.Topics, Config{Datasets: []string{"beir:" + dir + ":sw"}}, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := pipelinetest.Read(t, m, w.Topics.Items())
+	var ids []string
+	for _, r := range got.Rows {
+		ids = append(ids, string(r.Kind)+" "+r.ID+" "+r.Lang+" "+r.Dataset)
+	}
+	// q2 has no positive judgement: it is not a query of the set.
+	want := []string{"query sw/q/q1 sw beir-tiny", "candidate sw/c/d1 sw beir-tiny", "candidate sw/c/d2 sw beir-tiny"}
+	if !slices.Equal(ids, want) {
+		t.Errorf("items %v, want %v", ids, want)
+	}
+	if len(got.Markers) != 2 || got.Markers[0].Count != 1 || got.Markers[1].Count != 2 || !slices.Equal(got.Markers[1].Langs, []string{"sw"}) {
+		t.Errorf("markers %+v, want 1 query and 2 candidates, langs [sw]", got.Markers)
+	}
+	if len(sums) != 1 || sums[0].Items != 3 || sums[0].Dataset != "beir-tiny" {
+		t.Errorf("file sums %+v", sums)
+	}
+	if _, err := Run(ctx, src, w.Topics, Config{Datasets: []string{"beir:" + dir}}, quiet()); err == nil || !strings.Contains(err.Error(), "beir:DIR:LANG") {
+		t.Errorf("a spec without a language: err = %v", err)
+	}
+}
