@@ -23,6 +23,7 @@ import (
 	"xling/dataset"
 	"xling/encoder"
 	"xling/encoder/ort"
+	xprogress "xling/internal/progress"
 	"xling/pipeline"
 	"xling/schemas"
 	"xling/sinks"
@@ -389,11 +390,11 @@ func (j *Job) Evaluate(ctx context.Context) (*Result, error) {
 // place, with each stage's rate and, once ingest has finished, the ETA of the stages that wait on it;
 // elsewhere as a log line.
 func progress(ctx context.Context, log *slog.Logger, stages []stage, every time.Duration, term io.Writer) func() {
+	if term != nil {
+		return xprogress.Draw(ctx, term, 500*time.Millisecond, func(elapsed time.Duration) string { return progressLine(stages, elapsed) })
+	}
 	if every <= 0 {
 		every = 2 * time.Second
-		if term != nil {
-			every = 500 * time.Millisecond
-		}
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
@@ -401,19 +402,11 @@ func progress(ctx context.Context, log *slog.Logger, stages []stage, every time.
 		defer close(done)
 		t := time.NewTicker(every)
 		defer t.Stop()
-		start := time.Now()
 		for {
 			select {
 			case <-ctx.Done():
-				if term != nil {
-					fmt.Fprint(term, "\r\033[K")
-				}
 				return
 			case <-t.C:
-				if term != nil {
-					fmt.Fprint(term, "\r\033[K"+progressLine(stages, time.Since(start)))
-					continue
-				}
 				var attrs []any
 				for _, s := range stages {
 					c := s.counts()
@@ -426,37 +419,26 @@ func progress(ctx context.Context, log *slog.Logger, stages []stage, every time.
 	return func() { cancel(); <-done }
 }
 
-// progressLine is the terminal's progress line: records in per stage with a rate, and an ETA for encode
-// and score once ingest is done (then their totals are known).
+// progressLine is the terminal's progress line: records in per stage with a rate, and for encode and score
+// a bar with an ETA once ingest is done (then their totals are known).
 func progressLine(stages []stage, elapsed time.Duration) string {
 	var total int64 = -1
-	var b strings.Builder
+	var parts []string
 	for _, s := range stages {
 		c := s.counts()
-		rate := float64(c.In) / elapsed.Seconds()
-		switch s.name {
-		case Ingest:
-			fmt.Fprintf(&b, "ingest %d", c.Emitted)
+		switch {
+		case s.name == Ingest:
+			parts = append(parts, fmt.Sprintf("ingest %d", c.Emitted))
 			if s.finished.Load() {
 				total = c.Emitted
 			}
-			continue
-		case Encode, Score:
-			if total > 0 {
-				bar := int(20 * min(1, float64(c.In)/float64(total)))
-				fmt.Fprintf(&b, " | %s [%s%s] %d/%d %.0f/s", s.name, strings.Repeat("#", bar), strings.Repeat(".", 20-bar), c.In, total, rate)
-				if rate > 0 && c.In < total {
-					fmt.Fprintf(&b, " ETA %s", (time.Duration(float64(total-c.In)/rate) * time.Second).Round(time.Second))
-				}
-				continue
-			}
+		case s.name == Encode || s.name == Score:
+			parts = append(parts, xprogress.Bar(s.name, c.In, total, elapsed))
+		case !strings.HasPrefix(s.name, "sink-"):
+			parts = append(parts, xprogress.Bar(s.name, c.In, 0, elapsed))
 		}
-		if strings.HasPrefix(s.name, "sink-") {
-			continue
-		}
-		fmt.Fprintf(&b, " | %s %d %.0f/s", s.name, c.In, rate)
 	}
-	return b.String()
+	return strings.Join(parts, " | ")
 }
 
 // rowsOf converts topic records to the rows of the Parquet tables of a run.

@@ -7,6 +7,7 @@ package training
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -19,6 +20,7 @@ import (
 	"xling/dataset"
 	"xling/dataset/bitext"
 	"xling/encoder/hashbag"
+	"xling/internal/progress"
 	"xling/pipeline"
 	"xling/schemas"
 	"xling/sinks"
@@ -48,6 +50,8 @@ type Config struct {
 	RunID       string          `json:"run_id"`
 	// BatchesParquet, if set, also lands every batch in a Parquet table for external trainers.
 	BatchesParquet string `json:"batches_parquet,omitempty"`
+	// Terminal, if set, shows a progress line with the pairs trained, their rate and the time left.
+	Terminal io.Writer `json:"-"`
 }
 
 // Result is what a phase did.
@@ -137,6 +141,18 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (*Result, error) {
 		res.Groups[src.Name] = n
 		names = append(names, src.Name)
 		log.Info("published training source", "source", src.Name, "groups", n)
+	}
+	if cfg.Terminal != nil {
+		// The pairs to train on, when a step or batch limit says: every step takes one batch.
+		batches := int64(cfg.Sampling.MaxBatches)
+		if tcfg.Steps < 1<<30 && (batches == 0 || int64(tcfg.Steps) < batches) {
+			batches = int64(tcfg.Steps)
+		}
+		total := batches * int64(cfg.Sampling.BatchSize)
+		stop := progress.Draw(ctx, cfg.Terminal, 500*time.Millisecond, func(elapsed time.Duration) string {
+			return progress.Bar("train (pairs)", trainer.Stage.Counts.Emitted.Load(), total, elapsed)
+		})
+		defer stop()
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {

@@ -53,6 +53,7 @@ func cmdTrain(ctx context.Context, args []string, log *slog.Logger) error {
 	if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
 		return err
 	}
+	cfg.Terminal = terminal()
 	res, err := training.Run(ctx, cfg, log)
 	if err != nil {
 		return err
