@@ -396,27 +396,14 @@ func progress(ctx context.Context, log *slog.Logger, stages []stage, every time.
 	if every <= 0 {
 		every = 2 * time.Second
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				var attrs []any
-				for _, s := range stages {
-					c := s.counts()
-					attrs = append(attrs, s.name, fmt.Sprintf("%d/%d", c.In, c.Emitted))
-				}
-				log.Info("progress (in/emitted)", attrs...)
-			}
+	return xprogress.Every(ctx, every, func(time.Duration) {
+		var attrs []any
+		for _, s := range stages {
+			c := s.counts()
+			attrs = append(attrs, s.name, fmt.Sprintf("%d/%d", c.In, c.Emitted))
 		}
-	}()
-	return func() { cancel(); <-done }
+		log.Info("progress (in/emitted)", attrs...)
+	}, nil)
 }
 
 // progressLine is the terminal's progress line: records in per stage with a rate, and for encode and score

@@ -21,8 +21,9 @@ import (
 )
 
 // evalFlags declares the flags of an evaluation on fs; the returned function builds the config once fs
-// is parsed (training the default model on first use when no model is named).
-func evalFlags(fs *flag.FlagSet) func(ctx context.Context, log *slog.Logger) (evaluate.Config, error) {
+// is parsed (training the default model on first use when no model is named) and listens for the
+// operations endpoint if --http asks for one (the caller closes it).
+func evalFlags(fs *flag.FlagSet) func(ctx context.Context, log *slog.Logger) (evaluate.Config, *opsEndpoint, error) {
 	data := fs.String("data", envOr("XLING_DATA", "../shared/data"), "dataset directory (env XLING_DATA)")
 	out := fs.String("out", "out", "output directory; each run writes <out>/<run-id>/")
 	datasets := fs.String("datasets", "xquad-r,mlqa-r", "comma-separated datasets: xquad-r, mlqa-r, xquad")
@@ -40,9 +41,9 @@ func evalFlags(fs *flag.FlagSet) func(ctx context.Context, log *slog.Logger) (ev
 	threads := fs.Int("threads", 0, "ONNX Runtime intra-op threads (0: its default)")
 	provider := fs.String("provider", "cpu", "execution provider: cpu, cuda or tensorrt (tensorrt falls back to cuda, cuda to cpu, with a log line)")
 	runID := fs.String("run-id", "", "run id: every stage of a run must share it (default: time-based)")
-	fs.String("http", "", "serve the job's operations endpoint (/healthz, /status, /metrics) on this address while it runs, e.g. 127.0.0.1:9464 (default: none)")
+	httpAddr := fs.String("http", "", "serve the job's operations endpoint (/healthz, /status, /metrics) on this address while it runs, e.g. 127.0.0.1:9464 (default: none)")
 	pgDSN := fs.String("pg-dsn", os.Getenv("XLING_PG_DSN"), "PostgreSQL to upsert embeddings into, as the store stage (env XLING_PG_DSN; default: no store)")
-	return func(ctx context.Context, log *slog.Logger) (evaluate.Config, error) {
+	build := func(ctx context.Context, log *slog.Logger) (evaluate.Config, error) {
 		cfg := evaluate.Config{
 			DataDir: *data, OutDir: *out, Datasets: split(*datasets), Model: *model, Brokers: split(*brokers),
 			Topics: pipeline.Topics{Prefix: *prefix, Partitions: *partitions},
@@ -73,6 +74,14 @@ func evalFlags(fs *flag.FlagSet) func(ctx context.Context, log *slog.Logger) (ev
 		}
 		return cfg, nil
 	}
+	return func(ctx context.Context, log *slog.Logger) (evaluate.Config, *opsEndpoint, error) {
+		cfg, err := build(ctx, log)
+		if err != nil {
+			return cfg, nil, err
+		}
+		ep, err := listenOps(*httpAddr, &cfg)
+		return cfg, ep, err
+	}
 }
 
 // terminal returns stderr when it is a terminal (progress is drawn there), nil otherwise (log lines).
@@ -95,11 +104,7 @@ func cmdRun(ctx context.Context, args []string, log *slog.Logger) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg, err := config(ctx, log)
-	if err != nil {
-		return err
-	}
-	ep, err := listenOps(fs.Lookup("http").Value.String(), &cfg)
+	cfg, ep, err := config(ctx, log)
 	if err != nil {
 		return err
 	}

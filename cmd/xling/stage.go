@@ -35,11 +35,7 @@ func cmdStage(ctx context.Context, args []string, log *slog.Logger) error {
 	if fs.Lookup("brokers").Value.String() == "" || fs.Lookup("run-id").Value.String() == "" {
 		return fmt.Errorf("stage %s: --brokers and --run-id are required: a worker joins a run on a shared cluster (start one with `xling broker`)", name)
 	}
-	cfg, err := config(ctx, log)
-	if err != nil {
-		return err
-	}
-	ep, err := listenOps(fs.Lookup("http").Value.String(), &cfg)
+	cfg, ep, err := config(ctx, log)
 	if err != nil {
 		return err
 	}

@@ -25,24 +25,33 @@ func Bar(label string, done, total int64, elapsed time.Duration) string {
 	return s
 }
 
-// Draw redraws line() on term every interval, in place, until the returned stop is called; stop clears it.
-func Draw(ctx context.Context, term io.Writer, every time.Duration, line func(elapsed time.Duration) string) (stop func()) {
+// Every calls fn with the time since it started, every interval, until the returned stop is called; stop
+// returns once fn has run for the last time, and calls done, if not nil, then.
+func Every(ctx context.Context, every time.Duration, fn func(elapsed time.Duration), done func()) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
+	finished := make(chan struct{})
 	go func() {
-		defer close(done)
+		defer close(finished)
 		t := time.NewTicker(every)
 		defer t.Stop()
 		start := time.Now()
 		for {
 			select {
 			case <-ctx.Done():
-				fmt.Fprint(term, "\r\033[K")
+				if done != nil {
+					done()
+				}
 				return
 			case <-t.C:
-				fmt.Fprint(term, "\r\033[K"+line(time.Since(start)))
+				fn(time.Since(start))
 			}
 		}
 	}()
-	return func() { cancel(); <-done }
+	return func() { cancel(); <-finished }
+}
+
+// Draw redraws line() on term every interval, in place, until the returned stop is called; stop clears it.
+func Draw(ctx context.Context, term io.Writer, every time.Duration, line func(elapsed time.Duration) string) (stop func()) {
+	return Every(ctx, every, func(elapsed time.Duration) { fmt.Fprint(term, "\r\033[K"+line(elapsed)) },
+		func() { fmt.Fprint(term, "\r\033[K") })
 }

@@ -24,11 +24,10 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 
-	"xling/encoder/hashbag"
 	"xling/evaluate"
 	"xling/internal/testenv"
+	"xling/internal/testrun"
 	"xling/sinks"
-	"xling/tokenizer/ngram"
 )
 
 var (
@@ -55,19 +54,7 @@ func setup(t *testing.T) env {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build xling: %v\n%s", err, out)
 	}
-	cfg := ngram.DefaultConfig()
-	cfg.Buckets = 1 << 14
-	e.model = filepath.Join(t.TempDir(), "small.onnx")
-	f, err := os.Create(e.model)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := hashbag.NewRandom(cfg, 32, 32, 7).WriteONNX(f); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
+	e.model = testrun.Model(t, "small", 7)
 	return e
 }
 
