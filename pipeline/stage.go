@@ -530,9 +530,12 @@ func handle[In any](ctx context.Context, w Worker, s *Stage[In], m Message, ps *
 		return nil
 	}
 	s.Counts.In.Add(int64(len(rows)))
+	var last schemas.Stream
 	for i := range rows {
 		if r, ok := any(&rows[i]).(streamed); ok {
-			ps.open[r.Stream()] = true
+			if st := r.Stream(); i == 0 || st != last { // a message mostly holds one stream
+				ps.open[st], last = true, st
+			}
 		}
 	}
 	if err := s.Process(ctx, string(m.Key), rows, out); err != nil {

@@ -316,6 +316,9 @@ func (s *Scorer) rank(ctx context.Context, d *datasetState, setting domain.Setti
 		st.CandLang = metrics.Multi
 	}
 	var acc metrics.Accumulator
+	// Grown once: a setting adds up to TopK rankings and a metric set per query.
+	out.Rankings = slices.Grow(out.Rankings, len(res)*s.cfg.TopK)
+	out.Metrics = slices.Grow(out.Metrics, len(res)*len(metrics.All()))
 	for i, r := range res {
 		sc, err := metrics.Evaluate(r.RelevantRanks, len(cs))
 		if err != nil {

@@ -5,7 +5,7 @@ package sink
 
 import (
 	"context"
-	"hash/fnv"
+	"hash/maphash"
 	"os"
 
 	"xling/pipeline"
@@ -23,7 +23,9 @@ type Table[In any, Out sinks.Row] struct {
 // if the stage fails (Abort is a no-op once committed).
 func New[In any, Out sinks.Row](name string, input pipeline.Topic[In], w *sinks.Writer[Out], conv func(In) Out, observe func(In)) *Table[In, Out] {
 	t := &Table[In, Out]{}
-	seen := map[[2]uint64]struct{}{} // 128-bit hashes of row keys: a collision is odds of about 2^-87 a run
+	// 128-bit hashes of row keys (two seeded maphashes): a collision is odds of about 2^-87 a run.
+	seen := map[[2]uint64]struct{}{}
+	seeds := [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}
 	committed, read := false, false
 	t.Stage = &pipeline.Stage[In]{
 		Name: name, Input: input, Whole: true,
@@ -36,7 +38,8 @@ func New[In any, Out sinks.Row](name string, input pipeline.Topic[In], w *sinks.
 					o.Reject(i, r, err)
 					continue
 				}
-				k := hash128(row.Key())
+				key := row.Key()
+				k := [2]uint64{maphash.String(seeds[0], key), maphash.String(seeds[1], key)}
 				if _, dup := seen[k]; dup {
 					continue
 				}
@@ -67,17 +70,4 @@ func New[In any, Out sinks.Row](name string, input pipeline.Topic[In], w *sinks.
 		Settled: func() bool { return committed },
 	}
 	return t
-}
-
-func hash128(s string) [2]uint64 {
-	h := fnv.New128a()
-	h.Write([]byte(s))
-	var b [16]byte
-	sum := h.Sum(b[:0])
-	var k [2]uint64
-	for i := range 8 {
-		k[0] = k[0]<<8 | uint64(sum[i])
-		k[1] = k[1]<<8 | uint64(sum[8+i])
-	}
-	return k
 }
