@@ -29,7 +29,8 @@ type net[F Float] struct {
 	gProj, gBias, gW1, gB1, gW2   []F
 	gB2                           []F
 
-	opt adamW
+	opt    adamW
+	frozen int // leading dense values (projection and bias) that are not trained
 
 	// batch
 	b, texts int
@@ -113,6 +114,9 @@ func newNet[F Float](cfg Config, m *hashbag.Model) (*net[F], error) {
 	ps := split(n.dense, sizes)
 	gs := split(n.gDense, sizes)
 	n.proj, n.bias, n.w1, n.b1, n.w2, n.b2 = ps[0], ps[1], ps[2], ps[3], ps[4], ps[5]
+	if cfg.FreezeProjection {
+		n.frozen = sizes[0] + sizes[1]
+	}
 	n.gProj, n.gBias, n.gW1, n.gB1, n.gW2, n.gB2 = gs[0], gs[1], gs[2], gs[3], gs[4], gs[5]
 	for i, v := range m.Proj {
 		n.proj[i] = F(v)
@@ -611,7 +615,7 @@ func (n *net[F]) gradRows(lo, hi int) {
 func (n *net[F]) update() {
 	n.opt.next()
 	n.pool.run(len(n.rows), n.adamEmbFn)
-	n.pool.run(len(n.dense), n.adamDenseFn)
+	n.pool.run(len(n.dense)-n.frozen, n.adamDenseFn)
 }
 
 func (n *net[F]) adamRows(lo, hi int) {
@@ -623,7 +627,9 @@ func (n *net[F]) adamRows(lo, hi int) {
 	}
 }
 
+// adamDense updates dense[frozen+lo : frozen+hi]: the frozen prefix (projection and bias) is left alone.
 func (n *net[F]) adamDense(lo, hi int) {
+	lo, hi = lo+n.frozen, hi+n.frozen
 	adamUpdate(&n.opt, n.dense[lo:hi], n.gDense[lo:hi], n.mDense[lo:hi], n.vDense[lo:hi])
 }
 

@@ -37,6 +37,10 @@ type Config struct {
 	Beta2       float64
 	Eps         float64
 
+	// FreezeProjection keeps the encoder's projection and bias as they are (for example the identity, which
+	// makes the encoder an embedding bag alone); the embedding table and the discriminator still train.
+	FreezeProjection bool
+
 	Temperature float64 // InfoNCE divides cosine similarities by it
 	Symmetric   bool    // add the passage->query direction and average the two
 

@@ -297,3 +297,21 @@ func BenchmarkORTEmbed(b *testing.B) {
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "texts/s")
 }
+
+// With the identity projection the model is the normalised mean of its rows, worked by hand: rows (3, 4)
+// and (0, 0) average to (1.5, 2), whose norm is 2.5.
+func TestIdentityProjectionIsTheBag(t *testing.T) {
+	m := &Model{Tokenizer: ngram.Config{Buckets: 3, MinN: 1, MaxN: 1, MaxTokens: 8}, Dim: 2, Out: 2,
+		Embedding: []float32{9, 9, 3, 4, 0, 0}, Proj: []float32{5, 6, 7, 8}, Bias: []float32{1, 1}}
+	if err := m.IdentityProjection(); err != nil {
+		t.Fatal(err)
+	}
+	got := m.Forward([][]int64{{1, 2}})[0]
+	if !(math.Abs(float64(got[0])-0.6) <= 1e-6 && math.Abs(float64(got[1])-0.8) <= 1e-6) {
+		t.Errorf("Forward = %v, want (0.6, 0.8)", got)
+	}
+	m.Out, m.Proj, m.Bias = 3, make([]float32, 6), make([]float32, 3)
+	if err := m.IdentityProjection(); err == nil {
+		t.Error("identity of a 2 x 3 projection: no error")
+	}
+}
