@@ -14,7 +14,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -265,7 +264,7 @@ func loadData(ctx context.Context, cfg Config) (*data, error) {
 	}
 	slices.Sort(d.langs)
 	if cfg.AlignSteps > 0 {
-		if d.bitext, err = BitextGroups(ctx, cfg.DataDir, cfg.Bitext, cfg.Holdout, 0); err != nil {
+		if d.bitext, err = BitextGroups(ctx, cfg.DataDir, cfg.Bitext, cfg.Holdout); err != nil {
 			return nil, fmt.Errorf("experiment: %w", err)
 		}
 	}
@@ -281,9 +280,7 @@ func (d *data) align(ctx context.Context, cfg Config, seed uint64, log *slog.Log
 	if cfg.AlignSteps == 0 {
 		return m, train.Result{}, nil
 	}
-	gs := slices.Clone(d.bitext)
-	rand.New(rand.NewPCG(seed, 0x616c69676e)).Shuffle(len(gs), func(i, j int) { gs[i], gs[j] = gs[j], gs[i] }) // "align"
-	res, err := TrainPhase(ctx, cfg.Recipe, m, Phase{Source: batching.SliceSource("bitext", gs), Strategy: "cross",
+	res, err := TrainPhase(ctx, cfg.Recipe, m, Phase{Source: batching.SliceSource("bitext", Shuffled(d.bitext, seed)), Strategy: "cross",
 		Steps: cfg.AlignSteps, Batch: cfg.AlignBatch, LR: cfg.AlignLR}, seed, log)
 	if err != nil {
 		return nil, res, fmt.Errorf("experiment: alignment seed %d: %w", seed, err)

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
 
 	"xling/batching"
 	"xling/dataset"
@@ -26,8 +27,8 @@ type Recipe struct {
 	Prefixes  bool         `json:"prefixes"` // "query: " / "passage: " role prefixes
 	// Projection trains a dim x dim projection and bias after the bag; without, they are the identity and
 	// frozen, and the encoder is the normalised embedding bag alone.
-	Projection bool `json:"projection"`
-	Bitext    []string     `json:"bitext"`   // tatoeba, ntrex, flores200, stsb, newstest
+	Projection bool     `json:"projection"`
+	Bitext     []string `json:"bitext"` // tatoeba, ntrex, flores200, stsb, newstest
 
 	AlignSteps int     `json:"align_steps"`
 	AlignBatch int     `json:"align_batch"`
@@ -50,7 +51,7 @@ func DefaultRecipe() Recipe {
 		Tokenizer: tok, Dim: hashbag.DefaultDim,
 		Bitext:     []string{"tatoeba", "ntrex", "flores200", "stsb", "newstest"},
 		AlignSteps: 1500, AlignBatch: 256, AlignLR: 3e-3,
-		QASteps: 500, QABatch: 256, QALR: 3e-3,
+		QASteps: 1500, QABatch: 256, QALR: 3e-3,
 		Temperature: 0.05, Buffer: 8192,
 	}
 }
@@ -76,10 +77,9 @@ func Corpus(dataDir, name string) (bitext.Corpus, error) {
 	return bitext.Corpus{}, fmt.Errorf("unknown bitext corpus %q (want tatoeba, ntrex, flores200, stsb or newstest)", name)
 }
 
-// BitextGroups reads the corpora into memory as translation-ranking groups (held-out languages removed)
-// and shuffles them with seed, so a sampling buffer mixes every language pair from the first batch on
-// (the corpora are stored pair by pair).
-func BitextGroups(ctx context.Context, dataDir string, names, holdout []string, seed uint64) ([]batching.Group, error) {
+// BitextGroups reads the corpora into memory as translation-ranking groups (held-out languages removed),
+// in file order.
+func BitextGroups(ctx context.Context, dataDir string, names, holdout []string) ([]batching.Group, error) {
 	var gs []batching.Group
 	for _, name := range names {
 		c, err := Corpus(dataDir, name)
@@ -93,8 +93,15 @@ func BitextGroups(ctx context.Context, dataDir string, names, holdout []string, 
 			gs = append(gs, g)
 		}
 	}
-	rand.New(rand.NewPCG(seed, 0x62697465)).Shuffle(len(gs), func(i, j int) { gs[i], gs[j] = gs[j], gs[i] })
 	return gs, nil
+}
+
+// Shuffled returns the groups in an order drawn from seed, so that a sampling buffer mixes every language
+// pair from the first batch on (the corpora are stored pair by pair).
+func Shuffled(gs []batching.Group, seed uint64) []batching.Group {
+	gs = slices.Clone(gs)
+	rand.New(rand.NewPCG(seed, 0x62697465)).Shuffle(len(gs), func(i, j int) { gs[i], gs[j] = gs[j], gs[i] }) // "bite"
+	return gs
 }
 
 // Phase is one training phase of a recipe.

@@ -147,7 +147,7 @@ func TestONNXMatchesNumpyReference(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantMeta := map[string]string{
-		"xling.tokenizer":  `{"type":"ngram","buckets":4096,"min_n":1,"max_n":4,"max_tokens":2048,"seed":517214924391}`,
+		"xling.tokenizer":  `{"type":"ngram","buckets":4096,"min_n":1,"max_n":4,"max_tokens":2048,"seed":517214924391,"span":"text"}`,
 		"xling.model":      "test-hashbag",
 		"xling.pooling":    "none",
 		"xling.normalized": "true",

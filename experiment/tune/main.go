@@ -73,6 +73,7 @@ func run() error {
 	buckets := flag.Int("buckets", r.Tokenizer.Buckets, "tokenizer buckets")
 	maxN := flag.Int("max-n", r.Tokenizer.MaxN, "longest n-gram")
 	minN := flag.Int("min-n", r.Tokenizer.MinN, "shortest n-gram")
+	unique := flag.Bool("unique", r.Tokenizer.Unique, "each n-gram once per text")
 	bitextList := flag.String("bitext", strings.Join(r.Bitext, ","), "bitext corpora")
 	flag.IntVar(&r.Dim, "dim", r.Dim, "embedding width")
 	flag.BoolVar(&r.Prefixes, "prefixes", r.Prefixes, "role prefixes")
@@ -99,7 +100,7 @@ func run() error {
 		}
 		return f.Close()
 	}
-	r.Tokenizer.Span, r.Tokenizer.Buckets, r.Tokenizer.MaxN, r.Tokenizer.MinN = *span, *buckets, *maxN, *minN
+	r.Tokenizer.Span, r.Tokenizer.Buckets, r.Tokenizer.MaxN, r.Tokenizer.MinN, r.Tokenizer.Unique = *span, *buckets, *maxN, *minN, *unique
 	r.Bitext = nil
 	if *bitextList != "" {
 		r.Bitext = strings.Split(*bitextList, ",")
@@ -148,10 +149,11 @@ func run() error {
 	rec := map[string]any{"init": *initPath, "name": *name, "recipe": r, "seed": *seed, "strategy": *strategy, "lambda": *lambda,
 		"val_share": *valShare, "val_seed": *valSeed, "qa_train_groups": len(qa), "started": start.UTC()}
 	if r.AlignSteps > 0 {
-		bt, err := experiment.BitextGroups(ctx, *dataDir, r.Bitext, holdout, *seed)
+		bt, err := experiment.BitextGroups(ctx, *dataDir, r.Bitext, holdout)
 		if err != nil {
 			return err
 		}
+		bt = experiment.Shuffled(bt, *seed)
 		rec["bitext_groups"] = len(bt)
 		t0 := time.Now()
 		res, err := experiment.TrainPhase(ctx, r, m, experiment.Phase{Source: batching.SliceSource("bitext", bt), Strategy: "cross",

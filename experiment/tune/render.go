@@ -33,8 +33,8 @@ func render(logPath string, w io.Writer) error {
 		return err
 	}
 	defer f.Close()
-	fmt.Fprintln(w, "| # | name | span | buckets | dim | prefixes | bitext | align steps x batch @ lr | QA steps x batch @ lr | tau | sym | seed | val Mo. | val Cr. | val Mul. | XQuAD-R Mo. / Cr. / Mul. | train wall s | CPU s |")
-	fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+	fmt.Fprintln(w, "| # | name | span | buckets | dim | trained projection | prefixes | bitext | align steps x batch @ lr | QA steps x batch @ lr | tau | sym | seed | val Mo. | val Cr. | val Mul. | XQuAD-R Mo. / Cr. / Mul. | train wall s | CPU s |")
+	fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for i := 1; sc.Scan(); i++ {
@@ -46,6 +46,9 @@ func render(logPath string, w io.Writer) error {
 		span := r.Tokenizer.Span
 		if span == "" {
 			span = "word"
+		}
+		if r.Tokenizer.Unique {
+			span += ", unique"
 		}
 		xq := ""
 		if e.XQuAD != nil {
@@ -62,8 +65,8 @@ func render(logPath string, w io.Writer) error {
 		if r.QASteps == 0 {
 			qa = "-"
 		}
-		fmt.Fprintf(w, "| %d | %s | %s | 2^%d | %d | %v | %s | %s | %s | %g | %v | %d | %.4f | %.4f | %.4f | %s | %.0f | %.0f |\n",
-			i, e.Name, span, log2(r.Tokenizer.Buckets), r.Dim, r.Prefixes, strings.Join(r.Bitext, ","), align, qa,
+		fmt.Fprintf(w, "| %d | %s | %s | 2^%d | %d | %v | %v | %s | %s | %s | %g | %v | %d | %.4f | %.4f | %.4f | %s | %.0f | %.0f |\n",
+			i, e.Name, span, log2(r.Tokenizer.Buckets), r.Dim, r.Projection, r.Prefixes, strings.Join(r.Bitext, ","), align, qa,
 			r.Temperature, r.Symmetric, e.Seed, e.Val.Mo, e.Val.Cr, e.Val.Mul, xq, e.Wall, e.CPU)
 	}
 	return sc.Err()

@@ -30,6 +30,8 @@
 //	   hash(kind 'g', UTF-8 of b[i:i+n]), skipping the 1-gram " ";
 //	d. steps 4 and 5 as above.
 //
+// With Unique, the ids kept in step 5 are then sorted ascending and repeats dropped.
+//
 // In Chinese and Thai, words are long runs and the n-grams carry the signal.
 package ngram
 
@@ -43,6 +45,9 @@ type Config struct {
 	// Span is "word" (n-grams inside each word, plus word ids; "" reads as "word"), "text" (n-grams
 	// across the whole text) or "text+words" (word ids, then n-grams across the whole text).
 	Span string `json:"span,omitempty"`
+	// Unique keeps each id once, sorted ascending (after truncation at MaxTokens): the bag then says which
+	// n-grams a text has, not how often, which damps the most frequent ones.
+	Unique bool `json:"unique,omitempty"`
 }
 
 // Spans.

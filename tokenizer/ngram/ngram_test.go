@@ -104,6 +104,8 @@ func TestEncodeMatchesPythonReference(t *testing.T) {
 		{Buckets: 1000, MinN: 2, MaxN: 5, MaxTokens: 40, Seed: 7, Span: SpanText},
 		{Buckets: 1 << 18, MinN: 1, MaxN: 4, MaxTokens: 2048, Seed: 9, Span: SpanTextWords},
 		{Buckets: 1000, MinN: 1, MaxN: 3, MaxTokens: 7, Seed: 7, Span: SpanTextWords},
+		{Buckets: 1 << 18, MinN: 1, MaxN: 4, MaxTokens: 2048, Seed: 9, Span: SpanText, Unique: true},
+		{Buckets: 50, MinN: 1, MaxN: 3, MaxTokens: 30, Seed: 2, Span: SpanWord, Unique: true},
 	}
 	for _, cfg := range configs {
 		t.Run(fmt.Sprintf("%+v", cfg), func(t *testing.T) {
@@ -320,7 +322,7 @@ func BenchmarkEncode(b *testing.B) {
 func TestAppendDoesNotAllocatePerNGram(t *testing.T) {
 	for _, span := range []string{SpanWord, SpanText, SpanTextWords} {
 		cfg := DefaultConfig()
-		cfg.Span = span
+		cfg.Span, cfg.Unique = span, span == SpanText
 		tok, err := New(cfg)
 		if err != nil {
 			t.Fatal(err)

@@ -64,8 +64,7 @@ def encode(cfg, text):
                     if b[i : i + n] == " ":
                         continue
                     ids.append(ident(b"g", b[i : i + n]))
-        keep = cfg["max_tokens"]
-        return ids[:keep], len(ids) > keep
+        return finish(cfg, ids)
     for w in words(text):
         ids.append(ident(b"w", w))
         b = "<" + w + ">"
@@ -76,8 +75,15 @@ def encode(cfg, text):
                 if n == 1 and (i == 0 or i == len(b) - 1):
                     continue
                 ids.append(ident(b"g", b[i : i + n]))
+    return finish(cfg, ids)
+
+
+def finish(cfg, ids):
     keep = cfg["max_tokens"]
-    return ids[:keep], len(ids) > keep
+    kept = ids[:keep]
+    if cfg.get("unique"):
+        kept = sorted(set(kept))
+    return kept, len(ids) > keep
 
 
 def main():
