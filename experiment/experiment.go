@@ -120,7 +120,7 @@ func Execute(ctx context.Context, cfg Config, log *slog.Logger) (*Results, error
 	if err := os.MkdirAll(ckpts, 0o755); err != nil {
 		return nil, err
 	}
-	d, err := loadData(ctx, cfg)
+	d, err := LoadData(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -130,7 +130,7 @@ func Execute(ctx context.Context, cfg Config, log *slog.Logger) (*Results, error
 	if err != nil {
 		return nil, err
 	}
-	if err := writeModel(untrained, um); err != nil {
+	if err := WriteModel(untrained, um); err != nil {
 		return nil, err
 	}
 	u, err := evaluateRun(ctx, cfg, Run{Strategy: "untrained", Seed: cfg.Seeds[0], Checkpoint: untrained}, log)
@@ -142,11 +142,11 @@ func Execute(ctx context.Context, cfg Config, log *slog.Logger) (*Results, error
 	for si, seed := range cfg.Seeds {
 		align := filepath.Join(ckpts, fmt.Sprintf("align-s%d.onnx", seed))
 		log.Info("experiment: alignment phase", "seed", seed)
-		aligned, _, err := d.align(ctx, cfg, seed, log)
+		aligned, _, err := d.Align(ctx, cfg, seed, log)
 		if err != nil {
 			return nil, err
 		}
-		if err := writeModel(align, aligned); err != nil {
+		if err := WriteModel(align, aligned); err != nil {
 			return nil, err
 		}
 		res.Align[seed] = align
@@ -197,18 +197,18 @@ func Execute(ctx context.Context, cfg Config, log *slog.Logger) (*Results, error
 	return res, nil
 }
 
-func strategyRun(ctx context.Context, cfg Config, d *data, aligned *hashbag.Model, r Run, log *slog.Logger) (Run, error) {
+func strategyRun(ctx context.Context, cfg Config, d *Data, aligned *hashbag.Model, r Run, log *slog.Logger) (Run, error) {
 	r.Checkpoint = filepath.Join(cfg.OutDir, "checkpoints", fmt.Sprintf("%s-s%d.onnx", safe(r.Strategy), r.Seed))
 	log.Info("experiment: training", "strategy", r.Strategy, "seed", r.Seed)
 	t0 := time.Now()
 	m := aligned.Clone()
-	tr, err := d.qaPhase(ctx, cfg, r.Seed, m, r.Batching, r.Lambda, r.Balanced, log)
+	tr, err := d.TrainQA(ctx, cfg, r.Seed, m, r.Batching, r.Lambda, r.Balanced, log)
 	if err != nil {
 		return r, fmt.Errorf("experiment %s seed %d: %w", r.Strategy, r.Seed, err)
 	}
 	r.TrainSteps, r.TrainLoss, r.TrainTime, r.DiscCurve = tr.Steps, tr.Last.Loss, time.Since(t0).Seconds(), tr.DiscCurve
 	m.Name = filepath.Base(r.Checkpoint)
-	if err := writeModel(r.Checkpoint, m); err != nil {
+	if err := WriteModel(r.Checkpoint, m); err != nil {
 		return r, err
 	}
 	return evaluateRun(ctx, cfg, r, log)
@@ -224,23 +224,25 @@ func safe(s string) string {
 	return string(out)
 }
 
-// data is what every phase of an experiment reads: the bitext groups, the QA groups of the training
-// questions, the validation items and the languages the QA phase trains on.
-type data struct {
+// Data is what every phase of an experiment reads: the bitext groups, the QA groups of the training
+// questions, the validation items (queries and candidates, see SplitItems) and the languages the QA
+// phase trains on.
+type Data struct {
 	bitext []batching.Group
 	qa     []batching.Group
-	val    []dataset.Item
-	langs  []string
+	Val    []dataset.Item
+	Langs  []string
 }
 
-func loadData(ctx context.Context, cfg Config) (*data, error) {
-	files, err := dataset.Files(cfg.DataDir, cfg.QA, nil)
+// ReadItems reads every language of a dataset but the held-out ones.
+func ReadItems(dataDir, name string, holdout []string) ([]dataset.Item, error) {
+	files, err := dataset.Files(dataDir, name, nil)
 	if err != nil {
 		return nil, fmt.Errorf("experiment: %w", err)
 	}
 	var items []dataset.Item
 	for _, f := range files {
-		if slices.Contains(cfg.Holdout, f.Lang) {
+		if slices.Contains(holdout, f.Lang) {
 			continue
 		}
 		res, err := f.Read(dataset.Options{})
@@ -249,20 +251,29 @@ func loadData(ctx context.Context, cfg Config) (*data, error) {
 		}
 		items = append(items, res.Items...)
 	}
-	d := &data{}
+	return items, nil
+}
+
+// LoadData reads the training and validation data of cfg (bitext only when there is an alignment phase).
+func LoadData(ctx context.Context, cfg Config) (*Data, error) {
+	items, err := ReadItems(cfg.DataDir, cfg.QA, cfg.Holdout)
+	if err != nil {
+		return nil, err
+	}
+	d := &Data{}
 	var trainItems []dataset.Item
-	trainItems, d.val = SplitItems(items, cfg.ValShare, cfg.ValSeed)
+	trainItems, d.Val = SplitItems(items, cfg.ValShare, cfg.ValSeed)
 	if d.qa, _, err = batching.QAGroups(trainItems, batching.QAOptions{Holdout: cfg.Holdout}); err != nil {
 		return nil, fmt.Errorf("experiment: QA groups of %s: %w", cfg.QA, err)
 	}
 	for _, g := range d.qa {
 		for _, t := range g.Texts {
-			if !slices.Contains(d.langs, t.Lang) {
-				d.langs = append(d.langs, t.Lang)
+			if !slices.Contains(d.Langs, t.Lang) {
+				d.Langs = append(d.Langs, t.Lang)
 			}
 		}
 	}
-	slices.Sort(d.langs)
+	slices.Sort(d.Langs)
 	if cfg.AlignSteps > 0 {
 		if d.bitext, err = BitextGroups(ctx, cfg.DataDir, cfg.Bitext, cfg.Holdout); err != nil {
 			return nil, fmt.Errorf("experiment: %w", err)
@@ -271,8 +282,8 @@ func loadData(ctx context.Context, cfg Config) (*data, error) {
 	return d, nil
 }
 
-// align trains a random model (seed) on bitext translation ranking, with X-Y batches.
-func (d *data) align(ctx context.Context, cfg Config, seed uint64, log *slog.Logger) (*hashbag.Model, train.Result, error) {
+// Align trains a random model (seed) on bitext translation ranking, with X-Y batches.
+func (d *Data) Align(ctx context.Context, cfg Config, seed uint64, log *slog.Logger) (*hashbag.Model, train.Result, error) {
 	m, err := cfg.NewModel(seed)
 	if err != nil {
 		return nil, train.Result{}, err
@@ -288,11 +299,12 @@ func (d *data) align(ctx context.Context, cfg Config, seed uint64, log *slog.Log
 	return m, res, nil
 }
 
-// qaPhase trains m on the QA groups with a strategy's batches (and discriminator).
-func (d *data) qaPhase(ctx context.Context, cfg Config, seed uint64, m *hashbag.Model, strategy string, lambda float64, balanced bool, log *slog.Logger) (train.Result, error) {
+// TrainQA trains m on the QA groups with a strategy's batches (and discriminator: lambda > 0; balanced
+// gives it language-balanced texts of its own, and its accuracy on the validation questions is recorded).
+func (d *Data) TrainQA(ctx context.Context, cfg Config, seed uint64, m *hashbag.Model, strategy string, lambda float64, balanced bool, log *slog.Logger) (train.Result, error) {
 	return TrainPhase(ctx, cfg.Recipe, m, Phase{Source: batching.SliceSource(cfg.QA, d.qa), Strategy: strategy,
-		Steps: cfg.QASteps, Epochs: cfg.QAEpochs, Batch: cfg.QABatch, LR: cfg.QALR, Lambda: lambda, Langs: d.langs,
-		Balanced: balanced, Groups: d.qa, DiscBatch: cfg.QABatch, HeldOut: BalancedHeldOut(d.val, d.langs)}, seed+1, log)
+		Steps: cfg.QASteps, Epochs: cfg.QAEpochs, Batch: cfg.QABatch, LR: cfg.QALR, Lambda: lambda, Langs: d.Langs,
+		Balanced: balanced, Groups: d.qa, DiscBatch: cfg.QABatch, HeldOut: BalancedHeldOut(d.Val, d.Langs)}, seed+1, log)
 }
 
 func evaluateRun(ctx context.Context, cfg Config, r Run, log *slog.Logger) (Run, error) {
@@ -316,7 +328,8 @@ func evaluateRun(ctx context.Context, cfg Config, r Run, log *slog.Logger) (Run,
 	return r, nil
 }
 
-func writeModel(path string, m *hashbag.Model) error {
+// WriteModel writes m as ONNX to path, atomically.
+func WriteModel(path string, m *hashbag.Model) error {
 	f, err := sinks.CreateFile(path)
 	if err != nil {
 		return err
@@ -353,17 +366,17 @@ func dataFiles(cfg Config) []string {
 // progress to slog.Default(). `xling run` uses it for its default model (hybrid, seed 1).
 func TrainModel(ctx context.Context, cfg Config, seed uint64, batching string, lambda float64, out string) error {
 	log := slog.Default()
-	d, err := loadData(ctx, cfg)
+	d, err := LoadData(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	m, _, err := d.align(ctx, cfg, seed, log)
+	m, _, err := d.Align(ctx, cfg, seed, log)
 	if err != nil {
 		return err
 	}
-	if _, err := d.qaPhase(ctx, cfg, seed, m, batching, lambda, lambda > 0, log); err != nil {
+	if _, err := d.TrainQA(ctx, cfg, seed, m, batching, lambda, lambda > 0, log); err != nil {
 		return err
 	}
 	m.Name = filepath.Base(out)
-	return writeModel(out, m)
+	return WriteModel(out, m)
 }

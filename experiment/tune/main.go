@@ -10,15 +10,13 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"slices"
 	"strings"
 	"syscall"
 	"time"
 
-	"xling/batching"
-	"xling/dataset"
 	"xling/encoder/hashbag"
 	"xling/experiment"
+	"xling/train"
 )
 
 func main() {
@@ -32,25 +30,6 @@ func cpuSeconds() float64 {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
-}
-
-func readItems(dataDir, name string, holdout []string) ([]dataset.Item, error) {
-	files, err := dataset.Files(dataDir, name, nil)
-	if err != nil {
-		return nil, err
-	}
-	var items []dataset.Item
-	for _, f := range files {
-		if slices.Contains(holdout, f.Lang) {
-			continue
-		}
-		res, err := f.Read(dataset.Options{})
-		if err != nil {
-			return nil, err
-		}
-		items = append(items, res.Items...)
-	}
-	return items, nil
 }
 
 func run() error {
@@ -67,7 +46,6 @@ func run() error {
 	strategy := flag.String("strategy", "hybrid:0.5", "QA batching")
 	lambda := flag.Float64("lambda", 0, "adversarial weight")
 	balanced := flag.Bool("balanced", false, "discriminator learns from its own language-balanced texts (else from the batch's)")
-	discBatch := flag.Int("disc-batch", 252, "balanced discriminator texts per step")
 	xquad := flag.Bool("xquad", false, "also score XQuAD-R (final configurations only)")
 	span := flag.String("span", r.Tokenizer.Span, "tokenizer span")
 	buckets := flag.Int("buckets", r.Tokenizer.Buckets, "tokenizer buckets")
@@ -107,33 +85,9 @@ func run() error {
 	}
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	holdout := []string{"el", "th"}
 	start, cpu0 := time.Now(), cpuSeconds()
 
-	mlqa, err := readItems(*dataDir, "mlqa-r", holdout)
-	if err != nil {
-		return err
-	}
-	trainItems, val := experiment.SplitItems(mlqa, *valShare, *valSeed)
-	qa, _, err := batching.QAGroups(trainItems, batching.QAOptions{Holdout: holdout})
-	if err != nil {
-		return err
-	}
-	// The discriminator's classes are the languages the QA phase trains on, and nothing else.
-	var langs []string
-	for _, g := range qa {
-		for _, t := range g.Texts {
-			if !slices.Contains(langs, t.Lang) {
-				langs = append(langs, t.Lang)
-			}
-		}
-	}
-	slices.Sort(langs)
-	heldOut := experiment.BalancedHeldOut(val, langs)
-	m, err := r.NewModel(*seed)
-	if err != nil {
-		return err
-	}
+	var m *hashbag.Model
 	if *initPath != "" {
 		f, err := os.Open(*initPath)
 		if err != nil {
@@ -146,60 +100,53 @@ func run() error {
 		}
 		r.Tokenizer, r.Dim, r.AlignSteps = m.Tokenizer, m.Dim, 0
 	}
+	cfg := experiment.Default()
+	cfg.DataDir, cfg.ValShare, cfg.ValSeed, cfg.Recipe = *dataDir, *valShare, *valSeed, r
+	d, err := experiment.LoadData(ctx, cfg)
+	if err != nil {
+		return err
+	}
 	rec := map[string]any{"init": *initPath, "name": *name, "recipe": r, "seed": *seed, "strategy": *strategy, "lambda": *lambda,
-		"val_share": *valShare, "val_seed": *valSeed, "qa_train_groups": len(qa), "started": start.UTC()}
-	if r.AlignSteps > 0 {
-		bt, err := experiment.BitextGroups(ctx, *dataDir, r.Bitext, holdout)
-		if err != nil {
-			return err
-		}
-		bt = experiment.Shuffled(bt, *seed)
-		rec["bitext_groups"] = len(bt)
+		"balanced": *balanced, "val_share": *valShare, "val_seed": *valSeed, "started": start.UTC()}
+	if m == nil {
 		t0 := time.Now()
-		res, err := experiment.TrainPhase(ctx, r, m, experiment.Phase{Source: batching.SliceSource("bitext", bt), Strategy: "cross",
-			Steps: r.AlignSteps, Batch: r.AlignBatch, LR: r.AlignLR}, *seed, log)
-		if err != nil {
+		var res train.Result
+		if m, res, err = d.Align(ctx, cfg, *seed, log); err != nil {
 			return err
 		}
 		rec["align_seconds"], rec["align_last_acc"] = time.Since(t0).Seconds(), res.Last.Accuracy
-		v, err := experiment.Validate(ctx, m, val, val)
+		v, err := experiment.Validate(ctx, m, d.Val, d.Val)
 		if err != nil {
 			return err
 		}
 		rec["val_after_align"] = v
 		log.Info("after alignment", "val", v)
 		if *saveAlign != "" {
-			if err := writeONNX(*saveAlign, m); err != nil {
+			if err := experiment.WriteModel(*saveAlign, m); err != nil {
 				return err
 			}
 		}
 	}
 	if r.QASteps > 0 {
 		t0 := time.Now()
-		res, err := experiment.TrainPhase(ctx, r, m, experiment.Phase{Source: batching.SliceSource("mlqa-r", qa), Strategy: *strategy,
-			Steps: r.QASteps, Batch: r.QABatch, LR: r.QALR, Lambda: *lambda, Langs: langs,
-			Balanced: *balanced, Groups: qa, DiscBatch: *discBatch, HeldOut: heldOut}, *seed+1, log)
+		res, err := d.TrainQA(ctx, cfg, *seed, m, *strategy, *lambda, *balanced, log)
 		if err != nil {
 			return err
 		}
 		if len(res.DiscCurve) > 0 {
-			rec["disc_curve"], rec["disc_classes"], rec["disc_chance"] = res.DiscCurve, langs, 1/float64(len(langs))
+			rec["disc_curve"], rec["disc_classes"], rec["disc_chance"] = res.DiscCurve, d.Langs, 1/float64(len(d.Langs))
 		}
 		rec["qa_seconds"], rec["qa_last_acc"] = time.Since(t0).Seconds(), res.Last.Accuracy
 	}
 	rec["train_wall_seconds"], rec["train_cpu_seconds"] = time.Since(start).Seconds(), cpuSeconds()-cpu0
-	m.QueryPrefix, m.PassagePrefix = "", ""
-	if r.Prefixes {
-		m.QueryPrefix, m.PassagePrefix = "query: ", "passage: "
-	}
-	v, err := experiment.Validate(ctx, m, val, val)
+	v, err := experiment.Validate(ctx, m, d.Val, d.Val)
 	if err != nil {
 		return err
 	}
 	rec["val"] = v
 	log.Info("validation", "val", v)
 	if *xquad {
-		xq, err := readItems(*dataDir, "xquad-r", nil)
+		xq, err := experiment.ReadItems(*dataDir, "xquad-r", nil)
 		if err != nil {
 			return err
 		}
@@ -212,7 +159,7 @@ func run() error {
 	}
 	if *out != "" {
 		m.Name = *name
-		if err := writeONNX(*out, m); err != nil {
+		if err := experiment.WriteModel(*out, m); err != nil {
 			return err
 		}
 	}
@@ -224,14 +171,3 @@ func run() error {
 	return json.NewEncoder(f).Encode(rec)
 }
 
-func writeONNX(path string, m *hashbag.Model) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if err := m.WriteONNX(f); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
