@@ -170,4 +170,3 @@ func run() error {
 	defer f.Close()
 	return json.NewEncoder(f).Encode(rec)
 }
-
