@@ -16,82 +16,86 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"xling/batching"
+	"xling/dataset"
 	"xling/encoder/hashbag"
 	"xling/evaluate"
 	"xling/schemas"
 	"xling/sinks"
-	"xling/tokenizer/ngram"
 	"xling/train"
-	"xling/training"
 )
 
 // Strategy is one arm of the experiment.
 type Strategy struct {
 	Name     string  `json:"name"`
 	Batching string  `json:"batching"` // batching.ParseStrategy form
-	Lambda   float64 `json:"lambda"`   // gradient-reversal weight; 0: no discriminator
+	Lambda   float64 `json:"lambda"`   // gradient-reversal weight; 0: no discriminator; < 0: Config.Lambda
+	// Balanced gives the discriminator a language-balanced batch of its own every step (the fair design);
+	// otherwise it learns from the step's batch, of one language when the batch is mono (the paper's).
+	Balanced bool `json:"balanced,omitempty"`
 }
 
 // Config is the whole experiment.
 type Config struct {
-	DataDir     string     `json:"data_dir"`
-	OutDir      string     `json:"out_dir"`
-	ORTLibrary  string     `json:"-"`
-	Seeds       []uint64   `json:"seeds"`
-	Strategies  []Strategy `json:"strategies"`
-	Alphas      []float64  `json:"alphas"` // hybrid sweep on the first seed
-	Holdout     []string   `json:"holdout"`
-	Bitext      []string   `json:"bitext"`
-	AlignSteps  int        `json:"align_steps"`          // shared alignment phase, in batches
-	QA          string     `json:"qa"`                   // training QA dataset
-	Eval        string     `json:"eval"`                 // evaluation dataset
-	EvalLangs   []string   `json:"eval_langs,omitempty"` // default: every language of Eval
-	QAEpochs    int        `json:"qa_epochs"`
-	BatchSize   int        `json:"batch_size"`
-	Buffer      int        `json:"buffer"`
-	LR          float64    `json:"lr"`
-	Temperature float64    `json:"temperature"`
-	Lambda      float64    `json:"lambda"`
-	Dim         int        `json:"dim"`
-	Rounds      int        `json:"rounds"` // randomization-test rounds
+	DataDir    string     `json:"data_dir"`
+	OutDir     string     `json:"out_dir"`
+	ORTLibrary string     `json:"-"`
+	Seeds      []uint64   `json:"seeds"`
+	Strategies []Strategy `json:"strategies"`
+	Alphas     []float64  `json:"alphas"` // hybrid sweep on the first seed
+	Holdout    []string   `json:"holdout"`
+	QA         string     `json:"qa"`                   // training QA dataset
+	Eval       string     `json:"eval"`                 // evaluation dataset
+	EvalLangs  []string   `json:"eval_langs,omitempty"` // default: every language of Eval
+	Lambda     float64    `json:"lambda"`
+	Rounds     int        `json:"rounds"`      // randomization-test rounds
+	BootRounds int        `json:"boot_rounds"` // bootstrap rounds of the intervals
+	// ValShare of the QA dataset's questions (all their translations; ValidationQuestion with ValSeed)
+	// never train: they are the validation set that chose the recipe.
+	ValShare float64 `json:"val_share"`
+	ValSeed  uint64  `json:"val_seed"`
+	Recipe
 }
 
 // Default is the experiment `xling experiment` runs.
 func Default() Config {
 	return Config{
-		Seeds: []uint64{1, 2, 3},
+		Seeds: []uint64{1, 2, 3, 4, 5},
 		Strategies: []Strategy{
 			{Name: "mono", Batching: "mono"},
 			{Name: "cross", Batching: "cross"},
 			{Name: "hybrid", Batching: "hybrid:0.5"},
-			{Name: "adversarial", Batching: "mono", Lambda: -1},
-			{Name: "hybrid+adversarial", Batching: "hybrid:0.5", Lambda: -1},
+			{Name: "adversarial", Batching: "mono", Lambda: -1, Balanced: true},
+			{Name: "hybrid+adversarial", Batching: "hybrid:0.5", Lambda: -1, Balanced: true},
+			{Name: "adversarial-paper", Batching: "mono", Lambda: -1},
 		},
-		Alphas:     []float64{0, 0.25, 0.5, 0.75, 1},
-		Holdout:    []string{"el", "th"},
-		Bitext:     []string{"tatoeba", "ntrex", "flores200", "stsb"},
-		AlignSteps: 500, QA: "mlqa-r", Eval: "xquad-r", QAEpochs: 60, BatchSize: 64, Buffer: 4096,
-		LR: 1e-3, Temperature: 0.05, Lambda: 0.1, Dim: hashbag.DefaultDim, Rounds: 10000,
+		Alphas:  []float64{0, 0.25, 0.5, 0.75, 1},
+		Holdout: []string{"el", "th"},
+		QA:      "mlqa-r", Eval: "xquad-r", Lambda: 0.1, Rounds: 10000, BootRounds: 2000,
+		ValShare: 0.2, ValSeed: 7,
+		Recipe: DefaultRecipe(),
 	}
 }
 
 // Run is one evaluated checkpoint.
 type Run struct {
-	Strategy   string           `json:"strategy"`
-	Batching   string           `json:"batching"`
-	Lambda     float64          `json:"lambda"`
-	Seed       uint64           `json:"seed"`
-	Sweep      bool             `json:"sweep,omitempty"` // part of the alpha sweep only
-	Checkpoint string           `json:"checkpoint"`
-	TrainSteps int              `json:"train_steps"`
-	TrainLoss  float64          `json:"train_loss"`
-	TrainTime  float64          `json:"train_seconds"`
-	EvalTime   float64          `json:"eval_seconds"`
-	Metrics    []schemas.Metric `json:"metrics"` // means over queries (no per-query rows)
-	perQuery   []schemas.Metric // per-query rows, for significance tests
+	Strategy   string            `json:"strategy"`
+	Batching   string            `json:"batching"`
+	Lambda     float64           `json:"lambda"`
+	Seed       uint64            `json:"seed"`
+	Sweep      bool              `json:"sweep,omitempty"` // part of the alpha sweep only
+	Checkpoint string            `json:"checkpoint"`
+	TrainSteps int               `json:"train_steps"`
+	TrainLoss  float64           `json:"train_loss"`
+	TrainTime  float64           `json:"train_seconds"`
+	Balanced   bool              `json:"balanced,omitempty"`   // the discriminator's design (Strategy.Balanced)
+	DiscCurve  []train.DiscPoint `json:"disc_curve,omitempty"` // its held-out accuracy over training
+	EvalTime   float64           `json:"eval_seconds"`
+	Metrics    []schemas.Metric  `json:"metrics"` // means over queries (no per-query rows)
+	perQuery   []schemas.Metric  // per-query rows, for significance tests
 }
 
 // Results is everything the report is made of.
@@ -104,6 +108,7 @@ type Results struct {
 	Runs      []Run             `json:"runs"`
 	Data      []sinks.DataFile  `json:"data"`
 	Tests     []Significance    `json:"significance"`
+	Intervals []Interval        `json:"intervals,omitempty"`
 	Align     map[uint64]string `json:"align_checkpoints"`
 }
 
@@ -115,9 +120,17 @@ func Execute(ctx context.Context, cfg Config, log *slog.Logger) (*Results, error
 	if err := os.MkdirAll(ckpts, 0o755); err != nil {
 		return nil, err
 	}
-	// The untrained model of the pipeline issue, as the floor every trained model must clear.
+	d, err := LoadData(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	// The untrained model, as the floor every trained model must clear.
 	untrained := filepath.Join(ckpts, "untrained-s1.onnx")
-	if err := writeRandom(untrained, cfg.Dim, cfg.Seeds[0]); err != nil {
+	um, err := cfg.NewModel(cfg.Seeds[0])
+	if err != nil {
+		return nil, err
+	}
+	if err := WriteModel(untrained, um); err != nil {
 		return nil, err
 	}
 	u, err := evaluateRun(ctx, cfg, Run{Strategy: "untrained", Seed: cfg.Seeds[0], Checkpoint: untrained}, log)
@@ -129,7 +142,11 @@ func Execute(ctx context.Context, cfg Config, log *slog.Logger) (*Results, error
 	for si, seed := range cfg.Seeds {
 		align := filepath.Join(ckpts, fmt.Sprintf("align-s%d.onnx", seed))
 		log.Info("experiment: alignment phase", "seed", seed)
-		if _, err := trainPhase(ctx, cfg, seed, "", align, "cross", 0, true); err != nil {
+		aligned, _, err := d.Align(ctx, cfg, seed, log)
+		if err != nil {
+			return nil, err
+		}
+		if err := WriteModel(align, aligned); err != nil {
 			return nil, err
 		}
 		res.Align[seed] = align
@@ -138,7 +155,7 @@ func Execute(ctx context.Context, cfg Config, log *slog.Logger) (*Results, error
 			if lambda < 0 {
 				lambda = cfg.Lambda
 			}
-			r, err := strategyRun(ctx, cfg, seed, align, Run{Strategy: s.Name, Batching: s.Batching, Lambda: lambda, Seed: seed}, log)
+			r, err := strategyRun(ctx, cfg, d, aligned, Run{Strategy: s.Name, Batching: s.Batching, Lambda: lambda, Balanced: s.Balanced, Seed: seed}, log)
 			if err != nil {
 				return nil, err
 			}
@@ -152,7 +169,7 @@ func Execute(ctx context.Context, cfg Config, log *slog.Logger) (*Results, error
 			if b == "hybrid:0.5" {
 				continue // the hybrid arm above
 			}
-			r, err := strategyRun(ctx, cfg, seed, align, Run{Strategy: b, Batching: b, Seed: seed, Sweep: true}, log)
+			r, err := strategyRun(ctx, cfg, d, aligned, Run{Strategy: b, Batching: b, Seed: seed, Sweep: true}, log)
 			if err != nil {
 				return nil, err
 			}
@@ -164,6 +181,11 @@ func Execute(ctx context.Context, cfg Config, log *slog.Logger) (*Results, error
 		return nil, err
 	}
 	res.Tests = tests
+	if len(cfg.Seeds) > 1 {
+		if res.Intervals, err = intervals(cfg, res, cfg.BootRounds); err != nil {
+			return nil, err
+		}
+	}
 	m := sinks.NewManifest("experiment", os.Args, cfg, start)
 	for _, f := range dataFiles(cfg) {
 		if err := m.AddData(ctx, f); err != nil {
@@ -175,15 +197,20 @@ func Execute(ctx context.Context, cfg Config, log *slog.Logger) (*Results, error
 	return res, nil
 }
 
-func strategyRun(ctx context.Context, cfg Config, seed uint64, align string, r Run, log *slog.Logger) (Run, error) {
-	r.Checkpoint = filepath.Join(cfg.OutDir, "checkpoints", fmt.Sprintf("%s-s%d.onnx", safe(r.Strategy), seed))
-	log.Info("experiment: training", "strategy", r.Strategy, "seed", seed)
+func strategyRun(ctx context.Context, cfg Config, d *Data, aligned *hashbag.Model, r Run, log *slog.Logger) (Run, error) {
+	r.Checkpoint = filepath.Join(cfg.OutDir, "checkpoints", fmt.Sprintf("%s-s%d.onnx", safe(r.Strategy), r.Seed))
+	log.Info("experiment: training", "strategy", r.Strategy, "seed", r.Seed)
 	t0 := time.Now()
-	tr, err := trainPhase(ctx, cfg, seed, align, r.Checkpoint, r.Batching, r.Lambda, false)
+	m := aligned.Clone()
+	tr, err := d.TrainQA(ctx, cfg, r.Seed, m, r.Batching, r.Lambda, r.Balanced, log)
 	if err != nil {
-		return r, fmt.Errorf("experiment %s seed %d: %w", r.Strategy, seed, err)
+		return r, fmt.Errorf("experiment %s seed %d: %w", r.Strategy, r.Seed, err)
 	}
-	r.TrainSteps, r.TrainLoss, r.TrainTime = tr.Train.Steps, tr.Train.Last.Loss, time.Since(t0).Seconds()
+	r.TrainSteps, r.TrainLoss, r.TrainTime, r.DiscCurve = tr.Steps, tr.Last.Loss, time.Since(t0).Seconds(), tr.DiscCurve
+	m.Name = filepath.Base(r.Checkpoint)
+	if err := WriteModel(r.Checkpoint, m); err != nil {
+		return r, err
+	}
 	return evaluateRun(ctx, cfg, r, log)
 }
 
@@ -197,28 +224,87 @@ func safe(s string) string {
 	return string(out)
 }
 
-// trainPhase trains the alignment phase (bitext, from random weights) or a QA phase (from align).
-func trainPhase(ctx context.Context, cfg Config, seed uint64, init, out, strategy string, lambda float64, alignment bool) (*training.Result, error) {
-	strat, err := batching.ParseStrategy(strategy)
+// Data is what every phase of an experiment reads: the bitext groups, the QA groups of the training
+// questions, the validation items (queries and candidates, see SplitItems) and the languages the QA
+// phase trains on.
+type Data struct {
+	bitext []batching.Group
+	qa     []batching.Group
+	Val    []dataset.Item
+	Langs  []string
+}
+
+// ReadItems reads every language of a dataset but the held-out ones.
+func ReadItems(dataDir, name string, holdout []string) ([]dataset.Item, error) {
+	files, err := dataset.Files(dataDir, name, nil, nil)
+	if err != nil {
+		return nil, fmt.Errorf("experiment: %w", err)
+	}
+	var items []dataset.Item
+	for _, f := range files {
+		if slices.Contains(holdout, f.Lang) {
+			continue
+		}
+		res, err := f.Read(dataset.Options{})
+		if err != nil {
+			return nil, fmt.Errorf("experiment: %w", err)
+		}
+		items = append(items, res.Items...)
+	}
+	return items, nil
+}
+
+// LoadData reads the training and validation data of cfg (bitext only when there is an alignment phase).
+func LoadData(ctx context.Context, cfg Config) (*Data, error) {
+	items, err := ReadItems(cfg.DataDir, cfg.QA, cfg.Holdout)
 	if err != nil {
 		return nil, err
 	}
-	tcfg := train.DefaultConfig()
-	tcfg.Seed, tcfg.LR, tcfg.Temperature, tcfg.Lambda, tcfg.Steps = seed, cfg.LR, cfg.Temperature, lambda, 0
-	tcfg.CheckpointEvery, tcfg.LogEvery = 1<<30, 200 // one checkpoint, at the end
-	tc := training.Config{
-		DataDir: cfg.DataDir, Holdout: cfg.Holdout, Strategy: strat.String(), Train: tcfg,
-		Init: init, InitSeed: seed, Dim: cfg.Dim, Out: out, RunID: filepath.Base(out),
-		Sampling: batching.Config{Strategy: strat, BatchSize: cfg.BatchSize, Buffer: cfg.Buffer, Seed: seed},
+	d := &Data{}
+	var trainItems []dataset.Item
+	trainItems, d.Val = SplitItems(items, cfg.ValShare, cfg.ValSeed)
+	if d.qa, _, err = batching.QAGroups(trainItems, batching.QAOptions{Holdout: cfg.Holdout}); err != nil {
+		return nil, fmt.Errorf("experiment: QA groups of %s: %w", cfg.QA, err)
 	}
-	if alignment {
-		tc.Bitext = cfg.Bitext
-		tc.Sampling.MaxBatches = cfg.AlignSteps
-	} else {
-		tc.QA = cfg.QA
-		tc.Sampling.Epochs = cfg.QAEpochs
+	for _, g := range d.qa {
+		for _, t := range g.Texts {
+			if !slices.Contains(d.Langs, t.Lang) {
+				d.Langs = append(d.Langs, t.Lang)
+			}
+		}
 	}
-	return training.Run(ctx, tc, slog.New(slog.DiscardHandler))
+	slices.Sort(d.Langs)
+	if cfg.AlignSteps > 0 {
+		if d.bitext, err = BitextGroups(ctx, cfg.DataDir, cfg.Bitext, cfg.Holdout); err != nil {
+			return nil, fmt.Errorf("experiment: %w", err)
+		}
+	}
+	return d, nil
+}
+
+// Align trains a random model (seed) on bitext translation ranking, with X-Y batches.
+func (d *Data) Align(ctx context.Context, cfg Config, seed uint64, log *slog.Logger) (*hashbag.Model, train.Result, error) {
+	m, err := cfg.NewModel(seed)
+	if err != nil {
+		return nil, train.Result{}, err
+	}
+	if cfg.AlignSteps == 0 {
+		return m, train.Result{}, nil
+	}
+	res, err := TrainPhase(ctx, cfg.Recipe, m, Phase{Source: batching.SliceSource("bitext", Shuffled(d.bitext, seed)), Strategy: "cross",
+		Steps: cfg.AlignSteps, Batch: cfg.AlignBatch, LR: cfg.AlignLR}, seed, log)
+	if err != nil {
+		return nil, res, fmt.Errorf("experiment: alignment seed %d: %w", seed, err)
+	}
+	return m, res, nil
+}
+
+// TrainQA trains m on the QA groups with a strategy's batches (and discriminator: lambda > 0; balanced
+// gives it language-balanced texts of its own, and its accuracy on the validation questions is recorded).
+func (d *Data) TrainQA(ctx context.Context, cfg Config, seed uint64, m *hashbag.Model, strategy string, lambda float64, balanced bool, log *slog.Logger) (train.Result, error) {
+	return TrainPhase(ctx, cfg.Recipe, m, Phase{Source: batching.SliceSource(cfg.QA, d.qa), Strategy: strategy,
+		Steps: cfg.QASteps, Epochs: cfg.QAEpochs, Batch: cfg.QABatch, LR: cfg.QALR, Lambda: lambda, Langs: d.Langs,
+		Balanced: balanced, Groups: d.qa, DiscBatch: cfg.QABatch, HeldOut: BalancedHeldOut(d.Val, d.Langs)}, seed+1, log)
 }
 
 func evaluateRun(ctx context.Context, cfg Config, r Run, log *slog.Logger) (Run, error) {
@@ -233,7 +319,7 @@ func evaluateRun(ctx context.Context, cfg Config, r Run, log *slog.Logger) (Run,
 	for _, m := range er.Metrics {
 		if m.QueryID == "" {
 			r.Metrics = append(r.Metrics, m)
-		} else if m.Name == "map" {
+		} else if m.Name == "map" || m.Name == "f1@10" {
 			r.perQuery = append(r.perQuery, m)
 		}
 	}
@@ -242,12 +328,13 @@ func evaluateRun(ctx context.Context, cfg Config, r Run, log *slog.Logger) (Run,
 	return r, nil
 }
 
-func writeRandom(path string, dim int, seed uint64) error {
+// WriteModel writes m as ONNX to path, atomically.
+func WriteModel(path string, m *hashbag.Model) error {
 	f, err := sinks.CreateFile(path)
 	if err != nil {
 		return err
 	}
-	if err := hashbag.NewRandom(ngram.DefaultConfig(), dim, dim, seed).WriteONNX(f); err != nil {
+	if err := m.WriteONNX(f); err != nil {
 		f.Abort()
 		return err
 	}
@@ -274,15 +361,22 @@ func dataFiles(cfg Config) []string {
 	return files
 }
 
-// TrainModel trains one checkpoint with the experiment's protocol — the shared bitext alignment phase,
-// then the QA phase with the given batching strategy — and writes it to out. `xling run` uses it for its
-// default model (hybrid, seed 1).
+// TrainModel trains one checkpoint with the experiment's recipe — the bitext alignment phase, then the QA
+// phase with the given batching strategy on the training questions — and writes it to out, logging
+// progress to slog.Default(). `xling run` uses it for its default model (hybrid, seed 1).
 func TrainModel(ctx context.Context, cfg Config, seed uint64, batching string, lambda float64, out string) error {
-	align := out + ".align.onnx"
-	defer os.Remove(align)
-	if _, err := trainPhase(ctx, cfg, seed, "", align, "cross", 0, true); err != nil {
+	log := slog.Default()
+	d, err := LoadData(ctx, cfg)
+	if err != nil {
 		return err
 	}
-	_, err := trainPhase(ctx, cfg, seed, align, out, batching, lambda, false)
-	return err
+	m, _, err := d.Align(ctx, cfg, seed, log)
+	if err != nil {
+		return err
+	}
+	if _, err := d.TrainQA(ctx, cfg, seed, m, batching, lambda, lambda > 0, log); err != nil {
+		return err
+	}
+	m.Name = filepath.Base(out)
+	return WriteModel(out, m)
 }

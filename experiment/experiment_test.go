@@ -15,19 +15,20 @@ import (
 func TestExecuteSmallExperiment(t *testing.T) {
 	cfg := Default()
 	cfg.DataDir, cfg.OutDir, cfg.ORTLibrary = testenv.DataDir(t), t.TempDir(), testenv.ORTLibrary(t)
-	cfg.Seeds = []uint64{1}
-	cfg.Strategies = []Strategy{{Name: "hybrid", Batching: "hybrid:0.5"}, {Name: "adversarial", Batching: "mono", Lambda: -1}}
+	cfg.Seeds = []uint64{1, 2}
+	cfg.Strategies = []Strategy{{Name: "hybrid", Batching: "hybrid:0.5"}, {Name: "adversarial", Batching: "mono", Lambda: -1, Balanced: true}}
 	cfg.Alphas = []float64{0.5, 1}
 	cfg.Bitext = []string{"flores200"}
-	cfg.AlignSteps, cfg.QAEpochs, cfg.Dim, cfg.Rounds = 5, 1, 16, 200
+	cfg.AlignSteps, cfg.QAEpochs, cfg.Dim, cfg.Rounds, cfg.BootRounds = 5, 1, 16, 200, 50
+	cfg.AlignBatch, cfg.QABatch, cfg.Tokenizer.Buckets = 32, 32, 1<<14
 	cfg.EvalLangs = []string{"en", "th"}
 	res, err := Execute(context.Background(), cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
-	// hybrid, adversarial, and the sweep's alpha 1 (alpha 0.5 is the hybrid arm).
-	if len(res.Runs) != 3 {
-		t.Fatalf("%d runs, want 3", len(res.Runs))
+	// Per seed hybrid and adversarial, and on the first seed the sweep's alpha 1 (alpha 0.5 is the hybrid arm).
+	if len(res.Runs) != 5 {
+		t.Fatalf("%d runs, want 5", len(res.Runs))
 	}
 	for _, r := range res.Runs {
 		if r.TrainSteps == 0 || len(r.Metrics) == 0 || len(r.perQuery) == 0 {
@@ -39,13 +40,31 @@ func TestExecuteSmallExperiment(t *testing.T) {
 		t.Errorf("%d significance tests, want 6", len(res.Tests))
 	}
 	for _, s := range res.Tests {
-		if s.Queries != 2*1190 || s.P <= 0 || s.P > 1 {
-			t.Errorf("test %+v: want 2380 queries and p in (0, 1]", s)
+		if s.Queries != 2*1190 || s.Questions != 1190 || !(s.P > 0 && s.P <= 1) || !(s.PQuestion > 0 && s.PQuestion <= 1) || !(s.PHolm >= s.PQuestion) {
+			t.Errorf("test %+v: want 2380 queries of 1190 questions, p values in (0, 1], Holm >= per question", s)
+		}
+	}
+	// The balanced adversarial arm records its discriminator's held-out accuracy, 7 classes (MLQA-R's
+	// languages); hybrid has none.
+	for _, r := range res.Runs {
+		if (r.Strategy == "adversarial") != (len(r.DiscCurve) > 0) {
+			t.Errorf("run %s: %d discriminator points", r.Strategy, len(r.DiscCurve))
+		}
+	}
+	// Every measure: the mean over languages for both arms and their difference; the four degradation
+	// measures also per language (en excluded) and pooled.
+	// Mo.: 1 row x (2 arms + 1 difference); the other four: 3 rows (mean, low-resource, th) x 3.
+	if want := 1*3 + 4*3*3; len(res.Intervals) != want {
+		t.Errorf("%d intervals, want %d", len(res.Intervals), want)
+	}
+	for _, iv := range res.Intervals {
+		if !(iv.Lo <= iv.Hi) || iv.Rounds != 50 {
+			t.Errorf("interval %+v: bounds out of order or rounds not 50", iv)
 		}
 	}
 	var b strings.Builder
 	WriteMarkdown(&b, res)
-	for _, want := range []string{"### Table 1", "| hybrid |", "th (low) (held out)", "Degradation from English, Mul. F1@10", "| 1 |", "low-resource languages (el, hi, th, tr, vi), per seed"} {
+	for _, want := range []string{"### Table 1", "| hybrid |", "th (low) (held out)", "Degradation from English, Mul. F1@10", "| 1 |", "low-resource languages (el, hi, th, tr, vi), per seed", "p (per question)", "#### Mul. F1@10", "degradation, th"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("report lacks %q", want)
 		}

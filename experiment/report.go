@@ -21,7 +21,13 @@ type Significance struct {
 	Queries int     `json:"queries"`
 	MeanA   float64 `json:"mean_a"`
 	MeanB   float64 `json:"mean_b"`
-	P       float64 `json:"p"`
+	// P treats every query as independent (sign flips per query): too small, since the translations of a
+	// question are correlated. PQuestion flips whole questions (stats.ClusteredPermutation) and is the one
+	// to read; PHolm is PQuestion adjusted for every comparison in the report (Holm).
+	P         float64 `json:"p"`
+	Questions int     `json:"questions,omitempty"`
+	PQuestion float64 `json:"p_question,omitempty"`
+	PHolm     float64 `json:"p_holm,omitempty"`
 }
 
 // measures are the per-query values the tests compare: a query's AP against its own language (Mo.), its
@@ -31,12 +37,12 @@ var measures = []struct {
 	setting domain.Setting
 }{{"Mo.", domain.Mono}, {"Cr.", domain.Cross}, {"Mul.", domain.Multi}}
 
-// perQuery averages an arm's per-query AP over its seeds.
-func perQuery(runs []Run, measure domain.Setting) map[string]float64 {
+// perQuery averages an arm's per-query values of one metric over its seeds.
+func perQuery(runs []Run, measure domain.Setting, metric string) map[string]float64 {
 	sum, n := map[string]float64{}, map[string]float64{}
 	for _, r := range runs {
 		for _, m := range r.perQuery {
-			if m.Setting == measure {
+			if m.Setting == measure && m.Name == metric {
 				sum[m.QueryID] += m.Value
 				n[m.QueryID]++
 			}
@@ -46,6 +52,14 @@ func perQuery(runs []Run, measure domain.Setting) map[string]float64 {
 		sum[q] /= n[q]
 	}
 	return sum
+}
+
+// question is the parallel group of a query id ("<lang>/q/<qid>"): every translation shares it.
+func question(queryID string) string {
+	if _, qid, ok := strings.Cut(queryID, "/q/"); ok {
+		return qid
+	}
+	return queryID
 }
 
 func (res *Results) arm(name string) []Run {
@@ -61,18 +75,28 @@ func (res *Results) arm(name string) []Run {
 	return out
 }
 
-func significance(cfg Config, res *Results) ([]Significance, error) {
+// comparisons are the arm pairs the report tests: hybrid against every other arm, and each adversarial
+// arm with hybrid batches against the same arm without.
+func comparisons(cfg Config) [][2]string {
 	pairs := [][2]string{{"hybrid", "untrained"}}
+	names := map[string]bool{}
 	for _, s := range cfg.Strategies {
+		names[s.Name] = true
 		if s.Name != "hybrid" {
 			pairs = append(pairs, [2]string{"hybrid", s.Name})
 		}
 	}
-	pairs = append(pairs, [2]string{"hybrid+adversarial", "adversarial"})
+	if names["hybrid+adversarial"] && names["adversarial"] {
+		pairs = append(pairs, [2]string{"hybrid+adversarial", "adversarial"})
+	}
+	return pairs
+}
+
+func significance(cfg Config, res *Results) ([]Significance, error) {
 	var out []Significance
-	for _, p := range pairs {
+	for _, p := range comparisons(cfg) {
 		for _, m := range measures {
-			a, b := perQuery(res.arm(p[0]), m.setting), perQuery(res.arm(p[1]), m.setting)
+			a, b := perQuery(res.arm(p[0]), m.setting, "map"), perQuery(res.arm(p[1]), m.setting, "map")
 			var qs []string
 			for q := range a {
 				if _, ok := b[q]; ok {
@@ -84,15 +108,35 @@ func significance(cfg Config, res *Results) ([]Significance, error) {
 			}
 			slices.Sort(qs)
 			xa, xb := make([]float64, len(qs)), make([]float64, len(qs))
+			cluster := make([]int, len(qs))
+			ids := map[string]int{}
 			for i, q := range qs {
 				xa[i], xb[i] = a[q], b[q]
+				k, ok := ids[question(q)]
+				if !ok {
+					k = len(ids)
+					ids[question(q)] = k
+				}
+				cluster[i] = k
 			}
 			_, pv, err := stats.PairedRandomization(xa, xb, cfg.Rounds, 1)
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, Significance{ArmA: p[0], ArmB: p[1], Measure: m.label, Queries: len(qs), MeanA: mean(xa), MeanB: mean(xb), P: pv})
+			_, pq, err := stats.ClusteredPermutation(xa, xb, cluster, cfg.Rounds, 1)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, Significance{ArmA: p[0], ArmB: p[1], Measure: m.label, Queries: len(qs), MeanA: mean(xa), MeanB: mean(xb),
+				P: pv, Questions: len(ids), PQuestion: pq})
 		}
+	}
+	ps := make([]float64, len(out))
+	for i := range out {
+		ps[i] = out[i].PQuestion
+	}
+	for i, h := range stats.Holm(ps) {
+		out[i].PHolm = h
 	}
 	return out, nil
 }
@@ -163,8 +207,12 @@ func WriteMarkdown(w io.Writer, res *Results) {
 	}
 	ds := cfg.Eval
 	fmt.Fprintf(w, "Command: `%s`  \nSeeds: %v; strategies trained per seed from that seed's alignment checkpoint; alpha sweep on seed %d.  \n", command, cfg.Seeds, cfg.Seeds[0])
-	fmt.Fprintf(w, "Training: alignment phase %d batches of bitext (%s) with X-Y batches; QA phase %d epochs of %s; batch %d, lr %g, temperature %g, adversarial lambda %g; held out: %s.  \n",
-		cfg.AlignSteps, strings.Join(cfg.Bitext, ", "), cfg.QAEpochs, cfg.QA, cfg.BatchSize, cfg.LR, cfg.Temperature, cfg.Lambda, strings.Join(cfg.Holdout, ", "))
+	qaLen := fmt.Sprintf("%d batches", cfg.QASteps)
+	if cfg.QAEpochs > 0 {
+		qaLen = fmt.Sprintf("%d epochs", cfg.QAEpochs)
+	}
+	fmt.Fprintf(w, "Training: alignment phase %d batches of %d of bitext (%s) with X-Y batches, lr %g; QA phase %s of %d of %s (the %g of its questions chosen by seed %d held out for validation), lr %g; temperature %g, adversarial lambda %g; held out: %s.  \n",
+		cfg.AlignSteps, cfg.AlignBatch, strings.Join(cfg.Bitext, ", "), cfg.AlignLR, qaLen, cfg.QABatch, cfg.QA, cfg.ValShare, cfg.ValSeed, cfg.QALR, cfg.Temperature, cfg.Lambda, strings.Join(cfg.Holdout, ", "))
 	fmt.Fprintf(w, "Evaluation: %s, every language, through the embedded-broker pipeline. Run time %.1f minutes.\n\n", ds, res.Elapsed/60)
 
 	fmt.Fprintf(w, "### Table 1: mAP on %s, mean ± std over seeds\n\n| strategy | Mo. | Cr. | Mul. | mean rank distance |\n| --- | --- | --- | --- | --- |\n", ds)
@@ -247,11 +295,14 @@ func WriteMarkdown(w io.Writer, res *Results) {
 		fmt.Fprintln(w)
 	}
 
-	fmt.Fprintf(w, "\n### Paired significance over queries (sign-flip randomization test, %d rounds, two-sided)\n\n", cfg.Rounds)
-	fmt.Fprintf(w, "Per-query AP averaged over seeds; Mo.: AP against the query's own language; Cr.: the query's mean AP over its cross-lingual settings; Mul.: AP in the pool.\n\n")
-	fmt.Fprintf(w, "| A | B | measure | queries | mean A | mean B | p |\n| --- | --- | --- | --- | --- | --- | --- |\n")
+	fmt.Fprintf(w, "\n### Paired tests (sign-flip randomization, %d rounds, two-sided)\n\n", cfg.Rounds)
+	fmt.Fprintf(w, "Per-query AP averaged over seeds; Mo.: AP against the query's own language; Cr.: the query's mean AP over its cross-lingual settings; Mul.: AP in the pool. p (per query) flips each query alone and is too small, since a question's translations are correlated; p (per question) flips all of a question's queries together; Holm adjusts it for the %d tests in this table.\n\n", len(res.Tests))
+	fmt.Fprintf(w, "| A | B | measure | queries | questions | mean A | mean B | p (per query) | p (per question) | p (Holm) |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, s := range res.Tests {
-		fmt.Fprintf(w, "| %s | %s | %s | %d | %.4f | %.4f | %.4g |\n", s.ArmA, s.ArmB, s.Measure, s.Queries, s.MeanA, s.MeanB, s.P)
+		fmt.Fprintf(w, "| %s | %s | %s | %d | %d | %.4f | %.4f | %.4g | %.4g | %.4g |\n", s.ArmA, s.ArmB, s.Measure, s.Queries, s.Questions, s.MeanA, s.MeanB, s.P, s.PQuestion, s.PHolm)
+	}
+	if len(res.Intervals) > 0 {
+		writeIntervals(w, res.Intervals)
 	}
 
 	fmt.Fprintf(w, "\n### Alpha sweep (hybrid, seed %d)\n\n| alpha | Mo. | Cr. | Mul. | mean rank distance |\n| --- | --- | --- | --- | --- |\n", cfg.Seeds[0])

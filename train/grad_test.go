@@ -22,12 +22,19 @@ type gradCase struct {
 	symmetric bool
 	langs     []string
 	lambda    float64
+	// disc and discLang are the discriminator's own texts (the balanced design); none: the batch's texts.
+	disc     [][]int64
+	discLang []int
 }
 
 var gradCases = []gradCase{
 	{name: "query-to-passage with discriminator", langs: []string{"en", "de", "zh"}, lambda: 0.7},
 	{name: "symmetric with discriminator", symmetric: true, langs: []string{"en", "de", "zh"}, lambda: 1.3},
 	{name: "no discriminator"},
+	// Discriminator texts of its own, one sharing rows with the batch (3, 8), one empty, one of a language
+	// it does not know.
+	{name: "balanced discriminator texts", langs: []string{"en", "de", "zh"}, lambda: 0.9,
+		disc: [][]int64{{3, 32, 33}, {8, 34, 0}, {}, {35, 36, 37, 38}, {39}}, discLang: []int{2, 0, 1, -1, 1}},
 }
 
 const (
@@ -68,8 +75,8 @@ func gradConfig(c gradCase) Config {
 	return cfg
 }
 
-func gradBatch() *Tokenized {
-	return &Tokenized{Queries: gradQueries, Passages: gradPassages, QLang: gradQLang, PLang: gradPLang}
+func gradBatch(c gradCase) *Tokenized {
+	return &Tokenized{Queries: gradQueries, Passages: gradPassages, QLang: gradQLang, PLang: gradPLang, Disc: c.disc, DiscLang: c.discLang}
 }
 
 // tensors are the values compared with PyTorch, by name.
@@ -96,15 +103,15 @@ func denseEmbGrad[F Float](n *net[F]) []float64 {
 
 // runGo takes two steps on the batch and returns the first step's loss and gradients, both losses, and the
 // weights after the second step.
-func runGo[F Float](t *testing.T, cfg Config, m *hashbag.Model) (grads, weights tensors, losses []float64) {
+func runGo[F Float](t *testing.T, c gradCase, m *hashbag.Model) (grads, weights tensors, losses []float64) {
 	t.Helper()
-	n, err := newNet[F](cfg, m)
+	n, err := newNet[F](gradConfig(c), m)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer n.close()
 	for step := range 2 {
-		if err := n.load(gradBatch()); err != nil {
+		if err := n.load(gradBatch(c)); err != nil {
 			t.Fatal(err)
 		}
 		st := n.forward()
@@ -167,6 +174,7 @@ func writeCase(t *testing.T, dir string, c gradCase, m *hashbag.Model) {
 		"temperature": cfg.Temperature, "symmetric": c.symmetric, "lambda": c.lambda,
 		"lr": cfg.LR, "beta1": cfg.Beta1, "beta2": cfg.Beta2, "eps": cfg.Eps, "weight_decay": cfg.WeightDecay,
 		"queries": gradQueries, "passages": gradPassages, "qlang": gradQLang, "plang": gradPLang,
+		"disc": c.disc, "disc_lang": c.discLang,
 	}
 	js, err := json.Marshal(meta)
 	if err != nil {
@@ -257,14 +265,14 @@ func TestGradientsMatchPyTorch(t *testing.T) {
 				}
 			}
 			t.Run("float64", func(t *testing.T) {
-				grads, weights, losses := runGo[float64](t, gradConfig(c), gradModel(t))
+				grads, weights, losses := runGo[float64](t, c, gradModel(t))
 				if rev := grads["rev"]; c.langs != nil && maxAbs(rev) == 0 {
 					t.Errorf("reversed gradient is zero")
 				}
 				check(t, grads, weights, losses, func(got, want []float64) (int, bool) { return closeRel(got, want, 1e-5, 1e-12) })
 			})
 			t.Run("float32", func(t *testing.T) {
-				grads, weights, losses := runGo[float32](t, gradConfig(c), gradModel(t))
+				grads, weights, losses := runGo[float32](t, c, gradModel(t))
 				check(t, grads, weights, losses, func(got, want []float64) (int, bool) {
 					return closeRel(got, want, 0, 1e-4*max(maxAbs(want), 1e-30))
 				})

@@ -29,7 +29,8 @@ type net[F Float] struct {
 	gProj, gBias, gW1, gB1, gW2   []F
 	gB2                           []F
 
-	opt adamW
+	opt    adamW
+	frozen int // leading dense values (projection and bias) that are not trained
 
 	// batch
 	b, texts int
@@ -113,6 +114,9 @@ func newNet[F Float](cfg Config, m *hashbag.Model) (*net[F], error) {
 	ps := split(n.dense, sizes)
 	gs := split(n.gDense, sizes)
 	n.proj, n.bias, n.w1, n.b1, n.w2, n.b2 = ps[0], ps[1], ps[2], ps[3], ps[4], ps[5]
+	if cfg.FreezeProjection {
+		n.frozen = sizes[0] + sizes[1]
+	}
 	n.gProj, n.gBias, n.gW1, n.gB1, n.gW2, n.gB2 = gs[0], gs[1], gs[2], gs[3], gs[4], gs[5]
 	for i, v := range m.Proj {
 		n.proj[i] = F(v)
@@ -177,26 +181,41 @@ func (n *net[F]) writeModel(m *hashbag.Model) {
 	}
 }
 
-// load takes a tokenised batch: ids of 0 are padding, others must be rows of the table.
+// load takes a tokenised batch: ids of 0 are padding, others must be rows of the table. The texts are the
+// queries [0, B), the passages [B, 2B) and the discriminator's own texts, if any, [2B, 2B+len(Disc)).
 func (n *net[F]) load(tb *Tokenized) error {
 	b := len(tb.Queries)
-	if b == 0 || len(tb.Passages) != b || len(tb.QLang) != b || len(tb.PLang) != b {
-		return fmt.Errorf("train: batch needs equal, non-zero counts of queries (%d), passages (%d) and their languages (%d, %d)",
-			b, len(tb.Passages), len(tb.QLang), len(tb.PLang))
+	if b == 0 || len(tb.Passages) != b || len(tb.QLang) != b || len(tb.PLang) != b || len(tb.Disc) != len(tb.DiscLang) {
+		return fmt.Errorf("train: batch needs equal, non-zero counts of queries (%d), passages (%d) and their languages (%d, %d), and a language per discriminator text (%d, %d)",
+			b, len(tb.Passages), len(tb.QLang), len(tb.PLang), len(tb.Disc), len(tb.DiscLang))
 	}
 	for _, r := range n.rows {
 		n.slot[r] = -1
 	}
 	n.rows = n.rows[:0]
-	n.b, n.texts = b, 2*b
+	n.b, n.texts = b, 2*b+len(tb.Disc)
 	n.off = grow(n.off, n.texts+1)
 	n.lang = grow(n.lang, n.texts)
 	n.ids = n.ids[:0]
 	n.labelled = 0
+	// With texts of its own, the discriminator learns from those alone (the balanced design).
+	own := len(tb.Disc) > 0
 	for t := range n.texts {
-		ids, lang := tb.Queries[t%b], tb.QLang[t%b]
-		if t >= b {
-			ids, lang = tb.Passages[t-b], tb.PLang[t-b]
+		var ids []int64
+		var lang int
+		role, i := "query", t
+		switch {
+		case t < b:
+			ids, lang = tb.Queries[t], tb.QLang[t]
+		case t < 2*b:
+			role, i = "passage", t-b
+			ids, lang = tb.Passages[i], tb.PLang[i]
+		default:
+			role, i = "discriminator text", t-2*b
+			ids, lang = tb.Disc[i], tb.DiscLang[i]
+		}
+		if own && t < 2*b {
+			lang = -1
 		}
 		n.off[t] = len(n.ids)
 		for _, id := range ids {
@@ -204,10 +223,6 @@ func (n *net[F]) load(tb *Tokenized) error {
 				continue
 			}
 			if id < 0 || id >= int64(n.buckets) {
-				role, i := "query", t
-				if t >= b {
-					role, i = "passage", t-b
-				}
 				return fmt.Errorf("train: %s %d of batch: id %d outside [0, %d)", role, i, id, n.buckets)
 			}
 			r := int32(id)
@@ -450,13 +465,16 @@ func (n *net[F]) backward() {
 }
 
 // gradEmbedding sets de for texts [lo, hi) from the InfoNCE loss: a query's gradient is sum_j ds[i,j] p_j / tau,
-// a passage's sum_i ds[i,j] q_i / tau.
+// a passage's sum_i ds[i,j] q_i / tau, a discriminator text's 0.
 func (n *net[F]) gradEmbedding(lo, hi int) {
 	b, o := n.b, n.out
 	inv := F(1 / n.hp.temperature)
 	for t := lo; t < hi; t++ {
 		de := n.de[t*o : (t+1)*o]
 		clear(de)
+		if t >= 2*b {
+			continue // a discriminator text: no InfoNCE gradient
+		}
 		if t < b {
 			for j, g := range n.ds[t*b : (t+1)*b] {
 				axpy(de, g*inv, n.e[(b+j)*o:(b+j+1)*o])
@@ -597,7 +615,7 @@ func (n *net[F]) gradRows(lo, hi int) {
 func (n *net[F]) update() {
 	n.opt.next()
 	n.pool.run(len(n.rows), n.adamEmbFn)
-	n.pool.run(len(n.dense), n.adamDenseFn)
+	n.pool.run(len(n.dense)-n.frozen, n.adamDenseFn)
 }
 
 func (n *net[F]) adamRows(lo, hi int) {
@@ -609,6 +627,58 @@ func (n *net[F]) adamRows(lo, hi int) {
 	}
 }
 
+// adamDense updates dense[frozen+lo : frozen+hi]: the frozen prefix (projection and bias) is left alone.
 func (n *net[F]) adamDense(lo, hi int) {
+	lo, hi = lo+n.frozen, hi+n.frozen
 	adamUpdate(&n.opt, n.dense[lo:hi], n.gDense[lo:hi], n.mDense[lo:hi], n.vDense[lo:hi])
+}
+
+// discAccuracy embeds texts with the current weights and returns the share whose language (an index
+// into the discriminator's classes) the discriminator names. It changes no weights.
+func (n *net[F]) discAccuracy(texts [][]int64, langs []int) float64 {
+	if n.hidden == 0 || len(texts) == 0 {
+		return 0
+	}
+	d, o, hd, l := n.dim, n.out, n.hidden, n.langs
+	pooled, h := make([]F, d), make([]F, o)
+	z, lg := make([]F, hd), make([]F, l)
+	hits := 0
+	for i, ids := range texts {
+		clear(pooled)
+		cnt := 0
+		for _, id := range ids {
+			if id > 0 && id < int64(n.buckets) {
+				add(pooled, n.emb[int(id)*d:int(id+1)*d])
+				cnt++
+			}
+		}
+		if cnt > 0 {
+			scale(pooled, 1/F(cnt))
+		}
+		copy(h, n.bias)
+		for k, x := range pooled {
+			axpy(h, x, n.proj[k*o:(k+1)*o])
+		}
+		scale(h, 1/max(F(math.Sqrt(float64(dot(h, h)))), 1e-12))
+		copy(z, n.b1)
+		for k, x := range h {
+			axpy(z, x, n.w1[k*hd:(k+1)*hd])
+		}
+		copy(lg, n.b2)
+		for k, x := range z {
+			if x > 0 {
+				axpy(lg, x, n.w2[k*l:(k+1)*l])
+			}
+		}
+		best := 0
+		for k, v := range lg {
+			if v > lg[best] {
+				best = k
+			}
+		}
+		if best == langs[i] {
+			hits++
+		}
+	}
+	return float64(hits) / float64(len(texts))
 }

@@ -37,6 +37,10 @@ type Config struct {
 	Beta2       float64
 	Eps         float64
 
+	// FreezeProjection keeps the encoder's projection and bias as they are (for example the identity, which
+	// makes the encoder an embedding bag alone); the embedding table and the discriminator still train.
+	FreezeProjection bool
+
 	Temperature float64 // InfoNCE divides cosine similarities by it
 	Symmetric   bool    // add the passage->query direction and average the two
 
@@ -45,6 +49,13 @@ type Config struct {
 	Languages  []string
 	DiscHidden int     // discriminator hidden width
 	Lambda     float64 // gradient reversal: the encoder receives -Lambda * dCE/dembedding
+	// DiscTexts, if set, gives the discriminator texts of its own for each step (Tokenized.Disc), for
+	// example a language-balanced draw: the balanced design. Unset, the discriminator learns from each
+	// batch's texts, which are of one language in a mono batch: the paper's design.
+	DiscTexts func(step int) []Labelled `json:"-"`
+	// DiscHeldOut are texts the discriminator never learns from; Run measures its accuracy on them every
+	// LogEvery steps (Result.DiscCurve). Chance is 1/len(Languages) when they are balanced.
+	DiscHeldOut []Labelled `json:"-"`
 
 	QueryPrefix   string // prepended to every query before tokenising, e.g. "query: "
 	PassagePrefix string // prepended to every passage, e.g. "passage: "
@@ -93,7 +104,15 @@ func (c Config) validate() error {
 type Tokenized struct {
 	Queries, Passages [][]int64
 	QLang, PLang      []int
+	// Disc, when not empty, are the discriminator's own texts for this step, with their languages: the
+	// discriminator then learns from them alone, and the batch's pairs feed InfoNCE only (the balanced
+	// design; without them the discriminator learns from the batch's own texts, the paper's design).
+	Disc     [][]int64
+	DiscLang []int
 }
+
+// Labelled is a text and its language (ISO 639-1), for the discriminator.
+type Labelled struct{ Text, Lang string }
 
 // ErrNonFinite reports a loss that is NaN or infinite; the step's update is not applied.
 var ErrNonFinite = errors.New("loss is not finite")
@@ -162,6 +181,29 @@ type Result struct {
 	Steps     int   // steps taken
 	Last      Stats // the last step's statistics
 	Truncated int   // texts cut at the tokenizer's MaxTokens
+	// DiscCurve is the discriminator's accuracy on Config.DiscHeldOut over training (none without).
+	DiscCurve []DiscPoint
+}
+
+// DiscPoint is the discriminator's held-out accuracy after a step.
+type DiscPoint struct {
+	Step     int     `json:"step"`
+	Accuracy float64 `json:"accuracy"`
+}
+
+// tokenizeLabelled tokenizes texts (with no role prefix: the discriminator sees what the encoder embeds)
+// and maps their languages to cfg.Languages, dropping texts of other languages.
+func tokenizeLabelled(cfg Config, tok *ngram.Tokenizer, texts []Labelled, ids [][]int64, langs []int) ([][]int64, []int) {
+	ids, langs = ids[:0], langs[:0]
+	for _, x := range texts {
+		l := slices.Index(cfg.Languages, x.Lang)
+		if l < 0 {
+			continue
+		}
+		v, _ := tok.Encode(x.Text)
+		ids, langs = append(ids, v), append(langs, l)
+	}
+	return ids, langs
 }
 
 // Run trains m for cfg.Steps steps on the batches next returns (io.EOF from next ends the run early),
@@ -189,6 +231,13 @@ func Run(ctx context.Context, cfg Config, m *hashbag.Model, next func(context.Co
 		pairs   int
 		lastLog = time.Now()
 	)
+	heldIDs, heldLangs := tokenizeLabelled(cfg, tok, cfg.DiscHeldOut, nil, nil)
+	measure := func() {
+		if len(heldIDs) > 0 && len(cfg.Languages) > 0 {
+			res.DiscCurve = append(res.DiscCurve, DiscPoint{Step: res.Steps, Accuracy: tr.net.discAccuracy(heldIDs, heldLangs)})
+		}
+	}
+	measure()
 	for res.Steps < cfg.Steps {
 		if err := ctx.Err(); err != nil {
 			return res, err
@@ -201,6 +250,10 @@ func Run(ctx context.Context, cfg Config, m *hashbag.Model, next func(context.Co
 			return res, fmt.Errorf("train: next batch after step %d: %w", res.Steps, err)
 		}
 		res.Truncated += Tokenize(cfg, tok, b, &tb)
+		tb.Disc, tb.DiscLang = tb.Disc[:0], tb.DiscLang[:0]
+		if cfg.DiscTexts != nil && len(cfg.Languages) > 0 {
+			tb.Disc, tb.DiscLang = tokenizeLabelled(cfg, tok, cfg.DiscTexts(res.Steps), tb.Disc, tb.DiscLang)
+		}
 		st, err := tr.Step(&tb)
 		if err != nil {
 			return res, fmt.Errorf("train: step %d (batch %d): %w", res.Steps+1, b.ID, err)
@@ -209,10 +262,15 @@ func Run(ctx context.Context, cfg Config, m *hashbag.Model, next func(context.Co
 		res.Last = st
 		pairs += len(b.Pairs)
 		if cfg.LogEvery > 0 && res.Steps%cfg.LogEvery == 0 {
+			measure()
 			now := time.Now()
-			log.Info("train", "step", res.Steps, "batch", b.ID, "loss", st.Loss, "infonce", st.InfoNCE,
+			attrs := []any{"step", res.Steps, "batch", b.ID, "loss", st.Loss, "infonce", st.InfoNCE,
 				"disc_loss", st.DiscLoss, "acc", st.Accuracy, "disc_acc", st.DiscAccuracy,
-				"pairs_per_s", float64(pairs)/now.Sub(lastLog).Seconds())
+				"pairs_per_s", float64(pairs) / now.Sub(lastLog).Seconds()}
+			if k := len(res.DiscCurve); k > 0 {
+				attrs = append(attrs, "disc_heldout_acc", res.DiscCurve[k-1].Accuracy, "chance", 1/float64(len(cfg.Languages)))
+			}
+			log.Info("train", attrs...)
 			pairs, lastLog = 0, now
 		}
 		if cfg.CheckpointPath != "" && res.Steps%cfg.CheckpointEvery == 0 {

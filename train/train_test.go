@@ -293,3 +293,22 @@ func TestTokenizePrefixesRolesAndMapsLanguages(t *testing.T) {
 		t.Errorf("passage languages %v, want %v", tb.PLang, want)
 	}
 }
+
+func TestFreezeProjectionTrainsOnlyTheTable(t *testing.T) {
+	m := toyModel()
+	if err := m.IdentityProjection(); err != nil {
+		t.Fatal(err)
+	}
+	proj, bias, emb := slices.Clone(m.Proj), slices.Clone(m.Bias), slices.Clone(m.Embedding)
+	cfg := DefaultConfig()
+	cfg.FreezeProjection, cfg.Steps, cfg.LogEvery = true, 3, 0
+	if _, err := Run(context.Background(), cfg, m, batches(toyCorpus(1, 64), 16), slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(m.Proj, proj) || !slices.Equal(m.Bias, bias) {
+		t.Errorf("frozen projection or bias changed")
+	}
+	if slices.Equal(m.Embedding, emb) {
+		t.Errorf("embedding table did not train")
+	}
+}

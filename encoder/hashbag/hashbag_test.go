@@ -143,7 +143,7 @@ func TestONNXMatchesNumpyReference(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantMeta := map[string]string{
-		"xling.tokenizer":  `{"type":"ngram","buckets":4096,"min_n":1,"max_n":4,"max_tokens":2048,"seed":517214924391}`,
+		"xling.tokenizer":  `{"type":"ngram2","buckets":4096,"min_n":1,"max_n":4,"max_tokens":2048,"seed":517214924391,"span":"text"}`,
 		"xling.model":      "test-hashbag",
 		"xling.pooling":    "none",
 		"xling.normalized": "true",
@@ -234,8 +234,8 @@ func TestReadONNXRejectsMismatchedFiles(t *testing.T) {
 			if err := good.WriteONNX(&buf); err != nil {
 				t.Fatal(err)
 			}
-			return bytes.Replace(buf.Bytes(), []byte(`"type":"ngram"`), []byte(`"type":"bpe01"`), 1)
-		}, "bpe01"},
+			return bytes.Replace(buf.Bytes(), []byte(`"type":"ngram2"`), []byte(`"type":"bpe012"`), 1)
+		}, "bpe012"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -290,4 +290,48 @@ func BenchmarkORTEmbed(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "texts/s")
+}
+
+// With the identity projection the model is the normalised mean of its rows, worked by hand: rows (3, 4)
+// and (0, 0) average to (1.5, 2), whose norm is 2.5.
+func TestIdentityProjectionIsTheBag(t *testing.T) {
+	m := &Model{Tokenizer: ngram.Config{Buckets: 3, MinN: 1, MaxN: 1, MaxTokens: 8}, Dim: 2, Out: 2,
+		Embedding: []float32{9, 9, 3, 4, 0, 0}, Proj: []float32{5, 6, 7, 8}, Bias: []float32{1, 1}}
+	if err := m.IdentityProjection(); err != nil {
+		t.Fatal(err)
+	}
+	got := m.Forward([][]int64{{1, 2}})[0]
+	if !(math.Abs(float64(got[0])-0.6) <= 1e-6 && math.Abs(float64(got[1])-0.8) <= 1e-6) {
+		t.Errorf("Forward = %v, want (0.6, 0.8)", got)
+	}
+	m.Out, m.Proj, m.Bias = 3, make([]float32, 6), make([]float32, 3)
+	if err := m.IdentityProjection(); err == nil {
+		t.Error("identity of a 2 x 3 projection: no error")
+	}
+}
+
+// A per-word configuration keeps the type every xling reads; a whole-text span or unique ids write
+// "ngram2", which older versions refuse rather than tokenize per word; both read back.
+func TestTokenizerTypeMarksNewOptions(t *testing.T) {
+	for _, c := range []struct {
+		span   string
+		unique bool
+		want   string
+	}{{"", false, `"type":"ngram"`}, {ngram.SpanWord, false, `"type":"ngram"`}, {ngram.SpanText, false, `"type":"ngram2"`}, {ngram.SpanWord, true, `"type":"ngram2"`}} {
+		cfg := ngram.Config{Buckets: 16, MinN: 1, MaxN: 2, MaxTokens: 8, Span: c.span, Unique: c.unique}
+		var buf bytes.Buffer
+		if err := NewRandom(cfg, 2, 2, 1).WriteONNX(&buf); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Contains(buf.Bytes(), []byte(c.want+",")) {
+			t.Errorf("span %q unique %v: metadata lacks %s", c.span, c.unique, c.want)
+		}
+		m, err := ReadONNX(&buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Tokenizer != cfg {
+			t.Errorf("read back %+v, want %+v", m.Tokenizer, cfg)
+		}
+	}
 }

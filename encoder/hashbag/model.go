@@ -39,8 +39,9 @@ const (
 	// DefaultName is written as MetaModel when Model.Name is empty.
 	DefaultName = "xling-hashbag"
 
-	// DefaultDim is the embedding-bag width and output size of xling's default encoder.
-	DefaultDim = 128
+	// DefaultDim is the embedding-bag width and output size of xling's default encoder (256 against 128
+	// raised every validation score; docs/tuning.md).
+	DefaultDim = 256
 )
 
 // NewRandom returns a model with deterministic random weights: embeddings uniform with unit
@@ -125,4 +126,25 @@ func (m *Model) Forward(ids [][]int64) [][]float32 {
 		out[r] = h
 	}
 	return out
+}
+
+// Clone returns a deep copy of m, so one trained phase can start several.
+func (m *Model) Clone() *Model {
+	c := *m
+	c.Embedding, c.Proj, c.Bias = slices.Clone(m.Embedding), slices.Clone(m.Proj), slices.Clone(m.Bias)
+	return &c
+}
+
+// IdentityProjection sets the projection to the identity and the bias to zero, so the model is the
+// normalised embedding bag alone (with a frozen projection in training). Dim and Out must be equal.
+func (m *Model) IdentityProjection() error {
+	if m.Dim != m.Out {
+		return fmt.Errorf("hashbag: identity projection needs dim %d = out %d", m.Dim, m.Out)
+	}
+	clear(m.Proj)
+	clear(m.Bias)
+	for i := range m.Dim {
+		m.Proj[i*m.Out+i] = 1
+	}
+	return nil
 }

@@ -23,6 +23,21 @@ const (
 // maxFileSize is protobuf's message limit, which bounds what ReadONNX will buffer.
 const maxFileSize = 2 << 30
 
+// Tokenizer types in the metadata. "ngram" is the per-word specification every xling version reads;
+// "ngram2" marks a configuration that needs the options added later (span, unique), so that an older
+// xling refuses the model instead of ignoring those fields and tokenizing per word.
+const (
+	typeNGram  = "ngram"
+	typeNGram2 = "ngram2"
+)
+
+func tokenizerType(c ngram.Config) string {
+	if (c.Span != "" && c.Span != ngram.SpanWord) || c.Unique {
+		return typeNGram2
+	}
+	return typeNGram
+}
+
 // tokenizerMeta is the JSON of the "xling.tokenizer" metadata.
 type tokenizerMeta struct {
 	Type string `json:"type"`
@@ -36,7 +51,7 @@ func (m *Model) WriteONNX(w io.Writer) error {
 	if err := m.Validate(); err != nil {
 		return err
 	}
-	tok, err := json.Marshal(tokenizerMeta{Type: "ngram", Config: m.Tokenizer})
+	tok, err := json.Marshal(tokenizerMeta{Type: tokenizerType(m.Tokenizer), Config: m.Tokenizer})
 	if err != nil {
 		return fmt.Errorf("encode tokenizer metadata: %w", err)
 	}
@@ -182,8 +197,8 @@ func TokenizerConfig(meta map[string]string) (ngram.Config, error) {
 	if err := json.Unmarshal([]byte(raw), &tok); err != nil {
 		return ngram.Config{}, fmt.Errorf("metadata %q: %w", MetaTokenizer, err)
 	}
-	if tok.Type != "ngram" {
-		return ngram.Config{}, fmt.Errorf("metadata %q: tokenizer type %q, want \"ngram\"", MetaTokenizer, tok.Type)
+	if tok.Type != typeNGram && tok.Type != typeNGram2 {
+		return ngram.Config{}, fmt.Errorf("metadata %q: tokenizer type %q, want %q or %q", MetaTokenizer, tok.Type, typeNGram, typeNGram2)
 	}
 	if err := tok.Validate(); err != nil {
 		return ngram.Config{}, fmt.Errorf("metadata %q: %w", MetaTokenizer, err)

@@ -19,6 +19,19 @@
 //     for padding.
 //  5. Keep the first MaxTokens ids; truncated reports that more would have followed.
 //
+// That is Span "word" (or empty, the span of models written before spans existed). Span "text" and
+// "text+words" take the n-grams across word boundaries instead, so they also see how words follow each
+// other and the n-grams of short words keep their neighbours:
+//
+//	a. steps 1 and 2 as above; the text becomes b = " " + the words joined by single spaces + " " (no
+//	   words: no ids at all);
+//	b. "text+words" first emits the word id of every word, in text order, as in step 3a;
+//	c. then, for each start rune i = 0 .. len(b)-1, for each n = MinN .. MaxN with i+n <= len(b),
+//	   hash(kind 'g', UTF-8 of b[i:i+n]), skipping the 1-gram " ";
+//	d. steps 4 and 5 as above.
+//
+// With Unique, the ids kept in step 5 are then sorted ascending and repeats dropped.
+//
 // In Chinese and Thai, words are long runs and the n-grams carry the signal.
 package ngram
 
@@ -29,4 +42,17 @@ type Config struct {
 	MaxN      int    `json:"max_n"`      // longest n-gram, in runes
 	MaxTokens int    `json:"max_tokens"` // ids kept per text; the rest is truncated (and counted)
 	Seed      uint64 `json:"seed"`       // hash seed
+	// Span is "word" (n-grams inside each word, plus word ids; "" reads as "word"), "text" (n-grams
+	// across the whole text) or "text+words" (word ids, then n-grams across the whole text).
+	Span string `json:"span,omitempty"`
+	// Unique keeps each id once, sorted ascending (after truncation at MaxTokens): the bag then says which
+	// n-grams a text has, not how often, which damps the most frequent ones.
+	Unique bool `json:"unique,omitempty"`
 }
+
+// Spans.
+const (
+	SpanWord      = "word"
+	SpanText      = "text"
+	SpanTextWords = "text+words"
+)

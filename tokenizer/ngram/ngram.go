@@ -2,6 +2,7 @@ package ngram
 
 import (
 	"fmt"
+	"slices"
 	"unicode"
 	"unicode/utf8"
 )
@@ -21,7 +22,9 @@ const (
 
 // DefaultConfig is the configuration of xling's default encoder.
 func DefaultConfig() Config {
-	return Config{Buckets: 1 << 17, MinN: 1, MaxN: 4, MaxTokens: 2048, Seed: 0x786c696e67} // "xling"; 2048 ids cover 99% of sentences (about 4 ids a character)
+	// "xling"; 2048 ids cover 99% of sentences (about 4 ids a character). N-grams across word boundaries
+	// and 2^18 buckets were chosen on MLQA-R validation questions (docs/tuning.md).
+	return Config{Buckets: 1 << 18, MinN: 1, MaxN: 4, MaxTokens: 2048, Seed: 0x786c696e67, Span: SpanText}
 }
 
 // Validate reports the first problem with c.
@@ -35,6 +38,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("ngram config: max_n %d outside [min_n=%d, %d]", c.MaxN, c.MinN, maxN)
 	case c.MaxTokens < 1:
 		return fmt.Errorf("ngram config: max_tokens %d < 1", c.MaxTokens)
+	case c.Span != "" && c.Span != SpanWord && c.Span != SpanText && c.Span != SpanTextWords:
+		return fmt.Errorf("ngram config: span %q, want %q, %q or %q", c.Span, SpanWord, SpanText, SpanTextWords)
 	}
 	return nil
 }
@@ -74,7 +79,33 @@ func (t *Tokenizer) Encode(text string) (ids []int64, truncated bool) {
 
 // Append is Encode appending to dst, so callers can reuse a buffer.
 func (t *Tokenizer) Append(dst []int64, text string) ([]int64, bool) {
-	limit := len(dst) + t.cfg.MaxTokens
+	start := len(dst)
+	dst, truncated := t.appendSpan(dst, text)
+	if t.cfg.Unique {
+		slices.Sort(dst[start:])
+		dst = dst[:start+len(slices.Compact(dst[start:]))]
+	}
+	return dst, truncated
+}
+
+func (t *Tokenizer) appendSpan(dst []int64, text string) ([]int64, bool) {
+	switch t.cfg.Span {
+	case SpanText:
+		return t.appendText(dst, len(dst)+t.cfg.MaxTokens, text)
+	case SpanTextWords:
+		limit := len(dst) + t.cfg.MaxTokens
+		dst, dropped := t.appendWords(dst, limit, text, false)
+		if dropped {
+			return dst, true
+		}
+		return t.appendText(dst, limit, text)
+	}
+	return t.appendWords(dst, len(dst)+t.cfg.MaxTokens, text, true)
+}
+
+// appendWords appends, for each word of text, its word id and (with grams) the n-grams of its bracketed
+// form, up to limit.
+func (t *Tokenizer) appendWords(dst []int64, limit int, text string, grams bool) ([]int64, bool) {
 	// word holds "<" + lower-cased word + ">"; offs the byte offset of each of its runes, plus the
 	// end. The arrays keep ordinary words off the heap.
 	var wordBuf [256]byte
@@ -108,7 +139,71 @@ func (t *Tokenizer) Append(dst []int64, text string) ([]int64, bool) {
 		word = append(word, '>')
 		offs = append(offs, len(word))
 		var dropped bool
-		if dst, dropped = t.appendWord(dst, limit, word, offs); dropped {
+		if grams {
+			dst, dropped = t.appendWord(dst, limit, word, offs)
+		} else if dropped = len(dst) == limit; !dropped {
+			dst = append(dst, 1+int64(hashBytes(t.wordState, word[1:len(word)-1])%uint64(t.cfg.Buckets-1)))
+		}
+		if dropped {
+			return dst, true
+		}
+	}
+	return dst, false
+}
+
+// appendText appends the n-grams of " " + words + " " (words joined by single spaces) up to limit. It
+// streams: a window holds the last MaxN runes of that string, and each rune leaving the window's front
+// starts its n-grams.
+func (t *Tokenizer) appendText(dst []int64, limit int, text string) ([]int64, bool) {
+	var win [maxN]rune
+	head, size := 0, 0    // window: win[(head+k) % maxN] for k < size
+	emit := func() bool { // the n-grams starting at the window's front; false when limit is reached
+		buckets := uint64(t.cfg.Buckets - 1)
+		h := t.gramState
+		var enc [utf8.UTFMax]byte
+		for n := 1; n <= t.cfg.MaxN && n <= size; n++ {
+			r := win[(head+n-1)%maxN]
+			h = hashBytes(h, enc[:utf8.EncodeRune(enc[:], r)])
+			if n < t.cfg.MinN || (n == 1 && r == ' ') {
+				continue
+			}
+			if len(dst) == limit {
+				return false
+			}
+			dst = append(dst, 1+int64(h%buckets))
+		}
+		head, size = (head+1)%maxN, size-1
+		return true
+	}
+	push := func(r rune) bool {
+		if size == t.cfg.MaxN && !emit() {
+			return false
+		}
+		win[(head+size)%maxN] = r
+		size++
+		return true
+	}
+	words, sep := 0, true
+	for _, r := range text {
+		r = unicode.ToLower(r)
+		if !(unicode.IsLetter(r) || unicode.IsMark(r) || unicode.IsNumber(r)) {
+			sep = true
+			continue
+		}
+		if sep && !push(' ') || !push(r) {
+			return dst, true
+		}
+		sep = false
+		words++
+	}
+	if words == 0 {
+		return dst, false
+	}
+	if !push(' ') {
+		return dst, true
+	}
+	for size > 0 {
+		if !emit() {
 			return dst, true
 		}
 	}

@@ -100,6 +100,12 @@ func TestEncodeMatchesPythonReference(t *testing.T) {
 		DefaultConfig(),
 		{Buckets: 1000, MinN: 2, MaxN: 3, MaxTokens: 40, Seed: 7},
 		{Buckets: 2, MinN: 3, MaxN: 6, MaxTokens: 5, Seed: 1 << 63},
+		{Buckets: 1 << 18, MinN: 1, MaxN: 4, MaxTokens: 2048, Seed: 9, Span: SpanText},
+		{Buckets: 1000, MinN: 2, MaxN: 5, MaxTokens: 40, Seed: 7, Span: SpanText},
+		{Buckets: 1 << 18, MinN: 1, MaxN: 4, MaxTokens: 2048, Seed: 9, Span: SpanTextWords},
+		{Buckets: 1000, MinN: 1, MaxN: 3, MaxTokens: 7, Seed: 7, Span: SpanTextWords},
+		{Buckets: 1 << 18, MinN: 1, MaxN: 4, MaxTokens: 2048, Seed: 9, Span: SpanText, Unique: true},
+		{Buckets: 50, MinN: 1, MaxN: 3, MaxTokens: 30, Seed: 2, Span: SpanWord, Unique: true},
 	}
 	for _, cfg := range configs {
 		t.Run(fmt.Sprintf("%+v", cfg), func(t *testing.T) {
@@ -165,6 +171,63 @@ func TestEncodeHandWorked(t *testing.T) {
 			t.Errorf("id %d outside [1, %d)", id, cfg.Buckets)
 		}
 	}
+}
+
+func TestTextSpanHandWorked(t *testing.T) {
+	cfg := Config{Buckets: 1 << 20, MinN: 1, MaxN: 3, MaxTokens: 100, Seed: 3, Span: SpanText}
+	encode := func(span, text string) []int64 {
+		t.Helper()
+		c := cfg
+		c.Span = span
+		tok, err := New(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids, _ := tok.Encode(text)
+		return ids
+	}
+	// " ab ": " a" " ab" | "a" "ab" "ab " | "b" "b " | (bare " " skipped) = 7 ids.
+	text := encode(SpanText, "ab")
+	// word id | "<a" "<ab" | "a" "ab" "ab>" | "b" "b>" = 8 ids.
+	word := encode(SpanWord, "ab")
+	if len(text) != 7 || len(word) != 8 {
+		t.Fatalf("text span %d ids, word span %d; want 7 and 8", len(text), len(word))
+	}
+	// The n-grams inside the word hash alike in both spans: "a", "ab", "b".
+	if text[2] != word[3] || text[3] != word[4] || text[5] != word[6] {
+		t.Errorf("shared n-grams differ: text=%v word=%v", text, word)
+	}
+	// " ab cd ": 2 + 3 + 3 ("b", "b ", "b c") + 2 + 3 + 2 = 15 ids, among them "b c" across the boundary.
+	abcd := encode(SpanText, "ab cd")
+	if len(abcd) != 15 {
+		t.Fatalf("Encode(ab cd) = %d ids, want 15", len(abcd))
+	}
+	cdab := encode(SpanText, "cd ab")
+	if slices.Equal(sorted(abcd), sorted(cdab)) {
+		t.Errorf("text span: ab cd and cd ab give the same bag; the cross-word n-grams should differ")
+	}
+	if w1, w2 := encode(SpanWord, "ab cd"), encode(SpanWord, "cd ab"); !slices.Equal(sorted(w1), sorted(w2)) {
+		t.Errorf("word span: ab cd and cd ab give different bags")
+	}
+	// text+words: the two word ids of the word span, then the text span's n-grams.
+	both := encode(SpanTextWords, "ab cd")
+	wordIDs := encode(SpanWord, "ab cd")
+	if len(both) != 17 || both[0] != wordIDs[0] || both[1] != wordIDs[8] || !slices.Equal(both[2:], abcd) {
+		t.Errorf("text+words = %v, want word ids %d %d then %v", both, wordIDs[0], wordIDs[8], abcd)
+	}
+	for _, span := range []string{SpanText, SpanTextWords} {
+		for _, pair := range [][2]string{{"AB Cd", "ab cD"}, {"ab, cd!", "ab cd"}, {"  ab \t\n cd ", "ab cd"}} {
+			if x, y := encode(span, pair[0]), encode(span, pair[1]); !slices.Equal(x, y) {
+				t.Errorf("span %s: Encode(%q) = %v, Encode(%q) = %v", span, pair[0], x, pair[1], y)
+			}
+		}
+	}
+}
+
+func sorted(x []int64) []int64 {
+	y := slices.Clone(x)
+	slices.Sort(y)
+	return y
 }
 
 func TestEncodeTruncatesAtMaxTokens(t *testing.T) {
@@ -257,13 +320,17 @@ func BenchmarkEncode(b *testing.B) {
 }
 
 func TestAppendDoesNotAllocatePerNGram(t *testing.T) {
-	tok, err := New(DefaultConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := "Les élèves de l'École normale étudient 42 théorèmes, नमस्ते दुनिया."
-	buf := make([]int64, 0, 512)
-	if n := testing.AllocsPerRun(100, func() { buf, _ = tok.Append(buf[:0], text) }); n != 0 {
-		t.Errorf("Append allocated %v times per call, want 0", n)
+	for _, span := range []string{SpanWord, SpanText, SpanTextWords} {
+		cfg := DefaultConfig()
+		cfg.Span, cfg.Unique = span, span == SpanText
+		tok, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := "Les élèves de l'École normale étudient 42 théorèmes, नमस्ते दुनिया."
+		buf := make([]int64, 0, 512)
+		if n := testing.AllocsPerRun(100, func() { buf, _ = tok.Append(buf[:0], text) }); n != 0 {
+			t.Errorf("span %s: Append allocated %v times per call, want 0", span, n)
+		}
 	}
 }

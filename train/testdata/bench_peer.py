@@ -1,6 +1,7 @@
-"""PyTorch peer of train's benchmark: the same encoder (EmbeddingBag(mean) + Linear + normalize), the same
-InfoNCE loss and the same optimiser (lazy AdamW on the embedding rows a batch touches, torch.optim.AdamW on
-the projection), on the same pre-tokenised batches, on the CPU with a fixed number of threads.
+"""PyTorch peer of train's benchmark: the same encoder (EmbeddingBag(mean), then Linear unless the projection
+is frozen as the identity, then normalize), the same InfoNCE loss and the same optimiser (lazy AdamW on the
+embedding rows a batch touches, torch.optim.AdamW on a trained projection), on the same pre-tokenised
+batches, on the CPU with a fixed number of threads.
 
 Usage: bench_peer.py DIR. DIR holds bench.json and ids.i64 / offsets.i64 (little-endian int64: every
 batch's texts, queries then passages, as flat ids and per-text start offsets). After the warm-up steps it
@@ -37,6 +38,7 @@ def main(d):
     m, v = torch.zeros_like(w), torch.zeros_like(w)
     target = torch.arange(b)
     state = {"t": 0}
+    frozen = c.get("freeze_projection", False)
 
     def lazy_adamw():
         # torch.optim.AdamW's arithmetic, on the touched rows only.
@@ -57,11 +59,13 @@ def main(d):
         flat, off = batches[k % len(batches)]
         bag.zero_grad(set_to_none=True)
         opt.zero_grad(set_to_none=True)
-        e = F.normalize(lin(bag(flat, off)), dim=1)
+        pooled = bag(flat, off)
+        e = F.normalize(pooled if frozen else lin(pooled), dim=1)
         loss = F.cross_entropy(e[:b] @ e[b:].T / c["temperature"], target)
         loss.backward()
         lazy_adamw()
-        opt.step()
+        if not frozen:
+            opt.step()
         return loss
 
     for k in range(c["warmup"]):

@@ -44,7 +44,8 @@ class GradReverse(torch.autograd.Function):
 def run(d):
     c = json.load(open(os.path.join(d, "case.json")))
     B, D, O, H, L = c["buckets"], c["dim"], c["out"], c["hidden"], c["langs"]
-    texts = c["queries"] + c["passages"]
+    disc_texts, disc_lang = c.get("disc") or [], c.get("disc_lang") or []
+    texts = c["queries"] + c["passages"] + disc_texts
     b = len(c["queries"])
     flat = [i for t in texts for i in t if i != 0]
     offsets = np.cumsum([0] + [sum(1 for i in t if i != 0) for t in texts[:-1]])
@@ -68,7 +69,9 @@ def run(d):
             disc[2].weight.copy_(load(d, "w2", (H, L)).T)
             disc[2].bias.copy_(load(d, "b2", (L,)))
         params += list(disc.parameters())
-    labels = torch.tensor([l if 0 <= l < L else -100 for l in c["qlang"] + c["plang"]], dtype=torch.long)
+    # With texts of its own (the balanced design) the discriminator learns from those alone.
+    batch_lang = [-1] * (2 * b) if disc_texts else c["qlang"] + c["plang"]
+    labels = torch.tensor([l if 0 <= l < L else -100 for l in batch_lang + disc_lang], dtype=torch.long)
     opt = torch.optim.AdamW(params, lr=c["lr"], betas=(c["beta1"], c["beta2"]), eps=c["eps"],
                             weight_decay=c["weight_decay"])
     target = torch.arange(b)
@@ -79,7 +82,7 @@ def run(d):
         table = base.index_copy(0, rows, sub)
         pooled = F.embedding_bag(ids_t, table, off_t, mode="mean")
         e = F.normalize(lin(pooled), dim=1)
-        s = e[:b] @ e[b:].T / c["temperature"]
+        s = e[:b] @ e[b : 2 * b].T / c["temperature"]
         loss = F.cross_entropy(s, target)
         if c["symmetric"]:
             loss = (loss + F.cross_entropy(s.T, target)) / 2
@@ -99,7 +102,7 @@ def run(d):
                 save(d, "g_b1", disc[0].bias.grad)
                 save(d, "g_w2", disc[2].weight.grad.T)
                 save(d, "g_b2", disc[2].bias.grad)
-                rev = GradReverse.captured[0] if GradReverse.captured else torch.zeros(2 * b, O)
+                rev = GradReverse.captured[0] if GradReverse.captured else torch.zeros(len(texts), O)
                 save(d, "g_rev", rev)
         opt.step()
     with torch.no_grad():

@@ -49,7 +49,22 @@ def encode(cfg, text):
     def ident(kind, s):
         return 1 + fnv1a(seed + kind + s.encode("utf-8")) % mod
 
+    span = cfg.get("span") or "word"
     ids = []
+    if span != "word":
+        ws = list(words(text))
+        if span == "text+words":
+            ids = [ident(b"w", w) for w in ws]
+        if ws:
+            b = " " + " ".join(ws) + " "
+            for i in range(len(b)):
+                for n in range(cfg["min_n"], cfg["max_n"] + 1):
+                    if i + n > len(b):
+                        break
+                    if b[i : i + n] == " ":
+                        continue
+                    ids.append(ident(b"g", b[i : i + n]))
+        return finish(cfg, ids)
     for w in words(text):
         ids.append(ident(b"w", w))
         b = "<" + w + ">"
@@ -60,8 +75,15 @@ def encode(cfg, text):
                 if n == 1 and (i == 0 or i == len(b) - 1):
                     continue
                 ids.append(ident(b"g", b[i : i + n]))
+    return finish(cfg, ids)
+
+
+def finish(cfg, ids):
     keep = cfg["max_tokens"]
-    return ids[:keep], len(ids) > keep
+    kept = ids[:keep]
+    if cfg.get("unique"):
+        kept = sorted(set(kept))
+    return kept, len(ids) > keep
 
 
 def main():
