@@ -26,7 +26,7 @@ import (
 func evalFlags(fs *flag.FlagSet) func(ctx context.Context, log *slog.Logger) (evaluate.Config, *opsEndpoint, error) {
 	data := fs.String("data", envOr("XLING_DATA", "../shared/data"), "dataset directory (env XLING_DATA)")
 	out := fs.String("out", "out", "output directory; each run writes <out>/<run-id>/")
-	datasets := fs.String("datasets", "xquad-r,mlqa-r", "comma-separated datasets: xquad-r, mlqa-r, xquad")
+	datasets := fs.String("datasets", "xquad-r", "comma-separated datasets: xquad-r, mlqa-r, xquad, beir:DIR:LANG[:SPLIT] (default XQuAD-R: the default model trains on MLQA-R questions, so MLQA-R would be in-sample for it)")
 	langs := fs.String("langs", "", "comma-separated languages (default: every language of each dataset)")
 	model := fs.String("model", "", "ONNX model file written by xling, a model directory (docs/models.md), or bm25 (the lexical baseline, no ONNX Runtime); default: xling's own encoder, trained with hybrid batches on first use")
 	cache := fs.String("cache", ".cache", "cache directory for generated models")
