@@ -3,7 +3,6 @@
 package tokenizer
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -25,22 +24,13 @@ const MetadataKey = "xling.tokenizer"
 
 // FromMetadata builds the tokenizer a model's metadata describes.
 func FromMetadata(md map[string]string) (Tokenizer, error) {
-	raw, ok := md[MetadataKey]
-	if !ok {
+	if _, ok := md[MetadataKey]; !ok {
 		return nil, fmt.Errorf("model metadata has no %q entry", MetadataKey)
 	}
-	var head struct {
-		Type string `json:"type"`
-	}
-	if err := json.Unmarshal([]byte(raw), &head); err != nil {
-		return nil, fmt.Errorf("model metadata %s: %w", MetadataKey, err)
-	}
-	if head.Type != "ngram" {
-		return nil, fmt.Errorf("model metadata %s: unsupported tokenizer type %q", MetadataKey, head.Type)
-	}
+	// hashbag owns the entry's format, including which tokenizer types it knows.
 	cfg, err := hashbag.TokenizerConfig(md)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("model metadata: %w", err)
 	}
 	t, err := ngram.New(cfg)
 	if err != nil {
