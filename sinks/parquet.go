@@ -3,6 +3,7 @@ package sinks
 import (
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"os"
 	"strconv"
 	"strings"
@@ -20,7 +21,14 @@ type Row interface {
 	// Key identifies the row within its run: a replayed row has the key of the one it repeats, so a table
 	// keeps each key once.
 	Key() string
+	// dedup writes to h what identifies the row's group, and returns the row's place in it (0 to 63): a
+	// ranking's group is its query's list and its place the rank, so a table remembers one bit per row
+	// rather than one key. A row with no group writes its Key and returns 0.
+	dedup(h *maphash.Hash) int
 }
+
+// Dedup writes the identity of r's group to h and returns r's place in it (see Row).
+func Dedup[T Row](r T, h *maphash.Hash) int { return r.dedup(h) }
 
 func (r EmbeddingRow) Key() string {
 	return strings.Join([]string{r.Model, r.Dataset, r.Lang, r.Kind, r.ItemID}, "\x00")
@@ -36,6 +44,22 @@ func (r MetricRow) Key() string {
 
 func (r TrainingRow) Key() string {
 	return strconv.FormatInt(r.BatchID, 10) + "\x00" + strconv.Itoa(int(r.Position))
+}
+
+func (r EmbeddingRow) dedup(h *maphash.Hash) int { h.WriteString(r.Key()); return 0 }
+func (r MetricRow) dedup(h *maphash.Hash) int    { h.WriteString(r.Key()); return 0 }
+func (r TrainingRow) dedup(h *maphash.Hash) int  { h.WriteString(r.Key()); return 0 }
+
+func (r RankingRow) dedup(h *maphash.Hash) int {
+	if r.Rank < 1 || r.Rank > 64 {
+		h.WriteString(r.Key())
+		return 0
+	}
+	for _, f := range [...]string{r.Model, r.Dataset, r.Setting, r.QueryLang, r.CandLang, r.QueryID} {
+		h.WriteString(f)
+		h.WriteByte(0)
+	}
+	return int(r.Rank - 1)
 }
 
 // EmbeddingRow is one row of an embeddings table: one encoded query or candidate.

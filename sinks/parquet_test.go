@@ -3,6 +3,7 @@ package sinks
 import (
 	"context"
 	"fmt"
+	"hash/maphash"
 	"math"
 	"path/filepath"
 	"reflect"
@@ -308,4 +309,29 @@ func BenchmarkEmbeddingsWrite(b *testing.B) {
 	elapsed := time.Since(start).Seconds()
 	b.ReportMetric(float64(out.Rows)/elapsed, "rows/s")
 	b.ReportMetric(float64(out.Bytes)/float64(out.Rows), "B/row")
+}
+
+// A ranking's dedup group is its query's list and its place the rank: the rows of one list share a group
+// and differ in place; another query's list is another group.
+func TestRankingRowsDedupByListAndRank(t *testing.T) {
+	seed := maphash.MakeSeed()
+	group := func(r RankingRow) (uint64, int) {
+		var h maphash.Hash
+		h.SetSeed(seed)
+		place := Dedup(r, &h)
+		return h.Sum64(), place
+	}
+	r1 := RankingRow{Model: "m", Dataset: "d", Setting: "mono", QueryLang: "en", CandLang: "en", QueryID: "q1", Rank: 1}
+	r2, other, deep := r1, r1, r1
+	r2.Rank, other.QueryID, deep.Rank = 2, "q2", 65
+	g1, p1 := group(r1)
+	g2, p2 := group(r2)
+	g3, _ := group(other)
+	g4, p4 := group(deep)
+	if g1 != g2 || p1 != 0 || p2 != 1 {
+		t.Errorf("ranks 1 and 2 of one list: groups %x %x, places %d %d; want one group, places 0 and 1", g1, g2, p1, p2)
+	}
+	if g3 == g1 || g4 == g1 || p4 != 0 {
+		t.Errorf("another query's list shares the group (%v), or rank 65 (past one word of bits) is not its own group at place 0 (%v, %d)", g3 == g1, g4 == g1, p4)
+	}
 }

@@ -23,9 +23,11 @@ type Table[In any, Out sinks.Row] struct {
 // if the stage fails (Abort is a no-op once committed).
 func New[In any, Out sinks.Row](name string, input pipeline.Topic[In], w *sinks.Writer[Out], conv func(In) Out, observe func(In)) *Table[In, Out] {
 	t := &Table[In, Out]{}
-	// 128-bit hashes of row keys (two seeded maphashes): a collision is odds of about 2^-87 a run.
-	seen := map[[2]uint64]struct{}{}
-	seeds := [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}
+	// Rows seen, by group (a 128-bit hash of two seeded maphashes: a collision is odds of about 2^-87 a
+	// run), one bit per row of the group (sinks.Dedup).
+	seen := map[[2]uint64]uint64{}
+	var hs [2]maphash.Hash
+	hs[1].SetSeed(maphash.MakeSeed())
 	committed, read := false, false
 	t.Stage = &pipeline.Stage[In]{
 		Name: name, Input: input, Whole: true,
@@ -38,12 +40,15 @@ func New[In any, Out sinks.Row](name string, input pipeline.Topic[In], w *sinks.
 					o.Reject(i, r, err)
 					continue
 				}
-				key := row.Key()
-				k := [2]uint64{maphash.String(seeds[0], key), maphash.String(seeds[1], key)}
-				if _, dup := seen[k]; dup {
+				hs[0].Reset()
+				hs[1].Reset()
+				sinks.Dedup(row, &hs[0])
+				bit := uint64(1) << sinks.Dedup(row, &hs[1])
+				k := [2]uint64{hs[0].Sum64(), hs[1].Sum64()}
+				if seen[k]&bit != 0 {
 					continue
 				}
-				seen[k] = struct{}{}
+				seen[k] |= bit
 				out = append(out, row)
 				if observe != nil {
 					observe(r)
