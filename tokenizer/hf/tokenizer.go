@@ -17,6 +17,9 @@ import (
 // MaxFileBytes bounds the size of a tokenizer.json that Load reads.
 const MaxFileBytes = 256 << 20
 
+// MaxPadLength bounds the padding a tokenizer.json may ask for (Fixed and pad_to_multiple_of), in tokens.
+const MaxPadLength = 1 << 16
+
 // Encoding is the model input for one text.
 type Encoding struct {
 	IDs           []int64
@@ -123,6 +126,10 @@ func Parse(b []byte) (*Tokenizer, error) {
 		}
 		if p.PadToMultipleOf != nil {
 			t.pad.multiple = *p.PadToMultipleOf
+		}
+		// Every encoding is padded to these lengths: a file must not make each one allocate without bound.
+		if t.pad.length > MaxPadLength || t.pad.multiple > MaxPadLength {
+			return nil, fmt.Errorf("padding: length %d or multiple %d over the limit of %d", t.pad.length, t.pad.multiple, MaxPadLength)
 		}
 	}
 	return t, nil
