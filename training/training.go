@@ -195,6 +195,12 @@ func initModel(cfg Config) (*hashbag.Model, error) {
 			dim = hashbag.DefaultDim
 		}
 		m = hashbag.NewRandom(ngram.DefaultConfig(), dim, dim, cfg.InitSeed)
+		if cfg.Train.FreezeProjection {
+			// A frozen projection is the identity: the embedding bag's own geometry (docs/tuning.md).
+			if err := m.IdentityProjection(); err != nil {
+				return nil, fmt.Errorf("training: %w", err)
+			}
+		}
 	}
 	m.Name = filepath.Base(cfg.Out)
 	m.QueryPrefix, m.PassagePrefix = cfg.Train.QueryPrefix, cfg.Train.PassagePrefix

@@ -21,13 +21,14 @@ func cmdTrain(ctx context.Context, args []string, log *slog.Logger) error {
 	bitextFlag := fs.String("bitext", "", "comma-separated bitext corpora: tatoeba, ntrex, flores200, stsb")
 	holdout := fs.String("holdout-langs", "el,th", "languages removed from every training source")
 	strategy := fs.String("strategy", "hybrid", "batches: mono, cross, hybrid (alpha 0.5) or hybrid:ALPHA")
-	batch := fs.Int("batch", 64, "pairs per batch")
+	batch := fs.Int("batch", 256, "pairs per batch")
 	buffer := fs.Int("buffer", 4096, "groups held for shuffling")
 	epochs := fs.Int("epochs", 1, "passes over the training sources")
 	maxBatches := fs.Int("max-batches", 0, "stop after this many batches (0: after the epochs)")
 	steps := fs.Int("steps", 0, "stop after this many training steps (0: when the batches run out)")
 	seed := fs.Uint64("seed", 1, "seed of the initial weights, the sampler and the discriminator")
-	lr := fs.Float64("lr", 1e-3, "AdamW learning rate")
+	lr := fs.Float64("lr", 3e-3, "AdamW learning rate")
+	trainProj := fs.Bool("train-projection", false, "train the projection after the embedding bag (default: the identity, frozen, as experiment.DefaultRecipe chose on validation)")
 	temperature := fs.Float64("temperature", 0.05, "InfoNCE temperature")
 	lambda := fs.Float64("lambda", 0, "adversarial: gradient-reversal weight of the language discriminator (0: none)")
 	init := fs.String("init", "", "checkpoint to start from (default: random weights)")
@@ -44,6 +45,8 @@ func cmdTrain(ctx context.Context, args []string, log *slog.Logger) error {
 	}
 	tcfg := train.DefaultConfig()
 	tcfg.Seed, tcfg.LR, tcfg.Temperature, tcfg.Lambda, tcfg.Steps = *seed, *lr, *temperature, *lambda, *steps
+	// The recipe chosen on validation (docs/tuning.md): no role prefixes, a frozen identity projection.
+	tcfg.QueryPrefix, tcfg.PassagePrefix, tcfg.FreezeProjection = "", "", !*trainProj
 	cfg := training.Config{
 		DataDir: *data, QA: *qa, Bitext: split(*bitextFlag), Holdout: split(*holdout), WithContext: *withContext,
 		Sampling: batching.Config{Strategy: strat, BatchSize: *batch, Buffer: *buffer, Seed: *seed, Epochs: *epochs, MaxBatches: *maxBatches},
