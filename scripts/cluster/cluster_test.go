@@ -22,12 +22,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/parquet-go/parquet-go"
 
 	"xling/evaluate"
 	"xling/internal/testenv"
 	"xling/internal/testrun"
 	"xling/sinks"
+	"xling/sinks/pgstore/pgtest"
 )
 
 var (
@@ -104,6 +106,7 @@ type cluster struct {
 	procs  map[*exec.Cmd]string // running worker -> stage
 	exited chan exited
 	logs   strings.Builder
+	extra  []string // more flags for every worker
 }
 
 type exited struct {
@@ -118,7 +121,8 @@ func (e env) cluster(t *testing.T, addr, runID string) *cluster {
 
 func (c *cluster) start(stage string) {
 	c.t.Helper()
-	cmd := exec.Command(c.e.bin, append([]string{"stage", stage, "--brokers", c.addr}, c.e.args(c.out, c.runID)...)...)
+	args := append([]string{"stage", stage, "--brokers", c.addr}, c.e.args(c.out, c.runID)...)
+	cmd := exec.Command(c.e.bin, append(args, c.extra...)...)
 	cmd.Stdout, cmd.Stderr = &syncWriter{c: c, stage: stage}, &syncWriter{c: c, stage: stage}
 	if err := cmd.Start(); err != nil {
 		c.t.Fatal(err)
@@ -333,4 +337,84 @@ func TestCrash(t *testing.T) {
 		t.Errorf("the run ended after %d of %d kills", len(victims), *kills)
 	}
 	compare(t, "crash", ref, filepath.Join(c.out, "crash"))
+}
+
+// TestStoreSurvivesKills runs the store stage beside the others, kills it (kill -9) at random moments and
+// restarts it, and checks that PostgreSQL then holds exactly the run's embeddings: none missing, none twice,
+// every vector bit for bit.
+func TestStoreSurvivesKills(t *testing.T) {
+	e := setup(t)
+	pg := pgtest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	c := e.cluster(t, e.broker(t, 1), "store")
+	c.extra = []string{"--pg-dsn", pg.DSN()}
+	for _, s := range append(evaluate.StageNames(), evaluate.Store) {
+		c.start(s)
+	}
+	rng := rand.New(rand.NewPCG(*seed, 1))
+	killed := map[*exec.Cmd]bool{}
+	kills := 0
+	for kills < 3 {
+		select {
+		case x := <-c.exited:
+			c.reap(x, killed)
+			continue
+		case <-time.After(time.Duration(300+rng.IntN(1200)) * time.Millisecond):
+		}
+		var victim *exec.Cmd
+		c.mu.Lock()
+		for cmd, s := range c.procs {
+			if s == evaluate.Store {
+				victim = cmd
+			}
+		}
+		c.mu.Unlock()
+		if victim == nil {
+			break // the store has finished
+		}
+		killed[victim] = true
+		victim.Process.Kill()
+		kills++
+		c.start(evaluate.Store)
+	}
+	c.wait(ctx, killed)
+	t.Logf("store killed and restarted %d times", kills)
+	if kills == 0 {
+		t.Fatal("the store finished before it could be killed")
+	}
+	want, err := parquet.ReadFile[sinks.EmbeddingRow](filepath.Join(c.out, "store", "embeddings.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, pg.DSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, `SELECT model, dataset, item_id, lang, kind, vector FROM embeddings`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][]float32{}
+	n := 0
+	for rows.Next() {
+		var r sinks.EmbeddingRow
+		if err := rows.Scan(&r.Model, &r.Dataset, &r.ItemID, &r.Lang, &r.Kind, &r.Vector); err != nil {
+			t.Fatal(err)
+		}
+		got[r.Key()] = r.Vector
+		n++
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n != len(want) || len(got) != len(want) {
+		t.Fatalf("PostgreSQL holds %d rows (%d keys), the run's table %d", n, len(got), len(want))
+	}
+	for _, w := range want {
+		if v, ok := got[w.Key()]; !ok || !slices.Equal(v, w.Vector) {
+			t.Fatalf("%s: stored %v (present %v), the table has %v", w.ItemID, v, ok, w.Vector)
+		}
+	}
 }
