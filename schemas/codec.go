@@ -33,6 +33,7 @@ type Schema[T any] struct {
 	ID      string
 	Columns []Column[T]
 	arrow   *arrow.Schema
+	head    []byte // the IPC schema message every stream Encode writes opens with
 }
 
 // NewSchema builds a schema; the Arrow schema carries the id in its metadata too, so a Parquet or IPC file
@@ -43,7 +44,15 @@ func NewSchema[T any](id string, cols ...Column[T]) *Schema[T] {
 		fields[i] = c.Field
 	}
 	md := arrow.NewMetadata([]string{"xling.schema"}, []string{id})
-	return &Schema[T]{ID: id, Columns: cols, arrow: arrow.NewSchema(fields, &md)}
+	s := &Schema[T]{ID: id, Columns: cols, arrow: arrow.NewSchema(fields, &md)}
+	// An empty stream is the schema message and the 8-byte end-of-stream marker.
+	var buf bytes.Buffer
+	w := ipc.NewWriter(&buf, ipc.WithSchema(s.arrow))
+	if err := w.Close(); err != nil || buf.Len() < 8 {
+		panic(fmt.Sprintf("schemas: encode the schema message of %s: %v", id, err)) // a bug in a schema literal
+	}
+	s.head = buf.Bytes()[:buf.Len()-8]
+	return s
 }
 
 // Arrow returns the Arrow schema.
@@ -83,7 +92,14 @@ func (s *Schema[T]) Decode(data []byte) (rows []T, err error) {
 			rows, err = nil, fmt.Errorf("decode %s: corrupt message: %v", s.ID, p)
 		}
 	}()
-	r, err := ipc.NewReader(bytes.NewReader(data), ipc.WithAllocator(memory.DefaultAllocator))
+	// arrow-go trusts the lengths a schema message declares (one of 1.5 KB asked for 183 GB, and the
+	// process died, which recover cannot stop), so the stream must open with this schema's own message;
+	// and no message body can be longer than the data.
+	if !bytes.HasPrefix(data, s.head) {
+		return nil, fmt.Errorf("decode %s: %w: the stream does not open with this schema's message", s.ID, ErrSchema)
+	}
+	r, err := ipc.NewReader(bytes.NewReader(data), ipc.WithAllocator(memory.DefaultAllocator),
+		ipc.WithBodySizeLimit(int64(len(data))), ipc.WithMetadataSizeLimit(int64(len(data))))
 	if err != nil {
 		return nil, fmt.Errorf("decode %s: %w", s.ID, err)
 	}
