@@ -467,7 +467,10 @@ func (c *kafkaConsumer) Commit(ctx context.Context, generation int, next map[int
 		c.mu.Lock()
 		moved := c.gen != gen
 		c.mu.Unlock()
-		if moved { // the partitions moved on: their new owner starts from the last good commit
+		// The generation has ended (a rebalance under way, or this member's session gone): its partitions'
+		// next owner starts from the last good commit and reads the rest again.
+		if moved || errors.Is(err, kafka.IllegalGeneration) || errors.Is(err, kafka.RebalanceInProgress) || errors.Is(err, kafka.UnknownMemberId) {
+			c.b.errorLogger("group "+c.group).Printf("commit %s skipped, generation %d ended: %v", c.topic, gen.ID, err)
 			return nil
 		}
 		return fmt.Errorf("commit %s %v for %s on %v: %w", c.topic, offsets, c.group, c.b.Addrs, err)

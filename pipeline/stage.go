@@ -287,7 +287,11 @@ func (p *partState) resume(meta, run string) {
 	if kv["run"] != run {
 		return
 	}
-	p.parts, _ = strconv.ParseInt(kv["parts"], 10, 64)
+	parts, err := strconv.ParseInt(kv["parts"], 10, 64)
+	if err != nil || parts < 0 || parts > 1<<20 {
+		return // not metadata xling wrote: nothing is known of the partition, so it is read again
+	}
+	p.parts = parts
 	for _, e := range strings.Split(kv["ended"], ",") {
 		if n, err := strconv.ParseInt(e, 10, 64); err == nil {
 			p.ended[n] = -1 // before the committed offset
