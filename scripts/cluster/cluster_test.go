@@ -22,7 +22,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/parquet-go/parquet-go"
 
 	"xling/evaluate"
@@ -389,38 +388,5 @@ func TestStoreSurvivesKills(t *testing.T) {
 	if kills == 0 {
 		t.Fatal("the store finished before it could be killed")
 	}
-	want, err := parquet.ReadFile[sinks.EmbeddingRow](filepath.Join(c.out, "store", "embeddings.parquet"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := pgx.Connect(ctx, pg.DSN())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	rows, err := conn.Query(ctx, `SELECT model, dataset, item_id, lang, kind, vector FROM embeddings`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := map[string][]float32{}
-	n := 0
-	for rows.Next() {
-		var r sinks.EmbeddingRow
-		if err := rows.Scan(&r.Model, &r.Dataset, &r.ItemID, &r.Lang, &r.Kind, &r.Vector); err != nil {
-			t.Fatal(err)
-		}
-		got[r.Key()] = r.Vector
-		n++
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	if n != len(want) || len(got) != len(want) {
-		t.Fatalf("PostgreSQL holds %d rows (%d keys), the run's table %d", n, len(got), len(want))
-	}
-	for _, w := range want {
-		if v, ok := got[w.Key()]; !ok || !slices.Equal(v, w.Vector) {
-			t.Fatalf("%s: stored %v (present %v), the table has %v", w.ItemID, v, ok, w.Vector)
-		}
-	}
+	pg.HoldsTable(t, filepath.Join(c.out, "store", "embeddings.parquet"))
 }
