@@ -113,7 +113,7 @@ func direct(ctx context.Context, cfg Config) error {
 	langs, _ := dataset.Langs(cfg.DataDir, cfg.Datasets, nil)
 	tcfg := tokenize.Config{Langs: langs}
 	sc := score.New(score.Config{Model: spec.Name}, quiet())
-	rows := rowsOf(cfg.RunID)
+	rows := rowsOf{run: cfg.RunID, time: time.Now().UTC()}
 	dir := filepath.Join(cfg.OutDir, "direct")
 	embW, err := sinks.Create[sinks.EmbeddingRow](filepath.Join(dir+"-embeddings.parquet"), sinks.Options{})
 	if err != nil {

@@ -60,6 +60,13 @@ type Config struct {
 	Terminal    io.Writer           `json:"-"` // a terminal to draw progress on; nil: log lines instead
 	StoreDSN    string              `json:"-"` // PostgreSQL the store stage upserts embeddings into (a secret: not in the manifest)
 
+	// DatasetVersions names each dataset's version (xling serve: a digest of its files) for the rows'
+	// dataset_version column.
+	DatasetVersions map[string]string `json:"dataset_versions,omitempty"`
+	// Scorer, if set, is the score stage's state, made with NewScorer: a caller that evaluates in updates
+	// (xling serve) passes the scorer of the earlier updates, so only the new languages' settings are scored.
+	Scorer *score.Scorer `json:"-"`
+
 	// Observe, if set, is told how long each message took to handle, by stage (pipeline.Worker.Observe).
 	Observe func(stage string, d time.Duration) `json:"-"`
 }
@@ -243,14 +250,18 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, names ...string) (_
 			st := encode.Stage(cfg.Topics, sess, encode.Config{Model: cfg.ModelName})
 			j.add(Encode, &st.Counts, run(j.worker, st))
 		case Score:
-			st := score.Stage(cfg.Topics, score.New(score.Config{Model: cfg.ModelName, TopK: cfg.TopK, Lexical: bm25}, log))
+			sc := cfg.Scorer
+			if sc == nil {
+				sc = NewScorer(cfg, log)
+			}
+			st := score.Stage(cfg.Topics, sc)
 			j.add(Score, &st.Counts, run(j.worker, st))
 		case SinkEmbeddings:
-			if err := addSink(j, n, "embeddings.parquet", cfg.Topics.Embeddings(), rowsOf(cfg.RunID).embedding, nil); err != nil {
+			if err := addSink(j, n, "embeddings.parquet", cfg.Topics.Embeddings(), j.rows().embedding, nil); err != nil {
 				return nil, err
 			}
 		case SinkRankings:
-			if err := addSink(j, n, "rankings.parquet", cfg.Topics.Rankings(), rowsOf(cfg.RunID).ranking, nil); err != nil {
+			if err := addSink(j, n, "rankings.parquet", cfg.Topics.Rankings(), j.rows().ranking, nil); err != nil {
 				return nil, err
 			}
 		case Store:
@@ -262,7 +273,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, names ...string) (_
 				return nil, fmt.Errorf("evaluate: %w", err)
 			}
 			j.closers = append(j.closers, func() { pg.Close() })
-			st := store.Stage(cfg.Topics, pg, rowsOf(cfg.RunID).embedding)
+			st := store.Stage(cfg.Topics, pg, j.rows().embedding)
 			j.add(Store, &st.Counts, run(j.worker, st))
 		case SinkMetrics:
 			observe := func(m schemas.Metric) {
@@ -270,12 +281,17 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, names ...string) (_
 				j.res.Metrics = append(j.res.Metrics, m)
 				j.mu.Unlock()
 			}
-			if err := addSink(j, n, "metrics.parquet", cfg.Topics.Metrics(), rowsOf(cfg.RunID).metric, observe); err != nil {
+			if err := addSink(j, n, "metrics.parquet", cfg.Topics.Metrics(), j.rows().metric, observe); err != nil {
 				return nil, err
 			}
 		}
 	}
 	return j, nil
+}
+
+// NewScorer returns the empty scorer a run of cfg starts from.
+func NewScorer(cfg Config, log *slog.Logger) *score.Scorer {
+	return score.New(score.Config{Model: cfg.ModelName, TopK: cfg.TopK, Lexical: cfg.Model == BM25}, log)
 }
 
 func run[In any](w pipeline.Worker, st *pipeline.Stage[In]) func(context.Context) error {
@@ -429,18 +445,28 @@ func progressLine(stages []stage, elapsed time.Duration) string {
 }
 
 // rowsOf converts topic records to the rows of the Parquet tables of a run.
-type rowsOf string
+type rowsOf struct {
+	run      string
+	versions map[string]string // dataset -> version
+	time     time.Time
+}
+
+func (j *Job) rows() rowsOf {
+	return rowsOf{run: j.cfg.RunID, versions: j.cfg.DatasetVersions, time: j.start.UTC()}
+}
 
 func (run rowsOf) embedding(r schemas.Record) sinks.EmbeddingRow {
-	return sinks.EmbeddingRow{RunID: string(run), Model: r.Model, Dataset: r.Dataset, ItemID: r.ID, Lang: r.Lang, Kind: string(r.Kind), Vector: r.Vector}
+	return sinks.EmbeddingRow{RunID: run.run, Model: r.Model, Dataset: r.Dataset, ItemID: r.ID, Lang: r.Lang, Kind: string(r.Kind), Vector: r.Vector}
 }
 
 func (run rowsOf) ranking(r schemas.Ranking) sinks.RankingRow {
-	return sinks.RankingRow{RunID: string(run), Model: r.Model, Dataset: r.Dataset, Setting: string(r.Setting), QueryID: r.QueryID,
-		QueryLang: r.QueryLang, CandLang: r.CandLang, Rank: int32(r.Rank), CandidateID: r.CandidateID, Score: float32(r.Score), Relevant: r.Relevant}
+	return sinks.RankingRow{RunID: run.run, Model: r.Model, Dataset: r.Dataset, Setting: string(r.Setting), QueryID: r.QueryID,
+		QueryLang: r.QueryLang, CandLang: r.CandLang, Rank: int32(r.Rank), CandidateID: r.CandidateID, Score: float32(r.Score), Relevant: r.Relevant,
+		DatasetVersion: run.versions[r.Dataset], Time: run.time}
 }
 
 func (run rowsOf) metric(m schemas.Metric) sinks.MetricRow {
-	return sinks.MetricRow{RunID: string(run), Model: m.Model, Dataset: m.Dataset, Setting: string(m.Setting), QueryLang: m.QueryLang,
-		CandLang: m.CandLang, QueryID: m.QueryID, Metric: m.Name, Value: m.Value, Queries: m.Queries}
+	return sinks.MetricRow{RunID: run.run, Model: m.Model, Dataset: m.Dataset, Setting: string(m.Setting), QueryLang: m.QueryLang,
+		CandLang: m.CandLang, QueryID: m.QueryID, Metric: m.Name, Value: m.Value, Queries: m.Queries,
+		DatasetVersion: run.versions[m.Dataset], Time: run.time}
 }

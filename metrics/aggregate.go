@@ -78,6 +78,15 @@ func (t *Table) Merge(o *Table) {
 	}
 }
 
+// Put sets setting s's accumulator, replacing what t held for it: a table restored from a snapshot
+// (Settings and Accumulator read one) goes on exactly where it was.
+func (t *Table) Put(s Setting, a Accumulator) {
+	if t.acc == nil {
+		t.acc = make(map[Setting]Accumulator)
+	}
+	t.acc[s] = a
+}
+
 // Accumulator returns setting s's accumulator.
 func (t *Table) Accumulator(s Setting) Accumulator {
 	return t.acc[s]

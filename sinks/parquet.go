@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/parquet-go/parquet-go"
 
@@ -80,7 +81,11 @@ type EmbeddingRow struct {
 //
 //	run_id string, model string, dataset string, setting string ("mono" | "cross" | "multi"),
 //	query_id string, query_lang string, cand_lang string ("*" for multi), rank int32 (1-based),
-//	candidate_id string, score float32, relevant bool
+//	candidate_id string, score float32, relevant bool, dataset_version string, time timestamp(ms)
+//
+// dataset_version names the dataset's files the row was computed from (empty when the run did not say) and
+// time is when the run or update that wrote it started: tables that grow by appends (xling serve) keep
+// every version, and the newest row per Key is the current one.
 type RankingRow struct {
 	RunID       string  `parquet:"run_id,dict"`
 	Model       string  `parquet:"model,dict"`
@@ -93,6 +98,9 @@ type RankingRow struct {
 	CandidateID string  `parquet:"candidate_id"`
 	Score       float32 `parquet:"score"`
 	Relevant    bool    `parquet:"relevant"`
+
+	DatasetVersion string    `parquet:"dataset_version,dict"`
+	Time           time.Time `parquet:"time,timestamp(millisecond)"`
 }
 
 // MetricRow is one row of the long metrics table: one metric of one setting. Aggregates over languages
@@ -100,7 +108,8 @@ type RankingRow struct {
 //
 //	run_id string, model string, dataset string, setting string ("mono" | "cross" | "multi"),
 //	query_lang string, cand_lang string, query_id string ("" for means over queries), metric string,
-//	value float64, queries int64 (how many queries value averages; 1 for a query's own value)
+//	value float64, queries int64 (how many queries value averages; 1 for a query's own value),
+//	dataset_version string, time timestamp(ms) (as in RankingRow)
 type MetricRow struct {
 	RunID     string  `parquet:"run_id,dict"`
 	Model     string  `parquet:"model,dict"`
@@ -112,6 +121,9 @@ type MetricRow struct {
 	Metric    string  `parquet:"metric,dict"`
 	Value     float64 `parquet:"value"`
 	Queries   int64   `parquet:"queries"`
+
+	DatasetVersion string    `parquet:"dataset_version,dict"`
+	Time           time.Time `parquet:"time,timestamp(millisecond)"`
 }
 
 // TrainingRow is one (query, passage) pair of one training batch, for an external PyTorch trainer.

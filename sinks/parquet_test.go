@@ -82,6 +82,8 @@ func arrowValue(t *testing.T, a arrow.Array, i int) any {
 		return a.Value(i)
 	case *array.Boolean:
 		return a.Value(i)
+	case *array.Timestamp:
+		return int64(a.Value(i)) // in the type's unit, which the schema check names
 	case *array.List:
 		start, end := a.ValueOffsets(i)
 		vals := a.ListValues().(*array.Float32).Float32Values()
@@ -115,6 +117,9 @@ func writeTable[T Row](t *testing.T, path string, rows []T) OutputFile {
 }
 
 func TestWriterTablesReadBackWithArrow(t *testing.T) {
+	// A time with sub-millisecond parts: the column keeps milliseconds, written by hand below.
+	t0 := time.Date(2026, 12, 2, 1, 2, 3, 4_500_000, time.UTC)
+	const t0ms = int64(1796173323004)
 	dir := t.TempDir()
 	tests := []struct {
 		name   string
@@ -143,35 +148,36 @@ func TestWriterTablesReadBackWithArrow(t *testing.T) {
 			name: "rankings",
 			write: func(path string) OutputFile {
 				return writeTable(t, path, []RankingRow{
-					{"r1", "m", "mlqa-r", "mono", "en/q/1", "en", "en", 1, "en/c/0.0.0", 0.875, true},
-					{"r1", "m", "mlqa-r", "cross", "de/q/1", "de", "ar", 2, "ar/c/0.0.3", -0.125, false},
-					{"r1", "m", "mlqa-r", "multi", "vi/q/9", "vi", "*", 20, "zh/c/1.2.3", 0.5, true},
-					{"r1", "m", "mlqa-r", "multi", "vi/q/9", "vi", "*", 21, "hi/c/1.2.3", 0.25, false},
+					{"r1", "m", "mlqa-r", "mono", "en/q/1", "en", "en", 1, "en/c/0.0.0", 0.875, true, "v1", t0},
+					{"r1", "m", "mlqa-r", "cross", "de/q/1", "de", "ar", 2, "ar/c/0.0.3", -0.125, false, "v1", t0},
+					{"r1", "m", "mlqa-r", "multi", "vi/q/9", "vi", "*", 20, "zh/c/1.2.3", 0.5, true, "v1", t0},
+					{"r1", "m", "mlqa-r", "multi", "vi/q/9", "vi", "*", 21, "hi/c/1.2.3", 0.25, false, "v1", t0},
 				})
 			},
 			schema: []string{"run_id: utf8", "model: utf8", "dataset: utf8", "setting: utf8", "query_id: utf8",
-				"query_lang: utf8", "cand_lang: utf8", "rank: int32", "candidate_id: utf8", "score: float32", "relevant: bool"},
+				"query_lang: utf8", "cand_lang: utf8", "rank: int32", "candidate_id: utf8", "score: float32", "relevant: bool",
+				"dataset_version: utf8", "time: timestamp[ms, tz=UTC]"},
 			want: []map[string]any{
-				{"run_id": "r1", "model": "m", "dataset": "mlqa-r", "setting": "mono", "query_id": "en/q/1", "query_lang": "en", "cand_lang": "en", "rank": int32(1), "candidate_id": "en/c/0.0.0", "score": float32(0.875), "relevant": true},
-				{"run_id": "r1", "model": "m", "dataset": "mlqa-r", "setting": "cross", "query_id": "de/q/1", "query_lang": "de", "cand_lang": "ar", "rank": int32(2), "candidate_id": "ar/c/0.0.3", "score": float32(-0.125), "relevant": false},
-				{"run_id": "r1", "model": "m", "dataset": "mlqa-r", "setting": "multi", "query_id": "vi/q/9", "query_lang": "vi", "cand_lang": "*", "rank": int32(20), "candidate_id": "zh/c/1.2.3", "score": float32(0.5), "relevant": true},
-				{"run_id": "r1", "model": "m", "dataset": "mlqa-r", "setting": "multi", "query_id": "vi/q/9", "query_lang": "vi", "cand_lang": "*", "rank": int32(21), "candidate_id": "hi/c/1.2.3", "score": float32(0.25), "relevant": false},
+				{"run_id": "r1", "model": "m", "dataset": "mlqa-r", "setting": "mono", "query_id": "en/q/1", "query_lang": "en", "cand_lang": "en", "rank": int32(1), "candidate_id": "en/c/0.0.0", "score": float32(0.875), "relevant": true, "dataset_version": "v1", "time": t0ms},
+				{"run_id": "r1", "model": "m", "dataset": "mlqa-r", "setting": "cross", "query_id": "de/q/1", "query_lang": "de", "cand_lang": "ar", "rank": int32(2), "candidate_id": "ar/c/0.0.3", "score": float32(-0.125), "relevant": false, "dataset_version": "v1", "time": t0ms},
+				{"run_id": "r1", "model": "m", "dataset": "mlqa-r", "setting": "multi", "query_id": "vi/q/9", "query_lang": "vi", "cand_lang": "*", "rank": int32(20), "candidate_id": "zh/c/1.2.3", "score": float32(0.5), "relevant": true, "dataset_version": "v1", "time": t0ms},
+				{"run_id": "r1", "model": "m", "dataset": "mlqa-r", "setting": "multi", "query_id": "vi/q/9", "query_lang": "vi", "cand_lang": "*", "rank": int32(21), "candidate_id": "hi/c/1.2.3", "score": float32(0.25), "relevant": false, "dataset_version": "v1", "time": t0ms},
 			},
 		},
 		{
 			name: "metrics",
 			write: func(path string) OutputFile {
 				return writeTable(t, path, []MetricRow{
-					{"r1", "m", "xquad-r", "mono", "en", "en", "", "map", 0.7921875, 1190},
-					{"r1", "m", "xquad-r", "cross", "*", "*", "", "f1@20", 1.0 / 3, 130900},
-					{"r1", "m", "xquad-r", "multi", "th", "*", "th/q/7", "rank_distance", 12, 1},
+					{"r1", "m", "xquad-r", "mono", "en", "en", "", "map", 0.7921875, 1190, "v1", t0},
+					{"r1", "m", "xquad-r", "cross", "*", "*", "", "f1@20", 1.0 / 3, 130900, "v1", t0},
+					{"r1", "m", "xquad-r", "multi", "th", "*", "th/q/7", "rank_distance", 12, 1, "v1", t0},
 				})
 			},
 			schema: metricSchema,
 			want: []map[string]any{
-				{"run_id": "r1", "model": "m", "dataset": "xquad-r", "setting": "mono", "query_lang": "en", "cand_lang": "en", "query_id": "", "metric": "map", "value": 0.7921875, "queries": int64(1190)},
-				{"run_id": "r1", "model": "m", "dataset": "xquad-r", "setting": "cross", "query_lang": "*", "cand_lang": "*", "query_id": "", "metric": "f1@20", "value": 0.3333333333333333, "queries": int64(130900)},
-				{"run_id": "r1", "model": "m", "dataset": "xquad-r", "setting": "multi", "query_lang": "th", "cand_lang": "*", "query_id": "th/q/7", "metric": "rank_distance", "value": 12.0, "queries": int64(1)},
+				{"run_id": "r1", "model": "m", "dataset": "xquad-r", "setting": "mono", "query_lang": "en", "cand_lang": "en", "query_id": "", "metric": "map", "value": 0.7921875, "queries": int64(1190), "dataset_version": "v1", "time": t0ms},
+				{"run_id": "r1", "model": "m", "dataset": "xquad-r", "setting": "cross", "query_lang": "*", "cand_lang": "*", "query_id": "", "metric": "f1@20", "value": 0.3333333333333333, "queries": int64(130900), "dataset_version": "v1", "time": t0ms},
+				{"run_id": "r1", "model": "m", "dataset": "xquad-r", "setting": "multi", "query_lang": "th", "cand_lang": "*", "query_id": "th/q/7", "metric": "rank_distance", "value": 12.0, "queries": int64(1), "dataset_version": "v1", "time": t0ms},
 			},
 		},
 		{
@@ -219,7 +225,8 @@ func TestWriterTablesReadBackWithArrow(t *testing.T) {
 
 // metricSchema is the metrics table's columns as an independent reader (pqarrow) sees them.
 var metricSchema = []string{"run_id: utf8", "model: utf8", "dataset: utf8", "setting: utf8", "query_lang: utf8",
-	"cand_lang: utf8", "query_id: utf8", "metric: utf8", "value: float64", "queries: int64"}
+	"cand_lang: utf8", "query_id: utf8", "metric: utf8", "value: float64", "queries: int64",
+	"dataset_version: utf8", "time: timestamp[ms, tz=UTC]"}
 
 func TestWriterEmptyTableHasSchema(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "metrics.parquet")

@@ -5,8 +5,9 @@
 // (cross-lingual) — then, once every language of the dataset is in, in the multilingual pool. It produces
 // per-setting metrics, top-k rankings and the dataset's summary rows.
 //
-// A language that arrives later (a new run that ingests only it) adds only its own settings; the pool
-// settings are recomputed because the pool changed.
+// A language that arrives later (a new run that ingests only it, into a scorer that holds the earlier
+// languages: Load) adds only its own settings; the pool settings are recomputed because the pool changed,
+// and replace the earlier pool's.
 package score
 
 import (
@@ -271,6 +272,8 @@ func (s *Scorer) maybePool(ctx context.Context, d *datasetState, out *Output) er
 		pool = append(pool, d.langs[l].cands.entries...)
 	}
 	for _, l := range done {
+		// The pool changed: its settings are scored afresh, not added to what an earlier pool gave.
+		d.table.Put(metrics.Setting{Dataset: d.name, QueryLang: l, CandLang: metrics.Multi}, metrics.Accumulator{})
 		if err := s.rank(ctx, d, domain.Multi, l, domain.Pool, d.langs[l].queries.entries, pool, out); err != nil {
 			return err
 		}

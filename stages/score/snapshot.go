@@ -1,0 +1,124 @@
+package score
+
+import (
+	"encoding/gob"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+
+	"xling/metrics"
+)
+
+// A snapshot is the scorer's state in exported form, for encoding/gob: what a long-running evaluator
+// (xling serve) keeps on disk between updates, so that a new language is scored against the languages
+// already in without their items being read or encoded again.
+type snapshot struct {
+	Datasets []datasetSnapshot
+}
+
+type datasetSnapshot struct {
+	Name         string
+	Dim          int
+	Langs        []langSnapshot
+	Expect       []string
+	Settings     []metrics.Setting
+	Accumulators []metrics.Accumulator
+	Pooled       string
+	Model        string
+	CrossByQuery map[string]map[string]metrics.Scores
+}
+
+type langSnapshot struct {
+	Lang           string
+	Queries, Cands []entrySnapshot
+	QueryWant      int64
+	CandWant       int64
+}
+
+type entrySnapshot struct {
+	ID, QID string
+	QIDs    []string
+	Vector  []float32
+	Tokens  []int64
+}
+
+// Save writes the scorer's state. Only a settled scorer (every dataset it holds is done) can be saved: a
+// dataset in progress would be restored half-read.
+func (s *Scorer) Save(w io.Writer) error {
+	if !s.Settled() {
+		return fmt.Errorf("score: save: datasets are in progress")
+	}
+	var snap snapshot
+	for _, name := range slices.Sorted(maps.Keys(s.datasets)) {
+		d := s.datasets[name]
+		ds := datasetSnapshot{Name: name, Dim: d.dim, Expect: d.expect, Pooled: d.pooled, Model: d.model, CrossByQuery: d.crossByQuery}
+		for _, st := range d.table.Settings() {
+			ds.Settings = append(ds.Settings, st)
+			ds.Accumulators = append(ds.Accumulators, d.table.Accumulator(st))
+		}
+		for _, lang := range d.complete() {
+			l := d.langs[lang]
+			ds.Langs = append(ds.Langs, langSnapshot{Lang: lang, Queries: entriesOf(l.queries), Cands: entriesOf(l.cands),
+				QueryWant: l.queries.want, CandWant: l.cands.want})
+		}
+		snap.Datasets = append(snap.Datasets, ds)
+	}
+	if err := gob.NewEncoder(w).Encode(snap); err != nil {
+		return fmt.Errorf("score: save: %w", err)
+	}
+	return nil
+}
+
+// Load replaces the scorer's state with one Save wrote. Every language loaded counts as scored: records of
+// it that arrive again are replays, and a new language is scored against it.
+func (s *Scorer) Load(r io.Reader) error {
+	var snap snapshot
+	if err := gob.NewDecoder(r).Decode(&snap); err != nil {
+		return fmt.Errorf("score: load: %w", err)
+	}
+	s.datasets = map[string]*datasetState{}
+	for _, ds := range snap.Datasets {
+		if len(ds.Settings) != len(ds.Accumulators) {
+			return fmt.Errorf("score: load: dataset %s has %d settings and %d accumulators", ds.Name, len(ds.Settings), len(ds.Accumulators))
+		}
+		d := s.dataset(ds.Name)
+		d.dim, d.expect, d.pooled, d.model, d.done = ds.Dim, ds.Expect, ds.Pooled, ds.Model, true
+		if ds.CrossByQuery != nil {
+			d.crossByQuery = ds.CrossByQuery
+		}
+		for i, st := range ds.Settings {
+			d.table.Put(st, ds.Accumulators[i])
+		}
+		for _, ls := range ds.Langs {
+			l := d.lang(ls.Lang)
+			l.scored = true
+			restore(&l.queries, ls.Queries, ls.QueryWant)
+			restore(&l.cands, ls.Cands, ls.CandWant)
+		}
+	}
+	return nil
+}
+
+func entriesOf(sd side) []entrySnapshot {
+	out := make([]entrySnapshot, len(sd.entries))
+	for i, e := range sd.entries {
+		out[i] = entrySnapshot{ID: e.id, QID: e.qid, QIDs: e.qids, Vector: e.vector, Tokens: e.tokens}
+	}
+	return out
+}
+
+func restore(sd *side, es []entrySnapshot, want int64) {
+	sd.want = want
+	for _, e := range es {
+		sd.add(entry{id: e.ID, qid: e.QID, qids: e.QIDs, vector: e.Vector, tokens: e.Tokens})
+	}
+}
+
+// Languages returns the languages of dataset that are scored, sorted.
+func (s *Scorer) Languages(dataset string) []string {
+	if d := s.datasets[dataset]; d != nil {
+		return d.complete()
+	}
+	return nil
+}
