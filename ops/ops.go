@@ -38,6 +38,8 @@ type Status struct {
 	Datasets []string            `json:"datasets,omitempty"`
 	Langs    map[string][]string `json:"langs,omitempty"` // by dataset; none: every language present
 	Stages   []Stage             `json:"stages"`          // one per name: /metrics labels series by stage
+	// Service is what a long-running service (xling serve) adds: what it watches and has done.
+	Service any `json:"service,omitempty"`
 }
 
 // Stage is one stage of the run and its books.
@@ -76,6 +78,8 @@ type Report struct {
 	HealthTimeout time.Duration
 	// Latency, if set, is served on /metrics with the counts.
 	Latency *Latency
+	// Collectors are served on /metrics beside the stages' counts (a service's own series).
+	Collectors []prometheus.Collector
 }
 
 // Latency is a histogram of how long each stage took to handle a message. Its Observe is what
@@ -110,6 +114,7 @@ func Handler(r Report) (http.Handler, error) {
 	if r.Latency != nil {
 		cs = append(cs, r.Latency.h)
 	}
+	cs = append(cs, r.Collectors...)
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("ops: register metrics: %w", err)

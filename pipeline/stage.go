@@ -38,6 +38,11 @@ type Counts struct {
 // Snapshot is a plain copy of Counts.
 type Snapshot struct{ In, Out, Dead, DeadMessages, Emitted, Truncated int64 }
 
+// Add returns the sum of two snapshots: the books of a stage over several runs.
+func (s Snapshot) Add(o Snapshot) Snapshot {
+	return Snapshot{s.In + o.In, s.Out + o.Out, s.Dead + o.Dead, s.DeadMessages + o.DeadMessages, s.Emitted + o.Emitted, s.Truncated + o.Truncated}
+}
+
 // Snapshot reads the counters.
 func (c *Counts) Snapshot() Snapshot {
 	return Snapshot{c.In.Load(), c.Out.Load(), c.Dead.Load(), c.DeadMessages.Load(), c.Emitted.Load(), c.Truncated.Load()}

@@ -1,6 +1,7 @@
 // Command xling evaluates (and trains) multilingual dense retrievers as a Kafka stream processor.
 //
 //	xling run       evaluate a model on XQuAD-R and MLQA-R through the pipeline
+//	xling serve     evaluate continuously as languages and models arrive
 //	xling stage     run one stage of an evaluation as a worker against a shared broker
 //	xling broker    run the embedded Kafka-protocol broker as its own process
 //	xling train     train xling's own encoder through the pipeline
@@ -44,6 +45,8 @@ func dispatch(ctx context.Context, args []string, log *slog.Logger) error {
 	switch args[0] {
 	case "run":
 		return cmdRun(ctx, args[1:], log)
+	case "serve":
+		return cmdServe(ctx, args[1:], log)
 	case "stage":
 		return cmdStage(ctx, args[1:], log)
 	case "broker":
@@ -66,6 +69,7 @@ const usageText = `usage: xling <command> [flags]
 
 commands:
   run       evaluate a model on XQuAD-R and MLQA-R through the Kafka pipeline (embedded broker by default)
+  serve     evaluate continuously as dataset files and models arrive in watched directories (--data, --models)
   stage     run one stage of an evaluation as a worker: xling stage NAME --brokers ADDR --run-id ID
   broker    run the embedded Kafka-protocol broker as its own process (in memory, one machine)
   train     train xling's own encoder (hybrid batch training; adversarial with -lambda)

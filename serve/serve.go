@@ -1,0 +1,537 @@
+// Package serve is xling's long-running evaluator. It watches a data directory and a models directory and,
+// as dataset files and models settle there, evaluates what is new: a new language of a dataset is
+// tokenized, encoded and scored against the languages already in (its 2n+1 language-pair settings and the
+// multilingual pool, which changed), and a new model (or a new version of one) is evaluated on every
+// dataset. Each update appends its own tables under runs/ and rewrites the current view of what it
+// changed under current/; nothing earlier is overwritten.
+//
+// Its state is its own files: a ledger of finished updates (ledger.jsonl) and, per model and dataset, the
+// scorer's state after the last update (snapshots/). A restart reads them and goes on; an update cut off
+// is not in the ledger, so its partial files are removed and it is done again.
+package serve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/parquet-go/parquet-go"
+
+	"xling/dataset"
+	"xling/domain"
+	"xling/evaluate"
+	"xling/pipeline"
+	"xling/sinks"
+)
+
+// Config is what a service watches and how it evaluates.
+type Config struct {
+	DataDir   string
+	ModelsDir string
+	StateDir  string   // the ledger, snapshots, tables and current view
+	Datasets  []string // datasets watched; empty: every known dataset with a folder in DataDir
+	Brokers   []string // empty: the embedded broker
+	// Poll is how often the directories are scanned; 0 means 2s. A file is used once two scans in a row
+	// saw the same size and modification time.
+	Poll time.Duration
+	// Grace is how long an update in flight may run on once the service is told to stop; 0 means 30s.
+	// An update that does not finish in time is dropped and done again after a restart.
+	Grace time.Duration
+	// Eval holds the evaluation settings every update uses (TopK, MaxText, ORTLibrary, Threads, Provider,
+	// WithContext, StoreDSN, Observe); serve sets the rest.
+	Eval evaluate.Config
+}
+
+func (c *Config) defaults() error {
+	if c.DataDir == "" || c.ModelsDir == "" || c.StateDir == "" {
+		return errors.New("serve: a data directory, a models directory and a state directory are required")
+	}
+	if c.Poll <= 0 {
+		c.Poll = 2 * time.Second
+	}
+	if c.Grace <= 0 {
+		c.Grace = 30 * time.Second
+	}
+	if len(c.Datasets) == 0 {
+		for _, d := range []string{dataset.XQuADR, dataset.MLQAR, dataset.XQuAD} {
+			if fi, err := os.Stat(filepath.Join(c.DataDir, d)); err == nil && fi.IsDir() {
+				c.Datasets = append(c.Datasets, d)
+			}
+		}
+	}
+	return nil
+}
+
+// Service evaluates as data and models arrive. Make it with New, run it with Run, then Close it.
+type Service struct {
+	cfg    Config
+	log    *slog.Logger
+	broker *pipeline.Broker
+	topics pipeline.Topics
+	ledger *ledger
+	watch  *watcher
+	stats  *stats
+
+	mu       sync.Mutex
+	status   Status
+	job      *evaluate.Job // the update in flight, for its counts
+	totals   map[string]pipeline.Snapshot // each stage's books over the updates that ended
+	failures map[string]Failure
+}
+
+// Status is the service as /status reports it.
+type Status struct {
+	// State is idle (nothing to do), waiting (files are still changing) or working (an update runs).
+	State      string          `json:"state"`
+	Scans      int64           `json:"scans"`
+	Datasets   []DatasetStatus `json:"datasets"`
+	Models     []ModelStatus   `json:"models"`
+	Done       []Update        `json:"done"`
+	InProgress *Progress       `json:"in_progress,omitempty"`
+	Failures   []Failure       `json:"failures,omitempty"`
+	// Stages are each stage's books since the service started: the updates that ended and the one in
+	// flight, so that /metrics' counters only grow.
+	Stages []evaluate.StageCounts `json:"-"` // served as ops stages
+}
+
+// States of the service.
+const (
+	Idle    = "idle"
+	Waiting = "waiting"
+	Working = "working"
+)
+
+// DatasetStatus is a dataset's settled languages as the last scan saw them.
+type DatasetStatus struct {
+	Name    string   `json:"name"`
+	Langs   []string `json:"langs"`
+	Version string   `json:"version"`
+	Waiting []string `json:"waiting,omitempty"` // files still changing
+}
+
+// ModelStatus is a model of the models directory.
+type ModelStatus struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	Path    string `json:"path"`
+}
+
+// Progress is the update in flight.
+type Progress struct {
+	RunID   string                 `json:"run_id"`
+	Model   string                 `json:"model"`
+	Dataset string                 `json:"dataset"`
+	Langs   []string               `json:"langs"`
+	Full    bool                   `json:"full"`
+	Started time.Time              `json:"started"`
+}
+
+// Failure is why something the service found cannot be evaluated; it is tried again once its files change.
+type Failure struct {
+	What  string    `json:"what"` // the file, model or update
+	Error string    `json:"error"`
+	Time  time.Time `json:"time"`
+}
+
+// New connects to the broker (starting the embedded one unless cfg.Brokers names a cluster), creates the
+// topics and reads the state directory; nothing is scanned until Run.
+func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Service, err error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	for _, d := range []string{"runs", "snapshots", "current"} {
+		if err := os.MkdirAll(filepath.Join(cfg.StateDir, d), 0o755); err != nil {
+			return nil, fmt.Errorf("serve: %w", err)
+		}
+	}
+	s := &Service{cfg: cfg, log: log, watch: newWatcher(), failures: map[string]Failure{}, stats: newStats(), totals: map[string]pipeline.Snapshot{}}
+	if s.ledger, err = openLedger(filepath.Join(cfg.StateDir, "ledger.jsonl")); err != nil {
+		return nil, fmt.Errorf("serve: %w", err)
+	}
+	if err := s.removeUnfinished(); err != nil {
+		return nil, err
+	}
+	s.topics = cfg.Eval.Topics
+	if s.topics.Prefix == "" {
+		s.topics = pipeline.DefaultTopics()
+		s.topics.Prefix = "xling.serve."
+	}
+	if s.broker, err = pipeline.Connect(ctx, pipeline.BrokerConfig{Addrs: cfg.Brokers, Log: log}); err != nil {
+		return nil, fmt.Errorf("serve: %w", err)
+	}
+	if err := s.broker.CreateTopics(ctx, s.topics.Partitions, s.topics.Evaluation()...); err != nil {
+		s.broker.Close()
+		return nil, fmt.Errorf("serve: %w", err)
+	}
+	s.status = Status{State: Waiting, Done: slices.Clone(s.ledger.updates)}
+	return s, nil
+}
+
+// removeUnfinished deletes what an update cut off by a crash or a stop left: its tables and snapshot are
+// not in the ledger.
+func (s *Service) removeUnfinished() error {
+	runs, snaps := map[string]bool{}, map[string]bool{}
+	for _, u := range s.ledger.updates {
+		runs[u.RunID] = true
+		snaps[filepath.Base(u.Snapshot)] = true
+	}
+	for dir, keep := range map[string]map[string]bool{"runs": runs, "snapshots": snaps} {
+		entries, err := os.ReadDir(filepath.Join(s.cfg.StateDir, dir))
+		if err != nil {
+			return fmt.Errorf("serve: %w", err)
+		}
+		for _, e := range entries {
+			if !keep[e.Name()] {
+				s.log.Info("removing what an unfinished update left", "path", filepath.Join(dir, e.Name()))
+				if err := os.RemoveAll(filepath.Join(s.cfg.StateDir, dir, e.Name())); err != nil {
+					return fmt.Errorf("serve: %w", err)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// Close releases the broker.
+func (s *Service) Close() error { return s.broker.Close() }
+
+// Ping asks the broker for its brokers: an error says it does not answer.
+func (s *Service) Ping(ctx context.Context) error { return s.broker.Ping(ctx) }
+
+// Status returns the service's state, with the counts of the update in flight.
+func (s *Service) Status() Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.status
+	st.Done = slices.Clone(st.Done)
+	flight := map[string]evaluate.StageCounts{}
+	if s.job != nil {
+		for _, c := range s.job.Counts() {
+			flight[c.Stage] = c
+		}
+	}
+	for _, name := range evaluate.StageNames() {
+		c, ok := flight[name]
+		c.Stage, c.Finished = name, !ok || c.Finished
+		c.Snapshot = c.Snapshot.Add(s.totals[name])
+		st.Stages = append(st.Stages, c)
+	}
+	st.Failures = slices.SortedFunc(maps.Values(s.failures), func(a, b Failure) int { return a.Time.Compare(b.Time) })
+	return st
+}
+
+// Run scans and evaluates until ctx ends, then gives the update in flight cfg.Grace to finish. It returns
+// nil on a stop; an error only when the state directory cannot be written.
+func (s *Service) Run(ctx context.Context) error {
+	tick := time.NewTicker(s.cfg.Poll)
+	defer tick.Stop()
+	for {
+		u, ok := s.scan()
+		if ok {
+			if err := s.update(ctx, u); err != nil {
+				return err
+			}
+			if ctx.Err() == nil {
+				continue // scan again at once: there may be more to do
+			}
+		}
+		select {
+		case <-ctx.Done():
+			s.log.Info("serve stopped", "updates", len(s.ledger.updates))
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
+// plan is one update to make.
+type plan struct {
+	model   modelView
+	view    datasetView
+	langs   []string // the languages to evaluate
+	full    bool
+	prev    *Update
+	version string
+	key     string // identifies the plan's inputs, for its failure
+}
+
+// scan looks at the directories and returns the first update to make, if any.
+func (s *Service) scan() (plan, bool) {
+	s.watch.next()
+	var views []datasetView
+	var waiting bool
+	dstatus := []DatasetStatus{}
+	for _, name := range s.cfg.Datasets {
+		v, err := s.watch.scanDataset(s.cfg.DataDir, name)
+		if err != nil {
+			s.fail(filepath.Join(s.cfg.DataDir, name), err)
+		}
+		waiting = waiting || len(v.waiting) > 0
+		views = append(views, v)
+		dstatus = append(dstatus, DatasetStatus{Name: name, Langs: v.langs(), Version: version(v.files), Waiting: v.waiting})
+	}
+	models, mwait, bad := s.watch.scanModels(s.cfg.ModelsDir)
+	for path, err := range bad {
+		s.fail(path, err)
+	}
+	waiting = waiting || len(mwait) > 0
+	mstatus := []ModelStatus{}
+	for _, m := range models {
+		mstatus = append(mstatus, ModelStatus{Name: m.name, Version: m.version, Path: m.path})
+	}
+
+	var next plan
+	found := false
+	for _, m := range models {
+		for _, v := range views {
+			if p, ok := s.planFor(m, v); ok && !found {
+				next, found = p, true
+			}
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.status.Scans++
+	s.status.Datasets, s.status.Models = dstatus, mstatus
+	switch {
+	case found:
+		s.status.State = Working
+	case waiting:
+		s.status.State = Waiting
+	default:
+		s.status.State = Idle
+	}
+	return next, found
+}
+
+// planFor decides what model m needs on dataset v: nothing, its new languages, or everything (first
+// sight, a new model version, or a language file that changed or went away).
+func (s *Service) planFor(m modelView, v datasetView) (plan, bool) {
+	if len(v.files) == 0 {
+		return plan{}, false
+	}
+	p := plan{model: m, view: v, version: version(v.files)}
+	prev, ok := s.ledger.latest(m.name, v.name)
+	switch {
+	case !ok || prev.ModelVersion != m.version:
+		p.full, p.langs = true, v.langs()
+	default:
+		for l, sum := range prev.Files {
+			if v.files[l] != sum {
+				p.full = true
+			}
+		}
+		if p.full {
+			p.langs = v.langs()
+			break
+		}
+		for _, l := range v.langs() {
+			if _, had := prev.Files[l]; !had {
+				p.langs = append(p.langs, l)
+			}
+		}
+		if len(p.langs) == 0 {
+			return plan{}, false
+		}
+		p.prev = &prev
+	}
+	p.key = fmt.Sprintf("%s@%s on %s@%s", m.name, m.version, v.name, p.version)
+	s.mu.Lock()
+	_, failed := s.failures[p.key]
+	s.mu.Unlock()
+	return p, !failed
+}
+
+// fail records why what cannot be used, logging it the first time.
+func (s *Service) fail(what string, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if f, ok := s.failures[what]; ok && f.Error == err.Error() {
+		return
+	}
+	s.log.Error("serve: cannot use", "what", what, "err", err)
+	s.failures[what] = Failure{What: what, Error: err.Error(), Time: time.Now().UTC()}
+	s.stats.failures.Inc()
+}
+
+// update runs one planned update to its end and records it. Only a failure to write the state directory
+// is returned; a bad input is recorded as the plan's failure and the service goes on.
+func (s *Service) update(ctx context.Context, p plan) error {
+	start := time.Now().UTC()
+	seq := len(s.ledger.updates) + 1
+	runID := fmt.Sprintf("u%05d-%s", seq, start.Format("20060102T150405"))
+	sc := evaluate.NewScorer(evaluate.Config{ModelName: p.model.name, TopK: s.cfg.Eval.TopK}, s.log)
+	if p.prev != nil {
+		f, err := os.Open(filepath.Join(s.cfg.StateDir, p.prev.Snapshot))
+		if err == nil {
+			err = sc.Load(f)
+			f.Close()
+		}
+		if err != nil {
+			return fmt.Errorf("serve: restore the scorer of %s: %w", p.prev.RunID, err)
+		}
+	}
+	cfg := s.cfg.Eval
+	cfg.DataDir, cfg.OutDir = s.cfg.DataDir, filepath.Join(s.cfg.StateDir, "runs")
+	cfg.Datasets, cfg.Langs = []string{p.view.name}, map[string][]string{p.view.name: p.langs}
+	cfg.Model, cfg.ModelName, cfg.RunID = p.model.path, p.model.name, runID
+	cfg.Brokers, cfg.Topics = s.broker.Addrs, s.topics
+	cfg.DatasetVersions, cfg.Scorer = map[string]string{p.view.name: p.version}, sc
+	cfg.Terminal = nil
+	if cfg.Progress == 0 {
+		cfg.Progress = time.Hour // one line per update is the service's log, not a progress line every 2s
+	}
+
+	// The update runs on a context of its own, so that a stop gives it Grace to finish rather than cutting it.
+	jctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	stopGrace := context.AfterFunc(ctx, func() {
+		s.log.Info("serve stopping: the update in flight has a grace period to finish", "run_id", runID, "grace", s.cfg.Grace)
+		time.AfterFunc(s.cfg.Grace, cancel)
+	})
+	defer stopGrace()
+
+	job, err := evaluate.Open(jctx, cfg, s.log)
+	if err != nil {
+		s.fail(p.key, err)
+		return nil
+	}
+	defer job.Close()
+	s.mu.Lock()
+	s.job = job
+	s.status.InProgress = &Progress{RunID: runID, Model: p.model.name, Dataset: p.view.name, Langs: p.langs, Full: p.full, Started: start}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		for _, c := range job.Counts() {
+			s.totals[c.Stage] = s.totals[c.Stage].Add(c.Snapshot)
+		}
+		s.job, s.status.InProgress = nil, nil
+		s.mu.Unlock()
+	}()
+	res, err := job.Evaluate(jctx)
+	if err != nil {
+		os.RemoveAll(filepath.Join(cfg.OutDir, runID))
+		if jctx.Err() != nil {
+			s.log.Info("serve: update dropped at stop; it is done again after a restart", "run_id", runID)
+			return nil
+		}
+		s.fail(p.key, err)
+		return nil
+	}
+	// A file that changed while it was read is not the version planned: drop the update, and the next
+	// scan plans the new version once it settles.
+	for _, in := range res.Inputs {
+		if in.SHA256 != p.view.files[in.Lang] {
+			os.RemoveAll(filepath.Join(cfg.OutDir, runID))
+			s.log.Warn("serve: a dataset file changed while it was read; the update is dropped", "file", in.Path)
+			return nil
+		}
+	}
+	u := Update{Seq: seq, RunID: runID, Model: p.model.name, ModelVersion: p.model.version, ModelPath: p.model.path,
+		Dataset: p.view.name, DatasetVersion: p.version, Files: p.view.files, Added: p.langs, Full: p.full,
+		Snapshot: filepath.Join("snapshots", runID+".gob"), Started: start}
+	for _, m := range res.Metrics {
+		if m.QueryID != "" || m.Name != "map" {
+			continue
+		}
+		switch m.Setting {
+		case domain.Mono, domain.Cross:
+			u.Settings++
+		case domain.Multi:
+			u.Pools++
+		}
+	}
+	if err := saveScorer(filepath.Join(s.cfg.StateDir, u.Snapshot), sc); err != nil {
+		return err
+	}
+	if err := s.writeCurrent(u); err != nil {
+		return err
+	}
+	u.Finished = time.Now().UTC()
+	if err := s.ledger.append(u); err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	if p.prev != nil {
+		os.Remove(filepath.Join(s.cfg.StateDir, p.prev.Snapshot)) // superseded; the ledger names the new one
+	}
+	s.stats.record(u)
+	s.mu.Lock()
+	s.status.Done = append(s.status.Done, u)
+	s.mu.Unlock()
+	s.log.Info("update", "run_id", runID, "model", u.Model, "dataset", u.Dataset, "added", u.Added, "full", u.Full,
+		"settings", u.Settings, "pools", u.Pools, "dataset_version", u.DatasetVersion, "elapsed", u.Finished.Sub(start).Round(time.Millisecond))
+	return nil
+}
+
+func saveScorer(path string, sc interface{ Save(w io.Writer) error }) error {
+	f, err := sinks.CreateFile(path)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	if err := sc.Save(f); err != nil {
+		f.Abort()
+		return fmt.Errorf("serve: %w", err)
+	}
+	if _, err := f.Commit(); err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	return nil
+}
+
+// writeCurrent rewrites the current view of u's model and dataset: the newest row of each key over the
+// updates since the last full one, u included.
+func (s *Service) writeCurrent(u Update) error {
+	ups := append(s.ledger.current(u.Model, u.Dataset), u)
+	if u.Full {
+		ups = []Update{u}
+	}
+	dir := filepath.Join(s.cfg.StateDir, "current", u.Model, u.Dataset)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	runs := filepath.Join(s.cfg.StateDir, "runs")
+	if err := newest[sinks.MetricRow](runs, ups, "metrics.parquet", filepath.Join(dir, "metrics.parquet")); err != nil {
+		return err
+	}
+	return newest[sinks.RankingRow](runs, ups, "rankings.parquet", filepath.Join(dir, "rankings.parquet"))
+}
+
+func newest[T sinks.Row](runs string, ups []Update, file, out string) error {
+	at := map[string]int{}
+	var rows []T
+	for _, u := range ups {
+		rs, err := parquet.ReadFile[T](filepath.Join(runs, u.RunID, file))
+		if err != nil {
+			return fmt.Errorf("serve: current view: %w", err)
+		}
+		for _, r := range rs {
+			if i, ok := at[r.Key()]; ok {
+				rows[i] = r
+				continue
+			}
+			at[r.Key()] = len(rows)
+			rows = append(rows, r)
+		}
+	}
+	w, err := sinks.Create[T](out, sinks.Options{})
+	if err != nil {
+		return fmt.Errorf("serve: current view: %w", err)
+	}
+	if err := w.Write(rows...); err != nil {
+		w.Abort()
+		return fmt.Errorf("serve: current view: %w", err)
+	}
+	if _, err := w.Close(); err != nil {
+		return fmt.Errorf("serve: current view: %w", err)
+	}
+	return nil
+}

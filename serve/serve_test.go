@@ -1,0 +1,306 @@
+package serve
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/parquet-go/parquet-go"
+
+	"xling/dataset"
+	"xling/encoder/hashbag"
+	"xling/evaluate"
+	"xling/internal/testenv"
+	"xling/ops"
+	"xling/ops/opstest"
+	"xling/sinks"
+	"xling/tokenizer/ngram"
+)
+
+// writeModel writes a small random encoder (seeded) to path, as a model someone drops into the folder.
+func writeModel(t *testing.T, path string, seed uint64) {
+	t.Helper()
+	cfg := ngram.DefaultConfig()
+	cfg.Buckets = 1 << 14
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := hashbag.NewRandom(cfg, 32, 32, seed).WriteONNX(f); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// service is a running service with its operations endpoint, as `xling serve` runs it.
+type service struct {
+	url  string
+	stop func() error
+}
+
+func start(t *testing.T, cfg Config) *service {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	lat := ops.NewLatency()
+	cfg.Eval.Observe = lat.Observe // as xling serve does: encode and score latency on /metrics
+	svc, nerr := New(ctx, cfg, slog.New(slog.DiscardHandler))
+	if nerr != nil {
+		t.Fatal(nerr)
+	}
+	h, herr := ops.Handler(svc.Report(lat))
+	if herr != nil {
+		t.Fatal(herr)
+	}
+	srv := httptest.NewServer(h)
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(ctx) }()
+	s := &service{url: srv.URL}
+	var once sync.Once
+	var err error
+	s.stop = func() error {
+		once.Do(func() {
+			cancel()
+			err = <-done
+			srv.Close()
+			svc.Close()
+		})
+		return err
+	}
+	t.Cleanup(func() { s.stop() })
+	return s
+}
+
+// status is /status as a client reads it.
+type status struct {
+	RunID   string `json:"run_id"`
+	Service struct {
+		State    string    `json:"state"`
+		Scans    int64     `json:"scans"`
+		Done     []Update  `json:"done"`
+		Failures []Failure `json:"failures"`
+	} `json:"service"`
+	Stages []struct {
+		Name string `json:"name"`
+		In   int64  `json:"in"`
+	} `json:"stages"`
+}
+
+func (s *service) status(t *testing.T) status {
+	t.Helper()
+	resp, err := http.Get(s.url + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var st status
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// waitIdle waits until the service is idle with done updates recorded, and at least two scans after since.
+func (s *service) waitIdle(t *testing.T, done int, since int64) status {
+	t.Helper()
+	deadline := time.Now().Add(4 * time.Minute)
+	for time.Now().Before(deadline) {
+		st := s.status(t)
+		if st.Service.State == Idle && len(st.Service.Done) == done && st.Service.Scans >= since+2 {
+			return st
+		}
+		if len(st.Service.Done) > done {
+			t.Fatalf("%d updates, want %d: %+v", len(st.Service.Done), done, st.Service.Done)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("not idle with %d updates in time: %+v", done, s.status(t))
+	return status{}
+}
+
+func metricKey(m sinks.MetricRow) string {
+	return strings.Join([]string{m.Model, m.Dataset, m.Setting, m.QueryLang, m.CandLang, m.QueryID, m.Metric}, " ")
+}
+
+func readMetrics(t *testing.T, path string) []sinks.MetricRow {
+	t.Helper()
+	rows, err := parquet.ReadFile[sinks.MetricRow](path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows
+}
+
+// The issue's demo: serve XQuAD-R with three languages, add a fourth file, and the update scores exactly
+// the new settings — 2n+1 = 7 language pairs and the pool of every language — with the values of a
+// from-scratch run over all four; a model dropped in is evaluated without a restart; a restart redoes
+// nothing; /metrics parses as Prometheus text.
+func TestServeScoresOnlyANewLanguagesSettingsAndANewModel(t *testing.T) {
+	src := filepath.Join(testenv.DataDir(t), dataset.XQuADR)
+	root := t.TempDir()
+	data, models, state := filepath.Join(root, "data"), filepath.Join(root, "models"), filepath.Join(root, "state")
+	for _, d := range []string{filepath.Join(data, dataset.XQuADR), models} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := []string{"de", "el", "en"}
+	for _, l := range old {
+		copyFile(t, filepath.Join(src, l+".json"), filepath.Join(data, dataset.XQuADR, l+".json"))
+	}
+	writeModel(t, filepath.Join(models, "small.onnx"), 7)
+	cfg := Config{DataDir: data, ModelsDir: models, StateDir: state, Datasets: []string{dataset.XQuADR}, Poll: 100 * time.Millisecond,
+		Eval: evaluate.Config{ORTLibrary: testenv.ORTLibrary(t), TopK: 3}}
+	svc := start(t, cfg)
+	st := svc.waitIdle(t, 1, 0)
+	if u := st.Service.Done[0]; !u.Full || !slices.Equal(u.Added, old) || u.Settings != 9 || u.Pools != 3 {
+		t.Fatalf("first update %+v, want all of %v: 9 language pairs and 3 pools", u, old)
+	}
+
+	copyFile(t, filepath.Join(src, "es.json"), filepath.Join(data, dataset.XQuADR, "es.json"))
+	st = svc.waitIdle(t, 2, st.Service.Scans)
+	inc := st.Service.Done[1]
+	if inc.Full || !slices.Equal(inc.Added, []string{"es"}) || inc.Settings != 2*len(old)+1 || inc.Pools != len(old)+1 {
+		t.Errorf("update %+v, want es alone: %d language pairs and %d pools", inc, 2*len(old)+1, len(old)+1)
+	}
+	// What the update's own table holds, read back independently of the service's books.
+	pairs := map[string]bool{}
+	got := readMetrics(t, filepath.Join(state, "runs", inc.RunID, "metrics.parquet"))
+	for _, m := range got {
+		if (m.Setting == "mono" || m.Setting == "cross") && m.QueryID == "" && m.Metric == "map" {
+			pairs[m.QueryLang+"->"+m.CandLang] = true
+		}
+		if m.RunID != inc.RunID || m.DatasetVersion != inc.DatasetVersion || m.Time.IsZero() {
+			t.Fatalf("row not versioned by its update: %+v", m)
+		}
+	}
+	want := []string{"de->es", "el->es", "en->es", "es->de", "es->el", "es->en", "es->es"}
+	if keys := slices.Sorted(func(yield func(string) bool) {
+		for k := range pairs {
+			if !yield(k) {
+				return
+			}
+		}
+	}); !slices.Equal(keys, want) {
+		t.Errorf("language pairs scored %v, want %v", keys, want)
+	}
+
+	// A from-scratch run over all four languages: the update's rows, and the current view, hold its values.
+	all := append(slices.Clone(old), "es")
+	scratch, err := evaluate.Run(context.Background(), evaluate.Config{DataDir: data, OutDir: t.TempDir(), Datasets: []string{dataset.XQuADR},
+		Langs: map[string][]string{dataset.XQuADR: all}, Model: filepath.Join(models, "small.onnx"), ModelName: "small", RunID: "scratch",
+		TopK: 3, ORTLibrary: testenv.ORTLibrary(t), Progress: time.Hour}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantByKey := map[string]float64{}
+	for _, m := range readMetrics(t, filepath.Join(scratch.Dir, "metrics.parquet")) {
+		wantByKey[metricKey(m)] = m.Value
+	}
+	compare := func(what string, rows []sinks.MetricRow, whole bool) {
+		t.Helper()
+		bad := 0
+		for _, m := range rows {
+			w, ok := wantByKey[metricKey(m)]
+			if (!ok || !testenv.Close(m.Value, w, 1e-9)) && bad < 5 {
+				bad++
+				t.Errorf("%s: %s = %v, from scratch %v (present %v)", what, metricKey(m), m.Value, w, ok)
+			}
+		}
+		if whole && len(rows) != len(wantByKey) {
+			t.Errorf("%s has %d rows, the from-scratch run %d", what, len(rows), len(wantByKey))
+		}
+	}
+	compare("update", got, false)
+	compare("current view", readMetrics(t, filepath.Join(state, "current", "small", dataset.XQuADR, "metrics.parquet")), true)
+
+	// A second model dropped in is evaluated on every language, with no restart.
+	writeModel(t, filepath.Join(models, "small2.onnx"), 11)
+	st = svc.waitIdle(t, 3, st.Service.Scans)
+	if u := st.Service.Done[2]; u.Model != "small2" || !u.Full || !slices.Equal(u.Added, all) || u.Settings != 16 || u.Pools != 4 {
+		t.Errorf("new model's update %+v, want small2 on all four languages", u)
+	}
+
+	// /metrics in the Prometheus text format, parsed by Prometheus' own parser.
+	families := opstest.Scrape(t, svc.url)
+	value := func(name string, labels map[string]string) (float64, bool) {
+		f := families[name]
+		if f == nil {
+			return 0, false
+		}
+	next:
+		for _, m := range f.Metric {
+			for _, l := range m.Label {
+				if v, ok := labels[l.GetName()]; ok && v != l.GetValue() {
+					continue next
+				}
+			}
+			switch {
+			case m.Counter != nil:
+				return m.Counter.GetValue(), true
+			case m.Gauge != nil:
+				return m.Gauge.GetValue(), true
+			}
+		}
+		return 0, false
+	}
+	for _, c := range []struct {
+		name   string
+		labels map[string]string
+		want   float64
+	}{
+		{"xling_serve_updates_total", map[string]string{"kind": "full"}, 2},
+		{"xling_serve_updates_total", map[string]string{"kind": "incremental"}, 1},
+		{"xling_serve_settings_computed_total", map[string]string{"setting": "pair"}, 9 + 7 + 16},
+		{"xling_serve_settings_computed_total", map[string]string{"setting": "pool"}, 3 + 4 + 4},
+		{"xling_consumer_lag_records", map[string]string{"stage": "encode"}, 0},
+		{"xling_consumer_lag_records", map[string]string{"stage": "sink-metrics"}, 0},
+	} {
+		if v, ok := value(c.name, c.labels); !ok || v != c.want {
+			t.Errorf("%s%v = %v (present %v), want %v", c.name, c.labels, v, ok, c.want)
+		}
+	}
+	if v, ok := value("xling_stage_records_in_total", map[string]string{"stage": "encode"}); !ok || !(v > 0) {
+		t.Errorf("encode records in = %v (present %v)", v, ok)
+	}
+	stages := map[string]uint64{}
+	for _, m := range families["xling_stage_message_duration_seconds"].GetMetric() {
+		for _, l := range m.GetLabel() {
+			stages[l.GetValue()] = m.GetHistogram().GetSampleCount()
+		}
+	}
+	if stages["encode"] == 0 || stages["score"] == 0 {
+		t.Errorf("latency histogram samples by stage %v, want encode and score", stages)
+	}
+
+	// A restart reads the ledger and redoes nothing.
+	if err := svc.stop(); err != nil {
+		t.Fatal(err)
+	}
+	again := start(t, cfg)
+	st = again.waitIdle(t, 3, 0)
+	if n := len(st.Service.Failures); n != 0 {
+		t.Errorf("failures after restart: %+v", st.Service.Failures)
+	}
+}
