@@ -82,7 +82,7 @@ type Service struct {
 
 	mu       sync.Mutex
 	status   Status
-	job      *evaluate.Job // the update in flight, for its counts
+	job      *evaluate.Job                // the update in flight, for its counts
 	totals   map[string]pipeline.Snapshot // each stage's books over the updates that ended
 	failures map[string]Failure
 }
@@ -126,12 +126,12 @@ type ModelStatus struct {
 
 // Progress is the update in flight.
 type Progress struct {
-	RunID   string                 `json:"run_id"`
-	Model   string                 `json:"model"`
-	Dataset string                 `json:"dataset"`
-	Langs   []string               `json:"langs"`
-	Full    bool                   `json:"full"`
-	Started time.Time              `json:"started"`
+	RunID   string    `json:"run_id"`
+	Model   string    `json:"model"`
+	Dataset string    `json:"dataset"`
+	Langs   []string  `json:"langs"`
+	Full    bool      `json:"full"`
+	Started time.Time `json:"started"`
 }
 
 // Failure is why something the service found cannot be evaluated; it is tried again once its files change.
