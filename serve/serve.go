@@ -20,6 +20,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -84,7 +85,9 @@ type Service struct {
 	status   Status
 	job      *evaluate.Job                // the update in flight, for its counts
 	totals   map[string]pipeline.Snapshot // each stage's books over the updates that ended
-	failures map[string]Failure
+	// Failures: of the files the last scan found (bad files, models), and of updates, by the plan's
+	// inputs (tried again once those change).
+	fileFailures, updateFailures map[string]Failure
 }
 
 // Status is the service as /status reports it.
@@ -152,7 +155,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Service, err err
 			return nil, fmt.Errorf("serve: %w", err)
 		}
 	}
-	s := &Service{cfg: cfg, log: log, watch: newWatcher(), failures: map[string]Failure{}, stats: newStats(), totals: map[string]pipeline.Snapshot{}}
+	s := &Service{cfg: cfg, log: log, watch: newWatcher(), fileFailures: map[string]Failure{}, updateFailures: map[string]Failure{}, stats: newStats(), totals: map[string]pipeline.Snapshot{}}
 	if s.ledger, err = openLedger(filepath.Join(cfg.StateDir, "ledger.jsonl")); err != nil {
 		return nil, fmt.Errorf("serve: %w", err)
 	}
@@ -224,7 +227,8 @@ func (s *Service) Status() Status {
 		c.Snapshot = c.Snapshot.Add(s.totals[name])
 		st.Stages = append(st.Stages, c)
 	}
-	st.Failures = slices.SortedFunc(maps.Values(s.failures), func(a, b Failure) int { return a.Time.Compare(b.Time) })
+	st.Failures = slices.SortedFunc(maps.Values(s.fileFailures), func(a, b Failure) int { return strings.Compare(a.What, b.What) })
+	st.Failures = append(st.Failures, slices.SortedFunc(maps.Values(s.updateFailures), func(a, b Failure) int { return a.Time.Compare(b.Time) })...)
 	return st
 }
 
@@ -269,19 +273,18 @@ func (s *Service) scan() (plan, bool) {
 	var views []datasetView
 	var waiting bool
 	dstatus := []DatasetStatus{}
+	bad := map[string]error{}
 	for _, name := range s.cfg.Datasets {
-		v, err := s.watch.scanDataset(s.cfg.DataDir, name)
+		v, err := s.watch.scanDataset(s.cfg.DataDir, name, bad)
 		if err != nil {
-			s.fail(filepath.Join(s.cfg.DataDir, name), err)
+			bad[filepath.Join(s.cfg.DataDir, name)] = err
 		}
 		waiting = waiting || len(v.waiting) > 0
 		views = append(views, v)
 		dstatus = append(dstatus, DatasetStatus{Name: name, Langs: v.langs(), Version: version(v.files), Waiting: v.waiting})
 	}
-	models, mwait, bad := s.watch.scanModels(s.cfg.ModelsDir)
-	for path, err := range bad {
-		s.fail(path, err)
-	}
+	models, mwait := s.watch.scanModels(s.cfg.ModelsDir, bad)
+	s.fileFailed(bad)
 	waiting = waiting || len(mwait) > 0
 	mstatus := []ModelStatus{}
 	for _, m := range models {
@@ -345,21 +348,35 @@ func (s *Service) planFor(m modelView, v datasetView) (plan, bool) {
 	}
 	p.key = fmt.Sprintf("%s@%s on %s@%s", m.name, m.version, v.name, p.version)
 	s.mu.Lock()
-	_, failed := s.failures[p.key]
+	_, failed := s.updateFailures[p.key]
 	s.mu.Unlock()
 	return p, !failed
 }
 
-// fail records why what cannot be used, logging it the first time.
-func (s *Service) fail(what string, err error) {
+// fileFailed records the files and models a scan could not use, logging each the first time.
+func (s *Service) fileFailed(bad map[string]error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if f, ok := s.failures[what]; ok && f.Error == err.Error() {
-		return
+	now := map[string]Failure{}
+	for what, err := range bad {
+		f, ok := s.fileFailures[what]
+		if !ok || f.Error != err.Error() {
+			s.log.Error("serve: cannot use", "what", what, "err", err)
+			s.stats.failures.Inc()
+			f = Failure{What: what, Error: err.Error(), Time: time.Now().UTC()}
+		}
+		now[what] = f
 	}
-	s.log.Error("serve: cannot use", "what", what, "err", err)
-	s.failures[what] = Failure{What: what, Error: err.Error(), Time: time.Now().UTC()}
+	s.fileFailures = now
+}
+
+// updateFailed records that the update of plan key failed; it is not tried again until its inputs change.
+func (s *Service) updateFailed(key string, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.log.Error("serve: update failed", "update", key, "err", err)
 	s.stats.failures.Inc()
+	s.updateFailures[key] = Failure{What: key, Error: err.Error(), Time: time.Now().UTC()}
 }
 
 // update runs one planned update to its end and records it. Only a failure to write the state directory
@@ -401,7 +418,7 @@ func (s *Service) update(ctx context.Context, p plan) error {
 
 	job, err := evaluate.Open(jctx, cfg, s.log)
 	if err != nil {
-		s.fail(p.key, err)
+		s.updateFailed(p.key, err)
 		return nil
 	}
 	defer job.Close()
@@ -424,7 +441,7 @@ func (s *Service) update(ctx context.Context, p plan) error {
 			s.log.Info("serve: update dropped at stop; it is done again after a restart", "run_id", runID)
 			return nil
 		}
-		s.fail(p.key, err)
+		s.updateFailed(p.key, err)
 		return nil
 	}
 	// A file that changed while it was read is not the version planned: drop the update, and the next

@@ -237,8 +237,8 @@ func TestServeScoresOnlyANewLanguagesSettingsAndANewModel(t *testing.T) {
 
 	// A second model dropped in is evaluated on every language, with no restart.
 	writeModel(t, filepath.Join(models, "small2.onnx"), 11)
-	st = svc.waitIdle(t, 3, st.Service.Scans)
-	if u := st.Service.Done[2]; u.Model != "small2" || !u.Full || !slices.Equal(u.Added, all) || u.Settings != 16 || u.Pools != 4 {
+	st = svc.waitIdle(t, 2, st.Service.Scans)
+	if u := st.Service.Done[1]; u.Model != "small2" || !u.Full || !slices.Equal(u.Added, all) || u.Settings != 16 || u.Pools != 4 {
 		t.Errorf("new model's update %+v, want small2 on all four languages", u)
 	}
 
@@ -302,5 +302,89 @@ func TestServeScoresOnlyANewLanguagesSettingsAndANewModel(t *testing.T) {
 	st = again.waitIdle(t, 3, 0)
 	if n := len(st.Service.Failures); n != 0 {
 		t.Errorf("failures after restart: %+v", st.Service.Failures)
+	}
+}
+
+// Bad input in the watched folders — a half-copied dataset file, a model file that is not ONNX, a model
+// directory without its tokenizer — is reported on /status naming the file, and
+// the service evaluates what is good and keeps running; a mended file is taken up.
+func TestServeReportsBadFilesAndKeepsServing(t *testing.T) {
+	src := filepath.Join(testenv.DataDir(t), dataset.XQuADR)
+	root := t.TempDir()
+	data, models := filepath.Join(root, "data"), filepath.Join(root, "models")
+	xq := filepath.Join(data, dataset.XQuADR)
+	for _, d := range []string{xq, filepath.Join(models, "nodir")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, l := range []string{"de", "en"} {
+		copyFile(t, filepath.Join(src, l+".json"), filepath.Join(xq, l+".json"))
+	}
+	whole, err := os.ReadFile(filepath.Join(src, "el.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string][]byte{
+		filepath.Join(xq, "el.json"):                 whole[:len(whole)/2], // a copy cut off half-way
+		filepath.Join(models, "broken.onnx"):         []byte("this is not an ONNX model"),
+		filepath.Join(models, "nodir", "xling.json"): []byte(`{"pooling": "mean"}`),
+		filepath.Join(models, "nodir", "model.onnx"): []byte("x"),
+	}
+	for path, b := range files {
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeModel(t, filepath.Join(models, "small.onnx"), 7)
+	svc := start(t, Config{DataDir: data, ModelsDir: models, StateDir: filepath.Join(root, "state"), Datasets: []string{dataset.XQuADR},
+		Poll: 100 * time.Millisecond, Eval: evaluate.Config{ORTLibrary: testenv.ORTLibrary(t), TopK: 3}})
+	st := svc.waitIdle(t, 1, 0)
+	wantFailures := map[string]string{ // what failed -> a word its error must hold
+		filepath.Join(xq, "el.json"):   "el.json",
+		filepath.Join(models, "nodir"): "tokenizer.json",
+	}
+	got := map[string]string{}
+	for _, f := range st.Service.Failures {
+		got[f.What] = f.Error
+	}
+	for what, word := range wantFailures {
+		if !strings.Contains(got[what], word) {
+			t.Errorf("failure of %s = %q, want one naming %q (all: %v)", what, got[what], word, got)
+		}
+	}
+	// broken.onnx reads as a model until ONNX Runtime opens it: its update fails, naming the file.
+	var brokenUpdate string
+	for what, e := range got {
+		if strings.HasPrefix(what, "broken@") {
+			brokenUpdate = e
+		}
+	}
+	if !strings.Contains(brokenUpdate, "broken.onnx") {
+		t.Errorf("the broken model's update failure %q does not name its file (all: %v)", brokenUpdate, got)
+	}
+	// The good model was evaluated on the good languages.
+	var good *Update
+	for i, u := range st.Service.Done {
+		if u.Model == "small" {
+			good = &st.Service.Done[i]
+		}
+	}
+	if good == nil || !slices.Equal(good.Added, []string{"de", "en"}) {
+		t.Fatalf("updates %+v, want small on de and en", st.Service.Done)
+	}
+
+	// The copy completes: el is taken up by an incremental update, and its failure is gone.
+	if err := os.WriteFile(filepath.Join(xq, "el.json"), whole, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	st = svc.waitIdle(t, 2, st.Service.Scans)
+	if u := st.Service.Done[1]; u.Model != "small" || u.Full || !slices.Equal(u.Added, []string{"el"}) {
+		t.Errorf("update after the mend %+v, want el added for small", u)
+	}
+	for _, f := range st.Service.Failures {
+		if f.What == filepath.Join(xq, "el.json") {
+			t.Errorf("el.json still failed after its copy completed: %+v", f)
+		}
 	}
 }

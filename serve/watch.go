@@ -27,6 +27,7 @@ type watcher struct {
 	prev, cur map[string]stamp // at the previous scan, and at this one
 	sums      map[string]summed
 	specs     map[string]loaded // by model path: Load parses a tokenizer, too slow to repeat every scan
+	checked   map[string]error  // by SHA-256: what reading a dataset file gave (nil: it is good)
 }
 
 type loaded struct {
@@ -63,7 +64,7 @@ type summed struct {
 }
 
 func newWatcher() *watcher {
-	return &watcher{prev: map[string]stamp{}, cur: map[string]stamp{}, sums: map[string]summed{}, specs: map[string]loaded{}}
+	return &watcher{prev: map[string]stamp{}, cur: map[string]stamp{}, sums: map[string]summed{}, specs: map[string]loaded{}, checked: map[string]error{}}
 }
 
 // next starts a scan.
@@ -120,9 +121,10 @@ func version(files map[string]string) string {
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 
-// scanDataset lists dataset's settled files; a file named like a language file with a bad code is in err
-// (beside the good files).
-func (w *watcher) scanDataset(dir, name string) (datasetView, error) {
+// scanDataset lists dataset's settled, readable files. A file that does not read (a half-copied file, a
+// broken record) is put in bad with why, and left out until it changes; a file named like a language file
+// with a bad code is in err (beside the good files).
+func (w *watcher) scanDataset(dir, name string, bad map[string]error) (datasetView, error) {
 	v := datasetView{name: name, files: map[string]string{}, paths: map[string]string{}}
 	files, derr := dataset.Discover(dir, name, nil)
 	for _, f := range files {
@@ -138,6 +140,15 @@ func (w *watcher) scanDataset(dir, name string) (datasetView, error) {
 		if err != nil {
 			continue
 		}
+		rerr, checked := w.checked[sum]
+		if !checked {
+			_, rerr = f.Read(dataset.Options{})
+			w.checked[sum] = rerr
+		}
+		if rerr != nil {
+			bad[f.Path] = rerr
+			continue
+		}
 		v.files[f.Lang], v.paths[f.Lang] = sum, f.Path
 	}
 	return v, derr
@@ -148,15 +159,12 @@ type modelView struct {
 	name, path, version string
 }
 
-// scanModels lists the settled models of dir; bad holds, by path, why an entry is not a usable model.
-func (w *watcher) scanModels(dir string) (models []modelView, waiting []string, bad map[string]error) {
-	bad = map[string]error{}
+// scanModels lists the settled models of dir; what is not a usable model goes in bad, by path, with why.
+func (w *watcher) scanModels(dir string, bad map[string]error) (models []modelView, waiting []string) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		if !os.IsNotExist(err) {
-			bad[dir] = err
-		}
-		return nil, nil, bad
+		bad[dir] = err
+		return nil, nil
 	}
 	for _, e := range entries {
 		path := filepath.Join(dir, e.Name())
@@ -200,8 +208,13 @@ func (w *watcher) scanModels(dir string) (models []modelView, waiting []string, 
 			waiting = append(waiting, path)
 			continue
 		}
+		if i := slices.IndexFunc(models, func(m modelView) bool { return m.name == spec.Name }); i >= 0 {
+			// Two versions under one name would each replace the other's results at every scan.
+			bad[path] = fmt.Errorf("model name %q is taken by %s", spec.Name, models[i].path)
+			continue
+		}
 		models = append(models, modelView{name: spec.Name, path: path, version: hex.EncodeToString(h.Sum(nil))[:16]})
 	}
 	slices.SortFunc(models, func(a, b modelView) int { return strings.Compare(a.name, b.name) })
-	return models, waiting, bad
+	return models, waiting
 }
