@@ -81,10 +81,10 @@ type Service struct {
 	watch  *watcher
 	stats  *stats
 
-	mu       sync.Mutex
-	status   Status
-	job      *evaluate.Job                // the update in flight, for its counts
-	totals   map[string]pipeline.Snapshot // each stage's books over the updates that ended
+	mu     sync.Mutex
+	status Status
+	job    *evaluate.Job                // the update in flight, for its counts
+	totals map[string]pipeline.Snapshot // each stage's books over the updates that ended
 	// Failures: of the files the last scan found (bad files, models), and of updates, by the plan's
 	// inputs (tried again once those change).
 	fileFailures, updateFailures map[string]Failure
