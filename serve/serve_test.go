@@ -17,30 +17,18 @@ import (
 	"github.com/parquet-go/parquet-go"
 
 	"xling/dataset"
-	"xling/encoder/hashbag"
 	"xling/evaluate"
 	"xling/internal/testenv"
+	"xling/internal/testrun"
 	"xling/ops"
 	"xling/ops/opstest"
 	"xling/sinks"
-	"xling/tokenizer/ngram"
 )
 
-// writeModel writes a small random encoder (seeded) to path, as a model someone drops into the folder.
+// writeModel puts a small random encoder (seeded) at path, as someone dropping a model into the folder.
 func writeModel(t *testing.T, path string, seed uint64) {
 	t.Helper()
-	cfg := ngram.DefaultConfig()
-	cfg.Buckets = 1 << 14
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := hashbag.NewRandom(cfg, 32, 32, seed).WriteONNX(f); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
+	copyFile(t, testrun.Model(t, "m", seed), path)
 }
 
 func copyFile(t *testing.T, from, to string) {
