@@ -135,6 +135,7 @@ type Job struct {
 	spec    encoder.Spec
 	rt      *ort.Runtime
 	start   time.Time
+	store   *pgstore.Writer // nil without a store stage
 }
 
 type stage struct {
@@ -273,6 +274,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, names ...string) (_
 				return nil, fmt.Errorf("evaluate: %w", err)
 			}
 			j.closers = append(j.closers, func() { pg.Close() })
+			j.store = pg
 			st := store.Stage(cfg.Topics, pg, j.rows().embedding)
 			j.add(Store, &st.Counts, run(j.worker, st))
 		case SinkMetrics:
@@ -356,8 +358,19 @@ func (j *Job) Counts() []StageCounts {
 	return out
 }
 
-// Ping asks the job's broker for its brokers: an error says it does not answer.
-func (j *Job) Ping(ctx context.Context) error { return j.broker.Ping(ctx) }
+// Ping asks the job's broker for its brokers, and reports the store's last failure to reach PostgreSQL:
+// an error says what does not answer.
+func (j *Job) Ping(ctx context.Context) error {
+	if err := j.broker.Ping(ctx); err != nil {
+		return err
+	}
+	if j.store != nil {
+		if ok, err := j.store.Healthy(); !ok && err != nil {
+			return fmt.Errorf("embedding store: %w", err)
+		}
+	}
+	return nil
+}
 
 // Run evaluates cfg.Model on cfg.Datasets with every stage in this process, and writes the manifest.
 func Run(ctx context.Context, cfg Config, log *slog.Logger) (*Result, error) {

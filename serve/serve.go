@@ -206,8 +206,17 @@ func (s *Service) removeUnfinished() error {
 // Close releases the broker.
 func (s *Service) Close() error { return s.broker.Close() }
 
-// Ping asks the broker for its brokers: an error says it does not answer.
-func (s *Service) Ping(ctx context.Context) error { return s.broker.Ping(ctx) }
+// Ping asks the broker for its brokers and, while an update runs, whether its embedding store reaches
+// PostgreSQL: an error says what does not answer.
+func (s *Service) Ping(ctx context.Context) error {
+	s.mu.Lock()
+	job := s.job
+	s.mu.Unlock()
+	if job != nil {
+		return job.Ping(ctx)
+	}
+	return s.broker.Ping(ctx)
+}
 
 // Status returns the service's state, with the counts of the update in flight.
 func (s *Service) Status() Status {

@@ -26,12 +26,12 @@ import (
 )
 
 // writeModel puts a small random encoder (seeded) at path, as someone dropping a model into the folder.
-func writeModel(t *testing.T, path string, seed uint64) {
+func writeModel(t testing.TB, path string, seed uint64) {
 	t.Helper()
 	copyFile(t, testrun.Model(t, "m", seed), path)
 }
 
-func copyFile(t *testing.T, from, to string) {
+func copyFile(t testing.TB, from, to string) {
 	t.Helper()
 	b, err := os.ReadFile(from)
 	if err != nil {
@@ -48,7 +48,7 @@ type service struct {
 	stop func() error
 }
 
-func start(t *testing.T, cfg Config) *service {
+func start(t testing.TB, cfg Config) *service {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	lat := ops.NewLatency()
@@ -95,7 +95,7 @@ type status struct {
 	} `json:"stages"`
 }
 
-func (s *service) status(t *testing.T) status {
+func (s *service) status(t testing.TB) status {
 	t.Helper()
 	resp, err := http.Get(s.url + "/status")
 	if err != nil {
@@ -110,7 +110,7 @@ func (s *service) status(t *testing.T) status {
 }
 
 // waitIdle waits until the service is idle with done updates recorded, and at least two scans after since.
-func (s *service) waitIdle(t *testing.T, done int, since int64) status {
+func (s *service) waitIdle(t testing.TB, done int, since int64) status {
 	t.Helper()
 	deadline := time.Now().Add(4 * time.Minute)
 	for time.Now().Before(deadline) {
@@ -225,8 +225,8 @@ func TestServeScoresOnlyANewLanguagesSettingsAndANewModel(t *testing.T) {
 
 	// A second model dropped in is evaluated on every language, with no restart.
 	writeModel(t, filepath.Join(models, "small2.onnx"), 11)
-	st = svc.waitIdle(t, 2, st.Service.Scans)
-	if u := st.Service.Done[1]; u.Model != "small2" || !u.Full || !slices.Equal(u.Added, all) || u.Settings != 16 || u.Pools != 4 {
+	st = svc.waitIdle(t, 3, st.Service.Scans)
+	if u := st.Service.Done[2]; u.Model != "small2" || !u.Full || !slices.Equal(u.Added, all) || u.Settings != 16 || u.Pools != 4 {
 		t.Errorf("new model's update %+v, want small2 on all four languages", u)
 	}
 

@@ -60,7 +60,7 @@ func evalFlags(fs *flag.FlagSet) func(ctx context.Context, log *slog.Logger) (ev
 			cfg.RunID = newRunID()
 		}
 		if cfg.Model == "" {
-			path, err := defaultModel(ctx, *cache, *data, log)
+			path, err := experiment.DefaultModel(ctx, *cache, *data, log)
 			if err != nil {
 				return cfg, err
 			}
@@ -155,28 +155,6 @@ func writeHTML(dir, title string, res *experiment.Results) error {
 	}
 	fmt.Printf("  %s\n", path)
 	return nil
-}
-
-// defaultModel returns xling's own encoder trained with hybrid batches (the experiment's recipe on its
-// shorter schedule, experiment.QuickRecipe, seed 1), training it on first use (about two minutes on 2
-// cores) and caching it.
-func defaultModel(ctx context.Context, cache, data string, log *slog.Logger) (string, error) {
-	path := filepath.Join(cache, "models", "xling-hybrid-v2-quick-s1.onnx")
-	if _, err := os.Stat(path); err == nil {
-		return path, nil
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return "", err
-	}
-	log.Info("training the default model (hybrid batches, seed 1, the quick schedule); cached for later runs", "path", path)
-	cfg := experiment.Default()
-	cfg.DataDir, cfg.Recipe = data, experiment.QuickRecipe()
-	start := time.Now()
-	if err := experiment.TrainModel(ctx, cfg, 1, "hybrid:0.5", 0, path); err != nil {
-		return "", fmt.Errorf("train default model: %w", err)
-	}
-	log.Info("trained the default model", "path", path, "elapsed", time.Since(start).Round(time.Second))
-	return path, nil
 }
 
 func split(s string) []string {
