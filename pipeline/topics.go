@@ -18,6 +18,7 @@ type Topic[T any] struct {
 //	<p>rankings      score       rankings sink           dataset      xling.ranking.v2, xling.marker.v2
 //	<p>metrics       score       metrics sink            dataset      xling.metric.v2, xling.marker.v2
 //	<p>deadletter    any stage   operators               stage        the rejected bytes; reason in headers
+//	<p>intake        any system  xling serve             dataset/lang xling.item.v1, xling.marker.v2
 //	<p>train.<src>   publish     assemble                source       xling.group.v1, xling.marker.v2
 //	<p>train.batches assemble    train, batches sink     strategy     xling.pair.v1 (one batch a message)
 //
@@ -47,6 +48,12 @@ func (t Topics) Metrics() Topic[schemas.Metric] {
 	return Topic[schemas.Metric]{t.Prefix + "metrics", schemas.Metrics}
 }
 func (t Topics) DeadLetter() string { return t.Prefix + "deadletter" }
+
+// Intake is where another system produces items for xling serve to evaluate: the items topic's schema and
+// markers, each (dataset, language) closed by a stream-end marker per kind.
+func (t Topics) Intake() Topic[schemas.Record] {
+	return Topic[schemas.Record]{t.Prefix + "intake", schemas.Item}
+}
 
 // TrainSource is the topic of one training source's parallel groups (one partition: a source is read in
 // order, once per epoch).

@@ -30,6 +30,7 @@ import (
 	"xling/domain"
 	"xling/evaluate"
 	"xling/pipeline"
+	"xling/schemas"
 	"xling/sinks"
 )
 
@@ -80,6 +81,7 @@ type Service struct {
 	ledger *ledger
 	watch  *watcher
 	stats  *stats
+	intake *pipeline.Stage[schemas.Record] // takes items another system produced
 
 	mu     sync.Mutex
 	status Status
@@ -170,11 +172,12 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Service, err err
 	if s.broker, err = pipeline.Connect(ctx, pipeline.BrokerConfig{Addrs: cfg.Brokers, Log: log}); err != nil {
 		return nil, fmt.Errorf("serve: %w", err)
 	}
-	if err := s.broker.CreateTopics(ctx, s.topics.Partitions, s.topics.Evaluation()...); err != nil {
+	if err := s.broker.CreateTopics(ctx, s.topics.Partitions, append(s.topics.Evaluation(), s.topics.Intake().Name)...); err != nil {
 		s.broker.Close()
 		return nil, fmt.Errorf("serve: %w", err)
 	}
 	s.status = Status{State: Waiting, Done: slices.Clone(s.ledger.updates)}
+	s.intake = s.intakeStage()
 	return s, nil
 }
 
@@ -230,6 +233,7 @@ func (s *Service) Status() Status {
 			flight[c.Stage] = c
 		}
 	}
+	st.Stages = append(st.Stages, evaluate.StageCounts{Stage: IntakeRun, Snapshot: s.intake.Counts.Snapshot()})
 	for _, name := range evaluate.StageNames() {
 		c, ok := flight[name]
 		c.Stage, c.Finished = name, !ok || c.Finished
@@ -241,9 +245,20 @@ func (s *Service) Status() Status {
 	return st
 }
 
-// Run scans and evaluates until ctx ends, then gives the update in flight cfg.Grace to finish. It returns
-// nil on a stop; an error only when the state directory cannot be written.
+// Run scans and evaluates, and takes items from the intake topic, until ctx ends; then it gives the update
+// in flight cfg.Grace to finish. It returns nil on a stop; an error only when the state directory cannot
+// be written.
 func (s *Service) Run(ctx context.Context) error {
+	ictx, stopIntake := context.WithCancel(ctx)
+	intakeDone := make(chan struct{})
+	go func() {
+		defer close(intakeDone)
+		s.runIntake(ictx, s.intake)
+	}()
+	defer func() {
+		stopIntake()
+		<-intakeDone
+	}()
 	tick := time.NewTicker(s.cfg.Poll)
 	defer tick.Stop()
 	for {

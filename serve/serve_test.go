@@ -17,11 +17,14 @@ import (
 	"github.com/parquet-go/parquet-go"
 
 	"xling/dataset"
+	"xling/domain"
 	"xling/evaluate"
 	"xling/internal/testenv"
 	"xling/internal/testrun"
 	"xling/ops"
 	"xling/ops/opstest"
+	"xling/pipeline"
+	"xling/schemas"
 	"xling/sinks"
 )
 
@@ -44,6 +47,7 @@ func copyFile(t testing.TB, from, to string) {
 
 // service is a running service with its operations endpoint, as `xling serve` runs it.
 type service struct {
+	svc  *Service
 	url  string
 	stop func() error
 }
@@ -64,7 +68,7 @@ func start(t testing.TB, cfg Config) *service {
 	srv := httptest.NewServer(h)
 	done := make(chan error, 1)
 	go func() { done <- svc.Run(ctx) }()
-	s := &service{url: srv.URL}
+	s := &service{svc: svc, url: srv.URL}
 	var once sync.Once
 	var err error
 	s.stop = func() error {
@@ -92,6 +96,7 @@ type status struct {
 	Stages []struct {
 		Name string `json:"name"`
 		In   int64  `json:"in"`
+		Dead int64  `json:"dead"`
 	} `json:"stages"`
 }
 
@@ -140,7 +145,40 @@ func readMetrics(t *testing.T, path string) []sinks.MetricRow {
 	return rows
 }
 
-// The issue's demo: serve XQuAD-R with three languages, add a fourth file, and the update scores exactly
+// produceIntake produces the items of a language file to the service's intake topic, as another system
+// would: the items, one item intake must refuse, and the stream-end markers.
+func produceIntake(t *testing.T, svc *Service, path string) {
+	t.Helper()
+	files, err := dataset.Files(filepath.Dir(filepath.Dir(path)), filepath.Base(filepath.Dir(path)), []string{strings.TrimSuffix(filepath.Base(path), ".json")}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := files[0].Read(dataset.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := pipeline.Worker{Transport: svc.broker, Topics: svc.topics, RunID: IntakeRun}
+	topic := w.Topics.Intake()
+	src := pipeline.NewSource("another-system", w)
+	out := src.Output("")
+	key := files[0].Dataset + "/" + files[0].Lang
+	bad := res.Items[0]
+	bad.Dataset = dataset.XQuAD
+	if err := pipeline.Emit(out, topic, "xquad/"+files[0].Lang, bad); err != nil {
+		t.Fatal(err)
+	}
+	if err := pipeline.Emit(out, topic, key, res.Items...); err != nil {
+		t.Fatal(err)
+	}
+	for _, kind := range domain.Kinds() {
+		out.EndStream(topic.Name, key, schemas.Marker{Kind: schemas.StreamEnd, Dataset: files[0].Dataset, Lang: files[0].Lang, ItemKind: kind})
+	}
+	if err := src.Send(context.Background(), int64(len(res.Items)+1), out); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The issue's demo: serve XQuAD-R with three languages, add a fourth (here from the intake topic), and the update scores exactly
 // the new settings — 2n+1 = 7 language pairs and the pool of every language — with the values of a
 // from-scratch run over all four; a model dropped in is evaluated without a restart; a restart redoes
 // nothing; /metrics parses as Prometheus text.
@@ -166,13 +204,24 @@ func TestServeScoresOnlyANewLanguagesSettingsAndANewModel(t *testing.T) {
 		t.Fatalf("first update %+v, want all of %v: 9 language pairs and 3 pools", u, old)
 	}
 
-	copyFile(t, filepath.Join(src, "es.json"), filepath.Join(data, dataset.XQuADR, "es.json"))
+	// Spanish arrives from another system, produced to the intake topic: its items, one item of a dataset
+	// that intake cannot write (dead-lettered), and a stream-end marker per kind.
+	produceIntake(t, svc.svc, filepath.Join(src, "es.json"))
 	st = svc.waitIdle(t, 2, st.Service.Scans)
 	inc := st.Service.Done[1]
 	if inc.Full || !slices.Equal(inc.Added, []string{"es"}) || inc.Settings != 2*len(old)+1 || inc.Pools != len(old)+1 {
 		t.Errorf("update %+v, want es alone: %d language pairs and %d pools", inc, 2*len(old)+1, len(old)+1)
 	}
 	// What the update's own table holds, read back independently of the service's books.
+	var intakeBooks struct{ in, dead int64 }
+	for _, s := range st.Stages {
+		if s.Name == IntakeRun {
+			intakeBooks.in, intakeBooks.dead = s.In, s.Dead
+		}
+	}
+	if intakeBooks.dead != 1 || intakeBooks.in < 2 {
+		t.Errorf("intake books %+v, want every item in and the xquad item dead", intakeBooks)
+	}
 	pairs := map[string]bool{}
 	got := readMetrics(t, filepath.Join(state, "runs", inc.RunID, "metrics.parquet"))
 	for _, m := range got {
@@ -196,7 +245,14 @@ func TestServeScoresOnlyANewLanguagesSettingsAndANewModel(t *testing.T) {
 
 	// A from-scratch run over all four languages: the update's rows, and the current view, hold its values.
 	all := append(slices.Clone(old), "es")
-	scratch, err := evaluate.Run(context.Background(), evaluate.Config{DataDir: data, OutDir: t.TempDir(), Datasets: []string{dataset.XQuADR},
+	scratchData := filepath.Join(root, "scratch")
+	if err := os.MkdirAll(filepath.Join(scratchData, dataset.XQuADR), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range all {
+		copyFile(t, filepath.Join(src, l+".json"), filepath.Join(scratchData, dataset.XQuADR, l+".json"))
+	}
+	scratch, err := evaluate.Run(context.Background(), evaluate.Config{DataDir: scratchData, OutDir: t.TempDir(), Datasets: []string{dataset.XQuADR},
 		Langs: map[string][]string{dataset.XQuADR: all}, Model: filepath.Join(models, "small.onnx"), ModelName: "small", RunID: "scratch",
 		TopK: 3, ORTLibrary: testenv.ORTLibrary(t), Progress: time.Hour}, slog.New(slog.DiscardHandler))
 	if err != nil {
