@@ -51,12 +51,7 @@ func (in *intake) add(r schemas.Record) error {
 	}
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	k := [2]string{r.Dataset, r.Lang}
-	l := in.langs[k]
-	if l == nil {
-		l = &intakeLang{items: map[string]schemas.Record{}, ended: map[domain.Kind]int64{}}
-		in.langs[k] = l
-	}
+	l := in.lang(r.Dataset, r.Lang)
 	if len(l.items) >= maxIntakeItems {
 		return fmt.Errorf("intake: %s/%s holds %d items already, the most one language may", r.Dataset, r.Lang, maxIntakeItems)
 	}
@@ -64,23 +59,29 @@ func (in *intake) add(r schemas.Record) error {
 	return nil
 }
 
-// end closes one stream; when it closes a language, the language is written.
-func (in *intake) end(m schemas.Marker) error {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	k := [2]string{m.Dataset, m.Lang}
+// lang returns what the intake holds of one language, made empty on first use; in.mu is held.
+func (in *intake) lang(dataset, lang string) *intakeLang {
+	k := [2]string{dataset, lang}
 	l := in.langs[k]
 	if l == nil {
 		l = &intakeLang{items: map[string]schemas.Record{}, ended: map[domain.Kind]int64{}}
 		in.langs[k] = l
 	}
+	return l
+}
+
+// end closes one stream; when it closes a language, the language is written.
+func (in *intake) end(m schemas.Marker) error {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	l := in.lang(m.Dataset, m.Lang)
 	l.ended[m.ItemKind] = m.Count
 	for _, kind := range domain.Kinds() {
 		if _, ok := l.ended[kind]; !ok {
 			return nil
 		}
 	}
-	delete(in.langs, k)
+	delete(in.langs, [2]string{m.Dataset, m.Lang})
 	items := slices.Collect(maps.Values(l.items))
 	what := fmt.Sprintf("intake %s/%s", m.Dataset, m.Lang)
 	for _, kind := range domain.Kinds() {
