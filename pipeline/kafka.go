@@ -17,10 +17,13 @@ import (
 // Broker is a Kafka cluster reached with kafka-go: the embedded Kafka-protocol broker (franz-go's kfake)
 // or a real cluster. It is the Transport every deployment uses; kafka-go stays inside this file.
 type Broker struct {
-	Addrs    []string
-	log      *slog.Logger
-	embedded *kfake.Cluster
-	w        *kafka.Writer
+	Addrs     []string
+	log       *slog.Logger
+	embedded  *kfake.Cluster
+	w         *kafka.Writer
+	sec       Security
+	dialer    *kafka.Dialer    // readers, consumer groups and pings
+	transport *kafka.Transport // the writer and the admin client
 }
 
 // BrokerConfig says which cluster to use.
@@ -30,6 +33,8 @@ type BrokerConfig struct {
 	// DialTimeout bounds the first contact with a cluster; 0 means 10s. A cluster that does not answer
 	// in time is an error naming its address, never a hang.
 	DialTimeout time.Duration
+	// Security is SASL and TLS for an external cluster (the embedded broker has neither).
+	Security Security
 	// Log receives the Kafka clients' own errors (retries are logged at debug level); nil discards them.
 	Log *slog.Logger
 }
@@ -37,6 +42,9 @@ type BrokerConfig struct {
 // Connect starts the embedded broker when cfg.Addrs is empty, else checks that the cluster answers.
 func Connect(ctx context.Context, cfg BrokerConfig) (*Broker, error) {
 	if len(cfg.Addrs) == 0 {
+		if !cfg.Security.IsZero() {
+			return nil, errors.New("kafka: SASL and TLS settings need an external cluster (brokers), the embedded broker has neither")
+		}
 		b, err := Embedded("127.0.0.1:0", 1)
 		if err != nil {
 			return nil, err
@@ -51,22 +59,29 @@ func Connect(ctx context.Context, cfg BrokerConfig) (*Broker, error) {
 	if timeout <= 0 {
 		timeout = 10 * time.Second
 	}
+	sec, err := cfg.Security.build()
+	if err != nil {
+		return nil, err
+	}
+	b := newBroker(cfg.Addrs, cfg.Log, nil, cfg.Security, sec, timeout)
 	dctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	if err := ping(dctx, cfg.Addrs); err != nil {
+	if err := b.Ping(dctx); err != nil {
+		b.Close()
+		if denied(err) {
+			return nil, fmt.Errorf("kafka refused the connection: %w", err)
+		}
 		return nil, fmt.Errorf("no Kafka broker answered within %s: %w", timeout, err)
 	}
-	return newBroker(cfg.Addrs, cfg.Log, nil), nil
+	return b, nil
 }
 
 // Ping asks the cluster for its brokers on a new connection (kafka-go's client answers metadata requests
 // from a cache, which outlives the cluster): an error says no broker answered before ctx's deadline.
-func (b *Broker) Ping(ctx context.Context) error { return ping(ctx, b.Addrs) }
-
-func ping(ctx context.Context, addrs []string) error {
+func (b *Broker) Ping(ctx context.Context) error {
 	var errs []error
-	for _, a := range addrs {
-		conn, err := (&kafka.Dialer{}).DialContext(ctx, "tcp", a)
+	for _, a := range b.Addrs {
+		conn, err := b.dialer.DialContext(ctx, "tcp", a)
 		if err == nil {
 			// A listener that is not Kafka fails here, or never answers: the deadline bounds the wait.
 			if dl, ok := ctx.Deadline(); ok {
@@ -80,7 +95,7 @@ func ping(ctx context.Context, addrs []string) error {
 		if err == nil {
 			return nil
 		}
-		errs = append(errs, fmt.Errorf("broker %s: %w", a, err))
+		errs = append(errs, fmt.Errorf("broker %s: %w", a, b.sec.explain(err, access{op: "describe"})))
 	}
 	return errors.Join(errs...)
 }
@@ -88,24 +103,37 @@ func ping(ctx context.Context, addrs []string) error {
 // Embedded starts an in-process Kafka-protocol broker (franz-go's kfake) of n nodes, the first listening
 // on listen (host:port; port 0 picks one). It keeps every topic in memory: it is for one machine.
 func Embedded(listen string, n int) (*Broker, error) {
+	c, err := startCluster(listen, n)
+	if err != nil {
+		return nil, err
+	}
+	return newBroker(c.ListenAddrs(), nil, c, Security{}, secured{}, 10*time.Second), nil
+}
+
+// startCluster starts kfake with n nodes, the first on listen, and opts (tests add SASL, TLS, ACLs).
+func startCluster(listen string, n int, opts ...kfake.Opt) (*kfake.Cluster, error) {
 	first := true
-	c, err := kfake.NewCluster(kfake.NumBrokers(max(n, 1)), kfake.ListenFn(func(network, _ string) (net.Listener, error) {
+	c, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(max(n, 1)), kfake.ListenFn(func(network, _ string) (net.Listener, error) {
 		addr := "127.0.0.1:0"
 		if first {
 			addr, first = listen, false
 		}
 		return net.Listen(network, addr)
-	}))
+	})}, opts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("start embedded broker on %s: %w", listen, err)
 	}
-	return newBroker(c.ListenAddrs(), nil, c), nil
+	return c, nil
 }
 
-func newBroker(addrs []string, log *slog.Logger, c *kfake.Cluster) *Broker {
-	b := &Broker{Addrs: addrs, log: log, embedded: c}
+func newBroker(addrs []string, log *slog.Logger, c *kfake.Cluster, cfg Security, sec secured, dialTimeout time.Duration) *Broker {
+	b := &Broker{Addrs: addrs, log: log, embedded: c, sec: cfg,
+		dialer:    &kafka.Dialer{Timeout: dialTimeout, DualStack: true, SASLMechanism: sec.mech, TLS: sec.tls},
+		transport: &kafka.Transport{DialTimeout: dialTimeout, SASL: sec.mech, TLS: sec.tls},
+	}
 	b.w = &kafka.Writer{
 		Addr:         kafka.TCP(addrs...),
+		Transport:    b.transport,
 		Balancer:     balancer{},
 		BatchTimeout: time.Millisecond,
 		// A produced record batch must fit the broker's message.max.bytes (1 MiB by default) as a message
@@ -124,6 +152,7 @@ func (b *Broker) Cluster() *kfake.Cluster { return b.embedded }
 // Close flushes the producer and stops an embedded broker.
 func (b *Broker) Close() error {
 	err := b.w.Close()
+	b.transport.CloseIdleConnections()
 	if b.embedded != nil {
 		b.embedded.Close()
 	}
@@ -141,7 +170,7 @@ func (b *Broker) errorLogger(client string) kafka.Logger {
 }
 
 func (b *Broker) client() *kafka.Client {
-	return &kafka.Client{Addr: kafka.TCP(b.Addrs...), Timeout: 30 * time.Second}
+	return &kafka.Client{Addr: kafka.TCP(b.Addrs...), Timeout: 30 * time.Second, Transport: b.transport}
 }
 
 func (b *Broker) CreateTopics(ctx context.Context, partitions int, names ...string) error {
@@ -151,11 +180,11 @@ func (b *Broker) CreateTopics(ctx context.Context, partitions int, names ...stri
 	}
 	resp, err := b.client().CreateTopics(ctx, &req)
 	if err != nil {
-		return fmt.Errorf("create topics on %v: %w", b.Addrs, err)
+		return fmt.Errorf("create topics on %v: %w", b.Addrs, b.sec.explain(err, access{op: "create"}))
 	}
 	for name, err := range resp.Errors {
 		if err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
-			return fmt.Errorf("create topic %s on %v: %w", name, b.Addrs, err)
+			return fmt.Errorf("create topic %s on %v: %w", name, b.Addrs, b.sec.explain(err, access{op: "create", topic: name}))
 		}
 	}
 	return nil
@@ -164,12 +193,12 @@ func (b *Broker) CreateTopics(ctx context.Context, partitions int, names ...stri
 func (b *Broker) Partitions(ctx context.Context, topic string) (int, error) {
 	resp, err := b.client().Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
 	if err != nil {
-		return 0, fmt.Errorf("metadata for %s on %v: %w", topic, b.Addrs, err)
+		return 0, fmt.Errorf("metadata for %s on %v: %w", topic, b.Addrs, b.sec.explain(err, access{op: "describe", topic: topic}))
 	}
 	for _, t := range resp.Topics {
 		if t.Name == topic {
 			if t.Error != nil {
-				return 0, fmt.Errorf("metadata for %s on %v: %w", topic, b.Addrs, t.Error)
+				return 0, fmt.Errorf("metadata for %s on %v: %w", topic, b.Addrs, b.sec.explain(t.Error, access{op: "describe", topic: topic}))
 			}
 			return len(t.Partitions), nil
 		}
@@ -194,9 +223,27 @@ func (b *Broker) Produce(ctx context.Context, msgs ...Message) error {
 		kms[i] = km
 	}
 	if err := b.w.WriteMessages(ctx, kms...); err != nil {
-		return fmt.Errorf("produce to %s on %v: %w", msgs[0].Topic, b.Addrs, err)
+		return fmt.Errorf("produce to %s on %v: %w", msgs[0].Topic, b.Addrs, b.sec.explain(flatten(err), access{op: "write", topic: msgs[0].Topic}))
 	}
 	return nil
+}
+
+// flatten turns kafka-go's per-message WriteErrors into one error that errors.Is can look into, each
+// distinct error once.
+func flatten(err error) error {
+	var we kafka.WriteErrors
+	if !errors.As(err, &we) {
+		return err
+	}
+	var errs []error
+	seen := map[string]bool{}
+	for _, e := range we {
+		if e != nil && !seen[e.Error()] {
+			seen[e.Error()] = true
+			errs = append(errs, e)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // balancer sends a message to its explicit partition, else to partitionFor its key.
@@ -225,7 +272,7 @@ func fromKafka(km kafka.Message) Message {
 
 func (b *Broker) readerConfig(topic string, partition int) kafka.ReaderConfig {
 	return kafka.ReaderConfig{
-		Brokers: b.Addrs, Topic: topic, Partition: partition, MinBytes: 1, MaxBytes: 16 << 20,
+		Brokers: b.Addrs, Topic: topic, Partition: partition, MinBytes: 1, MaxBytes: 16 << 20, Dialer: b.dialer,
 		// kafka-go gives a whole fetch response MaxWait to arrive: a short one livelocks a loaded machine
 		// on a large batch (the fetch times out and is retried forever), so keep it long. A fetch still
 		// returns as soon as there is data, so this adds no latency.
@@ -238,17 +285,20 @@ func (b *Broker) Read(_ context.Context, topic string, partition int) (Partition
 	r := kafka.NewReader(b.readerConfig(topic, partition))
 	if err := r.SetOffset(kafka.FirstOffset); err != nil {
 		r.Close()
-		return nil, fmt.Errorf("read %s/%d: %w", topic, partition, err)
+		return nil, fmt.Errorf("read %s/%d: %w", topic, partition, b.sec.explain(err, access{op: "read", topic: topic}))
 	}
-	return kafkaReader{r}, nil
+	return kafkaReader{r, b.sec}, nil
 }
 
-type kafkaReader struct{ r *kafka.Reader }
+type kafkaReader struct {
+	r   *kafka.Reader
+	sec Security
+}
 
 func (k kafkaReader) Next(ctx context.Context) (Message, error) {
 	km, err := k.r.FetchMessage(ctx)
 	if err != nil {
-		return Message{}, fmt.Errorf("read %s: %w", k.r.Config().Topic, err)
+		return Message{}, fmt.Errorf("read %s/%d: %w", k.r.Config().Topic, k.r.Config().Partition, k.sec.explain(err, access{op: "read", topic: k.r.Config().Topic}))
 	}
 	return fromKafka(km), nil
 }
@@ -260,7 +310,7 @@ func (k kafkaReader) Close() error { return k.r.Close() }
 // next generation's start from the committed offsets.
 func (b *Broker) Join(ctx context.Context, group, topic string) (Consumer, error) {
 	cg, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
-		ID: group, Brokers: b.Addrs, Topics: []string{topic}, StartOffset: kafka.FirstOffset,
+		ID: group, Brokers: b.Addrs, Topics: []string{topic}, StartOffset: kafka.FirstOffset, Dialer: b.dialer,
 		// A member that dies (kill -9) is noticed after SessionTimeout; keep it short so a crashed stage's
 		// partitions move on quickly. Kafka's smallest allowed session is 6 s.
 		SessionTimeout: 6 * time.Second, HeartbeatInterval: time.Second, RebalanceTimeout: 10 * time.Second,
@@ -312,6 +362,10 @@ func (c *kafkaConsumer) generations(ctx context.Context) {
 			if ctx.Err() != nil || errors.Is(err, kafka.ErrGroupClosed) {
 				return
 			}
+			if denied(err) {
+				c.errc <- fmt.Errorf("join group %s on %s at %v: %w", c.group, c.topic, c.b.Addrs, c.b.sec.explain(err, access{op: "read", topic: c.topic, group: c.group}))
+				return
+			}
 			if failing.IsZero() {
 				failing = time.Now()
 			}
@@ -319,7 +373,7 @@ func (c *kafkaConsumer) generations(ctx context.Context) {
 				c.b.errorLogger("group "+c.topic).Printf("join: %v (retrying)", err)
 				continue
 			}
-			c.errc <- fmt.Errorf("consumer group on %s at %v: %w", c.topic, c.b.Addrs, err)
+			c.fail(fmt.Errorf("consumer group %s on %s at %v: %w", c.group, c.topic, c.b.Addrs, err))
 			return
 		}
 		failing = time.Time{}
@@ -329,7 +383,7 @@ func (c *kafkaConsumer) generations(ctx context.Context) {
 		}
 		resume, err := c.fetchMeta(ctx, held)
 		if err != nil {
-			c.errc <- err
+			c.fail(err)
 			return
 		}
 		c.mu.Lock()
@@ -352,17 +406,31 @@ func (c *kafkaConsumer) read(ctx context.Context, gen int32, a kafka.PartitionAs
 	for {
 		km, err := r.FetchMessage(ctx)
 		if err != nil {
-			if ctx.Err() == nil {
-				c.b.errorLogger("reader "+c.topic).Printf("fetch %s/%d: %v", c.topic, a.ID, err)
-				<-ctx.Done()
+			if ctx.Err() != nil {
+				return
 			}
-			return
+			if denied(err) {
+				c.fail(fmt.Errorf("read %s/%d for group %s: %w", c.topic, a.ID, c.group, c.b.sec.explain(err, access{op: "read", topic: c.topic, group: c.group})))
+				<-ctx.Done()
+				return
+			}
+			// The reader goes on retrying with its own backoff: ask it again.
+			c.b.errorLogger("reader "+c.topic).Printf("fetch %s/%d: %v (retrying)", c.topic, a.ID, err)
+			continue
 		}
 		select {
 		case c.msgs <- fetched{fromKafka(km), gen}:
 		case <-ctx.Done():
 			return
 		}
+	}
+}
+
+// fail hands err to Fetch, unless an error is already waiting there.
+func (c *kafkaConsumer) fail(err error) {
+	select {
+	case c.errc <- err:
+	default:
 	}
 }
 
@@ -409,11 +477,11 @@ func (c *kafkaConsumer) fetchMeta(ctx context.Context, partitions []int) (map[in
 		return meta, nil // nothing committed yet
 	}
 	if err != nil {
-		return nil, fmt.Errorf("fetch committed offsets of %s for %s on %v: %w", c.topic, c.group, c.b.Addrs, err)
+		return nil, fmt.Errorf("fetch committed offsets of %s for %s on %v: %w", c.topic, c.group, c.b.Addrs, c.b.sec.explain(err, access{op: "describe", topic: c.topic, group: c.group}))
 	}
 	for _, p := range resp.Topics[c.topic] {
 		if p.Error != nil {
-			return nil, fmt.Errorf("fetch committed offset of %s/%d for %s: %w", c.topic, p.Partition, c.group, p.Error)
+			return nil, fmt.Errorf("fetch committed offset of %s/%d for %s: %w", c.topic, p.Partition, c.group, c.b.sec.explain(p.Error, access{op: "describe", topic: c.topic, group: c.group}))
 		}
 		meta[p.Partition] = p.Metadata
 	}
@@ -473,7 +541,7 @@ func (c *kafkaConsumer) Commit(ctx context.Context, generation int, next map[int
 			c.b.errorLogger("group "+c.group).Printf("commit %s skipped, generation %d ended: %v", c.topic, gen.ID, err)
 			return nil
 		}
-		return fmt.Errorf("commit %s %v for %s on %v: %w", c.topic, offsets, c.group, c.b.Addrs, err)
+		return fmt.Errorf("commit %s %v for %s on %v: %w", c.topic, offsets, c.group, c.b.Addrs, c.b.sec.explain(err, access{op: "read", topic: c.topic, group: c.group}))
 	}
 	return nil
 }

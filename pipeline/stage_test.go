@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"slices"
 	"strings"
@@ -55,32 +56,34 @@ func setup(t *testing.T, partitions int) (context.Context, *Memory, Worker) {
 // ingest produces each language's queries (texts as given) and closes each stream, then ends the run.
 func ingest(t *testing.T, ctx context.Context, w Worker, texts map[string][]string) *Source {
 	t.Helper()
+	src, err := sendTexts(ctx, w, texts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return src
+}
+
+// sendTexts is ingest for a transport that may refuse: it returns the first error.
+func sendTexts(ctx context.Context, w Worker, texts map[string][]string) (*Source, error) {
 	src := NewSource("ingest", w)
-	langs := slices.Sorted(func(yield func(string) bool) {
-		for l := range texts {
-			if !yield(l) {
-				return
-			}
-		}
-	})
-	for _, l := range langs {
+	for _, l := range slices.Sorted(maps.Keys(texts)) {
 		var rows []schemas.Record
 		for i, text := range texts[l] {
 			rows = append(rows, schemas.Record{Dataset: "d", Lang: l, Kind: domain.Query, ID: fmt.Sprintf("%s/q/%d", l, i), Text: text})
 		}
 		out := src.Output("file")
 		if err := Emit(out, w.Topics.Items(), "d/"+l, rows...); err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		out.EndStream(w.Topics.Items().Name, "d/"+l, schemas.Marker{Kind: schemas.StreamEnd, Dataset: "d", Lang: l, ItemKind: domain.Query})
 		if err := src.Send(ctx, int64(len(rows)), out); err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 	}
 	if err := src.EndRun(ctx, w.Topics.Items().Name); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	return src
+	return src, nil
 }
 
 // read decodes a topic: data records by id, and stream-end counts by language.

@@ -1,0 +1,64 @@
+package pipeline
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	"xling/schemas"
+)
+
+// consumedTopic is what a topic on a cluster holds: its distinct data record ids, its stream-end counts by
+// language, and how many data messages carried them.
+type consumedTopic struct {
+	ids      []string
+	ends     map[string]int64
+	messages int
+}
+
+// readKafka reads every partition of topic until it has seen runEnds run-end markers there (one per input
+// partition of the stage that wrote it), decoding token records and markers.
+func readKafka(t *testing.T, ctx context.Context, tr Transport, topic string, partitions, runEnds int) consumedTopic {
+	t.Helper()
+	out := consumedTopic{ends: map[string]int64{}}
+	for p := range partitions {
+		r, err := tr.Read(ctx, topic, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for seen := 0; seen < runEnds; {
+			msg, err := r.Next(ctx)
+			if err != nil {
+				r.Close()
+				t.Fatalf("%s/%d after %d run ends: %v", topic, p, seen, err)
+			}
+			schema, _ := msg.Header(schemas.HeaderSchema)
+			if schema == schemas.Markers.ID {
+				ms, err := schemas.Markers.Decode(msg.Value)
+				if err != nil {
+					t.Fatalf("%s: %v", msg.Source(), err)
+				}
+				for _, mk := range ms {
+					if mk.Kind == schemas.StreamEnd {
+						out.ends[mk.Lang] += mk.Count
+					} else {
+						seen++
+					}
+				}
+				continue
+			}
+			rows, err := schemas.Tokens.Decode(msg.Value)
+			if err != nil {
+				t.Fatalf("%s: %v", msg.Source(), err)
+			}
+			out.messages++
+			for _, row := range rows {
+				out.ids = append(out.ids, row.ID)
+			}
+		}
+		r.Close()
+	}
+	slices.Sort(out.ids)
+	out.ids = slices.Compact(out.ids)
+	return out
+}
