@@ -8,19 +8,18 @@ import (
 	"xling/schemas"
 )
 
-// consumedTopic is what a topic on a cluster holds: its distinct data record ids, its stream-end counts by
-// language, and how many data messages carried them.
+// consumedTopic is what a topic on a cluster holds: its distinct data record ids, and the count of every
+// stream-end marker by language (a marker sent again, at least once, shows twice).
 type consumedTopic struct {
-	ids      []string
-	ends     map[string]int64
-	messages int
+	ids  []string
+	ends map[string][]int64
 }
 
 // readKafka reads every partition of topic until it has seen runEnds run-end markers there (one per input
 // partition of the stage that wrote it), decoding token records and markers.
 func readKafka(t *testing.T, ctx context.Context, tr Transport, topic string, partitions, runEnds int) consumedTopic {
 	t.Helper()
-	out := consumedTopic{ends: map[string]int64{}}
+	out := consumedTopic{ends: map[string][]int64{}}
 	for p := range partitions {
 		r, err := tr.Read(ctx, topic, p)
 		if err != nil {
@@ -40,7 +39,7 @@ func readKafka(t *testing.T, ctx context.Context, tr Transport, topic string, pa
 				}
 				for _, mk := range ms {
 					if mk.Kind == schemas.StreamEnd {
-						out.ends[mk.Lang] += mk.Count
+						out.ends[mk.Lang] = append(out.ends[mk.Lang], mk.Count)
 					} else {
 						seen++
 					}
@@ -51,7 +50,6 @@ func readKafka(t *testing.T, ctx context.Context, tr Transport, topic string, pa
 			if err != nil {
 				t.Fatalf("%s: %v", msg.Source(), err)
 			}
-			out.messages++
 			for _, row := range rows {
 				out.ids = append(out.ids, row.ID)
 			}
