@@ -19,12 +19,12 @@ import (
 // grow from Backoff, doubling up to MaxBackoff, each drawn from [d/2, d] so that workers that failed
 // together do not retry together.
 type Retry struct {
-	Backoff    time.Duration // first wait; 0 means 100ms
-	MaxBackoff time.Duration // longest wait; 0 means 5s
+	Backoff    time.Duration `json:"backoff"`     // first wait; 0 means 100ms
+	MaxBackoff time.Duration `json:"max_backoff"` // longest wait; 0 means 5s
 	// GiveUp bounds how long a retriable error may persist before it ends the call that met it: a broker
 	// that stays down ends the run in about this long, never hangs it. 0 means 2 minutes.
-	GiveUp time.Duration
-	Seed   uint64 // seeds the jitter
+	GiveUp time.Duration `json:"give_up"`
+	Seed   uint64        `json:"seed"` // seeds the jitter
 }
 
 // retrier is a Retry with its jitter source, shared by every goroutine of a Broker.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"xling/pipeline"
 )
@@ -30,11 +31,12 @@ func brokerFlags(fs *flag.FlagSet, getenv func(string) string) func() (pipeline.
 	cert := fs.String("kafka-tls-cert", or("XLING_KAFKA_TLS_CERT", ""), "PEM client certificate, for clusters that require one (env XLING_KAFKA_TLS_CERT)")
 	key := fs.String("kafka-tls-key", or("XLING_KAFKA_TLS_KEY", ""), "PEM key of the client certificate (env XLING_KAFKA_TLS_KEY)")
 	serverName := fs.String("kafka-tls-server-name", "", "name the brokers' certificates must carry (default: the host dialed)")
+	giveUp := fs.Duration("kafka-give-up", 2*time.Minute, "how long a broker error that may pass (a broker down, a leader moving) is retried before it ends the run")
 	return func() (pipeline.BrokerConfig, error) {
 		cfg := pipeline.BrokerConfig{Addrs: split(*brokers), Security: pipeline.Security{
 			SASL: pipeline.SASL{Mechanism: strings.ToUpper(*mech), User: *user},
 			TLS:  pipeline.TLS{Enabled: *useTLS, CAFile: *ca, CertFile: *cert, KeyFile: *key, ServerName: *serverName},
-		}}
+		}, Retry: pipeline.Retry{GiveUp: *giveUp}}
 		switch pw := getenv("XLING_KAFKA_PASSWORD"); {
 		case *pwFile != "" && pw != "":
 			return cfg, errors.New("kafka: both a password file and XLING_KAFKA_PASSWORD: keep one")

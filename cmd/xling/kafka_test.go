@@ -24,7 +24,7 @@ func TestBrokerFlagsKeepThePasswordOut(t *testing.T) {
 	if err := os.WriteFile(pwFile, []byte(password+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	secured := []string{"--brokers", "k1:9093,k2:9093", "--kafka-sasl", "scram-sha-512", "--kafka-user", "xling", "--kafka-tls-ca", "/etc/kafka/ca.pem"}
+	secured := []string{"--brokers", "k1:9093,k2:9093", "--kafka-sasl", "scram-sha-512", "--kafka-user", "xling", "--kafka-tls-ca", "/etc/kafka/ca.pem", "--kafka-give-up", "45s"}
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -55,11 +55,11 @@ func TestBrokerFlagsKeepThePasswordOut(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := pipeline.Security{SASL: pipeline.SASL{Mechanism: pipeline.SASLScramSHA512, User: "xling", Password: password}, TLS: pipeline.TLS{CAFile: "/etc/kafka/ca.pem"}}
-			if bc.Security != want || strings.Join(bc.Addrs, ",") != "k1:9093,k2:9093" {
-				t.Errorf("config %#v %v, want the flags' settings with the password", bc.Security, bc.Addrs)
+			if bc.Security != want || strings.Join(bc.Addrs, ",") != "k1:9093,k2:9093" || bc.Retry.GiveUp != 45*time.Second {
+				t.Errorf("config %#v %v %+v, want the flags' settings with the password", bc.Security, bc.Addrs, bc.Retry)
 			}
 			var logs bytes.Buffer
-			cfg := evaluate.Config{Brokers: bc.Addrs, Kafka: bc.Security, RunID: "r1"}
+			cfg := evaluate.Config{Brokers: bc.Addrs, Kafka: bc.Security, KafkaRetry: bc.Retry, RunID: "r1"}
 			slog.New(slog.NewTextHandler(&logs, nil)).Info("run", "config", cfg, "broker", bc)
 			slog.New(slog.NewJSONHandler(&logs, nil)).Info("run", "config", cfg, "broker", bc)
 			manifest := filepath.Join(t.TempDir(), "manifest.json")

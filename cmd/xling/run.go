@@ -49,7 +49,7 @@ func evalFlags(fs *flag.FlagSet) func(ctx context.Context, log *slog.Logger) (ev
 			return evaluate.Config{}, err
 		}
 		cfg := evaluate.Config{
-			DataDir: *data, OutDir: *out, Datasets: split(*datasets), Model: *model, Brokers: bc.Addrs, Kafka: bc.Security,
+			DataDir: *data, OutDir: *out, Datasets: split(*datasets), Model: *model, Brokers: bc.Addrs, Kafka: bc.Security, KafkaRetry: bc.Retry,
 			Topics: pipeline.Topics{Prefix: *prefix, Partitions: *partitions},
 			RunID:  *runID, TopK: *topK, WithContext: *withContext, Partial: *partial, MaxText: *maxText,
 			ORTLibrary: *lib, Threads: *threads, Provider: *provider, StoreDSN: *pgDSN,

@@ -54,7 +54,7 @@ func cmdTrain(ctx context.Context, args []string, log *slog.Logger) error {
 	cfg := training.Config{
 		DataDir: *data, QA: *qa, Bitext: split(*bitextFlag), Holdout: split(*holdout), WithContext: *withContext,
 		Sampling: batching.Config{Strategy: strat, BatchSize: *batch, Buffer: *buffer, Seed: *seed, Epochs: *epochs, MaxBatches: *maxBatches},
-		Strategy: strat.String(), Train: tcfg, Init: *init, InitSeed: *seed, Out: *out, Brokers: bc.Addrs, Kafka: bc.Security,
+		Strategy: strat.String(), Train: tcfg, Init: *init, InitSeed: *seed, Out: *out, Brokers: bc.Addrs, Kafka: bc.Security, KafkaRetry: bc.Retry,
 		Topics: pipeline.DefaultTopics(), RunID: newRunID(), BatchesParquet: *batchesParquet,
 	}
 	if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
