@@ -4,8 +4,6 @@ import (
 	"context"
 	"slices"
 	"testing"
-
-	"xling/schemas"
 )
 
 // consumedTopic is what a topic on a cluster holds: its distinct data record ids, and the count of every
@@ -31,28 +29,12 @@ func readKafka(t *testing.T, ctx context.Context, tr Transport, topic string, pa
 				r.Close()
 				t.Fatalf("%s/%d after %d run ends: %v", topic, p, seen, err)
 			}
-			schema, _ := msg.Header(schemas.HeaderSchema)
-			if schema == schemas.Markers.ID {
-				ms, err := schemas.Markers.Decode(msg.Value)
-				if err != nil {
-					t.Fatalf("%s: %v", msg.Source(), err)
-				}
-				for _, mk := range ms {
-					if mk.Kind == schemas.StreamEnd {
-						out.ends[mk.Lang] = append(out.ends[mk.Lang], mk.Count)
-					} else {
-						seen++
-					}
-				}
-				continue
+			ids, streamEnds, n := decodeTokens(t, msg)
+			out.ids = append(out.ids, ids...)
+			for _, mk := range streamEnds {
+				out.ends[mk.Lang] = append(out.ends[mk.Lang], mk.Count)
 			}
-			rows, err := schemas.Tokens.Decode(msg.Value)
-			if err != nil {
-				t.Fatalf("%s: %v", msg.Source(), err)
-			}
-			for _, row := range rows {
-				out.ids = append(out.ids, row.ID)
-			}
+			seen += n
 		}
 		r.Close()
 	}

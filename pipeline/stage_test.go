@@ -91,31 +91,43 @@ func read(t *testing.T, m *Memory, topic string) (ids []string, ends map[string]
 	t.Helper()
 	ends = map[string]int64{}
 	for _, msg := range m.Messages(topic) {
-		schema, _ := msg.Header(schemas.HeaderSchema)
-		if schema == schemas.Markers.ID {
-			ms, err := schemas.Markers.Decode(msg.Value)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, mk := range ms {
-				if mk.Kind == schemas.StreamEnd {
-					ends[mk.Lang] += mk.Count
-				} else {
-					runEnds++
-				}
-			}
-			continue
+		got, streamEnds, n := decodeTokens(t, msg)
+		ids = append(ids, got...)
+		for _, mk := range streamEnds {
+			ends[mk.Lang] += mk.Count
 		}
-		rows, err := schemas.Tokens.Decode(msg.Value)
-		if err != nil {
-			t.Fatalf("%s: %v", msg.Source(), err)
-		}
-		for _, r := range rows {
-			ids = append(ids, r.ID)
-		}
+		runEnds += n
 	}
 	slices.Sort(ids)
 	return ids, ends, runEnds
+}
+
+// decodeTokens decodes a message of a tokens topic: the ids of its records, or its stream-end markers and
+// how many run-end markers it holds.
+func decodeTokens(t *testing.T, msg Message) (ids []string, streamEnds []schemas.Marker, runEnds int) {
+	t.Helper()
+	if schema, _ := msg.Header(schemas.HeaderSchema); schema == schemas.Markers.ID {
+		ms, err := schemas.Markers.Decode(msg.Value)
+		if err != nil {
+			t.Fatalf("%s: %v", msg.Source(), err)
+		}
+		for _, mk := range ms {
+			if mk.Kind == schemas.StreamEnd {
+				streamEnds = append(streamEnds, mk)
+			} else {
+				runEnds++
+			}
+		}
+		return nil, streamEnds, runEnds
+	}
+	rows, err := schemas.Tokens.Decode(msg.Value)
+	if err != nil {
+		t.Fatalf("%s: %v", msg.Source(), err)
+	}
+	for _, r := range rows {
+		ids = append(ids, r.ID)
+	}
+	return ids, nil, 0
 }
 
 func TestRunPassesRecordsRejectsAndMarkersOn(t *testing.T) {
