@@ -81,7 +81,8 @@ func Connect(ctx context.Context, cfg BrokerConfig) (*Broker, error) {
 }
 
 // Ping asks the cluster for its brokers on a new connection (kafka-go's client answers metadata requests
-// from a cache, which outlives the cluster): an error says no broker answered before ctx's deadline.
+// from a cache, which outlives the cluster): an error says no broker answered before ctx's deadline, or
+// each refused this client (its TLS or SASL).
 func (b *Broker) Ping(ctx context.Context) error {
 	var errs []error
 	for _, a := range b.Addrs {
@@ -445,7 +446,7 @@ func (c *kafkaConsumer) generations(ctx context.Context) {
 				return
 			}
 			if denied(err) {
-				c.errc <- fmt.Errorf("join group %s on %s at %v: %w", c.group, c.topic, c.b.Addrs, c.b.sec.explain(err, access{op: "read", topic: c.topic, group: c.group}))
+				c.fail(fmt.Errorf("join group %s on %s at %v: %w", c.group, c.topic, c.b.Addrs, c.b.sec.explain(err, access{op: "read", topic: c.topic, group: c.group})))
 				return
 			}
 			if failing.IsZero() {
