@@ -53,7 +53,7 @@ func Connect(ctx context.Context, cfg BrokerConfig) (*Broker, error) {
 		if err != nil {
 			return nil, err
 		}
-		b.log = cfg.Log
+		b.log, b.retry = cfg.Log, newRetrier(cfg.Retry)
 		if cfg.Log != nil {
 			cfg.Log.Info("embedded broker", "addrs", b.Addrs)
 		}
