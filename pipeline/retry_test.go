@@ -67,6 +67,7 @@ func TestRetriableSaysWhatMayPass(t *testing.T) {
 		{errors.New("a bug"), false},
 		{errors.Join(kafka.NotLeaderForPartition, kafka.Unknown), false},
 		{errors.Join(io.EOF, kafka.GroupAuthorizationFailed), false},
+		{&net.OpError{Op: "remote error", Err: errors.New("tls: certificate required")}, false},
 	} {
 		if got := retriable(tc.err); got != tc.want {
 			t.Errorf("retriable(%v) = %v, want %v", tc.err, got, tc.want)

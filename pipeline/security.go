@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 
 	"github.com/segmentio/kafka-go"
@@ -145,9 +146,6 @@ type access struct{ op, topic, group string }
 // refused when the cluster's ACLs refused it, the credentials when SASL failed, the CA when the broker's
 // certificate did not check out. Other errors come back as they are.
 func (s Security) explain(err error, a access) error {
-	var unknownCA x509.UnknownAuthorityError
-	var hostname x509.HostnameError
-	var verify *tls.CertificateVerificationError
 	switch {
 	case err == nil:
 		return nil
@@ -159,7 +157,9 @@ func (s Security) explain(err error, a access) error {
 		return fmt.Errorf("%s is not allowed to %s on the cluster: %w", s.principal(), a.op, err)
 	case errors.Is(err, kafka.SASLAuthenticationFailed):
 		return fmt.Errorf("SASL %s login as user %q refused (wrong user or password?): %w", s.SASL.Mechanism, s.SASL.User, err)
-	case errors.As(err, &unknownCA), errors.As(err, &hostname), errors.As(err, &verify):
+	case refusedHandshake(err):
+		return fmt.Errorf("TLS: the broker refused the handshake (does it want a client certificate, or another one?): %w", err)
+	case badCertificate(err):
 		ca := "the system's roots"
 		if s.TLS.CAFile != "" {
 			ca = s.TLS.CAFile
@@ -172,10 +172,21 @@ func (s Security) explain(err error, a access) error {
 // denied says whether err is final: the cluster refused who this client is or what it asked, and asking
 // again will not change that.
 func denied(err error) bool {
+	return errors.Is(err, kafka.GroupAuthorizationFailed) || errors.Is(err, kafka.TopicAuthorizationFailed) ||
+		errors.Is(err, kafka.ClusterAuthorizationFailed) || errors.Is(err, kafka.SASLAuthenticationFailed) ||
+		badCertificate(err) || refusedHandshake(err)
+}
+
+// refusedHandshake says whether err is a TLS alert from the broker: it refused this client's handshake.
+func refusedHandshake(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "remote error" // how crypto/tls reports an alert received
+}
+
+// badCertificate says whether err is a broker certificate that did not check out.
+func badCertificate(err error) bool {
 	var unknownCA x509.UnknownAuthorityError
 	var hostname x509.HostnameError
 	var verify *tls.CertificateVerificationError
-	return errors.Is(err, kafka.GroupAuthorizationFailed) || errors.Is(err, kafka.TopicAuthorizationFailed) ||
-		errors.Is(err, kafka.ClusterAuthorizationFailed) || errors.Is(err, kafka.SASLAuthenticationFailed) ||
-		errors.As(err, &unknownCA) || errors.As(err, &hostname) || errors.As(err, &verify)
+	return errors.As(err, &unknownCA) || errors.As(err, &hostname) || errors.As(err, &verify)
 }

@@ -62,21 +62,74 @@ func newTestCA(t *testing.T, name string) testCA {
 // serverCert is a certificate for 127.0.0.1 and localhost signed by ca.
 func (ca testCA) serverCert(t *testing.T) tls.Certificate {
 	t.Helper()
+	der, key := ca.sign(t, &x509.Certificate{
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "kafka"},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"localhost"},
+	})
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+// clientCert writes a client certificate signed by ca and its key as PEM files.
+func (ca testCA) clientCert(t *testing.T) (certFile, keyFile string) {
+	t.Helper()
+	der, key := ca.sign(t, &x509.Certificate{SerialNumber: big.NewInt(3), Subject: pkix.Name{CommonName: "xling"}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "client.pem"), filepath.Join(dir, "client.key")
+	for file, block := range map[string]*pem.Block{certFile: {Type: "CERTIFICATE", Bytes: der}, keyFile: {Type: "EC PRIVATE KEY", Bytes: keyDER}} {
+		if err := os.WriteFile(file, pem.EncodeToMemory(block), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return certFile, keyFile
+}
+
+// sign makes a certificate of tmpl, valid for an hour either side of now, for a new key signed by ca.
+func (ca testCA) sign(t *testing.T, tmpl *x509.Certificate) ([]byte, *ecdsa.PrivateKey) {
+	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "kafka"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"localhost"},
-	}
+	tmpl.NotBefore, tmpl.NotAfter, tmpl.KeyUsage = time.Now().Add(-time.Hour), time.Now().Add(time.Hour), x509.KeyUsageDigitalSignature
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+	return der, key
+}
+
+// A cluster that requires a client certificate takes xling's (--kafka-tls-cert, --kafka-tls-key) and
+// refuses a client without one.
+func TestClientCertificate(t *testing.T) {
+	ca := newTestCA(t, "kafka-ca")
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.cert)
+	c, err := startCluster("127.0.0.1:0", 1, kfake.TLS(&tls.Config{Certificates: []tls.Certificate{ca.serverCert(t)}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool, MinVersion: tls.VersionTLS12}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	certFile, keyFile := ca.clientCert(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	b, err := Connect(ctx, BrokerConfig{Addrs: c.ListenAddrs(), DialTimeout: 3 * time.Second, Security: Security{TLS: TLS{CAFile: ca.file, CertFile: certFile, KeyFile: keyFile}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := b.CreateTopics(ctx, 1, "mtls.items"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Connect(ctx, BrokerConfig{Addrs: c.ListenAddrs(), DialTimeout: 3 * time.Second, Security: Security{TLS: TLS{CAFile: ca.file}}})
+	if err == nil || !strings.Contains(err.Error(), "kafka refused the connection") || !strings.Contains(err.Error(), "the broker refused the handshake") {
+		t.Errorf("a client without a certificate: err = %v, want the broker's refusal", err)
+	}
+	t.Log(err)
 }
 
 // allow is an ACL granting op on every topic or group whose name starts with prefix.
@@ -228,5 +281,37 @@ func TestSecretsAreNeverPrinted(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), `"user":"u"`) || !strings.Contains(out.String(), "[redacted]") {
 		t.Errorf("want the user and a redacted password recorded:\n%s", out.String())
+	}
+}
+
+// A Security that cannot work is refused before anything is dialed, saying which setting is at fault.
+func TestSecurityIsCheckedBeforeDialing(t *testing.T) {
+	dir := t.TempDir()
+	notPEM := filepath.Join(dir, "ca.txt")
+	if err := os.WriteFile(notPEM, []byte("not a certificate"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ca := TLS{CAFile: newTestCA(t, "ca").file}
+	for _, tc := range []struct {
+		name string
+		sec  Security
+		want string
+	}{
+		{"an unknown mechanism", Security{SASL: SASL{Mechanism: "GSSAPI", User: "u", Password: "p"}, TLS: ca}, `SASL mechanism "GSSAPI": want PLAIN or SCRAM-SHA-512`},
+		{"a user without a mechanism", Security{SASL: SASL{User: "u"}}, "a SASL user or password without a mechanism"},
+		{"a mechanism without a password", Security{SASL: SASL{Mechanism: SASLScramSHA512, User: "u"}}, "SASL SCRAM-SHA-512 needs a user and a password"},
+		{"a CA file that is not there", Security{TLS: TLS{CAFile: filepath.Join(dir, "nope.pem")}}, filepath.Join(dir, "nope.pem")},
+		{"a CA file without a certificate", Security{TLS: TLS{CAFile: notPEM}}, notPEM + ": no PEM certificate in it"},
+		{"a client certificate without its key", Security{TLS: TLS{CertFile: ca.CAFile}}, "needs both its file and its key file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Connect(context.Background(), BrokerConfig{Addrs: []string{"127.0.0.1:1"}, Security: tc.sec})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want one saying %q", err, tc.want)
+			}
+		})
+	}
+	if _, err := Connect(context.Background(), BrokerConfig{Security: Security{TLS: ca}}); err == nil || !strings.Contains(err.Error(), "need an external cluster") {
+		t.Errorf("TLS with the embedded broker: err = %v, want a refusal", err)
 	}
 }
