@@ -111,6 +111,31 @@ func TestDiscoverFindsLanguagesFromFiles(t *testing.T) {
 	}
 }
 
+// A language file linked to a file outside the data directory is refused, naming it; the dataset's other
+// files come back beside the error (a link elsewhere inside the data directory is read: newLanguageData).
+func TestDiscoverRefusesFilesLinkedOutOfTheDataDirectory(t *testing.T) {
+	dir := t.TempDir()
+	writeData(t, dir, "xquad-r/am.json", lareqaAmharic)
+	outside := filepath.Join(t.TempDir(), "amharic.json")
+	if err := os.WriteFile(outside, []byte(lareqaAmharic), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for name, target := range map[string]string{"hy.json": outside, "ka.json": "../../" + filepath.Base(filepath.Dir(outside)) + "/amharic.json"} {
+		if err := os.Symlink(target, filepath.Join(dir, "xquad-r", name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	files, err := Discover(dir, XQuADR, nil)
+	for _, name := range []string{"hy.json", "ka.json"} {
+		if want := filepath.Join(dir, XQuADR, name) + " leads out of " + dir; err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("err = %v, want one saying %q", err, want)
+		}
+	}
+	if len(files) != 1 || files[0].Lang != "am" {
+		t.Errorf("files %+v, want am alone", files)
+	}
+}
+
 func TestDiscoverRejectsBadCodesNamingTheFile(t *testing.T) {
 	dir := t.TempDir()
 	for _, name := range []string{"xquad.sw.json", "xquad.xx.json", "xquad.EN.json", "xquad.iw.json", "xquad.swahili.json", "xquad..json"} {

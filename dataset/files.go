@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"xling/domain"
+	"xling/internal/confine"
 )
 
 // Dataset names accepted by Discover and Files.
@@ -79,6 +80,11 @@ func Discover(dir, name string, log *slog.Logger) ([]File, error) {
 		}
 		if !isRegular(path, e) {
 			log.Warn("dataset file skipped", "dataset", name, "file", path, "reason", "not a regular file")
+			continue
+		}
+		// A link may bring in a file from elsewhere in the data directory, never from outside it.
+		if _, err := confine.Path(dir, filepath.Join(name, e.Name())); err != nil {
+			bad = append(bad, fmt.Errorf("dataset %s: %w", name, err))
 			continue
 		}
 		lang, err := domain.ParseLang(code)

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"xling/encoder/ort"
+	"xling/internal/confine"
 	"xling/tokenizer"
 )
 
@@ -59,7 +60,12 @@ func Load(path string) (Spec, error) {
 		name := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
 		return Spec{Config: Config{Name: name, Pooling: ort.PoolingNone}, Path: path, Files: []string{path}, NewTokenizer: tokenizer.FromMetadata}, nil
 	}
-	cfg, err := readConfig(filepath.Join(path, configFile))
+	// The directory is the user's choice, but its files may come from elsewhere: none may lead out of it.
+	cfgPath, err := confine.Path(path, configFile)
+	if err != nil {
+		return Spec{}, fmt.Errorf("load model: %w", err)
+	}
+	cfg, err := readConfig(cfgPath)
 	if err != nil {
 		return Spec{}, err
 	}
@@ -76,25 +82,26 @@ func Load(path string) (Spec, error) {
 		spin := true
 		cfg.Spin = &spin
 	}
-	for _, f := range []string{cfg.Model, cfg.Tokenizer} {
-		// The config is the user's, but a model directory may come from elsewhere: keep its files inside it.
-		if !filepath.IsLocal(f) {
-			return Spec{}, fmt.Errorf("load model %s: %s: file %q is outside the model directory", path, configFile, f)
-		}
+	modelPath, err := confine.Path(path, cfg.Model)
+	if err != nil {
+		return Spec{}, fmt.Errorf("load model %s: %s: model: %w", path, configFile, err)
+	}
+	tokPath, err := confine.Path(path, cfg.Tokenizer)
+	if err != nil {
+		return Spec{}, fmt.Errorf("load model %s: %s: tokenizer: %w", path, configFile, err)
 	}
 	switch cfg.Pooling {
 	case ort.PoolingMean, ort.PoolingCLS, ort.PoolingNone:
 	default:
 		return Spec{}, fmt.Errorf("load model %s: %s: pooling %q, want mean, cls or none", path, configFile, cfg.Pooling)
 	}
-	tokPath := filepath.Join(path, cfg.Tokenizer)
 	// Parse once now, so a bad tokenizer fails before the run starts.
 	newTok := func(map[string]string) (tokenizer.Tokenizer, error) { return tokenizer.Load(tokPath, cfg.MaxLength) }
 	if _, err := newTok(nil); err != nil {
 		return Spec{}, fmt.Errorf("load model %s: %w", path, err)
 	}
-	files := []string{filepath.Join(path, configFile), filepath.Join(path, cfg.Model), tokPath}
-	return Spec{Config: cfg, Path: filepath.Join(path, cfg.Model), Files: files, NewTokenizer: newTok}, nil
+	files := []string{cfgPath, modelPath, tokPath}
+	return Spec{Config: cfg, Path: modelPath, Files: files, NewTokenizer: newTok}, nil
 }
 
 func readConfig(path string) (Config, error) {

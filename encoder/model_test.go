@@ -60,7 +60,6 @@ func TestLoadRejectsBadModelDirectories(t *testing.T) {
 	}{
 		{"unknown pooling", `{"pooling": "max"}`, wordPiece, `pooling "max"`},
 		{"unknown config field", `{"pooling": "cls", "poolling": "x"}`, wordPiece, "poolling"},
-		{"file outside the directory", `{"pooling": "cls", "tokenizer": "../tokenizer.json"}`, wordPiece, "outside the model directory"},
 		{"unsupported tokenizer component", `{"pooling": "cls"}`, strings.Replace(wordPiece, `"BertPreTokenizer"`, `"Punctuation"`, 1), "Punctuation"},
 	}
 	for _, tc := range tests {
@@ -68,6 +67,57 @@ func TestLoadRejectsBadModelDirectories(t *testing.T) {
 			_, err := Load(modelDir(t, tc.config, tc.tok))
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("err = %v, want it to mention %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// Every file xling.json names, and xling.json itself, must lie inside the model directory, symbolic links
+// followed: a downloaded model directory cannot make xling read elsewhere.
+func TestLoadKeepsFilesInsideTheModelDirectory(t *testing.T) {
+	outside := t.TempDir()
+	for name, body := range map[string]string{"tokenizer.json": wordPiece, "model.onnx": "x", "xling.json": `{"pooling": "cls"}`} {
+		if err := os.WriteFile(filepath.Join(outside, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name, config string
+		link         map[string]string // symbolic links made in the directory, name -> target ({outside}: a relative path there)
+		want         string            // the error; "" if it loads
+	}{
+		{name: "a parent path", config: `{"pooling": "cls", "tokenizer": "../tokenizer.json"}`, want: `tokenizer: "../tokenizer.json" is not a path inside`},
+		{name: "a climbing path", config: `{"pooling": "cls", "model": "sub/../../model.onnx"}`, want: "model: \"sub/../../model.onnx\" is not a path inside"},
+		{name: "an absolute path", config: `{"pooling": "cls", "model": "` + filepath.Join(outside, "model.onnx") + `"}`, want: "is not a path inside"},
+		{name: "a model linked out", config: `{"pooling": "cls", "model": "linked.onnx"}`, link: map[string]string{"linked.onnx": filepath.Join(outside, "model.onnx")}, want: "linked.onnx leads out of"},
+		{name: "a tokenizer linked out", config: `{"pooling": "cls", "tokenizer": "t.json"}`, link: map[string]string{"t.json": "{outside}/tokenizer.json"}, want: "t.json leads out of"},
+		{name: "xling.json linked out", link: map[string]string{"xling.json": filepath.Join(outside, "xling.json")}, want: "xling.json leads out of"},
+		{name: "a link inside", config: `{"pooling": "cls", "model": "linked.onnx"}`, link: map[string]string{"linked.onnx": "model.onnx"}},
+		{name: "a file that is not there", config: `{"pooling": "cls", "model": "sub/model.onnx"}`, want: "no such file"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := modelDir(t, tc.config, wordPiece)
+			rel, err := filepath.Rel(dir, outside)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for name, target := range tc.link {
+				target = strings.ReplaceAll(target, "{outside}", rel)
+				os.Remove(filepath.Join(dir, name))
+				if err := os.Symlink(target, filepath.Join(dir, name)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, err = Load(dir)
+			if tc.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "load model") {
+				t.Errorf("err = %v, want a load model error saying %q", err, tc.want)
 			}
 		})
 	}

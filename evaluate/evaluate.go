@@ -47,6 +47,8 @@ type Config struct {
 	Model       string              `json:"model"` // path of the ONNX model, or BM25
 	ModelName   string              `json:"model_name"`
 	Brokers     []string            `json:"brokers,omitempty"` // empty: the embedded broker
+	Kafka       pipeline.Security   `json:"kafka,omitzero"`    // SASL and TLS (the password recorded as "[redacted]")
+	KafkaRetry  pipeline.Retry      `json:"kafka_retry"`       // how broker errors are retried, and for how long
 	Topics      pipeline.Topics     `json:"topics"`
 	RunID       string              `json:"run_id"`
 	TopK        int                 `json:"top_k"`
@@ -217,7 +219,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, names ...string) (_
 	}
 	cfg = j.cfg
 
-	if j.broker, err = pipeline.Connect(ctx, pipeline.BrokerConfig{Addrs: cfg.Brokers, Log: log}); err != nil {
+	if j.broker, err = pipeline.Connect(ctx, pipeline.BrokerConfig{Addrs: cfg.Brokers, Security: cfg.Kafka, Retry: cfg.KafkaRetry, Log: log}); err != nil {
 		return nil, fmt.Errorf("evaluate: %w", err)
 	}
 	j.closers = append(j.closers, func() { j.broker.Close() })

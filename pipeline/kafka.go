@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -17,10 +18,14 @@ import (
 // Broker is a Kafka cluster reached with kafka-go: the embedded Kafka-protocol broker (franz-go's kfake)
 // or a real cluster. It is the Transport every deployment uses; kafka-go stays inside this file.
 type Broker struct {
-	Addrs    []string
-	log      *slog.Logger
-	embedded *kfake.Cluster
-	w        *kafka.Writer
+	Addrs     []string
+	log       *slog.Logger
+	embedded  *kfake.Cluster
+	w         *kafka.Writer
+	sec       Security
+	dialer    *kafka.Dialer    // readers, consumer groups and pings
+	transport *kafka.Transport // the writer and the admin client
+	retry     *retrier
 }
 
 // BrokerConfig says which cluster to use.
@@ -30,6 +35,10 @@ type BrokerConfig struct {
 	// DialTimeout bounds the first contact with a cluster; 0 means 10s. A cluster that does not answer
 	// in time is an error naming its address, never a hang.
 	DialTimeout time.Duration
+	// Security is SASL and TLS for an external cluster (the embedded broker has neither).
+	Security Security
+	// Retry is how broker errors that may pass are retried, and for how long at most.
+	Retry Retry
 	// Log receives the Kafka clients' own errors (retries are logged at debug level); nil discards them.
 	Log *slog.Logger
 }
@@ -37,11 +46,14 @@ type BrokerConfig struct {
 // Connect starts the embedded broker when cfg.Addrs is empty, else checks that the cluster answers.
 func Connect(ctx context.Context, cfg BrokerConfig) (*Broker, error) {
 	if len(cfg.Addrs) == 0 {
+		if !cfg.Security.IsZero() {
+			return nil, errors.New("kafka: SASL and TLS settings need an external cluster (brokers), the embedded broker has neither")
+		}
 		b, err := Embedded("127.0.0.1:0", 1)
 		if err != nil {
 			return nil, err
 		}
-		b.log = cfg.Log
+		b.log, b.retry = cfg.Log, newRetrier(cfg.Retry)
 		if cfg.Log != nil {
 			cfg.Log.Info("embedded broker", "addrs", b.Addrs)
 		}
@@ -51,22 +63,30 @@ func Connect(ctx context.Context, cfg BrokerConfig) (*Broker, error) {
 	if timeout <= 0 {
 		timeout = 10 * time.Second
 	}
+	sec, err := cfg.Security.build()
+	if err != nil {
+		return nil, err
+	}
+	b := newBroker(cfg.Addrs, cfg.Log, nil, cfg.Security, sec, timeout, cfg.Retry)
 	dctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	if err := ping(dctx, cfg.Addrs); err != nil {
+	if err := b.Ping(dctx); err != nil {
+		b.Close()
+		if denied(err) {
+			return nil, fmt.Errorf("kafka refused the connection: %w", err)
+		}
 		return nil, fmt.Errorf("no Kafka broker answered within %s: %w", timeout, err)
 	}
-	return newBroker(cfg.Addrs, cfg.Log, nil), nil
+	return b, nil
 }
 
 // Ping asks the cluster for its brokers on a new connection (kafka-go's client answers metadata requests
-// from a cache, which outlives the cluster): an error says no broker answered before ctx's deadline.
-func (b *Broker) Ping(ctx context.Context) error { return ping(ctx, b.Addrs) }
-
-func ping(ctx context.Context, addrs []string) error {
+// from a cache, which outlives the cluster): an error says no broker answered before ctx's deadline, or
+// each refused this client (its TLS or SASL).
+func (b *Broker) Ping(ctx context.Context) error {
 	var errs []error
-	for _, a := range addrs {
-		conn, err := (&kafka.Dialer{}).DialContext(ctx, "tcp", a)
+	for _, a := range b.Addrs {
+		conn, err := b.dialer.DialContext(ctx, "tcp", a)
 		if err == nil {
 			// A listener that is not Kafka fails here, or never answers: the deadline bounds the wait.
 			if dl, ok := ctx.Deadline(); ok {
@@ -80,7 +100,7 @@ func ping(ctx context.Context, addrs []string) error {
 		if err == nil {
 			return nil
 		}
-		errs = append(errs, fmt.Errorf("broker %s: %w", a, err))
+		errs = append(errs, fmt.Errorf("broker %s: %w", a, b.sec.explain(err, access{op: "describe"})))
 	}
 	return errors.Join(errs...)
 }
@@ -88,30 +108,46 @@ func ping(ctx context.Context, addrs []string) error {
 // Embedded starts an in-process Kafka-protocol broker (franz-go's kfake) of n nodes, the first listening
 // on listen (host:port; port 0 picks one). It keeps every topic in memory: it is for one machine.
 func Embedded(listen string, n int) (*Broker, error) {
+	c, err := startCluster(listen, n)
+	if err != nil {
+		return nil, err
+	}
+	return newBroker(c.ListenAddrs(), nil, c, Security{}, secured{}, 10*time.Second, Retry{}), nil
+}
+
+// startCluster starts kfake with n nodes, the first on listen, and opts (tests add SASL, TLS, ACLs).
+func startCluster(listen string, n int, opts ...kfake.Opt) (*kfake.Cluster, error) {
 	first := true
-	c, err := kfake.NewCluster(kfake.NumBrokers(max(n, 1)), kfake.ListenFn(func(network, _ string) (net.Listener, error) {
+	c, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(max(n, 1)), kfake.ListenFn(func(network, _ string) (net.Listener, error) {
 		addr := "127.0.0.1:0"
 		if first {
 			addr, first = listen, false
 		}
 		return net.Listen(network, addr)
-	}))
+	})}, opts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("start embedded broker on %s: %w", listen, err)
 	}
-	return newBroker(c.ListenAddrs(), nil, c), nil
+	return c, nil
 }
 
-func newBroker(addrs []string, log *slog.Logger, c *kfake.Cluster) *Broker {
-	b := &Broker{Addrs: addrs, log: log, embedded: c}
+func newBroker(addrs []string, log *slog.Logger, c *kfake.Cluster, cfg Security, sec secured, dialTimeout time.Duration, retry Retry) *Broker {
+	b := &Broker{Addrs: addrs, log: log, embedded: c, sec: cfg, retry: newRetrier(retry),
+		dialer:    &kafka.Dialer{Timeout: dialTimeout, DualStack: true, SASLMechanism: sec.mech, TLS: sec.tls},
+		transport: &kafka.Transport{DialTimeout: dialTimeout, SASL: sec.mech, TLS: sec.tls},
+	}
 	b.w = &kafka.Writer{
 		Addr:         kafka.TCP(addrs...),
+		Transport:    b.transport,
 		Balancer:     balancer{},
 		BatchTimeout: time.Millisecond,
 		// A produced record batch must fit the broker's message.max.bytes (1 MiB by default) as a message
 		// does, so kafka-go splits a call's messages into batches of this size.
-		BatchBytes:             1 << 20,
-		RequiredAcks:           kafka.RequireAll,
+		BatchBytes:   1 << 20,
+		RequiredAcks: kafka.RequireAll,
+		// kafka-go retries a failed batch itself, quickly, without jitter; past that, Produce retries
+		// (Retry), knowing which messages failed.
+		MaxAttempts:            3,
 		AllowAutoTopicCreation: false,
 		ErrorLogger:            b.errorLogger("producer"),
 	}
@@ -124,6 +160,7 @@ func (b *Broker) Cluster() *kfake.Cluster { return b.embedded }
 // Close flushes the producer and stops an embedded broker.
 func (b *Broker) Close() error {
 	err := b.w.Close()
+	b.transport.CloseIdleConnections()
 	if b.embedded != nil {
 		b.embedded.Close()
 	}
@@ -141,7 +178,7 @@ func (b *Broker) errorLogger(client string) kafka.Logger {
 }
 
 func (b *Broker) client() *kafka.Client {
-	return &kafka.Client{Addr: kafka.TCP(b.Addrs...), Timeout: 30 * time.Second}
+	return &kafka.Client{Addr: kafka.TCP(b.Addrs...), Timeout: 30 * time.Second, Transport: b.transport}
 }
 
 func (b *Broker) CreateTopics(ctx context.Context, partitions int, names ...string) error {
@@ -149,27 +186,35 @@ func (b *Broker) CreateTopics(ctx context.Context, partitions int, names ...stri
 	for _, t := range names {
 		req.Topics = append(req.Topics, kafka.TopicConfig{Topic: t, NumPartitions: max(partitions, 1), ReplicationFactor: 1})
 	}
-	resp, err := b.client().CreateTopics(ctx, &req)
+	var resp *kafka.CreateTopicsResponse
+	err := b.retry.do(ctx, func(ctx context.Context) (err error) {
+		resp, err = b.client().CreateTopics(ctx, &req)
+		return err
+	}, b.retrying("create topics"))
 	if err != nil {
-		return fmt.Errorf("create topics on %v: %w", b.Addrs, err)
+		return fmt.Errorf("create topics on %v: %w", b.Addrs, b.sec.explain(err, access{op: "create"}))
 	}
 	for name, err := range resp.Errors {
 		if err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
-			return fmt.Errorf("create topic %s on %v: %w", name, b.Addrs, err)
+			return fmt.Errorf("create topic %s on %v: %w", name, b.Addrs, b.sec.explain(err, access{op: "create", topic: name}))
 		}
 	}
 	return nil
 }
 
 func (b *Broker) Partitions(ctx context.Context, topic string) (int, error) {
-	resp, err := b.client().Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+	var resp *kafka.MetadataResponse
+	err := b.retry.do(ctx, func(ctx context.Context) (err error) {
+		resp, err = b.client().Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+		return err
+	}, b.retrying("metadata for "+topic))
 	if err != nil {
-		return 0, fmt.Errorf("metadata for %s on %v: %w", topic, b.Addrs, err)
+		return 0, fmt.Errorf("metadata for %s on %v: %w", topic, b.Addrs, b.sec.explain(err, access{op: "describe", topic: topic}))
 	}
 	for _, t := range resp.Topics {
 		if t.Name == topic {
 			if t.Error != nil {
-				return 0, fmt.Errorf("metadata for %s on %v: %w", topic, b.Addrs, t.Error)
+				return 0, fmt.Errorf("metadata for %s on %v: %w", topic, b.Addrs, b.sec.explain(t.Error, access{op: "describe", topic: topic}))
 			}
 			return len(t.Partitions), nil
 		}
@@ -193,22 +238,93 @@ func (b *Broker) Produce(ctx context.Context, msgs ...Message) error {
 		}
 		kms[i] = km
 	}
-	if err := b.w.WriteMessages(ctx, kms...); err != nil {
-		return fmt.Errorf("produce to %s on %v: %w", msgs[0].Topic, b.Addrs, err)
+	pending := kms
+	err := b.retry.do(ctx, func(ctx context.Context) error {
+		err := b.w.WriteMessages(ctx, pending...)
+		var we kafka.WriteErrors
+		if errors.As(err, &we) && len(we) == len(pending) {
+			// Send again from the first message that failed: each partition's messages stay in order
+			// (those after it that did go through go twice, which the at-least-once contract allows).
+			pending = pending[slices.IndexFunc(we, func(e error) bool { return e != nil }):]
+		}
+		return flatten(err)
+	}, b.retrying("produce to "+msgs[0].Topic))
+	if err != nil {
+		m := pending[0]
+		partition, broker := b.leaderOf(m.Topic, explicitPartition(m), m.Key)
+		return fmt.Errorf("produce to %s partition %d (leader: %s): %w", m.Topic, partition, broker, b.sec.explain(err, access{op: "write", topic: m.Topic}))
 	}
 	return nil
+}
+
+// retrying logs a retried error at debug level.
+func (b *Broker) retrying(what string) func(error, time.Duration) {
+	return func(err error, wait time.Duration) {
+		b.errorLogger("retry").Printf("%s: %v (retrying in %s)", what, err, wait)
+	}
+}
+
+// leaderOf says where a message was headed, for an error message: its partition (the one given, else
+// its key's) and that partition's leader, as well as the cluster can tell.
+func (b *Broker) leaderOf(topic string, partition int, key []byte) (int, string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	resp, err := b.client().Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+	if err != nil || len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) == 0 {
+		return partition, fmt.Sprintf("unknown, of %v", b.Addrs)
+	}
+	parts := resp.Topics[0].Partitions
+	if partition < 0 {
+		partition = partitionFor(key, len(parts))
+	}
+	for _, p := range parts {
+		if p.ID == partition {
+			return partition, brokerName(p.Leader)
+		}
+	}
+	return partition, fmt.Sprintf("unknown, of %v", b.Addrs)
+}
+
+// explicitPartition is the partition a produced message was sent to explicitly, -1 if by key.
+func explicitPartition(m kafka.Message) int {
+	for _, h := range m.Headers {
+		if h.Key == headerPartition {
+			if n, err := strconv.Atoi(string(h.Value)); err == nil {
+				return n
+			}
+		}
+	}
+	return -1
+}
+
+func brokerName(k kafka.Broker) string {
+	return fmt.Sprintf("broker %d at %s", k.ID, net.JoinHostPort(k.Host, strconv.Itoa(k.Port)))
+}
+
+// flatten turns kafka-go's per-message WriteErrors into one error that errors.Is can look into, each
+// distinct error once.
+func flatten(err error) error {
+	var we kafka.WriteErrors
+	if !errors.As(err, &we) {
+		return err
+	}
+	var errs []error
+	seen := map[string]bool{}
+	for _, e := range we {
+		if e != nil && !seen[e.Error()] {
+			seen[e.Error()] = true
+			errs = append(errs, e)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // balancer sends a message to its explicit partition, else to partitionFor its key.
 type balancer struct{}
 
 func (balancer) Balance(msg kafka.Message, partitions ...int) int {
-	for _, h := range msg.Headers {
-		if h.Key == headerPartition {
-			if n, err := strconv.Atoi(string(h.Value)); err == nil {
-				return n
-			}
-		}
+	if n := explicitPartition(msg); n >= 0 {
+		return n
 	}
 	return partitions[partitionFor(msg.Key, len(partitions))]
 }
@@ -225,7 +341,7 @@ func fromKafka(km kafka.Message) Message {
 
 func (b *Broker) readerConfig(topic string, partition int) kafka.ReaderConfig {
 	return kafka.ReaderConfig{
-		Brokers: b.Addrs, Topic: topic, Partition: partition, MinBytes: 1, MaxBytes: 16 << 20,
+		Brokers: b.Addrs, Topic: topic, Partition: partition, MinBytes: 1, MaxBytes: 16 << 20, Dialer: b.dialer,
 		// kafka-go gives a whole fetch response MaxWait to arrive: a short one livelocks a loaded machine
 		// on a large batch (the fetch times out and is retried forever), so keep it long. A fetch still
 		// returns as soon as there is data, so this adds no latency.
@@ -238,29 +354,51 @@ func (b *Broker) Read(_ context.Context, topic string, partition int) (Partition
 	r := kafka.NewReader(b.readerConfig(topic, partition))
 	if err := r.SetOffset(kafka.FirstOffset); err != nil {
 		r.Close()
-		return nil, fmt.Errorf("read %s/%d: %w", topic, partition, err)
+		return nil, fmt.Errorf("read %s/%d: %w", topic, partition, b.sec.explain(err, access{op: "read", topic: topic}))
 	}
-	return kafkaReader{r}, nil
+	return kafkaReader{r, b}, nil
 }
 
-type kafkaReader struct{ r *kafka.Reader }
+type kafkaReader struct {
+	r *kafka.Reader
+	b *Broker
+}
 
 func (k kafkaReader) Next(ctx context.Context) (Message, error) {
-	km, err := k.r.FetchMessage(ctx)
-	if err != nil {
-		return Message{}, fmt.Errorf("read %s: %w", k.r.Config().Topic, err)
+	var failing time.Time
+	for {
+		km, err := k.r.FetchMessage(ctx)
+		if err == nil {
+			return fromKafka(km), nil
+		}
+		if failing.IsZero() {
+			failing = time.Now()
+		}
+		if ctx.Err() != nil {
+			return Message{}, fmt.Errorf("read %s/%d: %w", k.r.Config().Topic, k.r.Config().Partition, err)
+		}
+		// As a group member's reader does: the reader retries on its own, for GiveUp at most.
+		if !retriable(err) || time.Since(failing) >= k.b.retry.GiveUp {
+			return Message{}, k.b.fetchError(err, k.r.Config().Topic, k.r.Config().Partition, "")
+		}
+		k.b.errorLogger("reader "+k.r.Config().Topic).Printf("fetch %s/%d: %v (retrying)", k.r.Config().Topic, k.r.Config().Partition, err)
 	}
-	return fromKafka(km), nil
 }
 
 func (k kafkaReader) Close() error { return k.r.Close() }
+
+// fetchError is a fetch that failed for good, naming the partition and its leader.
+func (b *Broker) fetchError(err error, topic string, partition int, group string) error {
+	_, leader := b.leaderOf(topic, partition, nil)
+	return fmt.Errorf("read %s partition %d (leader: %s): %w", topic, partition, leader, b.sec.explain(err, access{op: "read", topic: topic, group: group}))
+}
 
 // Join runs a kafka-go consumer group member: each generation's assigned partitions are read by one
 // reader each, and their messages handed to Fetch; when the group rebalances, the readers stop and the
 // next generation's start from the committed offsets.
 func (b *Broker) Join(ctx context.Context, group, topic string) (Consumer, error) {
 	cg, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
-		ID: group, Brokers: b.Addrs, Topics: []string{topic}, StartOffset: kafka.FirstOffset,
+		ID: group, Brokers: b.Addrs, Topics: []string{topic}, StartOffset: kafka.FirstOffset, Dialer: b.dialer,
 		// A member that dies (kill -9) is noticed after SessionTimeout; keep it short so a crashed stage's
 		// partitions move on quickly. Kafka's smallest allowed session is 6 s.
 		SessionTimeout: 6 * time.Second, HeartbeatInterval: time.Second, RebalanceTimeout: 10 * time.Second,
@@ -298,11 +436,6 @@ type kafkaConsumer struct {
 	resume map[int]string // metadata committed with each held partition's offset
 }
 
-// joinPatience bounds how long a member keeps failing to join its group before the error is final: the
-// group retries on its own (a rebalance in progress is routine), but a coordinator that never answers must
-// end the worker rather than hang it.
-const joinPatience = 2 * time.Minute
-
 func (c *kafkaConsumer) generations(ctx context.Context) {
 	defer c.done.Done()
 	var failing time.Time
@@ -312,14 +445,20 @@ func (c *kafkaConsumer) generations(ctx context.Context) {
 			if ctx.Err() != nil || errors.Is(err, kafka.ErrGroupClosed) {
 				return
 			}
+			if denied(err) {
+				c.fail(fmt.Errorf("join group %s on %s at %v: %w", c.group, c.topic, c.b.Addrs, c.b.sec.explain(err, access{op: "read", topic: c.topic, group: c.group})))
+				return
+			}
 			if failing.IsZero() {
 				failing = time.Now()
 			}
-			if time.Since(failing) < joinPatience {
+			// The group retries on its own (a rebalance in progress is routine), but a coordinator that
+			// never answers must end the worker rather than hang it.
+			if time.Since(failing) < c.b.retry.GiveUp {
 				c.b.errorLogger("group "+c.topic).Printf("join: %v (retrying)", err)
 				continue
 			}
-			c.errc <- fmt.Errorf("consumer group on %s at %v: %w", c.topic, c.b.Addrs, err)
+			c.fail(fmt.Errorf("consumer group %s on %s (coordinator: %s): still failing after %s: %w", c.group, c.topic, c.b.coordinator(c.group), c.b.retry.GiveUp, err))
 			return
 		}
 		failing = time.Time{}
@@ -329,7 +468,7 @@ func (c *kafkaConsumer) generations(ctx context.Context) {
 		}
 		resume, err := c.fetchMeta(ctx, held)
 		if err != nil {
-			c.errc <- err
+			c.fail(err)
 			return
 		}
 		c.mu.Lock()
@@ -349,20 +488,40 @@ func (c *kafkaConsumer) read(ctx context.Context, gen int32, a kafka.PartitionAs
 		<-ctx.Done() // returning would end the generation for every partition
 		return
 	}
+	var failing time.Time
 	for {
 		km, err := r.FetchMessage(ctx)
 		if err != nil {
-			if ctx.Err() == nil {
-				c.b.errorLogger("reader "+c.topic).Printf("fetch %s/%d: %v", c.topic, a.ID, err)
-				<-ctx.Done()
+			if ctx.Err() != nil {
+				return
 			}
-			return
+			if failing.IsZero() {
+				failing = time.Now()
+			}
+			// The reader goes on retrying with its own backoff, so a retriable error is asked again, until it
+			// has lasted GiveUp.
+			if !retriable(err) || time.Since(failing) >= c.b.retry.GiveUp {
+				c.fail(c.b.fetchError(err, c.topic, a.ID, c.group))
+				<-ctx.Done()
+				return
+			}
+			c.b.errorLogger("reader "+c.topic).Printf("fetch %s/%d: %v (retrying)", c.topic, a.ID, err)
+			continue
 		}
+		failing = time.Time{}
 		select {
 		case c.msgs <- fetched{fromKafka(km), gen}:
 		case <-ctx.Done():
 			return
 		}
+	}
+}
+
+// fail hands err to Fetch, unless an error is already waiting there.
+func (c *kafkaConsumer) fail(err error) {
+	select {
+	case c.errc <- err:
+	default:
 	}
 }
 
@@ -401,19 +560,23 @@ func (c *kafkaConsumer) fetchMeta(ctx context.Context, partitions []int) (map[in
 	if len(partitions) == 0 {
 		return meta, nil
 	}
-	resp, err := c.b.client().OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: c.group, Topics: map[string][]int{c.topic: partitions}})
-	if err == nil {
-		err = resp.Error
-	}
+	var resp *kafka.OffsetFetchResponse
+	err := c.b.retry.do(ctx, func(ctx context.Context) (err error) {
+		resp, err = c.b.client().OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: c.group, Topics: map[string][]int{c.topic: partitions}})
+		if err == nil {
+			err = resp.Error
+		}
+		return err
+	}, c.b.retrying("fetch committed offsets of "+c.topic+" for "+c.group))
 	if errors.Is(err, kafka.GroupIdNotFound) {
 		return meta, nil // nothing committed yet
 	}
 	if err != nil {
-		return nil, fmt.Errorf("fetch committed offsets of %s for %s on %v: %w", c.topic, c.group, c.b.Addrs, err)
+		return nil, fmt.Errorf("fetch committed offsets of %s for %s (coordinator: %s): %w", c.topic, c.group, c.b.coordinator(c.group), c.b.sec.explain(err, access{op: "describe", topic: c.topic, group: c.group}))
 	}
 	for _, p := range resp.Topics[c.topic] {
 		if p.Error != nil {
-			return nil, fmt.Errorf("fetch committed offset of %s/%d for %s: %w", c.topic, p.Partition, c.group, p.Error)
+			return nil, fmt.Errorf("fetch committed offset of %s/%d for %s: %w", c.topic, p.Partition, c.group, c.b.sec.explain(p.Error, access{op: "describe", topic: c.topic, group: c.group}))
 		}
 		meta[p.Partition] = p.Metadata
 	}
@@ -456,26 +619,58 @@ func (c *kafkaConsumer) Commit(ctx context.Context, generation int, next map[int
 	if len(offsets) == 0 {
 		return nil
 	}
-	resp, err := c.b.client().OffsetCommit(ctx, &kafka.OffsetCommitRequest{GroupID: c.group, GenerationID: int(gen.ID), MemberID: gen.MemberID,
-		Topics: map[string][]kafka.OffsetCommit{c.topic: offsets}})
-	if err == nil {
-		for _, p := range resp.Topics[c.topic] {
-			err = errors.Join(err, p.Error)
+	req := &kafka.OffsetCommitRequest{GroupID: c.group, GenerationID: int(gen.ID), MemberID: gen.MemberID, Topics: map[string][]kafka.OffsetCommit{c.topic: offsets}}
+	err := c.b.retry.do(ctx, func(ctx context.Context) error {
+		c.mu.Lock()
+		moved := c.gen != gen
+		c.mu.Unlock()
+		if moved {
+			return errGenerationEnded
 		}
-	}
+		resp, err := c.b.client().OffsetCommit(ctx, req)
+		if err == nil {
+			for _, p := range resp.Topics[c.topic] {
+				err = errors.Join(err, p.Error)
+			}
+		}
+		return err
+	}, c.b.retrying("commit "+c.topic+" for "+c.group))
 	if err != nil {
 		c.mu.Lock()
 		moved := c.gen != gen
 		c.mu.Unlock()
 		// The generation has ended (a rebalance under way, or this member's session gone): its partitions'
 		// next owner starts from the last good commit and reads the rest again.
-		if moved || errors.Is(err, kafka.IllegalGeneration) || errors.Is(err, kafka.RebalanceInProgress) || errors.Is(err, kafka.UnknownMemberId) {
+		if moved || errors.Is(err, errGenerationEnded) || errors.Is(err, kafka.IllegalGeneration) || errors.Is(err, kafka.RebalanceInProgress) || errors.Is(err, kafka.UnknownMemberId) {
 			c.b.errorLogger("group "+c.group).Printf("commit %s skipped, generation %d ended: %v", c.topic, gen.ID, err)
 			return nil
 		}
-		return fmt.Errorf("commit %s %v for %s on %v: %w", c.topic, offsets, c.group, c.b.Addrs, err)
+		return fmt.Errorf("commit %s partitions %v for %s (coordinator: %s): %w", c.topic, partitionsOf(offsets), c.group, c.b.coordinator(c.group), c.b.sec.explain(err, access{op: "read", topic: c.topic, group: c.group}))
 	}
 	return nil
+}
+
+// errGenerationEnded stops retrying a commit whose generation ended while it waited.
+var errGenerationEnded = errors.New("generation ended")
+
+func partitionsOf(offsets []kafka.OffsetCommit) []int {
+	var ps []int
+	for _, o := range offsets {
+		ps = append(ps, o.Partition)
+	}
+	slices.Sort(ps)
+	return ps
+}
+
+// coordinator names a group's coordinator, for an error message, as well as the cluster can tell.
+func (b *Broker) coordinator(group string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	resp, err := b.client().FindCoordinator(ctx, &kafka.FindCoordinatorRequest{Key: group, KeyType: kafka.CoordinatorKeyTypeConsumer})
+	if err != nil || resp.Error != nil || resp.Coordinator == nil {
+		return fmt.Sprintf("unknown, of %v", b.Addrs)
+	}
+	return brokerName(kafka.Broker{ID: resp.Coordinator.NodeID, Host: resp.Coordinator.Host, Port: resp.Coordinator.Port})
 }
 
 func (c *kafkaConsumer) Close() error {

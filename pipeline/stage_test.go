@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"slices"
 	"strings"
@@ -55,32 +56,34 @@ func setup(t *testing.T, partitions int) (context.Context, *Memory, Worker) {
 // ingest produces each language's queries (texts as given) and closes each stream, then ends the run.
 func ingest(t *testing.T, ctx context.Context, w Worker, texts map[string][]string) *Source {
 	t.Helper()
+	src, err := sendTexts(ctx, w, texts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return src
+}
+
+// sendTexts is ingest for a transport that may refuse: it returns the first error.
+func sendTexts(ctx context.Context, w Worker, texts map[string][]string) (*Source, error) {
 	src := NewSource("ingest", w)
-	langs := slices.Sorted(func(yield func(string) bool) {
-		for l := range texts {
-			if !yield(l) {
-				return
-			}
-		}
-	})
-	for _, l := range langs {
+	for _, l := range slices.Sorted(maps.Keys(texts)) {
 		var rows []schemas.Record
 		for i, text := range texts[l] {
 			rows = append(rows, schemas.Record{Dataset: "d", Lang: l, Kind: domain.Query, ID: fmt.Sprintf("%s/q/%d", l, i), Text: text})
 		}
 		out := src.Output("file")
 		if err := Emit(out, w.Topics.Items(), "d/"+l, rows...); err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		out.EndStream(w.Topics.Items().Name, "d/"+l, schemas.Marker{Kind: schemas.StreamEnd, Dataset: "d", Lang: l, ItemKind: domain.Query})
 		if err := src.Send(ctx, int64(len(rows)), out); err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 	}
 	if err := src.EndRun(ctx, w.Topics.Items().Name); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	return src
+	return src, nil
 }
 
 // read decodes a topic: data records by id, and stream-end counts by language.
@@ -88,31 +91,43 @@ func read(t *testing.T, m *Memory, topic string) (ids []string, ends map[string]
 	t.Helper()
 	ends = map[string]int64{}
 	for _, msg := range m.Messages(topic) {
-		schema, _ := msg.Header(schemas.HeaderSchema)
-		if schema == schemas.Markers.ID {
-			ms, err := schemas.Markers.Decode(msg.Value)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, mk := range ms {
-				if mk.Kind == schemas.StreamEnd {
-					ends[mk.Lang] += mk.Count
-				} else {
-					runEnds++
-				}
-			}
-			continue
+		got, streamEnds, n := decodeTokens(t, msg)
+		ids = append(ids, got...)
+		for _, mk := range streamEnds {
+			ends[mk.Lang] += mk.Count
 		}
-		rows, err := schemas.Tokens.Decode(msg.Value)
-		if err != nil {
-			t.Fatalf("%s: %v", msg.Source(), err)
-		}
-		for _, r := range rows {
-			ids = append(ids, r.ID)
-		}
+		runEnds += n
 	}
 	slices.Sort(ids)
 	return ids, ends, runEnds
+}
+
+// decodeTokens decodes a message of a tokens topic: the ids of its records, or its stream-end markers and
+// how many run-end markers it holds.
+func decodeTokens(t *testing.T, msg Message) (ids []string, streamEnds []schemas.Marker, runEnds int) {
+	t.Helper()
+	if schema, _ := msg.Header(schemas.HeaderSchema); schema == schemas.Markers.ID {
+		ms, err := schemas.Markers.Decode(msg.Value)
+		if err != nil {
+			t.Fatalf("%s: %v", msg.Source(), err)
+		}
+		for _, mk := range ms {
+			if mk.Kind == schemas.StreamEnd {
+				streamEnds = append(streamEnds, mk)
+			} else {
+				runEnds++
+			}
+		}
+		return nil, streamEnds, runEnds
+	}
+	rows, err := schemas.Tokens.Decode(msg.Value)
+	if err != nil {
+		t.Fatalf("%s: %v", msg.Source(), err)
+	}
+	for _, r := range rows {
+		ids = append(ids, r.ID)
+	}
+	return ids, nil, 0
 }
 
 func TestRunPassesRecordsRejectsAndMarkersOn(t *testing.T) {

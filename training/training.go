@@ -48,6 +48,10 @@ type Config struct {
 	Brokers     []string        `json:"brokers,omitempty"`
 	Topics      pipeline.Topics `json:"topics"`
 	RunID       string          `json:"run_id"`
+	// Kafka is SASL and TLS for Brokers (the password recorded as "[redacted]").
+	Kafka pipeline.Security `json:"kafka,omitzero"`
+	// KafkaRetry is how broker errors are retried, and for how long.
+	KafkaRetry pipeline.Retry `json:"kafka_retry"`
 	// BatchesParquet, if set, also lands every batch in a Parquet table for external trainers.
 	BatchesParquet string `json:"batches_parquet,omitempty"`
 	// Terminal, if set, shows a progress line with the pairs trained, their rate and the time left.
@@ -83,7 +87,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	broker, err := pipeline.Connect(ctx, pipeline.BrokerConfig{Addrs: cfg.Brokers, Log: log})
+	broker, err := pipeline.Connect(ctx, pipeline.BrokerConfig{Addrs: cfg.Brokers, Security: cfg.Kafka, Retry: cfg.KafkaRetry, Log: log})
 	if err != nil {
 		return nil, fmt.Errorf("training: %w", err)
 	}

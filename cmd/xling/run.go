@@ -30,7 +30,7 @@ func evalFlags(fs *flag.FlagSet) func(ctx context.Context, log *slog.Logger) (ev
 	langs := fs.String("langs", "", "comma-separated languages (default: every language of each dataset)")
 	model := fs.String("model", "", "ONNX model file written by xling, a model directory (docs/models.md), or bm25 (the lexical baseline, no ONNX Runtime); default: xling's own encoder, trained with hybrid batches on first use")
 	cache := fs.String("cache", ".cache", "cache directory for generated models")
-	brokers := fs.String("brokers", envOr("XLING_BROKERS", ""), "comma-separated Kafka bootstrap addresses (env XLING_BROKERS; default: embedded broker)")
+	broker := brokerFlags(fs, os.Getenv)
 	prefix := fs.String("topic-prefix", "xling.", "prefix of every topic name")
 	partitions := fs.Int("partitions", 4, "partitions per topic when creating topics")
 	topK := fs.Int("top-k", 10, "ranking entries kept per query and setting")
@@ -44,8 +44,12 @@ func evalFlags(fs *flag.FlagSet) func(ctx context.Context, log *slog.Logger) (ev
 	httpAddr := fs.String("http", "", "serve the job's operations endpoint (/healthz, /status, /metrics) on this address while it runs, e.g. 127.0.0.1:9464 (default: none)")
 	pgDSN := fs.String("pg-dsn", os.Getenv("XLING_PG_DSN"), "PostgreSQL to upsert embeddings into, as the store stage (env XLING_PG_DSN; default: no store)")
 	build := func(ctx context.Context, log *slog.Logger) (evaluate.Config, error) {
+		bc, err := broker()
+		if err != nil {
+			return evaluate.Config{}, err
+		}
 		cfg := evaluate.Config{
-			DataDir: *data, OutDir: *out, Datasets: split(*datasets), Model: *model, Brokers: split(*brokers),
+			DataDir: *data, OutDir: *out, Datasets: split(*datasets), Model: *model, Brokers: bc.Addrs, Kafka: bc.Security, KafkaRetry: bc.Retry,
 			Topics: pipeline.Topics{Prefix: *prefix, Partitions: *partitions},
 			RunID:  *runID, TopK: *topK, WithContext: *withContext, Partial: *partial, MaxText: *maxText,
 			ORTLibrary: *lib, Threads: *threads, Provider: *provider, StoreDSN: *pgDSN,

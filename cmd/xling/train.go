@@ -35,8 +35,12 @@ func cmdTrain(ctx context.Context, args []string, log *slog.Logger) error {
 	out := fs.String("out", "out/model.onnx", "checkpoint to write (ONNX)")
 	withContext := fs.Bool("with-context", false, "QA passages as sentence + paragraph")
 	batchesParquet := fs.String("batches-parquet", "", "also write every batch to this Parquet table")
-	brokers := fs.String("brokers", "", "comma-separated Kafka bootstrap addresses (default: embedded broker)")
+	broker := brokerFlags(fs, os.Getenv)
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	bc, err := broker()
+	if err != nil {
 		return err
 	}
 	strat, err := batching.ParseStrategy(*strategy)
@@ -50,7 +54,7 @@ func cmdTrain(ctx context.Context, args []string, log *slog.Logger) error {
 	cfg := training.Config{
 		DataDir: *data, QA: *qa, Bitext: split(*bitextFlag), Holdout: split(*holdout), WithContext: *withContext,
 		Sampling: batching.Config{Strategy: strat, BatchSize: *batch, Buffer: *buffer, Seed: *seed, Epochs: *epochs, MaxBatches: *maxBatches},
-		Strategy: strat.String(), Train: tcfg, Init: *init, InitSeed: *seed, Out: *out, Brokers: split(*brokers),
+		Strategy: strat.String(), Train: tcfg, Init: *init, InitSeed: *seed, Out: *out, Brokers: bc.Addrs, Kafka: bc.Security, KafkaRetry: bc.Retry,
 		Topics: pipeline.DefaultTopics(), RunID: newRunID(), BatchesParquet: *batchesParquet,
 	}
 	if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {

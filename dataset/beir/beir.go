@@ -27,6 +27,7 @@ import (
 	"unicode/utf8"
 
 	"xling/dataset"
+	"xling/internal/confine"
 )
 
 // Options say what a BEIR directory holds (its files carry no language) and bound what is read.
@@ -100,12 +101,19 @@ func Open(dir string, opts Options) (*Reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Reader{opts: opts, corpus: filepath.Join(dir, "corpus.jsonl"), relevant: map[string][]string{}}
-	texts, err := r.readQueries(filepath.Join(dir, "queries.jsonl"))
+	// The directory is the user's choice; its files, links followed, must lie inside it.
+	var paths [3]string
+	for i, name := range []string{"corpus.jsonl", "queries.jsonl", filepath.Join("qrels", opts.Split+".tsv")} {
+		if paths[i], err = confine.Path(dir, name); err != nil {
+			return nil, fmt.Errorf("beir: %w", err)
+		}
+	}
+	r := &Reader{opts: opts, corpus: paths[0], relevant: map[string][]string{}}
+	texts, err := r.readQueries(paths[1])
 	if err != nil {
 		return nil, err
 	}
-	qrelsPath := filepath.Join(dir, "qrels", opts.Split+".tsv")
+	qrelsPath := paths[2]
 	judged, err := r.readQrels(qrelsPath, texts)
 	if err != nil {
 		return nil, err

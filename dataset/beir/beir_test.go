@@ -148,3 +148,42 @@ func TestCandidatesFailIfTheCorpusChangesAfterOpen(t *testing.T) {
 		t.Errorf("error %v: want a *beir.Error at line 1, field _id", err)
 	}
 }
+
+// A BEIR file linked out of the dataset directory is refused; a link inside it is read.
+func TestOpenRefusesFilesLinkedOutOfTheDirectory(t *testing.T) {
+	outside := write(t, goodCorpus, goodQueries, goodQrels)
+	for _, tc := range []struct {
+		name, file, target string
+		want               string // the error; "" for none
+	}{
+		{name: "corpus linked out", file: "corpus.jsonl", target: filepath.Join(outside, "corpus.jsonl"), want: "corpus.jsonl leads out of"},
+		{name: "qrels linked out", file: "qrels/test.tsv", target: filepath.Join(outside, "qrels", "test.tsv"), want: "test.tsv leads out of"},
+		{name: "qrels directory linked out", file: "qrels", target: filepath.Join(outside, "qrels"), want: "test.tsv leads out of"},
+		{name: "queries linked inside", file: "queries.jsonl", target: "queries.copy"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := write(t, goodCorpus, goodQueries, goodQrels)
+			if err := os.Rename(filepath.Join(dir, "queries.jsonl"), filepath.Join(dir, "queries.copy")); err != nil {
+				t.Fatal(err)
+			}
+			if tc.file != "queries.jsonl" {
+				if err := os.Rename(filepath.Join(dir, "queries.copy"), filepath.Join(dir, "queries.jsonl")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := os.RemoveAll(filepath.Join(dir, tc.file)); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(tc.target, filepath.Join(dir, tc.file)); err != nil {
+				t.Fatal(err)
+			}
+			_, err := Open(dir, Options{Lang: "th"})
+			if tc.want == "" && err != nil {
+				t.Fatal(err)
+			}
+			if tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+				t.Errorf("err = %v, want one saying %q", err, tc.want)
+			}
+		})
+	}
+}

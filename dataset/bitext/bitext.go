@@ -13,9 +13,10 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
-	"xling/dataset"
 
+	"xling/dataset"
 	"xling/domain"
+	"xling/internal/confine"
 )
 
 // DefaultMaxLineBytes bounds a line (a CSV field for stsb) when Options.MaxLineBytes is 0; the longest line
@@ -146,6 +147,9 @@ func (c Corpus) parts(opt Options, st *Stats) ([]part, error) {
 		if !ok {
 			log.Warn("bitext file skipped", "corpus", c.Name, "file", path, "reason", "not named "+c.pattern())
 			continue
+		}
+		if _, err := confine.Path(c.Dir, name); err != nil {
+			return nil, fmt.Errorf("read %s corpus: %w", c.Name, err)
 		}
 		l, err := corpusLang(code)
 		if err != nil {

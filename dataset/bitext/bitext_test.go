@@ -392,3 +392,37 @@ func TestReadStopsOnCallbackError(t *testing.T) {
 		t.Fatalf("err %v after %d groups, want %v after 1", err, n, stop)
 	}
 }
+
+// A corpus file linked to a file outside the corpus directory is refused, with or without Skip: data
+// cannot make xling read elsewhere. A link inside the directory is read.
+func TestReadRefusesFilesLinkedOutOfTheCorpus(t *testing.T) {
+	outside := writeDir(t, map[string]string{"secret": "x\ny\n"})
+	for _, tc := range []struct {
+		name, target string // {outside}: the relative path to outside
+		want         string // the error; "" for none
+	}{
+		{name: "absolute link out", target: filepath.Join(outside, "secret"), want: "deu.txt leads out of"},
+		{name: "relative link out", target: "{outside}/secret", want: "deu.txt leads out of"},
+		{name: "link inside", target: "spa.txt"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := writeDir(t, map[string]string{"eng.txt": "a\nb\n", "spa.txt": "c\nd\n"})
+			rel, err := filepath.Rel(dir, outside)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(strings.ReplaceAll(tc.target, "{outside}", rel), filepath.Join(dir, "deu.txt")); err != nil {
+				t.Fatal(err)
+			}
+			for _, skip := range []bool{false, true} {
+				_, _, err := readAll(t, NTREX(dir), Options{Skip: skip})
+				if tc.want == "" && err != nil {
+					t.Errorf("skip=%v: %v", skip, err)
+				}
+				if tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+					t.Errorf("skip=%v: err = %v, want one saying %q", skip, err, tc.want)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,44 @@
+package pipeline
+
+import (
+	"context"
+	"slices"
+	"testing"
+)
+
+// consumedTopic is what a topic on a cluster holds: its distinct data record ids, and the count of every
+// stream-end marker by language (a marker sent again, at least once, shows twice).
+type consumedTopic struct {
+	ids  []string
+	ends map[string][]int64
+}
+
+// readKafka reads every partition of topic until it has seen runEnds run-end markers there (one per input
+// partition of the stage that wrote it), decoding token records and markers.
+func readKafka(t *testing.T, ctx context.Context, tr Transport, topic string, partitions, runEnds int) consumedTopic {
+	t.Helper()
+	out := consumedTopic{ends: map[string][]int64{}}
+	for p := range partitions {
+		r, err := tr.Read(ctx, topic, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for seen := 0; seen < runEnds; {
+			msg, err := r.Next(ctx)
+			if err != nil {
+				r.Close()
+				t.Fatalf("%s/%d after %d run ends: %v", topic, p, seen, err)
+			}
+			ids, streamEnds, n := decodeTokens(t, msg)
+			out.ids = append(out.ids, ids...)
+			for _, mk := range streamEnds {
+				out.ends[mk.Lang] = append(out.ends[mk.Lang], mk.Count)
+			}
+			seen += n
+		}
+		r.Close()
+	}
+	slices.Sort(out.ids)
+	out.ids = slices.Compact(out.ids)
+	return out
+}

@@ -1,0 +1,317 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// testCA is a certificate authority made for one test: its PEM file and what it needs to sign.
+type testCA struct {
+	file string
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+}
+
+func newTestCA(t *testing.T, name string) testCA {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), name+".pem")
+	if err := os.WriteFile(file, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return testCA{file: file, cert: cert, key: key}
+}
+
+// serverCert is a certificate for 127.0.0.1 and localhost signed by ca.
+func (ca testCA) serverCert(t *testing.T) tls.Certificate {
+	t.Helper()
+	der, key := ca.sign(t, &x509.Certificate{
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "kafka"},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"localhost"},
+	})
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+// clientCert writes a client certificate signed by ca and its key as PEM files.
+func (ca testCA) clientCert(t *testing.T) (certFile, keyFile string) {
+	t.Helper()
+	der, key := ca.sign(t, &x509.Certificate{SerialNumber: big.NewInt(3), Subject: pkix.Name{CommonName: "xling"}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "client.pem"), filepath.Join(dir, "client.key")
+	for file, block := range map[string]*pem.Block{certFile: {Type: "CERTIFICATE", Bytes: der}, keyFile: {Type: "EC PRIVATE KEY", Bytes: keyDER}} {
+		if err := os.WriteFile(file, pem.EncodeToMemory(block), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return certFile, keyFile
+}
+
+// sign makes a certificate of tmpl, valid for an hour either side of now, for a new key signed by ca.
+func (ca testCA) sign(t *testing.T, tmpl *x509.Certificate) ([]byte, *ecdsa.PrivateKey) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl.NotBefore, tmpl.NotAfter, tmpl.KeyUsage = time.Now().Add(-time.Hour), time.Now().Add(time.Hour), x509.KeyUsageDigitalSignature
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der, key
+}
+
+// A cluster that requires a client certificate takes xling's (--kafka-tls-cert, --kafka-tls-key) and
+// refuses a client without one.
+func TestClientCertificate(t *testing.T) {
+	ca := newTestCA(t, "kafka-ca")
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.cert)
+	c, err := startCluster("127.0.0.1:0", 1, kfake.TLS(&tls.Config{Certificates: []tls.Certificate{ca.serverCert(t)}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool, MinVersion: tls.VersionTLS12}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	certFile, keyFile := ca.clientCert(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	b, err := Connect(ctx, BrokerConfig{Addrs: c.ListenAddrs(), DialTimeout: 3 * time.Second, Security: Security{TLS: TLS{CAFile: ca.file, CertFile: certFile, KeyFile: keyFile}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := b.CreateTopics(ctx, 1, "mtls.items"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Connect(ctx, BrokerConfig{Addrs: c.ListenAddrs(), DialTimeout: 3 * time.Second, Security: Security{TLS: TLS{CAFile: ca.file}}})
+	if err == nil || !strings.Contains(err.Error(), "kafka refused the connection") || !strings.Contains(err.Error(), "the broker refused the handshake") {
+		t.Errorf("a client without a certificate: err = %v, want the broker's refusal", err)
+	}
+	t.Log(err)
+}
+
+// allow is an ACL granting op on every topic or group whose name starts with prefix.
+func allow(rt kmsg.ACLResourceType, prefix string, op kmsg.ACLOperation) kfake.ACL {
+	return kfake.ACL{Resource: rt, Name: prefix, Pattern: kmsg.ACLResourcePatternTypePrefixed, Operation: op, Allow: true}
+}
+
+// The passwords of the secured cluster's users; each is a string that appears nowhere else, so finding
+// one in a log or a manifest can only mean it leaked.
+const (
+	workerPassword   = "pw-worker-7f3a9c"
+	intruderPassword = "pw-intruder-51be0d"
+)
+
+// securedCluster starts a one-node kfake cluster that requires SASL over TLS and checks ACLs. Its users:
+// worker (SCRAM-SHA-512 and PLAIN) may create, write and read the "sec." topics and use the "sec." groups;
+// intruder (SCRAM-SHA-512) may use the topics but no group; watcher may use the topics and describe the
+// groups but not join them; reader may only read topics.
+func securedCluster(t *testing.T) (addrs []string, ca testCA) {
+	t.Helper()
+	ca = newTestCA(t, "kafka-ca")
+	topicRights := []kfake.ACL{
+		allow(kmsg.ACLResourceTypeTopic, "sec.", kmsg.ACLOperationCreate),
+		allow(kmsg.ACLResourceTypeTopic, "sec.", kmsg.ACLOperationWrite),
+		allow(kmsg.ACLResourceTypeTopic, "sec.", kmsg.ACLOperationRead),
+	}
+	groupRights := []kfake.ACL{allow(kmsg.ACLResourceTypeGroup, "sec.", kmsg.ACLOperationRead)}
+	c, err := startCluster("127.0.0.1:0", 1,
+		kfake.TLS(&tls.Config{Certificates: []tls.Certificate{ca.serverCert(t)}, MinVersion: tls.VersionTLS12}),
+		kfake.EnableSASL(), kfake.EnableACLs(),
+		kfake.Superuser(SASLScramSHA512, "admin", "pw-admin-0c1d"),
+		kfake.User(SASLScramSHA512, "worker", workerPassword, append(topicRights, groupRights...)...),
+		kfake.User(SASLPlain, "worker", workerPassword, append(topicRights, groupRights...)...),
+		kfake.User(SASLScramSHA512, "intruder", intruderPassword, topicRights...),
+		kfake.User(SASLScramSHA512, "watcher", "pw-watcher-2e81", append(topicRights, allow(kmsg.ACLResourceTypeGroup, "sec.", kmsg.ACLOperationDescribe))...),
+		kfake.User(SASLScramSHA512, "reader", "pw-reader-93aa", allow(kmsg.ACLResourceTypeTopic, "sec.", kmsg.ACLOperationRead)),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c.ListenAddrs(), ca
+}
+
+func TestSecuredCluster(t *testing.T) {
+	addrs, ca := securedCluster(t)
+	wrongCA := newTestCA(t, "other-ca")
+	sec := func(mech, user, pw, caFile string) Security {
+		return Security{SASL: SASL{Mechanism: mech, User: user, Password: Secret(pw)}, TLS: TLS{CAFile: caFile}}
+	}
+	texts := map[string][]string{"en": {"a", "bad", "c"}, "th": {"d"}}
+	admin, err := Connect(context.Background(), BrokerConfig{Addrs: addrs, Security: sec(SASLScramSHA512, "admin", "pw-admin-0c1d", ca.file)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	for i, tc := range []struct {
+		name     string
+		sec      Security
+		connect  string // the error Connect must fail with; "" if it must connect
+		pipeline string // the error the pipeline must fail with ({prefix}: the case's topic prefix); "" if it must run to its end
+	}{
+		{name: "SCRAM-SHA-512 over TLS with rights runs", sec: sec(SASLScramSHA512, "worker", workerPassword, ca.file)},
+		{name: "PLAIN over TLS with rights runs", sec: sec(SASLPlain, "worker", workerPassword, ca.file)},
+		{name: "no rights on the group is refused naming the principal and the group", sec: sec(SASLScramSHA512, "intruder", intruderPassword, ca.file),
+			pipeline: "User:intruder is not allowed to describe group {prefix}echo"},
+		{name: "no right to join the group is refused naming the principal and the group", sec: sec(SASLScramSHA512, "watcher", "pw-watcher-2e81", ca.file),
+			pipeline: "User:watcher is not allowed to read group {prefix}echo"},
+		{name: "no right to write is refused naming the principal and the topic", sec: sec(SASLScramSHA512, "reader", "pw-reader-93aa", ca.file),
+			pipeline: "User:reader is not allowed to write topic {prefix}items"},
+		{name: "a wrong password fails", sec: sec(SASLScramSHA512, "worker", "not-the-password", ca.file),
+			connect: `SASL SCRAM-SHA-512 login as user "worker" refused`},
+		{name: "a broker certificate from another CA fails", sec: sec(SASLScramSHA512, "worker", workerPassword, wrongCA.file),
+			connect: "the broker's certificate does not check out against " + wrongCA.file},
+		{name: "plaintext to a TLS listener fails", sec: sec(SASLScramSHA512, "worker", workerPassword, ""),
+			connect: "no Kafka broker answered within 3s"},
+		{name: "PLAIN without TLS is refused before dialing", sec: sec(SASLPlain, "worker", workerPassword, ""),
+			connect: "SASL PLAIN sends the password as it is: it needs TLS"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			var logs bytes.Buffer
+			log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+			cfg := BrokerConfig{Addrs: addrs, DialTimeout: 3 * time.Second, Security: tc.sec, Log: log}
+			log.Info("connecting", "config", cfg)
+			start := time.Now()
+			b, err := Connect(ctx, cfg)
+			if tc.connect != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.connect) {
+					t.Fatalf("Connect: err = %v, want one saying %q", err, tc.connect)
+				}
+				t.Log(err)
+				if d := time.Since(start); d > 2*cfg.DialTimeout {
+					t.Errorf("took %s to fail, over twice the dial timeout %s", d, cfg.DialTimeout)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.Close()
+			// Each case runs on topics of its own, created by the admin as a locked-down cluster's are.
+			topics := Topics{Prefix: fmt.Sprintf("sec.%d.", i), Partitions: 1}
+			if err := admin.CreateTopics(ctx, 1, topics.Evaluation()...); err != nil {
+				t.Fatal(err)
+			}
+			w := Worker{Transport: b, Topics: topics, RunID: "r1"}
+			if _, err = sendTexts(ctx, w, texts); err == nil {
+				err = Run(ctx, w, echo(w.Topics))
+			}
+			if want := strings.ReplaceAll(tc.pipeline, "{prefix}", topics.Prefix); want != "" {
+				if err == nil || !strings.Contains(err.Error(), want) {
+					t.Fatalf("err = %v, want one saying %q", err, want)
+				}
+				t.Log(err)
+			} else if err != nil {
+				t.Fatal(err)
+			} else {
+				got := readKafka(t, ctx, b, topics.Tokens().Name, 1, 1)
+				if want := []string{"en/q/0", "en/q/2", "th/q/0"}; !slices.Equal(got.ids, want) || !slices.Equal(got.ends["en"], []int64{2}) || !slices.Equal(got.ends["th"], []int64{1}) {
+					t.Errorf("tokens %v with stream ends %v, want %v with en 2, th 1", got.ids, got.ends, want)
+				}
+			}
+			for _, pw := range []string{workerPassword, intruderPassword} {
+				if strings.Contains(logs.String(), pw) {
+					t.Errorf("the log holds a password:\n%s", logs.String())
+				}
+			}
+		})
+	}
+}
+
+// A Security with a password, logged by slog in every way and marshalled as JSON, never shows it.
+func TestSecretsAreNeverPrinted(t *testing.T) {
+	cfg := BrokerConfig{Addrs: []string{"k:9093"}, Security: Security{SASL: SASL{Mechanism: SASLScramSHA512, User: "u", Password: workerPassword}, TLS: TLS{CAFile: "ca.pem"}}}
+	var out bytes.Buffer
+	for _, h := range []slog.Handler{slog.NewTextHandler(&out, nil), slog.NewJSONHandler(&out, nil)} {
+		slog.New(h).Info("config", "broker", cfg, "security", cfg.Security, "sasl", cfg.Security.SASL, "password", cfg.Security.SASL.Password)
+	}
+	js, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out.Write(js)
+	fmt.Fprintf(&out, "%v %+v %#v %s", cfg, cfg, cfg, cfg.Security.SASL.Password)
+	if strings.Contains(out.String(), workerPassword) {
+		t.Errorf("the password shows:\n%s", out.String())
+	}
+	if !strings.Contains(out.String(), `"user":"u"`) || !strings.Contains(out.String(), "[redacted]") {
+		t.Errorf("want the user and a redacted password recorded:\n%s", out.String())
+	}
+}
+
+// A Security that cannot work is refused before anything is dialed, saying which setting is at fault.
+func TestSecurityIsCheckedBeforeDialing(t *testing.T) {
+	dir := t.TempDir()
+	notPEM := filepath.Join(dir, "ca.txt")
+	if err := os.WriteFile(notPEM, []byte("not a certificate"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ca := TLS{CAFile: newTestCA(t, "ca").file}
+	for _, tc := range []struct {
+		name string
+		sec  Security
+		want string
+	}{
+		{"an unknown mechanism", Security{SASL: SASL{Mechanism: "GSSAPI", User: "u", Password: "p"}, TLS: ca}, `SASL mechanism "GSSAPI": want PLAIN or SCRAM-SHA-512`},
+		{"a user without a mechanism", Security{SASL: SASL{User: "u"}}, "a SASL user or password without a mechanism"},
+		{"a mechanism without a password", Security{SASL: SASL{Mechanism: SASLScramSHA512, User: "u"}}, "SASL SCRAM-SHA-512 needs a user and a password"},
+		{"a CA file that is not there", Security{TLS: TLS{CAFile: filepath.Join(dir, "nope.pem")}}, filepath.Join(dir, "nope.pem")},
+		{"a CA file without a certificate", Security{TLS: TLS{CAFile: notPEM}}, notPEM + ": no PEM certificate in it"},
+		{"a client certificate without its key", Security{TLS: TLS{CertFile: ca.CAFile}}, "needs both its file and its key file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Connect(context.Background(), BrokerConfig{Addrs: []string{"127.0.0.1:1"}, Security: tc.sec})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want one saying %q", err, tc.want)
+			}
+		})
+	}
+	if _, err := Connect(context.Background(), BrokerConfig{Security: Security{TLS: ca}}); err == nil || !strings.Contains(err.Error(), "need an external cluster") {
+		t.Errorf("TLS with the embedded broker: err = %v, want a refusal", err)
+	}
+}
