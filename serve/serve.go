@@ -40,7 +40,8 @@ type Config struct {
 	ModelsDir string
 	StateDir  string   // the ledger, snapshots, tables and current view
 	Datasets  []string // datasets watched; empty: every known dataset with a folder in DataDir
-	Brokers   []string // empty: the embedded broker
+	// Broker says which Kafka cluster to use (no addresses: the embedded broker) and how to reach it.
+	Broker pipeline.BrokerConfig
 	// Poll is how often the directories are scanned; 0 means 2s. A file is used once two scans in a row
 	// saw the same size and modification time.
 	Poll time.Duration
@@ -169,7 +170,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Service, err err
 		s.topics = pipeline.DefaultTopics()
 		s.topics.Prefix = "xling.serve."
 	}
-	if s.broker, err = pipeline.Connect(ctx, pipeline.BrokerConfig{Addrs: cfg.Brokers, Log: log}); err != nil {
+	bc := cfg.Broker
+	bc.Log = log
+	if s.broker, err = pipeline.Connect(ctx, bc); err != nil {
 		return nil, fmt.Errorf("serve: %w", err)
 	}
 	if err := s.broker.CreateTopics(ctx, s.topics.Partitions, append(s.topics.Evaluation(), s.topics.Intake().Name)...); err != nil {
@@ -425,6 +428,7 @@ func (s *Service) update(ctx context.Context, p plan) error {
 	cfg.Datasets, cfg.Langs = []string{p.view.name}, map[string][]string{p.view.name: p.langs}
 	cfg.Model, cfg.ModelName, cfg.RunID = p.model.path, p.model.name, runID
 	cfg.Brokers, cfg.Topics = s.broker.Addrs, s.topics
+	cfg.Kafka, cfg.KafkaRetry = s.cfg.Broker.Security, s.cfg.Broker.Retry
 	cfg.DatasetVersions, cfg.Scorer = map[string]string{p.view.name: p.version}, sc
 	cfg.Terminal = nil
 	if cfg.Progress == 0 {

@@ -23,7 +23,7 @@ func cmdServe(ctx context.Context, args []string, log *slog.Logger) error {
 	models := fs.String("models", "models", "models directory to watch: ONNX files written by xling and model directories (docs/models.md)")
 	state := fs.String("state", "out/serve", "state directory: ledger, scorer snapshots, versioned tables (runs/) and the current view (current/)")
 	datasets := fs.String("datasets", "", "comma-separated datasets to watch (default: xquad-r, mlqa-r and xquad, those present)")
-	brokers := fs.String("brokers", envOr("XLING_BROKERS", ""), "comma-separated Kafka bootstrap addresses (env XLING_BROKERS; default: embedded broker)")
+	broker := brokerFlags(fs, os.Getenv)
 	prefix := fs.String("topic-prefix", "xling.serve.", "prefix of every topic name")
 	partitions := fs.Int("partitions", 4, "partitions per topic when creating topics")
 	poll := fs.Duration("poll", 2*time.Second, "how often the directories are scanned")
@@ -37,17 +37,20 @@ func cmdServe(ctx context.Context, args []string, log *slog.Logger) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	bc, err := broker()
+	if err != nil {
+		return err
+	}
 	if _, err := os.Stat(*lib); err != nil {
 		return fmt.Errorf("ONNX Runtime library %s: %w (run `make ort`, or set ONNXRUNTIME_LIB)", *lib, err)
 	}
 	lat := ops.NewLatency()
-	cfg := serve.Config{DataDir: *data, ModelsDir: *models, StateDir: *state, Datasets: split(*datasets), Brokers: split(*brokers),
+	cfg := serve.Config{DataDir: *data, ModelsDir: *models, StateDir: *state, Datasets: split(*datasets), Broker: bc,
 		Poll: *poll, Grace: *grace,
 		Eval: evaluate.Config{Topics: pipeline.Topics{Prefix: *prefix, Partitions: *partitions}, TopK: *topK, MaxText: *maxText,
 			ORTLibrary: *lib, Threads: *threads, StoreDSN: *pgDSN, Observe: lat.Observe}}
 	var ln net.Listener
 	if *httpAddr != "" {
-		var err error
 		if ln, err = net.Listen("tcp", *httpAddr); err != nil {
 			return fmt.Errorf("--http: %w", err)
 		}
