@@ -24,8 +24,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/parquet-go/parquet-go"
-
 	"xling/dataset"
 	"xling/domain"
 	"xling/evaluate"
@@ -463,6 +461,7 @@ func (s *Service) update(ctx context.Context, p plan) error {
 		s.mu.Unlock()
 	}()
 	res, err := job.Evaluate(jctx)
+	evaluated := time.Now()
 	if err != nil {
 		os.RemoveAll(filepath.Join(cfg.OutDir, runID))
 		if jctx.Err() != nil {
@@ -501,6 +500,7 @@ func (s *Service) update(ctx context.Context, p plan) error {
 	if err := s.writeCurrent(u); err != nil {
 		return err
 	}
+	current := time.Now()
 	u.Finished = time.Now().UTC()
 	if err := s.ledger.append(u); err != nil {
 		return fmt.Errorf("serve: %w", err)
@@ -513,7 +513,8 @@ func (s *Service) update(ctx context.Context, p plan) error {
 	s.status.Done = append(s.status.Done, u)
 	s.mu.Unlock()
 	s.log.Info("update", "run_id", runID, "model", u.Model, "dataset", u.Dataset, "added", u.Added, "full", u.Full,
-		"settings", u.Settings, "pools", u.Pools, "dataset_version", u.DatasetVersion, "elapsed", u.Finished.Sub(start).Round(time.Millisecond))
+		"settings", u.Settings, "pools", u.Pools, "dataset_version", u.DatasetVersion, "elapsed", u.Finished.Sub(start).Round(time.Millisecond),
+		"evaluate", evaluated.Sub(start).Round(time.Millisecond), "current_view", current.Sub(evaluated).Round(time.Millisecond))
 	return nil
 }
 
@@ -532,8 +533,15 @@ func saveScorer(path string, sc interface{ Save(w io.Writer) error }) error {
 	return nil
 }
 
-// writeCurrent rewrites the current view of u's model and dataset: the newest row of each key over the
-// updates since the last full one, u included.
+// views are the current view's queries, by table: the columns that make a row's key.
+var views = []struct{ table, key string }{
+	{"metrics", "model, dataset, setting, query_lang, cand_lang, query_id, metric"},
+	{"rankings", "model, dataset, setting, query_lang, cand_lang, query_id, rank"},
+}
+
+// writeCurrent writes the current view of u's model and dataset: for each table a DuckDB query (SQL that
+// any engine with read_parquet runs) over the tables of the updates since the last full one, u included,
+// keeping the newest row of each key. Nothing is copied, so the view costs an update nothing.
 func (s *Service) writeCurrent(u Update) error {
 	ups := append(s.ledger.current(u.Model, u.Dataset), u)
 	if u.Full {
@@ -543,40 +551,30 @@ func (s *Service) writeCurrent(u Update) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
-	runs := filepath.Join(s.cfg.StateDir, "runs")
-	if err := newest[sinks.MetricRow](runs, ups, "metrics.parquet", filepath.Join(dir, "metrics.parquet")); err != nil {
-		return err
-	}
-	return newest[sinks.RankingRow](runs, ups, "rankings.parquet", filepath.Join(dir, "rankings.parquet"))
-}
-
-func newest[T sinks.Row](runs string, ups []Update, file, out string) error {
-	at := map[string]int{}
-	var rows []T
-	for _, u := range ups {
-		rs, err := parquet.ReadFile[T](filepath.Join(runs, u.RunID, file))
+	for _, v := range views {
+		var files, runs []string
+		for i := len(ups) - 1; i >= 0; i-- {
+			files = append(files, "'runs/"+ups[i].RunID+"/"+v.table+".parquet'")
+			runs = append(runs, ups[i].RunID)
+		}
+		sql := fmt.Sprintf(`-- The current %s of model %s on dataset %s, as xling serve keeps it: the newest row of each
+-- key over the updates since the last full one (%s). Run it from the state directory.
+SELECT * EXCLUDE (newest) FROM (
+  SELECT *, row_number() OVER (PARTITION BY %s ORDER BY time DESC, run_id DESC) AS newest
+  FROM read_parquet([%s])
+) WHERE newest = 1
+`, v.table, u.Model, u.Dataset, strings.Join(runs, ", "), v.key, strings.Join(files, ", "))
+		f, err := sinks.CreateFile(filepath.Join(dir, v.table+".sql"))
 		if err != nil {
 			return fmt.Errorf("serve: current view: %w", err)
 		}
-		for _, r := range rs {
-			if i, ok := at[r.Key()]; ok {
-				rows[i] = r
-				continue
-			}
-			at[r.Key()] = len(rows)
-			rows = append(rows, r)
+		if _, err := f.Write([]byte(sql)); err != nil {
+			f.Abort()
+			return fmt.Errorf("serve: current view: %w", err)
 		}
-	}
-	w, err := sinks.Create[T](out, sinks.Options{})
-	if err != nil {
-		return fmt.Errorf("serve: current view: %w", err)
-	}
-	if err := w.Write(rows...); err != nil {
-		w.Abort()
-		return fmt.Errorf("serve: current view: %w", err)
-	}
-	if _, err := w.Close(); err != nil {
-		return fmt.Errorf("serve: current view: %w", err)
+		if _, err := f.Commit(); err != nil {
+			return fmt.Errorf("serve: current view: %w", err)
+		}
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -154,6 +155,8 @@ func (w *watcher) scanDataset(dir, name string, bad map[string]error) (datasetVi
 	return v, derr
 }
 
+var modelName = regexp.MustCompile(`^[\p{L}\p{N}_+-][\p{L}\p{N}._+-]*$`)
+
 // modelView is a model as a scan found it: an ONNX file written by xling or a model directory.
 type modelView struct {
 	name, path, version string
@@ -176,8 +179,9 @@ func (w *watcher) scanModels(dir string, bad map[string]error) (models []modelVi
 			bad[path] = err
 			continue
 		}
-		if !filepath.IsLocal(spec.Name) || strings.ContainsAny(spec.Name, `/\`) {
-			bad[path] = fmt.Errorf("model name %q cannot name a folder", spec.Name)
+		if !modelName.MatchString(spec.Name) {
+			// The name becomes a folder and goes into the current view's SQL: letters, digits, . _ + - only.
+			bad[path] = fmt.Errorf("model name %q: want letters, digits, '.', '_', '+' or '-' only", spec.Name)
 			continue
 		}
 		h := sha256.New()
