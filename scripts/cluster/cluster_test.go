@@ -36,9 +36,6 @@ var (
 	datasets = flag.String("datasets", "xquad-r", "datasets of the runs")
 	langs    = flag.String("langs", "en,de,zh,th", "languages of the runs (empty: all)")
 	seed     = flag.Uint64("seed", 1, "seed of the crash test's choice of victims and moments")
-	// The store kill test hung once in four runs (a restarted store worker never got its partitions back),
-	// so it runs only when asked until that is understood.
-	storeKills = flag.Bool("store-kills", false, "run TestStoreSurvivesKills")
 )
 
 // env is what every run of a test shares: the xling binary, a model and the data.
@@ -345,9 +342,6 @@ func TestCrash(t *testing.T) {
 // restarts it, and checks that PostgreSQL then holds exactly the run's embeddings: none missing, none twice,
 // every vector bit for bit.
 func TestStoreSurvivesKills(t *testing.T) {
-	if !*storeKills {
-		t.Skip("hung once in four runs: run with -args -store-kills")
-	}
 	e := setup(t)
 	pg := pgtest.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
