@@ -59,7 +59,7 @@ func start(t testing.TB, cfg Config) *service {
 	ctx, cancel := context.WithCancel(context.Background())
 	lat := ops.NewLatency()
 	cfg.Eval.Observe = lat.Observe // as xling serve does: encode and score latency on /metrics
-	svc, nerr := New(ctx, cfg, slog.New(slog.NewTextHandler(os.Stderr, nil)))
+	svc, nerr := New(ctx, cfg, slog.New(slog.DiscardHandler))
 	if nerr != nil {
 		t.Fatal(nerr)
 	}
