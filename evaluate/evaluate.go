@@ -65,6 +65,8 @@ type Config struct {
 	// DatasetVersions names each dataset's version (xling serve: a digest of its files) for the rows'
 	// dataset_version column.
 	DatasetVersions map[string]string `json:"dataset_versions,omitempty"`
+	// Opened, if set, is the model already open (OpenModel of Model): the job uses it and leaves it open.
+	Opened *Model `json:"-"`
 	// Scorer, if set, is the score stage's state, made with NewScorer: a caller that evaluates in updates
 	// (xling serve) passes the scorer of the earlier updates, so only the new languages' settings are scored.
 	Scorer *score.Scorer `json:"-"`
@@ -135,7 +137,6 @@ type Job struct {
 	res     *Result
 	mu      sync.Mutex
 	spec    encoder.Spec
-	rt      *ort.Runtime
 	start   time.Time
 	store   *pgstore.Writer // nil without a store stage
 }
@@ -191,31 +192,22 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, names ...string) (_
 			j.cfg.ModelName = BM25
 		}
 	case needs(Tokenize, Encode):
-		spec, err := encoder.Load(cfg.Model)
-		if err != nil {
-			return nil, fmt.Errorf("evaluate: %w", err)
+		m := cfg.Opened
+		if m == nil {
+			if m, err = OpenModel(cfg.Model, cfg, log); err != nil {
+				return nil, err
+			}
+			j.closers = append(j.closers, m.Close)
 		}
 		if j.cfg.ModelName == "" {
-			j.cfg.ModelName = spec.Name
+			j.cfg.ModelName = m.Spec.Name
 		}
-		j.spec = spec
-		if j.rt, err = ort.NewRuntime(cfg.ORTLibrary, ort.WithLogger(log)); err != nil {
-			return nil, fmt.Errorf("evaluate: %w", err)
-		}
-		j.closers = append(j.closers, func() { j.rt.Close() })
-		if sess, err = j.rt.Open(spec.Path, spec.SessionConfig(cfg.Threads, cfg.Provider)); err != nil {
-			return nil, fmt.Errorf("evaluate: %w", err)
-		}
-		j.closers = append(j.closers, func() { sess.Close() })
-		j.res.ORT, j.res.Provider = j.rt.Version(), sess.Provider()
-		if tok, err = spec.NewTokenizer(sess.Metadata()); err != nil {
+		j.spec, sess = m.Spec, m.sess
+		j.res.ORT, j.res.Provider = m.rt.Version(), sess.Provider()
+		if tok, err = m.Spec.NewTokenizer(sess.Metadata()); err != nil {
 			return nil, fmt.Errorf("evaluate: model %s: %w", cfg.Model, err)
 		}
-		// A model written by xling carries its prefixes in its metadata; a model directory in xling.json.
-		queryPrefix, passagePrefix = spec.QueryPrefix, spec.PassagePrefix
-		if md := sess.Metadata(); md["xling.query_prefix"] != "" || md["xling.passage_prefix"] != "" {
-			queryPrefix, passagePrefix = md["xling.query_prefix"], md["xling.passage_prefix"]
-		}
+		queryPrefix, passagePrefix = m.prefixes()
 	}
 	cfg = j.cfg
 
@@ -291,6 +283,47 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, names ...string) (_
 		}
 	}
 	return j, nil
+}
+
+// Model is a model resolved and opened in ONNX Runtime. Open opens one for each job unless Config.Opened
+// holds one: a long-running caller (xling serve) opens each model once, since creating the session costs
+// seconds for a large embedding table.
+type Model struct {
+	Spec encoder.Spec
+	rt   *ort.Runtime
+	sess *ort.Session
+}
+
+// OpenModel resolves path (an ONNX file written by xling, or a model directory) and opens it with cfg's
+// ONNX Runtime library, threads and provider.
+func OpenModel(path string, cfg Config, log *slog.Logger) (_ *Model, err error) {
+	m := &Model{}
+	if m.Spec, err = encoder.Load(path); err != nil {
+		return nil, fmt.Errorf("evaluate: %w", err)
+	}
+	if m.rt, err = ort.NewRuntime(cfg.ORTLibrary, ort.WithLogger(log)); err != nil {
+		return nil, fmt.Errorf("evaluate: %w", err)
+	}
+	if m.sess, err = m.rt.Open(m.Spec.Path, m.Spec.SessionConfig(cfg.Threads, cfg.Provider)); err != nil {
+		m.rt.Close()
+		return nil, fmt.Errorf("evaluate: %w", err)
+	}
+	return m, nil
+}
+
+// prefixes are the texts put before queries and passages: a model written by xling carries them in its
+// metadata, a model directory in xling.json.
+func (m *Model) prefixes() (query, passage string) {
+	if md := m.sess.Metadata(); md["xling.query_prefix"] != "" || md["xling.passage_prefix"] != "" {
+		return md["xling.query_prefix"], md["xling.passage_prefix"]
+	}
+	return m.Spec.QueryPrefix, m.Spec.PassagePrefix
+}
+
+// Close releases the session and the runtime.
+func (m *Model) Close() {
+	m.sess.Close()
+	m.rt.Close()
 }
 
 // NewScorer returns the empty scorer a run of cfg starts from.

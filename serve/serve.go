@@ -81,6 +81,7 @@ type Service struct {
 	watch  *watcher
 	stats  *stats
 	intake *pipeline.Stage[schemas.Record] // takes items another system produced
+	models map[string]openModel            // by name: each model's version opened once, for every update of it
 
 	mu     sync.Mutex
 	status Status
@@ -156,7 +157,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Service, err err
 			return nil, fmt.Errorf("serve: %w", err)
 		}
 	}
-	s := &Service{cfg: cfg, log: log, watch: newWatcher(), fileFailures: map[string]Failure{}, updateFailures: map[string]Failure{}, stats: newStats(), totals: map[string]pipeline.Snapshot{}}
+	s := &Service{cfg: cfg, log: log, watch: newWatcher(), fileFailures: map[string]Failure{}, updateFailures: map[string]Failure{}, stats: newStats(), totals: map[string]pipeline.Snapshot{},
+		models: map[string]openModel{}}
 	if s.ledger, err = openLedger(filepath.Join(cfg.StateDir, "ledger.jsonl")); err != nil {
 		return nil, fmt.Errorf("serve: %w", err)
 	}
@@ -207,8 +209,35 @@ func (s *Service) removeUnfinished() error {
 	return nil
 }
 
-// Close releases the broker.
-func (s *Service) Close() error { return s.broker.Close() }
+type openModel struct {
+	version string
+	m       *evaluate.Model
+}
+
+// model returns mv opened in ONNX Runtime, opening it (and closing an earlier version of it) on first use.
+func (s *Service) model(mv modelView) (*evaluate.Model, error) {
+	if o, ok := s.models[mv.name]; ok {
+		if o.version == mv.version {
+			return o.m, nil
+		}
+		o.m.Close()
+		delete(s.models, mv.name)
+	}
+	m, err := evaluate.OpenModel(mv.path, s.cfg.Eval, s.log)
+	if err != nil {
+		return nil, err
+	}
+	s.models[mv.name] = openModel{mv.version, m}
+	return m, nil
+}
+
+// Close releases the models and the broker.
+func (s *Service) Close() error {
+	for _, o := range s.models {
+		o.m.Close()
+	}
+	return s.broker.Close()
+}
 
 // Ping asks the broker for its brokers and, while an update runs, whether its embedding store reaches
 // PostgreSQL: an error says what does not answer.
@@ -442,6 +471,12 @@ func (s *Service) update(ctx context.Context, p plan) error {
 	})
 	defer stopGrace()
 
+	opened, err := s.model(p.model)
+	if err != nil {
+		s.updateFailed(p.key, err)
+		return nil
+	}
+	cfg.Opened = opened
 	job, err := evaluate.Open(jctx, cfg, s.log)
 	if err != nil {
 		s.updateFailed(p.key, err)
