@@ -211,30 +211,33 @@ func (s *Service) removeUnfinished() error {
 
 type openModel struct {
 	version string
-	m       *evaluate.Model
+	m       *evaluate.Model // nil: this version did not open
+	err     error
 }
 
 // model returns mv opened in ONNX Runtime, opening it (and closing an earlier version of it) on first use.
+// Only Run's goroutine calls it.
 func (s *Service) model(mv modelView) (*evaluate.Model, error) {
 	if o, ok := s.models[mv.name]; ok {
 		if o.version == mv.version {
-			return o.m, nil
+			return o.m, o.err // a version that did not open is not tried again
 		}
-		o.m.Close()
+		if o.m != nil {
+			o.m.Close()
+		}
 		delete(s.models, mv.name)
 	}
 	m, err := evaluate.OpenModel(mv.path, s.cfg.Eval, s.log)
-	if err != nil {
-		return nil, err
-	}
-	s.models[mv.name] = openModel{mv.version, m}
-	return m, nil
+	s.models[mv.name] = openModel{mv.version, m, err}
+	return m, err
 }
 
 // Close releases the models and the broker.
 func (s *Service) Close() error {
 	for _, o := range s.models {
-		o.m.Close()
+		if o.m != nil {
+			o.m.Close()
+		}
 	}
 	return s.broker.Close()
 }
@@ -338,6 +341,15 @@ func (s *Service) scan() (plan, bool) {
 		dstatus = append(dstatus, DatasetStatus{Name: name, Langs: v.langs(), Version: version(v.files), Waiting: v.waiting})
 	}
 	models, mwait := s.watch.scanModels(s.cfg.ModelsDir, bad)
+	// Each model is opened in ONNX Runtime when it is found, not when an update needs it: creating a
+	// session costs seconds for a large embedding table, and a model that does not open is reported now.
+	models = slices.DeleteFunc(models, func(m modelView) bool {
+		_, err := s.model(m)
+		if err != nil {
+			bad[m.path] = err
+		}
+		return err != nil
+	})
 	s.fileFailed(bad)
 	waiting = waiting || len(mwait) > 0
 	mstatus := []ModelStatus{}
