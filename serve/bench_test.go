@@ -100,14 +100,14 @@ func BenchmarkServeIncrement(b *testing.B) {
 	}
 	// The state after the first ten languages, copied for every increment.
 	base := filepath.Join(root, "base")
-	svc := start(b, Config{DataDir: filepath.Join(root, "base-data"), ModelsDir: models, StateDir: base, Datasets: []string{dataset.XQuADR},
-		Poll: 50 * time.Millisecond, Eval: evaluate.Config{ORTLibrary: testenv.ORTLibrary(b)}})
 	if err := os.MkdirAll(filepath.Join(root, "base-data", dataset.XQuADR), 0o755); err != nil {
 		b.Fatal(err)
 	}
 	for _, l := range ten {
 		copyFile(b, filepath.Join(data, dataset.XQuADR, l+".json"), filepath.Join(root, "base-data", dataset.XQuADR, l+".json"))
 	}
+	svc := start(b, Config{DataDir: filepath.Join(root, "base-data"), ModelsDir: models, StateDir: base, Datasets: []string{dataset.XQuADR},
+		Poll: 50 * time.Millisecond, Eval: evaluate.Config{ORTLibrary: testenv.ORTLibrary(b)}})
 	svc.waitIdle(b, 1, 0)
 	if err := svc.stop(); err != nil {
 		b.Fatal(err)

@@ -384,8 +384,8 @@ func (s *Service) scan() (plan, bool) {
 // planFor decides what model m needs on dataset v: nothing, its new languages, or everything (first
 // sight, a new model version, or a language file that changed or went away).
 func (s *Service) planFor(m modelView, v datasetView) (plan, bool) {
-	if len(v.files) == 0 {
-		return plan{}, false
+	if len(v.files) == 0 || len(v.waiting) > 0 {
+		return plan{}, false // files still arriving: wait, so that files copied in together make one update
 	}
 	p := plan{model: m, view: v, version: version(v.files)}
 	prev, ok := s.ledger.latest(m.name, v.name)
