@@ -21,6 +21,7 @@ type Broker struct {
 	log      *slog.Logger
 	embedded *kfake.Cluster
 	w        *kafka.Writer
+	unretain func() // stops the embedded broker's retention, if started
 }
 
 // BrokerConfig says which cluster to use.
@@ -34,7 +35,8 @@ type BrokerConfig struct {
 	Log *slog.Logger
 }
 
-// Connect starts the embedded broker when cfg.Addrs is empty, else checks that the cluster answers.
+// Connect starts the embedded broker when cfg.Addrs is empty, else checks that the cluster answers. The
+// embedded broker drops what every consumer group reading a topic has committed (see retention).
 func Connect(ctx context.Context, cfg BrokerConfig) (*Broker, error) {
 	if len(cfg.Addrs) == 0 {
 		b, err := Embedded("127.0.0.1:0", 1)
@@ -42,6 +44,7 @@ func Connect(ctx context.Context, cfg BrokerConfig) (*Broker, error) {
 			return nil, err
 		}
 		b.log = cfg.Log
+		b.unretain = b.retain(retention{})
 		if cfg.Log != nil {
 			cfg.Log.Info("embedded broker", "addrs", b.Addrs)
 		}
@@ -89,7 +92,7 @@ func ping(ctx context.Context, addrs []string) error {
 // on listen (host:port; port 0 picks one). It keeps every topic in memory: it is for one machine.
 func Embedded(listen string, n int) (*Broker, error) {
 	first := true
-	c, err := kfake.NewCluster(kfake.NumBrokers(max(n, 1)), kfake.ListenFn(func(network, _ string) (net.Listener, error) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(max(n, 1)), kfake.BrokerConfigs(map[string]string{"log.segment.bytes": strconv.Itoa(segmentBytes)}), kfake.ListenFn(func(network, _ string) (net.Listener, error) {
 		addr := "127.0.0.1:0"
 		if first {
 			addr, first = listen, false
@@ -124,6 +127,9 @@ func (b *Broker) Cluster() *kfake.Cluster { return b.embedded }
 // Close flushes the producer and stops an embedded broker.
 func (b *Broker) Close() error {
 	err := b.w.Close()
+	if b.unretain != nil {
+		b.unretain()
+	}
 	if b.embedded != nil {
 		b.embedded.Close()
 	}
