@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -36,15 +37,21 @@ type BrokerConfig struct {
 }
 
 // Connect starts the embedded broker when cfg.Addrs is empty, else checks that the cluster answers. The
-// embedded broker drops what every consumer group reading a topic has committed (see retention).
+// embedded broker keeps its topics in files under a new temporary directory, removed on Close, and drops
+// what every consumer group reading a topic has committed (see retention).
 func Connect(ctx context.Context, cfg BrokerConfig) (*Broker, error) {
 	if len(cfg.Addrs) == 0 {
-		b, err := Embedded("127.0.0.1:0", 1)
+		dir, err := os.MkdirTemp("", "xling-broker-")
 		if err != nil {
+			return nil, fmt.Errorf("embedded broker: %w", err)
+		}
+		b, err := Embedded("127.0.0.1:0", 1, kfake.DataDir(dir))
+		if err != nil {
+			os.RemoveAll(dir)
 			return nil, err
 		}
 		b.log = cfg.Log
-		b.unretain = b.retain(retention{})
+		b.unretain = b.retain(retention{}, dir)
 		if cfg.Log != nil {
 			cfg.Log.Info("embedded broker", "addrs", b.Addrs)
 		}
@@ -89,16 +96,17 @@ func ping(ctx context.Context, addrs []string) error {
 }
 
 // Embedded starts an in-process Kafka-protocol broker (franz-go's kfake) of n nodes, the first listening
-// on listen (host:port; port 0 picks one). It keeps every topic in memory: it is for one machine.
-func Embedded(listen string, n int) (*Broker, error) {
+// on listen (host:port; port 0 picks one), with any further kfake options. It keeps every topic in memory
+// (in files with kfake.DataDir): it is for one machine.
+func Embedded(listen string, n int, opts ...kfake.Opt) (*Broker, error) {
 	first := true
-	c, err := kfake.NewCluster(kfake.NumBrokers(max(n, 1)), kfake.BrokerConfigs(map[string]string{"log.segment.bytes": strconv.Itoa(segmentBytes)}), kfake.ListenFn(func(network, _ string) (net.Listener, error) {
+	c, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(max(n, 1)), kfake.BrokerConfigs(map[string]string{"log.segment.bytes": strconv.Itoa(segmentBytes)}), kfake.ListenFn(func(network, _ string) (net.Listener, error) {
 		addr := "127.0.0.1:0"
 		if first {
 			addr, first = listen, false
 		}
 		return net.Listen(network, addr)
-	}))
+	})}, opts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("start embedded broker on %s: %w", listen, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -39,13 +40,15 @@ func (r retention) withDefaults() retention {
 	return r
 }
 
-// segmentBytes is the embedded broker's segment size: kfake frees a partition's memory a whole segment at
-// a time (its default is 100 MiB), so a trimmed partition keeps at most about this much below its start.
+// segmentBytes is the embedded broker's segment size: kfake frees a partition's memory (or disk) a whole
+// segment at a time (its default is 100 MiB), so a trimmed partition keeps at most about this much below
+// its start.
 const segmentBytes = 1 << 20
 
-// retain starts trimming b's embedded cluster; the returned function stops it and waits for the pass in
-// progress, and must be called before the cluster closes (kfake's admin calls block on a closed cluster).
-func (b *Broker) retain(r retention) (stop func()) {
+// retain starts trimming b's embedded cluster. The returned function stops it, waiting for the pass in
+// progress (kfake's admin calls block on a closed cluster), then closes the cluster and removes dir, the
+// cluster's data directory if it has one ("" if not).
+func (b *Broker) retain(r retention, dir string) (stop func()) {
 	r = r.withDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -68,6 +71,10 @@ func (b *Broker) retain(r retention) (stop func()) {
 	return func() {
 		cancel()
 		<-done
+		b.embedded.Close()
+		if dir != "" {
+			os.RemoveAll(dir)
+		}
 	}
 }
 

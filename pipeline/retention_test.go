@@ -2,7 +2,11 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -47,7 +51,7 @@ func retained(t *testing.T, ctx context.Context, settle time.Duration, n int) (*
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.unretain = b.retain(retention{Every: 20 * time.Millisecond, Settle: settle})
+	b.unretain = b.retain(retention{Every: 20 * time.Millisecond, Settle: settle}, "")
 	t.Cleanup(func() { b.Close() })
 	const topic, unread = "ret.items", "ret.deadletter"
 	if err := b.CreateTopics(ctx, 1, topic, unread); err != nil {
@@ -185,5 +189,55 @@ func TestCommittedByAll(t *testing.T) {
 				t.Errorf("committedByAll = %d, %v; want %d, %v", got, ok, tc.want, tc.ok)
 			}
 		})
+	}
+}
+
+// The broker Connect embeds keeps its topics in files under a temporary directory of its own, which Close
+// removes.
+func TestConnectSpillsTheEmbeddedBrokerToATemporaryDirectory(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	b, err := Connect(ctx, BrokerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.CreateTopics(ctx, 1, "spill"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Produce(ctx, Message{Topic: "spill", Partition: 0, Value: []byte("kept on disk")}); err != nil {
+		t.Fatal(err)
+	}
+	dirs, _ := filepath.Glob(filepath.Join(tmp, "xling-broker-*"))
+	if len(dirs) != 1 {
+		t.Fatalf("broker directories %v, want one", dirs)
+	}
+	var bytes int64
+	filepath.WalkDir(dirs[0], func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if fi, err := d.Info(); err == nil {
+				bytes += fi.Size()
+			}
+		}
+		return nil
+	})
+	if bytes == 0 {
+		t.Errorf("nothing written under %s", dirs[0])
+	}
+	r, err := b.Read(ctx, "spill", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := r.Next(ctx)
+	r.Close()
+	if err != nil || string(m.Value) != "kept on disk" {
+		t.Fatalf("read back %q, %v", m.Value, err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dirs[0]); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("after Close, %s: %v, want it gone", dirs[0], err)
 	}
 }
