@@ -1,7 +1,6 @@
 package dataset_test
 
 import (
-	"path/filepath"
 	"runtime"
 	"testing"
 
@@ -14,16 +13,9 @@ import (
 // (about 55 MB for these 10^6; the sampled live heap also counts what is allocated while the collector
 // marks). The whole-file reader it replaced held the file, its decoded form and every item.
 func TestScanStreamsAMillionQuestions(t *testing.T) {
-	if testing.Short() {
-		t.Skip("writes and reads an 84 MB file")
-	}
-	const paragraphs, perParagraph = 100_000, 10
 	const scanHeapBound = 128 << 20
-	dir := t.TempDir()
-	size, err := datasettest.WriteQuestions(filepath.Join(dir, dataset.XQuADR, "en.json"), paragraphs, perParagraph, 11)
-	if err != nil {
-		t.Fatal(err)
-	}
+	const paragraphs, perParagraph = datasettest.MillionParagraphs, datasettest.MillionPerParagraph
+	dir, size := datasettest.Million(t)
 	files, err := dataset.Files(dir, dataset.XQuADR, nil, nil)
 	if err != nil {
 		t.Fatal(err)

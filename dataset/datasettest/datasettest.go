@@ -10,8 +10,29 @@ import (
 	"runtime"
 	"runtime/metrics"
 	"sync"
+	"testing"
 	"time"
 )
+
+// The million-question file of Million: MillionParagraphs paragraphs of MillionPerParagraph questions and
+// two candidate sentences each.
+const MillionParagraphs, MillionPerParagraph = 100_000, 10
+
+// Million writes, under a new test directory, the LAReQA file xquad-r/en.json of 10^6 questions (84 MB,
+// WriteQuestions with seed 11) and returns the data directory and the file's size. It skips the test
+// under -short.
+func Million(t testing.TB) (string, int64) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("writes and reads an 84 MB file")
+	}
+	dir := t.TempDir()
+	size, err := WriteQuestions(filepath.Join(dir, "xquad-r", "en.json"), MillionParagraphs, MillionPerParagraph, 11)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, size
+}
 
 // WriteQuestions streams to path a LAReQA file of paragraphs x perParagraph questions, every paragraph
 // "Ab cd. Ef gh." and every question six seeded letters and "?", answered in the first sentence (even

@@ -331,17 +331,9 @@ func TestHostileRecords(t *testing.T) {
 // ids the reader keeps to refuse a duplicate, and the record ids the pipeline's emitter keeps to count
 // each stream's distinct records (about 1.2 million strings here).
 func TestHostileMillionQuestionFileStreams(t *testing.T) {
-	if testing.Short() {
-		t.Skip("writes and reads a 70 MB file")
-	}
-	const paragraphs, perParagraph = 100_000, 10
 	const millionHeapBound = 256 << 20
-	dir := t.TempDir()
-	path := filepath.Join(dir, dataset.XQuADR, "en.json")
-	size, err := datasettest.WriteQuestions(path, paragraphs, perParagraph, hostileSeed)
-	if err != nil {
-		t.Fatal(err)
-	}
+	const paragraphs, perParagraph = datasettest.MillionParagraphs, datasettest.MillionPerParagraph
+	dir, size := datasettest.Million(t)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -356,7 +348,7 @@ func TestHostileMillionQuestionFileStreams(t *testing.T) {
 	runtime.GC()
 	before := datasettest.LiveHeap()
 	peak := datasettest.SampleHeap()
-	_, err = Run(ctx, src, topics, Config{DataDir: dir, Datasets: []string{dataset.XQuADR},
+	_, err := Run(ctx, src, topics, Config{DataDir: dir, Datasets: []string{dataset.XQuADR},
 		Read: dataset.Options{MaxFileBytes: 128 << 20}}, quiet())
 	top := peak()
 	if err != nil {
