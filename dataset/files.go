@@ -246,7 +246,7 @@ func (f File) Scan(opts Options, emit func(Item) error, skip func(*RecordError) 
 	}
 	h := sha256.New()
 	r := &boundedReader{r: io.TeeReader(fh, h), left: opts.MaxFileBytes}
-	p := parser{file: f, opts: opts, seen: make(map[string]bool), emit: emit,
+	p := parser{file: f, opts: opts, seen: map[string]struct{}{}, emit: emit,
 		reject: func(e *RecordError) error {
 			if !opts.Partial {
 				return e

@@ -16,7 +16,7 @@ func fuzzRead(t *testing.T, dataset string, data []byte) {
 	const maxText = 1 << 10
 	var items []Item
 	var skipped []*RecordError
-	p := parser{file: File{Path: "fuzz.json", Dataset: dataset, Lang: "en"}, opts: Options{MaxTextBytes: maxText}.withDefaults(), seen: map[string]bool{},
+	p := parser{file: File{Path: "fuzz.json", Dataset: dataset, Lang: "en"}, opts: Options{MaxTextBytes: maxText}.withDefaults(), seen: map[string]struct{}{},
 		emit:   func(it Item) error { items = append(items, it); return nil },
 		reject: func(e *RecordError) error { skipped = append(skipped, e); return nil },
 		whole:  func() ([]byte, error) { return data, nil }}

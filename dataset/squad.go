@@ -61,7 +61,7 @@ func (j *jstr) UnmarshalJSON(b []byte) error {
 type parser struct {
 	file   File
 	opts   Options
-	seen   map[string]bool // question ids met so far
+	seen   map[string]struct{} // question ids met so far (a set: its size is the reader's one cost per question)
 	emit   func(Item) error
 	reject func(*RecordError) error
 	// whole returns the file's bytes: on a malformed file the error is the one json.Unmarshal gives for
@@ -316,11 +316,11 @@ func (p *parser) paragraph(path string, ai, pi int, par *paragraph, badQA int, d
 			continue
 		}
 		id := q.ID.s
-		if p.seen[id] {
+		if _, dup := p.seen[id]; dup {
 			p.fail(qpath+".id", "duplicate id %q", id)
 			continue
 		}
-		p.seen[id] = true
+		p.seen[id] = struct{}{}
 		if !p.text(qpath+".question", q.Question) {
 			continue
 		}
