@@ -22,7 +22,7 @@ type Broker struct {
 	log      *slog.Logger
 	embedded *kfake.Cluster
 	w        *kafka.Writer
-	unretain func() // stops the embedded broker's retention, if started
+	unretain func() // Connect's embedded broker: stops its retention, closes it and removes its directory
 }
 
 // BrokerConfig says which cluster to use.
@@ -100,13 +100,15 @@ func ping(ctx context.Context, addrs []string) error {
 // (in files with kfake.DataDir): it is for one machine.
 func Embedded(listen string, n int, opts ...kfake.Opt) (*Broker, error) {
 	first := true
-	c, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(max(n, 1)), kfake.BrokerConfigs(map[string]string{"log.segment.bytes": strconv.Itoa(segmentBytes)}), kfake.ListenFn(func(network, _ string) (net.Listener, error) {
-		addr := "127.0.0.1:0"
-		if first {
-			addr, first = listen, false
-		}
-		return net.Listen(network, addr)
-	})}, opts...)...)
+	c, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(max(n, 1)),
+		kfake.BrokerConfigs(map[string]string{"log.segment.bytes": strconv.Itoa(segmentBytes)}),
+		kfake.ListenFn(func(network, _ string) (net.Listener, error) {
+			addr := "127.0.0.1:0"
+			if first {
+				addr, first = listen, false
+			}
+			return net.Listen(network, addr)
+		})}, opts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("start embedded broker on %s: %w", listen, err)
 	}
