@@ -225,9 +225,9 @@ func (f File) Read(opts Options) (Result, error) {
 
 // Scan reads and validates the file as Read does, streaming it: each item goes to emit as soon as its
 // paragraph is read, so memory holds one paragraph (and the question ids met so far, to refuse a
-// duplicate) rather than the file. With Options.Partial each broken record goes to skip; without, the first
-// ends the scan with its error. An error from emit or skip ends it too. Scan returns the hex SHA-256 of
-// the file.
+// duplicate) rather than the file. With Options.Partial each broken record goes to skip (nil: dropped);
+// without, the first ends the scan with its error. An error from emit or skip ends it too. Scan returns
+// the hex SHA-256 of the file.
 //
 // A malformed file is an error whatever was emitted before it; the error is then worked out from the
 // whole file (at most MaxFileBytes), so it names the line and column.
@@ -250,6 +250,9 @@ func (f File) Scan(opts Options, emit func(Item) error, skip func(*RecordError) 
 		reject: func(e *RecordError) error {
 			if !opts.Partial {
 				return e
+			}
+			if skip == nil {
+				return nil
 			}
 			return skip(e)
 		},
