@@ -214,23 +214,86 @@ func (e *RecordError) Error() string { return e.File + ": " + e.Record + ": " + 
 // Read reads and validates the file. Without Options.Partial the first broken record fails the whole
 // file and no items are returned.
 func (f File) Read(opts Options) (Result, error) {
-	opts = opts.withDefaults()
-	if _, err := domain.ParseLang(f.Lang); err != nil {
-		return Result{}, fmt.Errorf("read %s: %w", f.Path, err)
-	}
-	data, err := readBounded(f.Path, opts.MaxFileBytes)
+	var res Result
+	sum, err := f.Scan(opts, func(it Item) error {
+		res.Items = append(res.Items, it)
+		return nil
+	}, func(e *RecordError) error {
+		res.Skipped = append(res.Skipped, e)
+		return nil
+	})
 	if err != nil {
 		return Result{}, err
 	}
-	sum := sha256.Sum256(data)
-	p := parser{file: f, opts: opts, seen: make(map[string]bool)}
-	if err := p.parse(data); err != nil {
-		return Result{}, err
+	res.SHA256 = sum
+	return res, nil
+}
+
+// Scan reads and validates the file as Read does, streaming it: each item goes to emit as soon as its
+// paragraph is read, so memory holds one paragraph (and the question ids met so far, to refuse a
+// duplicate) rather than the file. With Options.Partial each broken record goes to skip (nil: dropped);
+// without, the first ends the scan with its error. An error from emit or skip ends it too. Scan returns
+// the hex SHA-256 of the file.
+//
+// A malformed file is an error whatever was emitted before it; the error is then worked out from the
+// whole file (at most MaxFileBytes), so it names the line and column.
+func (f File) Scan(opts Options, emit func(Item) error, skip func(*RecordError) error) (string, error) {
+	opts = opts.withDefaults()
+	if _, err := domain.ParseLang(f.Lang); err != nil {
+		return "", fmt.Errorf("read %s: %w", f.Path, err)
 	}
-	if len(p.skipped) > 0 && !opts.Partial {
-		return Result{}, p.skipped[0]
+	fh, err := os.Open(f.Path)
+	if err != nil {
+		return "", fmt.Errorf("read %s: %w", f.Path, err)
 	}
-	return Result{Items: p.items, SHA256: hex.EncodeToString(sum[:]), Skipped: p.skipped}, nil
+	defer fh.Close()
+	if st, err := fh.Stat(); err == nil && st.Size() > opts.MaxFileBytes {
+		return "", fmt.Errorf("read %s: file larger than %d bytes", f.Path, opts.MaxFileBytes)
+	}
+	h := sha256.New()
+	r := &boundedReader{r: io.TeeReader(fh, h), left: opts.MaxFileBytes}
+	p := parser{file: f, opts: opts, seen: map[string]struct{}{}, emit: emit,
+		reject: func(e *RecordError) error {
+			if !opts.Partial {
+				return e
+			}
+			if skip == nil {
+				return nil
+			}
+			return skip(e)
+		},
+		whole: func() ([]byte, error) { return readBounded(f.Path, opts.MaxFileBytes) }}
+	if err := p.scan(r); err != nil {
+		return "", err
+	}
+	if _, err := io.Copy(io.Discard, r); err != nil { // the digest covers every byte
+		return "", fmt.Errorf("read %s: %w", f.Path, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// errTooLarge is what boundedReader returns past its limit.
+var errTooLarge = errors.New("file over the size limit")
+
+// boundedReader fails a read that goes past left bytes.
+type boundedReader struct {
+	r    io.Reader
+	left int64
+}
+
+func (b *boundedReader) Read(buf []byte) (int, error) {
+	if b.left < 0 {
+		return 0, errTooLarge
+	}
+	if int64(len(buf)) > b.left+1 {
+		buf = buf[:b.left+1]
+	}
+	n, err := b.r.Read(buf)
+	b.left -= int64(n)
+	if b.left < 0 {
+		return n, errTooLarge
+	}
+	return n, err
 }
 
 func readBounded(path string, max int64) ([]byte, error) {

@@ -5,19 +5,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"xling/schemas"
 )
 
-// The SQuAD layout shared by XQuAD and LAReQA. Strings decode through jstr so that a bad string
-// (invalid UTF-8, a number where text belongs) becomes a record error instead of failing the file.
-type squadFile struct {
-	Data []struct {
-		Paragraphs []paragraph `json:"paragraphs"`
-	} `json:"data"`
-}
-
+// The SQuAD layout shared by XQuAD and LAReQA: {"data": [{"paragraphs": [paragraph, ...]}, ...]}. The
+// file is streamed: its structure is walked token by token and each paragraph decoded on its own, so
+// memory holds one paragraph at a time. Strings decode through jstr so that a bad string (invalid UTF-8, a
+// number where text belongs) becomes a record error instead of failing the file.
 type paragraph struct {
 	Context        jstr    `json:"context"`
 	QAs            []qa    `json:"qas"`
@@ -57,37 +56,146 @@ func (j *jstr) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// parser turns one file into items, collecting record errors.
+// parser turns one file into items: each goes to emit as soon as its paragraph is read, each broken
+// record to reject (which ends the scan by returning an error).
 type parser struct {
-	file    File
-	opts    Options
-	seen    map[string]bool // question ids met so far
-	items   []Item
-	skipped []error
+	file   File
+	opts   Options
+	seen   map[string]struct{} // question ids met so far (a set: its size is the reader's one cost per question)
+	emit   func(Item) error
+	reject func(*RecordError) error
+	// whole returns the file's bytes: on a malformed file the error is the one json.Unmarshal gives for
+	// the whole file, with its line and column.
+	whole func() ([]byte, error)
+	err   error // the first error of emit or reject, which ends the scan
 }
 
-func (p *parser) parse(data []byte) error {
-	var f squadFile
-	if err := json.Unmarshal(data, &f); err != nil {
-		return p.syntaxError(data, err)
-	}
-	if len(f.Data) == 0 {
-		return fmt.Errorf("read %s: %w: no data[] entries", p.file.Path, ErrSyntax)
-	}
-	for ai, art := range f.Data {
-		for pi, par := range art.Paragraphs {
-			p.paragraph(fmt.Sprintf("data[%d].paragraphs[%d]", ai, pi), ai, pi, &par)
+// squadFile is the whole file, for json.Unmarshal's account of a malformed one.
+type squadFile struct {
+	Data []struct {
+		Paragraphs []paragraph `json:"paragraphs"`
+	} `json:"data"`
+}
+
+// errStop ends a walk when emit or reject asked to stop (the reason is in parser.err).
+var errStop = errors.New("stop")
+
+func (p *parser) scan(r io.Reader) error {
+	dec := json.NewDecoder(r)
+	articles := 0
+	err := walkObject(dec, func(key string) error {
+		if key != "data" {
+			return skipValue(dec)
 		}
+		return walkArray(dec, func(ai int) error {
+			articles++
+			return walkObject(dec, func(key string) error {
+				if key != "paragraphs" {
+					return skipValue(dec)
+				}
+				return walkArray(dec, func(pi int) error {
+					var raw json.RawMessage
+					if err := dec.Decode(&raw); err != nil {
+						return err
+					}
+					return p.paragraphJSON(fmt.Sprintf("data[%d].paragraphs[%d]", ai, pi), ai, pi, raw)
+				})
+			})
+		})
+	})
+	if err == nil {
+		if _, terr := dec.Token(); terr != io.EOF {
+			err = fmt.Errorf("data after the top-level object at byte %d", dec.InputOffset())
+		}
+	}
+	switch {
+	case errors.Is(err, errStop):
+		return p.err
+	case err != nil:
+		return p.malformed(err, dec.InputOffset())
+	case articles == 0:
+		return fmt.Errorf("read %s: %w: no data[] entries", p.file.Path, ErrSyntax)
 	}
 	return nil
 }
 
-// syntaxError names the file and the line:column of the decoder's offset.
-func (p *parser) syntaxError(data []byte, err error) error {
-	var off int64 = -1
+// walkObject reads an object (or null), calling value for each key with the decoder at its value, which
+// value must consume. A key named twice is an error: which of the two counts differs between JSON readers.
+func walkObject(dec *json.Decoder, value func(key string) error) error {
+	tok, err := dec.Token()
+	if err != nil || tok == nil {
+		return err
+	}
+	if tok != json.Delim('{') {
+		return fmt.Errorf("%v where an object belongs, at byte %d", tok, dec.InputOffset())
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		key := tok.(string) // the decoder checks that an object's keys are strings
+		if seen[key] {
+			return fmt.Errorf("key %q named twice in one object, at byte %d", key, dec.InputOffset())
+		}
+		seen[key] = true
+		if err := value(key); err != nil {
+			return err
+		}
+	}
+	_, err = dec.Token() // '}'
+	return err
+}
+
+// walkArray reads an array (or null), calling elem with each element's index and the decoder at it.
+func walkArray(dec *json.Decoder, elem func(i int) error) error {
+	tok, err := dec.Token()
+	if err != nil || tok == nil {
+		return err
+	}
+	if tok != json.Delim('[') {
+		return fmt.Errorf("%v where an array belongs, at byte %d", tok, dec.InputOffset())
+	}
+	for i := 0; dec.More(); i++ {
+		if err := elem(i); err != nil {
+			return err
+		}
+	}
+	_, err = dec.Token() // ']'
+	return err
+}
+
+// skipValue consumes a value the reader does not use.
+func skipValue(dec *json.Decoder) error {
+	var v json.RawMessage
+	return dec.Decode(&v)
+}
+
+// malformed explains a file the walk could not read: as json.Unmarshal of the whole file does, with the
+// line:column of its offset, or (for what only the walk refuses, a key named twice) with the walk's own.
+func (p *parser) malformed(err error, off int64) error {
+	if errors.Is(err, errTooLarge) {
+		return fmt.Errorf("read %s: file larger than %d bytes", p.file.Path, p.opts.MaxFileBytes)
+	}
+	data, rerr := p.whole()
+	if rerr != nil {
+		return rerr
+	}
+	var f squadFile
+	if uerr := json.Unmarshal(data, &f); uerr != nil {
+		return p.syntaxError(data, uerr, -1)
+	}
+	return p.syntaxError(data, err, off)
+}
+
+// syntaxError names the file and the line:column of the decoder's offset (off, unless -1: the number of
+// bytes read, the offending one included).
+func (p *parser) syntaxError(data []byte, err error, off int64) error {
 	var se *json.SyntaxError
 	var te *json.UnmarshalTypeError
 	switch {
+	case off >= 0:
 	case errors.As(err, &se):
 		off = se.Offset
 	case errors.As(err, &te):
@@ -103,8 +211,17 @@ func (p *parser) syntaxError(data []byte, err error) error {
 	return fmt.Errorf("read %s:%d:%d: %w: %v", p.file.Path, line, col, ErrSyntax, err)
 }
 
+// fail rejects a record; p.err is then set if the scan must stop.
 func (p *parser) fail(record, format string, args ...any) {
-	p.skipped = append(p.skipped, &RecordError{File: p.file.Path, Record: record, Msg: fmt.Sprintf(format, args...)})
+	if p.err == nil {
+		p.err = p.reject(&RecordError{File: p.file.Path, Record: record, Msg: fmt.Sprintf(format, args...)})
+	}
+}
+
+func (p *parser) add(it Item) {
+	if p.err == nil {
+		p.err = p.emit(it)
+	}
 }
 
 // text checks a string field; on failure it records the problem and returns false.
@@ -118,6 +235,9 @@ func (p *parser) text(record string, j jstr) bool {
 		p.fail(record, "empty")
 	case len(j.s) > p.opts.MaxTextBytes:
 		p.fail(record, "%d bytes, over the limit of %d", len(j.s), p.opts.MaxTextBytes)
+	case hasControl(j.s):
+		c, _ := schemas.ControlChar(j.s)
+		p.fail(record, "control character %U", c)
 	default:
 		return true
 	}
@@ -132,7 +252,41 @@ type sentence struct {
 	qids       []string
 }
 
-func (p *parser) paragraph(path string, ai, pi int, par *paragraph) {
+func hasControl(s string) bool {
+	_, bad := schemas.ControlChar(s)
+	return bad
+}
+
+// paragraphJSON reads one paragraph: a key named twice in a question rejects that question, anywhere
+// else the paragraph. A paragraph of the wrong shape fails the file, as json.Unmarshal of it would.
+func (p *parser) paragraphJSON(path string, ai, pi int, raw []byte) error {
+	dup, err := duplicateKey(raw)
+	if err != nil {
+		return err
+	}
+	badQA := -1
+	if dup != "" {
+		if _, err := fmt.Sscanf(dup, ".qas[%d]", &badQA); err != nil {
+			p.fail(path+dup, "key named twice in one object")
+			return p.stopped()
+		}
+	}
+	var par paragraph
+	if err := json.Unmarshal(raw, &par); err != nil {
+		return err
+	}
+	p.paragraph(path, ai, pi, &par, badQA, dup)
+	return p.stopped()
+}
+
+func (p *parser) stopped() error {
+	if p.err != nil {
+		return errStop
+	}
+	return nil
+}
+
+func (p *parser) paragraph(path string, ai, pi int, par *paragraph, badQA int, dup string) {
 	if !p.text(path+".context", par.Context) {
 		return
 	}
@@ -154,15 +308,19 @@ func (p *parser) paragraph(path string, ai, pi int, par *paragraph) {
 
 	for qi, q := range par.QAs {
 		qpath := fmt.Sprintf("%s.qas[%d]", path, qi)
+		if qi == badQA {
+			p.fail(path+dup, "key named twice in one object")
+			continue
+		}
 		if !p.text(qpath+".id", q.ID) {
 			continue
 		}
 		id := q.ID.s
-		if p.seen[id] {
+		if _, dup := p.seen[id]; dup {
 			p.fail(qpath+".id", "duplicate id %q", id)
 			continue
 		}
-		p.seen[id] = true
+		p.seen[id] = struct{}{}
 		if !p.text(qpath+".question", q.Question) {
 			continue
 		}
@@ -179,7 +337,7 @@ func (p *parser) paragraph(path string, ai, pi int, par *paragraph) {
 				sents[si].qids = append(sents[si].qids, id)
 			}
 		}
-		p.items = append(p.items, Item{
+		p.add(Item{
 			Dataset: p.file.Dataset, Lang: p.file.Lang, Kind: Query,
 			ID: p.file.Lang + "/q/" + id, QID: id, Text: q.Question.s,
 		})
@@ -188,7 +346,7 @@ func (p *parser) paragraph(path string, ai, pi int, par *paragraph) {
 		if !s.ok {
 			continue
 		}
-		p.items = append(p.items, Item{
+		p.add(Item{
 			Dataset: p.file.Dataset, Lang: p.file.Lang, Kind: Candidate,
 			ID:   fmt.Sprintf("%s/c/%d.%d.%d", p.file.Lang, ai, pi, si),
 			Text: s.text, Context: ctx, QIDs: s.qids,
@@ -274,4 +432,73 @@ func (p *parser) split(ctx string) []sentence {
 		sents[i] = s
 	}
 	return sents
+}
+
+// duplicateKey returns the path within raw (".qas[2].id") of the first key an object names twice, or "".
+func duplicateKey(raw []byte) (string, error) {
+	type frame struct {
+		obj     bool
+		keys    map[string]bool
+		path    string
+		key     string // objects: the key whose value comes next
+		wantKey bool
+		idx     int // arrays: the index of the next element
+	}
+	var stack []*frame
+	done := func() { // a value of the innermost container is complete
+		if len(stack) == 0 {
+			return
+		}
+		if f := stack[len(stack)-1]; f.obj {
+			f.wantKey = true
+		} else {
+			f.idx++
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			return "", nil
+		}
+		if err != nil {
+			return "", err
+		}
+		var cur *frame
+		if len(stack) > 0 {
+			cur = stack[len(stack)-1]
+		}
+		if cur != nil && cur.obj && cur.wantKey {
+			if tok == json.Delim('}') {
+				stack = stack[:len(stack)-1]
+				done()
+				continue
+			}
+			key := tok.(string)
+			if cur.keys[key] {
+				return cur.path + "." + key, nil
+			}
+			cur.keys[key], cur.key, cur.wantKey = true, key, false
+			continue
+		}
+		path := ""
+		switch {
+		case cur == nil:
+		case cur.obj:
+			path = cur.path + "." + cur.key
+		default:
+			path = fmt.Sprintf("%s[%d]", cur.path, cur.idx)
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, &frame{obj: true, keys: map[string]bool{}, path: path, wantKey: true})
+		case json.Delim('['):
+			stack = append(stack, &frame{path: path})
+		case json.Delim(']'):
+			stack = stack[:len(stack)-1]
+			done()
+		default:
+			done()
+		}
+	}
 }

@@ -88,6 +88,8 @@ func TestReadRejectsMalformedFiles(t *testing.T) {
 		{"wrong shape", "{\"data\": [{\"paragraphs\": 5}]}", "en.json:1:26: "},
 		{"trailing garbage", lareqa(good) + " x", "en.json:"},
 		{"no data", `{"version": "1.1"}`, "no data"},
+		{"data named twice", `{"data": [], "data": [{"paragraphs": []}]}`, `en.json:1:19: malformed dataset file: key "data" named twice`},
+		{"nested past the decoder's depth", `{"data": [{"paragraphs": [], "x": ` + strings.Repeat("[", 20000) + strings.Repeat("]", 20000) + `}]}`, "exceeded max depth"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -134,6 +136,11 @@ func TestReadRejectsBrokenRecords(t *testing.T) {
 		{"break past the context", lareqa(`{"context": "Ab", "sentence_breaks": [[0, 3]], "sentences": ["Ab"], "qas": []}`), Options{}, p0 + ".sentence_breaks[0]", "ordered"},
 		{"sentences and breaks differ", lareqa(`{"context": "Ab", "sentence_breaks": [[0, 2]], "sentences": [], "qas": []}`), Options{}, p0 + ".sentences", "0 sentences for 1"},
 		{"missing context", lareqa(`{"sentence_breaks": [[0, 2]], "sentences": ["Ab"], "qas": []}`), Options{}, p0 + ".context", "missing"},
+		{"NUL in a question", lareqa(para(qa(`"q"`, `"Q\u0000?"`, 0))), Options{}, p0 + ".qas[0].question", "control character U+0000"},
+		{"escape in a sentence", lareqa(`{"context": "Ab", "sentence_breaks": [[0, 2]], "sentences": ["\u001b["], "qas": []}`), Options{}, p0 + ".sentences[0]", "control character U+001B"},
+		{"key named twice in a question", lareqa(para(`{"id": "q", "question": "Q?", "question": "R?", "answers": [{"answer_start": 0}]}`)), Options{}, p0 + ".qas[0].question", "named twice"},
+		{"key named twice in an answer", lareqa(para(`{"id": "q", "question": "Q?", "answers": [{"answer_start": 0, "answer_start": 7}]}`)), Options{}, p0 + ".qas[0].answers[0].answer_start", "named twice"},
+		{"key named twice in a paragraph", lareqa(`{"context": "Ab", "context": "Cd", "sentence_breaks": [[0, 2]], "sentences": ["Ab"], "qas": []}`), Options{}, p0 + ".context", "named twice"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"slices"
 	"strconv"
 	"sync"
@@ -26,6 +27,7 @@ type Broker struct {
 	dialer    *kafka.Dialer    // readers, consumer groups and pings
 	transport *kafka.Transport // the writer and the admin client
 	retry     *retrier
+	unretain  func() // Connect's embedded broker: stops its retention, closes it and removes its directory
 }
 
 // BrokerConfig says which cluster to use.
@@ -43,17 +45,25 @@ type BrokerConfig struct {
 	Log *slog.Logger
 }
 
-// Connect starts the embedded broker when cfg.Addrs is empty, else checks that the cluster answers.
+// Connect starts the embedded broker when cfg.Addrs is empty, else checks that the cluster answers. The
+// embedded broker keeps its topics in files under a new temporary directory, removed on Close, and drops
+// what every consumer group reading a topic has committed (see retention).
 func Connect(ctx context.Context, cfg BrokerConfig) (*Broker, error) {
 	if len(cfg.Addrs) == 0 {
 		if !cfg.Security.IsZero() {
 			return nil, errors.New("kafka: SASL and TLS settings need an external cluster (brokers), the embedded broker has neither")
 		}
-		b, err := Embedded("127.0.0.1:0", 1)
+		dir, err := os.MkdirTemp("", "xling-broker-")
 		if err != nil {
+			return nil, fmt.Errorf("embedded broker: %w", err)
+		}
+		b, err := Embedded("127.0.0.1:0", 1, kfake.DataDir(dir))
+		if err != nil {
+			os.RemoveAll(dir)
 			return nil, err
 		}
 		b.log, b.retry = cfg.Log, newRetrier(cfg.Retry)
+		b.unretain = b.retain(retention{}, dir)
 		if cfg.Log != nil {
 			cfg.Log.Info("embedded broker", "addrs", b.Addrs)
 		}
@@ -106,9 +116,10 @@ func (b *Broker) Ping(ctx context.Context) error {
 }
 
 // Embedded starts an in-process Kafka-protocol broker (franz-go's kfake) of n nodes, the first listening
-// on listen (host:port; port 0 picks one). It keeps every topic in memory: it is for one machine.
-func Embedded(listen string, n int) (*Broker, error) {
-	c, err := startCluster(listen, n)
+// on listen (host:port; port 0 picks one), with any further kfake options. It keeps every topic in memory
+// (in files with kfake.DataDir): it is for one machine.
+func Embedded(listen string, n int, opts ...kfake.Opt) (*Broker, error) {
+	c, err := startCluster(listen, n, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -118,13 +129,15 @@ func Embedded(listen string, n int) (*Broker, error) {
 // startCluster starts kfake with n nodes, the first on listen, and opts (tests add SASL, TLS, ACLs).
 func startCluster(listen string, n int, opts ...kfake.Opt) (*kfake.Cluster, error) {
 	first := true
-	c, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(max(n, 1)), kfake.ListenFn(func(network, _ string) (net.Listener, error) {
-		addr := "127.0.0.1:0"
-		if first {
-			addr, first = listen, false
-		}
-		return net.Listen(network, addr)
-	})}, opts...)...)
+	c, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(max(n, 1)),
+		kfake.BrokerConfigs(map[string]string{"log.segment.bytes": strconv.Itoa(segmentBytes)}),
+		kfake.ListenFn(func(network, _ string) (net.Listener, error) {
+			addr := "127.0.0.1:0"
+			if first {
+				addr, first = listen, false
+			}
+			return net.Listen(network, addr)
+		})}, opts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("start embedded broker on %s: %w", listen, err)
 	}
@@ -161,6 +174,9 @@ func (b *Broker) Cluster() *kfake.Cluster { return b.embedded }
 func (b *Broker) Close() error {
 	err := b.w.Close()
 	b.transport.CloseIdleConnections()
+	if b.unretain != nil {
+		b.unretain()
+	}
 	if b.embedded != nil {
 		b.embedded.Close()
 	}

@@ -103,7 +103,7 @@ func TestFileAppearsOnlyOnCommit(t *testing.T) {
 }
 
 func TestFailedOutputLeavesNothing(t *testing.T) {
-	row := RankingRow{RunID: "r", Setting: "mono", QueryID: "q", QueryLang: "en", CandLang: "en", Rank: 1, CandidateID: "c"}
+	row := RankingRow{RunID: "r", Setting: "mono", QueryID: "q", QueryLang: "en", CandLang: "en", Rank: 1, CandidateID: "c", Time: time.Unix(1, 0)}
 	tests := []struct {
 		name string
 		// run fails or aborts an output at path; it returns the error it expects, or nil for an abort.
@@ -225,7 +225,7 @@ func writeUntilKilled(t *testing.T, path string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	row := RankingRow{RunID: "r", Setting: "mono", QueryID: "q", QueryLang: "en", CandLang: "en", Rank: 1, CandidateID: "c"}
+	row := RankingRow{RunID: "r", Setting: "mono", QueryID: "q", QueryLang: "en", CandLang: "en", Rank: 1, CandidateID: "c", Time: time.Unix(1, 0)}
 	for range 5000 {
 		if err := w.Write(row); err != nil {
 			t.Fatal(err)

@@ -22,7 +22,7 @@ func TestManifestRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	table := filepath.Join(dir, "metrics.parquet")
-	out := writeTable(t, table, []MetricRow{{RunID: "r", Model: "m", Dataset: "xquad-r", Setting: "mono", QueryLang: "en", CandLang: "en", Metric: "map", Value: 0.5, Queries: 2}})
+	out := writeTable(t, table, []MetricRow{{RunID: "r", Model: "m", Dataset: "xquad-r", Setting: "mono", QueryLang: "en", CandLang: "en", Metric: "map", Value: 0.5, Queries: 2, Time: time.Unix(1, 0)}})
 
 	start := time.Date(2026, 11, 25, 13, 0, 0, 123456789, time.UTC)
 	config := map[string]any{"alpha": 0.5, "langs": []any{"en", "el"}, "batch": 100.0}

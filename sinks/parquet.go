@@ -169,7 +169,7 @@ func (r RankingRow) validate() error {
 	if r.QueryID == "" || r.CandidateID == "" {
 		return errors.New("empty query_id or candidate_id")
 	}
-	return nil
+	return checkTime(r.Time)
 }
 
 func (r MetricRow) validate() error {
@@ -181,6 +181,15 @@ func (r MetricRow) validate() error {
 	}
 	if r.Queries < 1 {
 		return fmt.Errorf("queries %d: a value averages at least one query", r.Queries)
+	}
+	return checkTime(r.Time)
+}
+
+// checkTime refuses an unset time: parquet-go writes a timestamp through UnixNano, which overflows for
+// time.Time's zero (year 1) and would store a date in 1754.
+func checkTime(t time.Time) error {
+	if t.IsZero() {
+		return errors.New("time: unset")
 	}
 	return nil
 }

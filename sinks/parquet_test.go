@@ -239,8 +239,8 @@ func TestWriterEmptyTableHasSchema(t *testing.T) {
 
 func TestWriterRejectsInvalidRows(t *testing.T) {
 	emb := EmbeddingRow{RunID: "r", ItemID: "en/q/1", Lang: "en", Kind: "query", Vector: []float32{1}}
-	rank := RankingRow{Setting: "cross", QueryID: "q", QueryLang: "en", CandLang: "de", Rank: 1, CandidateID: "c"}
-	metric := MetricRow{Setting: "mono", QueryLang: "en", CandLang: "en", Metric: "map", Queries: 1}
+	rank := RankingRow{Setting: "cross", QueryID: "q", QueryLang: "en", CandLang: "de", Rank: 1, CandidateID: "c", Time: time.Unix(1, 0)}
+	metric := MetricRow{Setting: "mono", QueryLang: "en", CandLang: "en", Metric: "map", Queries: 1, Time: time.Unix(1, 0)}
 	train := TrainingRow{Kind: "cross", QueryLang: "en", PassageLang: "de"}
 	tests := []struct {
 		name  string
@@ -258,6 +258,8 @@ func TestWriterRejectsInvalidRows(t *testing.T) {
 		}},
 		{"metric without queries", func(p string) (error, error) { r := metric; r.Queries = 0; return writeRows(p, metric, r) }},
 		{"metric name", func(p string) (error, error) { r := metric; r.Metric = ""; return writeRows(p, metric, r) }},
+		{"metric without time", func(p string) (error, error) { r := metric; r.Time = time.Time{}; return writeRows(p, metric, r) }},
+		{"ranking without time", func(p string) (error, error) { r := rank; r.Time = time.Time{}; return writeRows(p, rank, r) }},
 		{"training kind", func(p string) (error, error) { r := train; r.Kind = "hybrid"; return writeRows(p, train, r) }},
 		{"negative batch id", func(p string) (error, error) { r := train; r.BatchID = -1; return writeRows(p, train, r) }},
 	}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"xling/sinks"
 )
@@ -23,7 +24,7 @@ func writeMetrics(t *testing.T, dir, model string) {
 		t.Fatal(err)
 	}
 	for _, l := range []string{"de", "en"} {
-		if err := w.Write(sinks.MetricRow{RunID: model, Model: model, Dataset: "xquad-r", Setting: "mono", QueryLang: l, CandLang: l, Metric: "map", Value: 0.5, Queries: 3}); err != nil {
+		if err := w.Write(sinks.MetricRow{RunID: model, Model: model, Dataset: "xquad-r", Setting: "mono", QueryLang: l, CandLang: l, Metric: "map", Value: 0.5, Queries: 3, Time: time.Unix(1, 0)}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -3,13 +3,13 @@
 // stream-end markers that carry the counts.
 //
 // Every file is read and validated before anything is produced, so a malformed file fails the run with
-// nothing half-sent; the files are then read again one at a time, so the stage never holds a dataset.
+// nothing half-sent; each file is then read again once for its queries and once for its candidates,
+// streamed (dataset.File.Scan), so the stage holds a batch of records, never a file.
 package ingest
 
 import (
 	"context"
 	"fmt"
-	"iter"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -44,8 +44,9 @@ type FileSum struct {
 type input struct {
 	sum   FileSum
 	langs []string // every language of its dataset in the run
-	// items reads it again: the records it skipped (partial loading), and its items of each kind in order.
-	items func() (skipped []error, of func(domain.Kind) iter.Seq2[dataset.Item, error], err error)
+	// scan reads it again, handing its items of one kind to emit in order and, if skip is not nil, the
+	// records it skips (partial loading) to skip.
+	scan func(kind domain.Kind, emit func(dataset.Item) error, skip func(error) error) error
 }
 
 // Run validates every input, then produces its records as the source stage src. It returns the files read.
@@ -93,28 +94,37 @@ func fileInputs(cfg Config, name string, log *slog.Logger) ([]input, error) {
 	}
 	ins := make([]input, len(files))
 	for i, f := range files {
-		res, err := f.Read(cfg.Read)
+		sum := FileSum{Dataset: name, Lang: f.Lang, Path: f.Path}
+		digest, err := f.Scan(cfg.Read, func(dataset.Item) error {
+			sum.Items++
+			return nil
+		}, func(*dataset.RecordError) error {
+			sum.Skipped++
+			return nil
+		})
 		if err != nil {
 			return nil, err
 		}
-		sum := FileSum{Dataset: name, Lang: f.Lang, Path: f.Path, SHA256: res.SHA256, Items: len(res.Items), Skipped: len(res.Skipped)}
-		ins[i] = input{sum: sum, langs: langs, items: func() ([]error, func(domain.Kind) iter.Seq2[dataset.Item, error], error) {
-			res, err := f.Read(cfg.Read)
-			if err != nil {
-				return nil, nil, err
-			}
-			if res.SHA256 != sum.SHA256 {
-				return nil, nil, fmt.Errorf("%s: file changed while the run was reading it", f.Path)
-			}
-			return res.Skipped, func(kind domain.Kind) iter.Seq2[dataset.Item, error] {
-				return func(yield func(dataset.Item, error) bool) {
-					for _, it := range res.Items {
-						if it.Kind == kind && !yield(it, nil) {
-							return
-						}
-					}
+		sum.SHA256 = digest
+		ins[i] = input{sum: sum, langs: langs, scan: func(kind domain.Kind, emit func(dataset.Item) error, skip func(error) error) error {
+			digest, err := f.Scan(cfg.Read, func(it dataset.Item) error {
+				if it.Kind != kind {
+					return nil
 				}
-			}, nil
+				return emit(it)
+			}, func(e *dataset.RecordError) error {
+				if skip == nil {
+					return nil
+				}
+				return skip(e)
+			})
+			if err != nil {
+				return err
+			}
+			if digest != sum.SHA256 {
+				return fmt.Errorf("%s: file changed while the run was reading it", f.Path)
+			}
+			return nil
 		}}
 	}
 	return ins, nil
@@ -138,41 +148,45 @@ func beirInput(spec string) ([]input, error) {
 	queries := r.Queries()
 	sum := FileSum{Dataset: opts.Dataset, Lang: opts.Lang, Path: filepath.Join(parts[0], "corpus.jsonl"), SHA256: r.CorpusSHA256(),
 		Items: len(queries) + r.Documents()}
-	return []input{{sum: sum, langs: []string{opts.Lang}, items: func() ([]error, func(domain.Kind) iter.Seq2[dataset.Item, error], error) {
-		return nil, func(kind domain.Kind) iter.Seq2[dataset.Item, error] {
-			if kind == domain.Candidate {
-				return r.Candidates()
-			}
-			return func(yield func(dataset.Item, error) bool) {
-				for _, q := range queries {
-					if !yield(q, nil) {
-						return
-					}
+	return []input{{sum: sum, langs: []string{opts.Lang}, scan: func(kind domain.Kind, emit func(dataset.Item) error, _ func(error) error) error {
+		if kind == domain.Query {
+			for _, q := range queries {
+				if err := emit(q); err != nil {
+					return err
 				}
 			}
-		}, nil
+			return nil
+		}
+		for it, err := range r.Candidates() {
+			if err != nil {
+				return err
+			}
+			if err := emit(it); err != nil {
+				return err
+			}
+		}
+		return nil
 	}}}, nil
 }
 
-// produce sends one input: its skipped records to the dead-letter topic, then its queries and its
-// candidates, each kind closed by a stream-end marker.
+// produce sends one input: its queries, then its candidates, each kind closed by a stream-end marker, and
+// the records it skipped, as they come, to the dead-letter topic. It sends a batch at a time.
 func produce(ctx context.Context, src *pipeline.Source, items pipeline.Topic[schemas.Record], batchSize int, in input) error {
-	skipped, of, err := in.items()
-	if err != nil {
-		return fmt.Errorf("ingest: %w", err)
-	}
 	path := in.sum.Path
 	key := in.sum.Dataset + "/" + in.sum.Lang
-	out := src.Output(path)
-	for i, s := range skipped {
-		// Partial loading: the record is not lost, it is on the dead-letter topic with its reason.
-		out.Reject(i, map[string]string{"file": path}, s)
-	}
-	if err := src.Send(ctx, int64(len(skipped)), out); err != nil {
-		return err
+	var skipped []error
+	reject := func() error {
+		out := src.Output(path)
+		for i, s := range skipped {
+			// Partial loading: the record is not lost, it is on the dead-letter topic with its reason.
+			out.Reject(i, map[string]string{"file": path}, s)
+		}
+		n := int64(len(skipped))
+		skipped = skipped[:0]
+		return src.Send(ctx, n, out)
 	}
 	// Queries first, then candidates: a language's stream of each kind is contiguous.
-	for _, kind := range domain.Kinds() {
+	for i, kind := range domain.Kinds() {
 		var batch []schemas.Record
 		flush := func() error {
 			out := src.Output(path)
@@ -183,18 +197,28 @@ func produce(ctx context.Context, src *pipeline.Source, items pipeline.Topic[sch
 			batch = batch[:0]
 			return src.Send(ctx, n, out)
 		}
-		for it, err := range of(kind) {
-			if err != nil {
-				return fmt.Errorf("ingest: %w", err)
-			}
-			batch = append(batch, it)
-			if len(batch) == batchSize {
-				if err := flush(); err != nil {
-					return err
+		var skip func(error) error
+		if i == 0 { // the skipped records, once
+			skip = func(e error) error {
+				if skipped = append(skipped, e); len(skipped) == batchSize {
+					return reject()
 				}
+				return nil
 			}
 		}
+		err := in.scan(kind, func(it dataset.Item) error {
+			if batch = append(batch, it); len(batch) == batchSize {
+				return flush()
+			}
+			return nil
+		}, skip)
+		if err != nil {
+			return fmt.Errorf("ingest: %w", err)
+		}
 		if err := flush(); err != nil {
+			return err
+		}
+		if err := reject(); err != nil {
 			return err
 		}
 		out := src.Output(path)

@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/parquet-go/parquet-go"
 
@@ -20,8 +21,11 @@ import (
 
 func metricRow(m schemas.Metric) sinks.MetricRow {
 	return sinks.MetricRow{RunID: "run1", Model: m.Model, Dataset: m.Dataset, Setting: string(m.Setting), QueryLang: m.QueryLang,
-		CandLang: m.CandLang, QueryID: m.QueryID, Metric: m.Name, Value: m.Value, Queries: m.Queries}
+		CandLang: m.CandLang, QueryID: m.QueryID, Metric: m.Name, Value: m.Value, Queries: m.Queries, Time: t0}
 }
+
+// t0 is the rows' time: whole milliseconds, as the table keeps it.
+var t0 = time.Date(2026, 12, 2, 1, 0, 0, 0, time.UTC)
 
 var (
 	mono  = schemas.Metric{Dataset: "toy", Model: "m", Setting: domain.Mono, QueryLang: "en", CandLang: "en", Name: "map", Value: .5, Queries: 2}
@@ -31,9 +35,9 @@ var (
 	// The table keeps each row once: mono again (a replay) is dropped, bogus is dead-lettered.
 	input = []schemas.Metric{mono, cross, bogus, mono, multi}
 	table = []sinks.MetricRow{
-		{RunID: "run1", Model: "m", Dataset: "toy", Setting: "mono", QueryLang: "en", CandLang: "en", Metric: "map", Value: .5, Queries: 2},
-		{RunID: "run1", Model: "m", Dataset: "toy", Setting: "cross", QueryLang: "en", CandLang: "de", Metric: "map", Value: 1, Queries: 2},
-		{RunID: "run1", Model: "m", Dataset: "toy", Setting: "multi", QueryLang: "en", CandLang: "*", QueryID: "en/q/A", Metric: "map", Value: 5.0 / 6, Queries: 1},
+		{RunID: "run1", Model: "m", Dataset: "toy", Setting: "mono", QueryLang: "en", CandLang: "en", Metric: "map", Value: .5, Queries: 2, Time: t0},
+		{RunID: "run1", Model: "m", Dataset: "toy", Setting: "cross", QueryLang: "en", CandLang: "de", Metric: "map", Value: 1, Queries: 2, Time: t0},
+		{RunID: "run1", Model: "m", Dataset: "toy", Setting: "multi", QueryLang: "en", CandLang: "*", QueryID: "en/q/A", Metric: "map", Value: 5.0 / 6, Queries: 1, Time: t0},
 	}
 )
 

@@ -40,6 +40,7 @@ var (
 	ErrEmptyText   = errors.New("empty text")
 	ErrInvalidUTF8 = errors.New("text is not valid UTF-8")
 	ErrTooLong     = errors.New("text over the size limit")
+	ErrControl     = errors.New("control character in text")
 	ErrBadKind     = errors.New("kind is neither query nor candidate")
 )
 
@@ -59,6 +60,11 @@ func (c Config) Text(r schemas.Record) (string, error) {
 	}
 	if strings.TrimSpace(r.Text) == "" {
 		return "", fmt.Errorf("%w: %s", ErrEmptyText, r.ID)
+	}
+	for _, t := range []string{r.Text, r.Context} {
+		if c, bad := schemas.ControlChar(t); bad {
+			return "", fmt.Errorf("%w: %U in %s", ErrControl, c, r.ID)
+		}
 	}
 	var text string
 	switch r.Kind {

@@ -30,6 +30,9 @@ func TestTextAppliesTheItemRules(t *testing.T) {
 		{"invalid UTF-8 in context", func(r *schemas.Record) { r.Kind, r.Context = "candidate", "\xc3" }, "", ErrInvalidUTF8},
 		{"over the size limit", func(r *schemas.Record) { r.Text = strings.Repeat("a", 34) }, "", ErrTooLong},
 		{"unknown kind", func(r *schemas.Record) { r.Kind = "other" }, "", ErrBadKind},
+		{"NUL in the text", func(r *schemas.Record) { r.Text = "Who\x00 won?" }, "", ErrControl},
+		{"escape in the context", func(r *schemas.Record) { r.Kind, r.Text, r.Context = "candidate", "A.", "\x1b[2J" }, "", ErrControl},
+		{"zero-width and bidirectional characters pass", func(r *schemas.Record) { r.Text = "Who\u200b won\u202e?" }, "query: Who\u200b won\u202e?", nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
