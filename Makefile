@@ -75,8 +75,9 @@ $(ORACLE_STAMP): Makefile
 	  else echo "xling: tests need Debian packages: $(APT_ORACLES) (run as root or install them)" >&2; exit 1; fi; fi
 	touch $@
 
-# A soft heap limit: the Go collector works harder as the heap nears it, which keeps a whole run (the
-# embedded broker holds every topic in memory) under 2 GiB of RSS at no measurable CPU cost.
+# A soft heap limit: the Go collector works harder as the heap nears it, which keeps a whole run under
+# 2 GiB of RSS at no measurable CPU cost. The peak is training the default model (about 0.8 GB live, which
+# the collector may double); the evaluation alone peaks at about 1.0 GiB (docs/reliability.md).
 RUN_MEMLIMIT ?= 1536MiB
 
 run: setup
