@@ -48,7 +48,8 @@ func TestReportOfTheCommittedExperimentMatchesItsMarkdown(t *testing.T) {
 			var cells []string
 			for c := tr.FirstChild; c != nil; c = c.NextSibling {
 				if c.Type == html.ElementNode {
-					cells = append(cells, textOf(c))
+					// Model names are shown between the isolates U+2068 and U+2069.
+					cells = append(cells, strings.Trim(textOf(c), "\u2068\u2069"))
 				}
 			}
 			if cells[0] == "measure" {

@@ -66,9 +66,15 @@ var measures = []struct {
 var templates embed.FS
 
 var page = template.Must(template.New("report.html.tmpl").Funcs(template.FuncMap{
-	"f3": func(v float64) string { return fmt.Sprintf("%.3f", v) },
-	"p":  func(v float64) string { return fmt.Sprintf("%.3g", v) },
+	"f3":   func(v float64) string { return fmt.Sprintf("%.3f", v) },
+	"p":    func(v float64) string { return fmt.Sprintf("%.3g", v) },
+	"bidi": isolate,
 }).ParseFS(templates, "report.html.tmpl"))
+
+// isolate wraps a string from the data (a model name) in Unicode's first-strong isolate and its pop, so
+// that right-to-left text or a stray override in it cannot reorder what is around it; unlike <bdi> this
+// also holds inside SVG text and tooltips.
+func isolate(s string) string { return "\u2068" + s + "\u2069" }
 
 // Write renders the report of in to w.
 func Write(w io.Writer, in Input, opts Options) error {

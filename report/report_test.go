@@ -39,6 +39,25 @@ func TestWriteEscapesStringsFromTheData(t *testing.T) {
 	}
 }
 
+// A model name with a right-to-left override cannot reorder the text around it: wherever it is shown as
+// text it sits between U+2068 (first strong isolate) and U+2069 (pop isolate); elsewhere only in attributes.
+func TestWriteIsolatesBidiInModelNames(t *testing.T) {
+	spoof := "model\u202Eevil"
+	rows := []schemas.Metric{
+		metric(domain.Mono, "en", "en", "", "map", 0.5),
+		metric(domain.MonoMean, "*", "*", "", "map", 0.5),
+	}
+	var b bytes.Buffer
+	if err := Write(&b, Input{Sets: []Set{{Model: spoof, Dataset: "xquad-r", Run: "r", Runs: [][]schemas.Metric{rows}}}}, Options{Title: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	isolated, attrs := strings.Count(out, "\u2068"+spoof+"\u2069"), strings.Count(out, `="`+spoof+`"`)
+	if isolated < 4 || strings.Count(out, spoof) != isolated+attrs {
+		t.Errorf("the name appears %d times: %d isolated, %d in attributes", strings.Count(out, spoof), isolated, attrs)
+	}
+}
+
 func TestHeatmapHasOneCellPerSettingAndMarksMissingOnes(t *testing.T) {
 	var rows []schemas.Metric
 	for _, q := range []string{"a", "b", "c"} {

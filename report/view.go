@@ -356,7 +356,7 @@ func newChart(title, note string, categories, marks, series []string, vals [][]b
 				continue
 			}
 			b := bar{X: gx + float64(j)*barW, W: barW - 2, Fill: palette[j%len(palette)],
-				Title: fmt.Sprintf("%s, %s: "+valueFormat, series[j], cat, v.mean)}
+				Title: fmt.Sprintf("%s, %s: "+valueFormat, isolate(series[j]), cat, v.mean)}
 			b.Y, b.H = math.Min(y(v.mean), c.ZeroY), math.Abs(y(v.mean)-c.ZeroY)
 			if v.whisker {
 				b.Whisker, b.WX, b.WLo, b.WHi = true, b.X+b.W/2, y(v.mean-v.half), y(v.mean+v.half)
@@ -369,7 +369,7 @@ func newChart(title, note string, categories, marks, series []string, vals [][]b
 	ly := top + plotH + 40
 	x := left
 	for j, s := range series {
-		c.Legend = append(c.Legend, legendItem{X: x, Y: ly, Fill: palette[j%len(palette)], Name: s})
+		c.Legend = append(c.Legend, legendItem{X: x, Y: ly, Fill: palette[j%len(palette)], Name: isolate(s)})
 		x += 24 + 7*float64(len([]rune(s)))
 		if x > float64(c.Width)-80 {
 			x, ly = left, ly+16
