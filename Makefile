@@ -33,7 +33,7 @@ NPM_STAMP := $(CACHE)/npm-$(shell echo '$(NPM_ORACLES)' | sha256sum | cut -c1-12
 
 GO ?= go
 
-.PHONY: run test bench setup deps ort oracles experiment crash-test clean help
+.PHONY: run test bench setup deps ort oracles experiment crash-test fuzz clean help
 
 help:
 	@echo "make run   - evaluate the default encoder on XQuAD-R and MLQA-R through the embedded Kafka broker"
@@ -96,6 +96,10 @@ experiment: setup
 # restarted, then the tables compared with `xling run`'s (make test runs the same with 3 kills on 4 languages).
 crash-test: setup oracles
 	$(GO) test -count=1 -timeout 40m -run 'TestCrash' -v ./scripts/cluster -args -kills 20 -datasets xquad-r,mlqa-r -langs ""
+
+# Every fuzz target for FUZZTIME (default 10m), two at a time: docs/fuzzing.md has the last figures.
+fuzz: setup
+	scripts/fuzz.sh
 
 bench: setup oracles
 	XLING_REQUIRE_ORACLES=1 $(GO) test -run '^$$' -bench . -benchmem -count 5 -timeout 60m ./...
