@@ -378,7 +378,17 @@ func loop[In any](ctx context.Context, w Worker, s *Stage[In], c Consumer, e *em
 	// stage must also hold every partition itself.
 	var checked time.Time
 	finished := func() (bool, error) {
-		held, _ := c.Assigned()
+		held, gen := c.Assigned()
+		if gen != generation {
+			// A new assignment that has brought no message yet (every partition it gives this member may
+			// be read to its end already): what this member built in its last generation is stale, and
+			// the committed metadata is what says how far each partition got, as after a fetched message
+			// of the new generation. Kept, the stale state of a half-read partition never ends.
+			generation, parts = gen, map[int]*partState{}
+			if s.Reset != nil {
+				s.Reset()
+			}
+		}
 		if s.Whole && len(held) < inParts {
 			return false, nil // another member holds some: after it leaves, they are this one's to read
 		}
