@@ -17,6 +17,7 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
 	"xling/dataset"
+	"xling/dataset/datasettest"
 	"xling/domain"
 	"xling/encoder/hashbag"
 	"xling/internal/testenv"
@@ -50,20 +51,10 @@ func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)
 // encoded text is over limit bytes (queries: the question; candidates: the sentence).
 func countDataset(t *testing.T, dir, name string, langs []string, limit int) (items, over int) {
 	t.Helper()
-	files, err := dataset.Files(dir, name, langs, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range files {
-		res, err := f.Read(dataset.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, it := range res.Items {
-			items++
-			if len(it.Text) > limit {
-				over++
-			}
+	for _, it := range datasettest.Items(t, dir, name, langs) {
+		items++
+		if len(it.Text) > limit {
+			over++
 		}
 	}
 	return items, over

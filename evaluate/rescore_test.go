@@ -14,6 +14,7 @@ import (
 	"github.com/parquet-go/parquet-go"
 
 	"xling/dataset"
+	"xling/dataset/datasettest"
 	"xling/internal/testenv"
 	"xling/internal/testrun"
 	"xling/sinks"
@@ -50,18 +51,8 @@ func TestMetricsEqualAnIndependentRescoringOfTheEmbeddings(t *testing.T) {
 			langs = append(langs, e.Lang)
 		}
 	}
-	files, err := dataset.Files(testenv.DataDir(t), dataset.XQuADR, langs, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range files {
-		r, err := f.Read(dataset.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, it := range r.Items {
-			byID[it.ID] = judged{it.QID, it.QIDs}
-		}
+	for _, it := range datasettest.Items(t, testenv.DataDir(t), dataset.XQuADR, langs) {
+		byID[it.ID] = judged{it.QID, it.QIDs}
 	}
 	work := t.TempDir()
 	type item struct {

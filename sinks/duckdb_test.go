@@ -14,6 +14,7 @@ import (
 	"github.com/parquet-go/parquet-go"
 
 	"xling/dataset"
+	"xling/dataset/datasettest"
 	"xling/domain"
 	"xling/evaluate"
 	"xling/internal/testenv"
@@ -139,18 +140,8 @@ func TestDuckDBQueriesOverARunAgreeWithXling(t *testing.T) {
 
 	// Embeddings per language and kind: one per item of the dataset files, read here on their own.
 	want := map[[2]string]int64{}
-	files, err := dataset.Files(testenv.DataDir(t), dataset.XQuADR, langs, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range files {
-		r, err := f.Read(dataset.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, it := range r.Items {
-			want[[2]string{it.Lang, string(it.Kind)}]++
-		}
+	for _, it := range datasettest.Items(t, testenv.DataDir(t), dataset.XQuADR, langs) {
+		want[[2]string{it.Lang, string(it.Kind)}]++
 	}
 	if len(got.Embeddings) != len(want) {
 		t.Errorf("DuckDB: %d (lang, kind) groups, want %d", len(got.Embeddings), len(want))

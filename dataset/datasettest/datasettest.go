@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"xling/dataset"
 )
 
 // The million-question file of Million: MillionParagraphs paragraphs of MillionPerParagraph questions and
@@ -111,4 +113,23 @@ func SampleHeap() func() Peak {
 		wg.Wait()
 		return top
 	}
+}
+
+// Items reads every item of dataset name's files of langs (nil: every language) under dir, failing t on any
+// error: the dataset as a test reads it on its own, to check what a run made of it.
+func Items(t testing.TB, dir, name string, langs []string) []dataset.Item {
+	t.Helper()
+	files, err := dataset.Files(dir, name, langs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var items []dataset.Item
+	for _, f := range files {
+		r, err := f.Read(dataset.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		items = append(items, r.Items...)
+	}
+	return items
 }
