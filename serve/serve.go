@@ -267,7 +267,11 @@ func (s *Service) Status() Status {
 		}
 	}
 	st.Stages = append(st.Stages, evaluate.StageCounts{Stage: IntakeRun, Snapshot: s.intake.Counts.Snapshot()})
-	for _, name := range evaluate.StageNames() {
+	names := evaluate.StageNames()
+	if s.cfg.Eval.StoreDSN != "" {
+		names = append(names, evaluate.Store)
+	}
+	for _, name := range names {
 		c, ok := flight[name]
 		c.Stage, c.Finished = name, !ok || c.Finished
 		c.Snapshot = c.Snapshot.Add(s.totals[name])
