@@ -41,3 +41,18 @@ func ExampleDiscover() {
 	// en xquad.en.json
 	// sw xquad.sw.json
 }
+
+// Items from elsewhere (here one Swahili question and its answer) written as a LAReQA language file, which
+// Read gives back.
+func ExampleWriteLAReQA() {
+	items := []dataset.Item{
+		{Dataset: dataset.XQuADR, Lang: "sw", Kind: dataset.Query, ID: "sw/q/q1", QID: "q1", Text: "Juma alinunua nini?"},
+		{Dataset: dataset.XQuADR, Lang: "sw", Kind: dataset.Candidate, ID: "sw/c/0.0.0", Text: "Juma alinunua ndizi.",
+			Context: "Juma alinunua ndizi.", QIDs: []string{"q1"}},
+	}
+	if err := dataset.WriteLAReQA(os.Stdout, "sw", items); err != nil {
+		panic(err)
+	}
+	// Output:
+	// {"data":[{"paragraphs":[{"context":"Juma alinunua ndizi.","sentences":["Juma alinunua ndizi."],"sentence_breaks":[[0,20]],"qas":[{"id":"q1","question":"Juma alinunua nini?","answers":[{"text":"Juma alinunua ndizi.","answer_start":0}]}]}]}]}
+}
