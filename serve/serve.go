@@ -139,11 +139,13 @@ type Progress struct {
 	Started time.Time `json:"started"`
 }
 
-// Failure is why something the service found cannot be evaluated; it is tried again once its files change.
+// Failure is why something the service found cannot be evaluated: a file or model is tried again once it
+// changes, an update also after a backoff.
 type Failure struct {
-	What  string    `json:"what"` // the file, model or update
-	Error string    `json:"error"`
-	Time  time.Time `json:"time"`
+	What     string    `json:"what"` // the file, model or update
+	Error    string    `json:"error"`
+	Time     time.Time `json:"time"`
+	Attempts int       `json:"attempts,omitempty"` // of an update: how many times it failed
 }
 
 // New connects to the broker (starting the embedded one unless cfg.Brokers names a cluster), creates the
@@ -300,7 +302,7 @@ func (s *Service) Run(ctx context.Context) error {
 	defer tick.Stop()
 	for {
 		u, ok := s.scan()
-		if ok {
+		if ok && ctx.Err() == nil { // once stopped, no new update starts
 			if err := s.update(ctx, u); err != nil {
 				return err
 			}
@@ -418,9 +420,11 @@ func (s *Service) planFor(m modelView, v datasetView) (plan, bool) {
 	}
 	p.key = fmt.Sprintf("%s@%s on %s@%s", m.name, m.version, v.name, p.version)
 	s.mu.Lock()
-	_, failed := s.updateFailures[p.key]
+	f, failed := s.updateFailures[p.key]
 	s.mu.Unlock()
-	return p, !failed
+	// A failed update is tried again once its inputs change, or after a backoff that doubles with each
+	// failure (1 min to 1 h): the cause may have been the broker or the store, not the data.
+	return p, !failed || time.Since(f.Time) >= retryAfter(f.Attempts)
 }
 
 // fileFailed records the files and models a scan could not use, logging each the first time.
@@ -446,7 +450,12 @@ func (s *Service) updateFailed(key string, err error) {
 	defer s.mu.Unlock()
 	s.log.Error("serve: update failed", "update", key, "err", err)
 	s.stats.failures.Inc()
-	s.updateFailures[key] = Failure{What: key, Error: err.Error(), Time: time.Now().UTC()}
+	s.updateFailures[key] = Failure{What: key, Error: err.Error(), Time: time.Now().UTC(), Attempts: s.updateFailures[key].Attempts + 1}
+}
+
+// retryAfter is how long an update that failed n times waits before it is tried again.
+func retryAfter(n int) time.Duration {
+	return min(time.Minute<<min(max(n-1, 0), 6), time.Hour) // 2^6 min is past the hour: no shift overflows
 }
 
 // update runs one planned update to its end and records it. Only a failure to write the state directory

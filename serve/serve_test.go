@@ -459,3 +459,14 @@ func TestServeReportsBadFilesAndKeepsServing(t *testing.T) {
 		}
 	}
 }
+
+func TestFailedUpdatesAreRetriedAfterADoublingBackoff(t *testing.T) {
+	for _, c := range []struct {
+		failures int
+		want     time.Duration
+	}{{1, time.Minute}, {2, 2 * time.Minute}, {3, 4 * time.Minute}, {7, time.Hour}, {40, time.Hour}, {1 << 20, time.Hour}} {
+		if got := retryAfter(c.failures); got != c.want {
+			t.Errorf("after %d failures: retry in %v, want %v", c.failures, got, c.want)
+		}
+	}
+}
