@@ -102,6 +102,7 @@ type Output struct {
 	e       *emitter
 	from    *Message
 	msgs    []Message
+	bytes   int // encoded bytes of what Emit added to msgs since the last flush
 	emitted int64
 	dead    int64
 	trunc   int64
@@ -114,7 +115,13 @@ type emitter struct {
 	stage   string
 	worker  Worker
 	streams map[streamKey]map[string]struct{}
+	// flush, when set, hands messages to the producer before the output is sent, so that one large
+	// output (the scorer's pool) is never held whole: Emit calls it past flushBytes.
+	flush func(msgs []Message) error
 }
+
+// flushBytes is how many encoded bytes an output holds before Emit hands them to the producer.
+const flushBytes = 16 << 20
 
 type streamKey struct {
 	topic string
@@ -152,6 +159,16 @@ func Emit[T any](out *Output, topic Topic[T], key string, rows ...T) error {
 	}
 	out.msgs = append(out.msgs, msgs...)
 	out.emitted += int64(len(rows))
+	for _, m := range msgs {
+		out.bytes += len(m.Value)
+	}
+	if f := out.e.flush; f != nil && out.bytes > flushBytes {
+		if err := f(out.msgs); err != nil {
+			out.err = err
+			return err
+		}
+		out.msgs, out.bytes = nil, 0
+	}
 	for i := range rows {
 		if r, ok := any(&rows[i]).(streamed); ok {
 			k := streamKey{topic.Name, r.Stream()}
@@ -334,6 +351,14 @@ func Run[In any](ctx context.Context, w Worker, s *Stage[In]) error {
 
 	queue := make(chan pending, 1) // one message waits while another is produced: bounded memory
 	g, gctx := errgroup.WithContext(ctx)
+	e.flush = func(msgs []Message) error {
+		select {
+		case queue <- pending{msgs: msgs}: // no commit: that waits for the whole output
+			return nil
+		case <-gctx.Done():
+			return gctx.Err()
+		}
+	}
 	g.Go(func() error {
 		for p := range queue {
 			if len(p.msgs) > 0 {

@@ -430,3 +430,41 @@ func TestAFinishedMemberWaitsForADeadOnesPartitions(t *testing.T) {
 		t.Errorf("tokens %v, want all 6 records", ids)
 	}
 }
+
+// An output larger than flushBytes reaches the topic while the stage is still making it (the scorer's
+// pool is one such output): it is never held whole. Its records all arrive, with the stream's count.
+func TestALargeOutputIsProducedWhileItIsMade(t *testing.T) {
+	ctx, m, w := setup(t, 1)
+	ingest(t, ctx, w, map[string][]string{"en": {"a"}})
+	out := w.Topics.Tokens()
+	const copies = 400 // of 100 KiB of token ids: about 40 MiB, past flushBytes twice
+	big := make([]int64, 100<<10/8)
+	seenWhileMaking := 0
+	st := echo(w.Topics)
+	st.Process = func(_ context.Context, key string, rows []schemas.Record, o *Output) error {
+		for _, r := range rows {
+			for i := range copies {
+				c := r
+				c.ID, c.TokenIDs = fmt.Sprintf("%s-%d", r.ID, i), big
+				if err := Emit(o, out, key, c); err != nil {
+					return err
+				}
+			}
+			for deadline := time.Now().Add(10 * time.Second); len(m.Messages(out.Name)) == 0 && time.Now().Before(deadline); {
+				time.Sleep(5 * time.Millisecond)
+			}
+			seenWhileMaking = len(m.Messages(out.Name))
+		}
+		return nil
+	}
+	if err := Run(ctx, w, st); err != nil {
+		t.Fatal(err)
+	}
+	if seenWhileMaking == 0 {
+		t.Error("nothing reached the topic before the output was complete")
+	}
+	ids, ends, _ := read(t, m, out.Name)
+	if n := len(slices.Compact(ids)); n != copies || len(ends) != 1 || slices.Collect(maps.Values(ends))[0] != copies {
+		t.Errorf("%d distinct records and stream ends %v, want %d and one that counts them", n, ends, copies)
+	}
+}
