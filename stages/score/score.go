@@ -184,12 +184,25 @@ func (s *Scorer) Add(r schemas.Record) error {
 	return nil
 }
 
-// End closes a stream; when it completes a language (or the pool) the new settings are scored.
+// End closes a stream; when it completes a language (or the pool) the new settings are scored, and their
+// rows returned. EndTo hands them on setting by setting instead.
 func (s *Scorer) End(ctx context.Context, m schemas.Marker) (Output, error) {
+	var all Output
+	err := s.EndTo(ctx, m, func(o Output) error {
+		all.Metrics = append(all.Metrics, o.Metrics...)
+		all.Rankings = append(all.Rankings, o.Rankings...)
+		return nil
+	})
+	return all, err
+}
+
+// EndTo is End, handing the rows to emit as each setting is scored (a pool over many languages is large,
+// and is never held whole); emit's error ends the call.
+func (s *Scorer) EndTo(ctx context.Context, m schemas.Marker, emit func(Output) error) error {
 	d := s.dataset(m.Dataset)
 	l := d.lang(m.Lang)
 	if l.scored {
-		return Output{}, nil // a replayed marker of a language already scored
+		return nil // a replayed marker of a language already scored
 	}
 	sd := &l.queries
 	if m.ItemKind == domain.Candidate {
@@ -197,21 +210,37 @@ func (s *Scorer) End(ctx context.Context, m schemas.Marker) (Output, error) {
 	}
 	sd.want = m.Count
 	if got := int64(len(sd.entries) + len(sd.rejected)); got != m.Count {
-		return Output{}, fmt.Errorf("score %s/%s %s: received %d records, the stream-end marker counts %d", m.Dataset, m.Lang, m.ItemKind, got, m.Count)
+		return fmt.Errorf("score %s/%s %s: received %d records, the stream-end marker counts %d", m.Dataset, m.Lang, m.ItemKind, got, m.Count)
 	}
 	if len(m.Langs) > 0 {
 		d.expect = m.Langs
 	}
-	var out Output
+	out := &sink{emit: emit}
 	if l.queries.want >= 0 && l.cands.want >= 0 && !l.scored {
-		if err := s.scoreLanguage(ctx, d, m.Lang, &out); err != nil {
-			return Output{}, err
+		if err := s.scoreLanguage(ctx, d, m.Lang, out); err != nil {
+			return err
 		}
 	}
-	if err := s.maybePool(ctx, d, &out); err != nil {
-		return Output{}, err
+	if err := s.maybePool(ctx, d, out); err != nil {
+		return err
 	}
-	return out, nil
+	return out.flush()
+}
+
+// sink gathers the rows of one setting at a time and hands them to emit.
+type sink struct {
+	Output
+	emit func(Output) error
+}
+
+// flush hands on what the sink holds.
+func (k *sink) flush() error {
+	if len(k.Metrics) == 0 && len(k.Rankings) == 0 {
+		return nil
+	}
+	err := k.emit(k.Output)
+	k.Output = Output{}
+	return err
 }
 
 func (d *datasetState) complete() []string {
@@ -225,7 +254,7 @@ func (d *datasetState) complete() []string {
 	return done
 }
 
-func (s *Scorer) scoreLanguage(ctx context.Context, d *datasetState, lang string, out *Output) error {
+func (s *Scorer) scoreLanguage(ctx context.Context, d *datasetState, lang string, out *sink) error {
 	l := d.langs[lang]
 	byID := func(a, b entry) int { return strings.Compare(a.id, b.id) }
 	slices.SortFunc(l.queries.entries, byID)
@@ -241,7 +270,10 @@ func (s *Scorer) scoreLanguage(ctx context.Context, d *datasetState, lang string
 			if p[0] == p[1] {
 				setting = domain.Mono
 			}
-			if err := s.rank(ctx, d, setting, p[0], p[1], d.langs[p[0]].queries.entries, d.langs[p[1]].cands.entries, out); err != nil {
+			if err := s.rank(ctx, d, setting, p[0], p[1], d.langs[p[0]].queries.entries, d.langs[p[1]].cands.entries, &out.Output); err != nil {
+				return err
+			}
+			if err := out.flush(); err != nil {
 				return err
 			}
 		}
@@ -252,7 +284,7 @@ func (s *Scorer) scoreLanguage(ctx context.Context, d *datasetState, lang string
 
 // maybePool scores the multilingual setting once every expected language is complete, and writes the
 // dataset's summary.
-func (s *Scorer) maybePool(ctx context.Context, d *datasetState, out *Output) error {
+func (s *Scorer) maybePool(ctx context.Context, d *datasetState, out *sink) error {
 	done := d.complete()
 	if len(d.expect) == 0 {
 		return nil
@@ -274,7 +306,7 @@ func (s *Scorer) maybePool(ctx context.Context, d *datasetState, out *Output) er
 	for _, l := range done {
 		// The pool changed: its settings are scored afresh, not added to what an earlier pool gave.
 		d.table.Put(metrics.Setting{Dataset: d.name, QueryLang: l, CandLang: metrics.Multi}, metrics.Accumulator{})
-		if err := s.rank(ctx, d, domain.Multi, l, domain.Pool, d.langs[l].queries.entries, pool, out); err != nil {
+		if err := s.rank(ctx, d, domain.Multi, l, domain.Pool, d.langs[l].queries.entries, pool, &out.Output); err != nil {
 			return err
 		}
 		for _, q := range d.langs[l].queries.entries {
@@ -285,6 +317,9 @@ func (s *Scorer) maybePool(ctx context.Context, d *datasetState, out *Output) er
 				}
 				out.Metrics = append(out.Metrics, s.rows(d, domain.Cross, l, domain.Pool, q.id, a.Mean(), a.Queries)...)
 			}
+		}
+		if err := out.flush(); err != nil {
+			return err
 		}
 	}
 	out.Metrics = append(out.Metrics, s.summaryRows(d)...)
@@ -443,14 +478,13 @@ func Stage(topics pipeline.Topics, sc *Scorer) *pipeline.Stage[schemas.Record] {
 			return nil
 		},
 		End: func(ctx context.Context, _ string, m schemas.Marker, o *pipeline.Output) error {
-			res, err := sc.End(ctx, m)
-			if err != nil {
-				return err
-			}
-			if err := pipeline.Emit(o, rankings, m.Dataset, res.Rankings...); err != nil {
-				return err
-			}
-			return pipeline.Emit(o, metricsTopic, m.Dataset, res.Metrics...)
+			// Setting by setting: Emit hands large outputs to the producer as they grow (pipeline.Emit).
+			return sc.EndTo(ctx, m, func(res Output) error {
+				if err := pipeline.Emit(o, rankings, m.Dataset, res.Rankings...); err != nil {
+					return err
+				}
+				return pipeline.Emit(o, metricsTopic, m.Dataset, res.Metrics...)
+			})
 		},
 		Finish: func(context.Context, *pipeline.Output) error {
 			if p := sc.Pending(); len(p) > 0 {
