@@ -560,7 +560,6 @@ func (s *Service) update(ctx context.Context, p plan) error {
 	if err := s.writeCurrent(u); err != nil {
 		return err
 	}
-	current := time.Now()
 	u.Finished = time.Now().UTC()
 	if err := s.ledger.append(u); err != nil {
 		return fmt.Errorf("serve: %w", err)
@@ -574,7 +573,7 @@ func (s *Service) update(ctx context.Context, p plan) error {
 	s.mu.Unlock()
 	s.log.Info("update", "run_id", runID, "model", u.Model, "dataset", u.Dataset, "added", u.Added, "full", u.Full,
 		"settings", u.Settings, "pools", u.Pools, "dataset_version", u.DatasetVersion, "elapsed", u.Finished.Sub(start).Round(time.Millisecond),
-		"evaluate", evaluated.Sub(start).Round(time.Millisecond), "current_view", current.Sub(evaluated).Round(time.Millisecond))
+		"evaluate", evaluated.Sub(start).Round(time.Millisecond), "record", u.Finished.Sub(evaluated).Round(time.Millisecond))
 	return nil
 }
 

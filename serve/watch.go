@@ -107,7 +107,6 @@ func (w *watcher) sha(path string) (string, error) {
 type datasetView struct {
 	name    string
 	files   map[string]string // lang -> SHA-256
-	paths   map[string]string // lang -> path
 	waiting []string          // files not settled yet
 }
 
@@ -126,7 +125,7 @@ func version(files map[string]string) string {
 // broken record) is put in bad with why, and left out until it changes; a file named like a language file
 // with a bad code is in err (beside the good files).
 func (w *watcher) scanDataset(dir, name string, bad map[string]error) (datasetView, error) {
-	v := datasetView{name: name, files: map[string]string{}, paths: map[string]string{}}
+	v := datasetView{name: name, files: map[string]string{}}
 	files, derr := dataset.Discover(dir, name, nil)
 	for _, f := range files {
 		ok, err := w.settled(f.Path)
@@ -150,7 +149,7 @@ func (w *watcher) scanDataset(dir, name string, bad map[string]error) (datasetVi
 			bad[f.Path] = rerr
 			continue
 		}
-		v.files[f.Lang], v.paths[f.Lang] = sum, f.Path
+		v.files[f.Lang] = sum
 	}
 	return v, derr
 }
