@@ -3,6 +3,11 @@
 // parallel groups with bounded memory, never putting two items of one parallel group in a batch.
 package batching
 
+import (
+	"context"
+	"io"
+)
+
 // Pair is one (query, positive passage) training example.
 type Pair struct {
 	Source  string // dataset it came from: "mlqa-r", "tatoeba", "ntrex", "flores200", "stsb"
@@ -26,4 +31,20 @@ type Batch struct {
 	ID    uint64 // sequence number within a run, from 0
 	Kind  Kind
 	Pairs []Pair
+}
+
+// FromChannel returns a next-batch function over ch, as a trainer pulls batches: io.EOF once ch is
+// closed, ctx's error if it ends first.
+func FromChannel(ch <-chan Batch) func(ctx context.Context) (Batch, error) {
+	return func(ctx context.Context) (Batch, error) {
+		select {
+		case b, ok := <-ch:
+			if !ok {
+				return Batch{}, io.EOF
+			}
+			return b, nil
+		case <-ctx.Done():
+			return Batch{}, ctx.Err()
+		}
+	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
 	"path/filepath"
@@ -218,18 +217,7 @@ func TrainPhase(ctx context.Context, r Recipe, m *hashbag.Model, p Phase, seed u
 		})
 		errc <- err
 	}()
-	next := func(ctx context.Context) (batching.Batch, error) {
-		select {
-		case b, ok := <-batches:
-			if !ok {
-				return batching.Batch{}, io.EOF
-			}
-			return b, nil
-		case <-ctx.Done():
-			return batching.Batch{}, ctx.Err()
-		}
-	}
-	res, err := train.Run(ctx, tcfg, m, next, log)
+	res, err := train.Run(ctx, tcfg, m, batching.FromChannel(batches), log)
 	cancel()
 	for range batches { // let the sampler see the cancellation
 	}

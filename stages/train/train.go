@@ -6,7 +6,6 @@ package train
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 
 	"xling/batching"
@@ -41,17 +40,7 @@ func New(topics pipeline.Topics, cfg train.Config, m *hashbag.Model, log *slog.L
 		}
 		started = true
 		go func() {
-			res, err := train.Run(ctx, cfg, m, func(ctx context.Context) (batching.Batch, error) {
-				select {
-				case b, ok := <-batches:
-					if !ok {
-						return batching.Batch{}, io.EOF
-					}
-					return b, nil
-				case <-ctx.Done():
-					return batching.Batch{}, ctx.Err()
-				}
-			}, log)
+			res, err := train.Run(ctx, cfg, m, batching.FromChannel(batches), log)
 			s.Result = res
 			done <- err
 		}()
