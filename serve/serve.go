@@ -30,6 +30,7 @@ import (
 	"xling/pipeline"
 	"xling/schemas"
 	"xling/sinks"
+	"xling/stages/score"
 )
 
 // Config is what a service watches and how it evaluates.
@@ -82,6 +83,8 @@ type Service struct {
 	stats  *stats
 	intake *pipeline.Stage[schemas.Record] // takes items another system produced
 	models map[string]openModel            // by name: each model's version opened once, for every update of it
+	// scorers are what the last update of each model and dataset left (only Run's goroutine uses them).
+	scorers map[[2]string]keptScorer
 
 	mu     sync.Mutex
 	status Status
@@ -160,7 +163,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Service, err err
 		}
 	}
 	s := &Service{cfg: cfg, log: log, watch: newWatcher(), fileFailures: map[string]Failure{}, updateFailures: map[string]Failure{}, stats: newStats(), totals: map[string]pipeline.Snapshot{},
-		models: map[string]openModel{}}
+		models: map[string]openModel{}, scorers: map[[2]string]keptScorer{}}
 	if s.ledger, err = openLedger(filepath.Join(cfg.StateDir, "ledger.jsonl")); err != nil {
 		return nil, fmt.Errorf("serve: %w", err)
 	}
@@ -209,6 +212,12 @@ func (s *Service) removeUnfinished() error {
 		}
 	}
 	return nil
+}
+
+// keptScorer is a scorer as an update left it, with the snapshot that holds the same state.
+type keptScorer struct {
+	snapshot string
+	sc       *score.Scorer
 }
 
 type openModel struct {
@@ -464,8 +473,17 @@ func (s *Service) update(ctx context.Context, p plan) error {
 	start := time.Now().UTC()
 	seq := len(s.ledger.updates) + 1
 	runID := fmt.Sprintf("u%05d-%s", seq, start.Format("20060102T150405"))
+	// The scorer the last update of this model and dataset left in memory is its snapshot, unless that
+	// update failed; it is taken out while the job changes it, and kept again once the update is recorded.
+	key := [2]string{p.model.name, p.view.name}
+	kept := s.scorers[key]
+	delete(s.scorers, key)
 	sc := evaluate.NewScorer(evaluate.Config{ModelName: p.model.name, TopK: s.cfg.Eval.TopK}, s.log)
-	if p.prev != nil {
+	switch {
+	case p.prev == nil:
+	case kept.sc != nil && kept.snapshot == p.prev.Snapshot:
+		sc = kept.sc
+	default:
 		f, err := os.Open(filepath.Join(s.cfg.StateDir, p.prev.Snapshot))
 		if err == nil {
 			err = sc.Load(f)
@@ -564,6 +582,7 @@ func (s *Service) update(ctx context.Context, p plan) error {
 	if err := s.ledger.append(u); err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
+	s.scorers[key] = keptScorer{u.Snapshot, sc}
 	if p.prev != nil {
 		os.Remove(filepath.Join(s.cfg.StateDir, p.prev.Snapshot)) // superseded; the ledger names the new one
 	}

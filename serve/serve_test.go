@@ -380,6 +380,15 @@ func TestServeScoresOnlyANewLanguagesSettingsAndANewModel(t *testing.T) {
 	if n := len(st.Service.Failures); n != 0 {
 		t.Errorf("failures after restart: %+v", st.Service.Failures)
 	}
+	// After the restart a fifth language is scored against the four from the snapshot on disk (the
+	// scorer an update leaves in memory is gone with the process).
+	copyFile(t, filepath.Join(src, "zh.json"), filepath.Join(data, dataset.XQuADR, "zh.json"))
+	st = again.waitIdle(t, 5, st.Service.Scans) // zh for small and for small2
+	for _, u := range st.Service.Done[3:] {
+		if u.Full || !slices.Equal(u.Added, []string{"zh"}) || u.Settings != 2*len(all)+1 || u.Pools != len(all)+1 {
+			t.Errorf("update after the restart %+v, want zh alone: %d pairs and %d pools", u, 2*len(all)+1, len(all)+1)
+		}
+	}
 }
 
 // Bad input in the watched folders — a half-copied dataset file, a model file that is not ONNX, a model
