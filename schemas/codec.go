@@ -98,7 +98,10 @@ func (s *Schema[T]) Decode(data []byte) (rows []T, err error) {
 	if !bytes.HasPrefix(data, s.head) {
 		return nil, fmt.Errorf("decode %s: %w: the stream does not open with this schema's message", s.ID, ErrSchema)
 	}
-	r, err := ipc.NewReader(bytes.NewReader(data), ipc.WithAllocator(memory.DefaultAllocator),
+	// Nor may decoding allocate much more than the message holds: a compressed buffer declares its own
+	// uncompressed size, and arrow-go allocates it before reading a byte (xling never compresses).
+	mem := &budget{mem: memory.DefaultAllocator, left: 2*len(data) + 64<<10}
+	r, err := ipc.NewReader(bytes.NewReader(data), ipc.WithAllocator(mem),
 		ipc.WithBodySizeLimit(int64(len(data))), ipc.WithMetadataSizeLimit(int64(len(data))))
 	if err != nil {
 		return nil, fmt.Errorf("decode %s: %w", s.ID, err)
@@ -110,6 +113,11 @@ func (s *Schema[T]) Decode(data []byte) (rows []T, err error) {
 	for r.Next() {
 		rec := r.RecordBatch()
 		n := int(rec.NumRows())
+		// A row takes at least a byte of its first column, so a batch declaring more rows than the message
+		// has bytes lies, and believing it would allocate rows for the lie.
+		if n < 0 || n > len(data) {
+			return nil, fmt.Errorf("decode %s: corrupt message: a record batch of %d rows in %d bytes", s.ID, n, len(data))
+		}
 		start := len(rows)
 		rows = append(rows, make([]T, n)...)
 		for c, col := range s.Columns {
@@ -125,6 +133,41 @@ func (s *Schema[T]) Decode(data []byte) (rows []T, err error) {
 		return nil, fmt.Errorf("decode %s: %w", s.ID, err)
 	}
 	return rows, nil
+}
+
+// budget is an allocator that hands out at most left bytes at once; past that it panics, which Decode
+// recovers into an error (the Go runtime's own out-of-memory cannot be recovered).
+type budget struct {
+	mem  memory.Allocator
+	left int
+}
+
+var errBudget = errors.New("allocation past the message's budget")
+
+func (b *budget) take(n int) {
+	if n < 0 || n > b.left {
+		panic(errBudget)
+	}
+	b.left -= n
+}
+
+func (b *budget) Allocate(n int) []byte {
+	b.take(n)
+	return b.mem.Allocate(n)
+}
+
+func (b *budget) Reallocate(n int, old []byte) []byte {
+	if grow := n - len(old); grow > 0 {
+		b.take(grow)
+	} else {
+		b.left -= grow
+	}
+	return b.mem.Reallocate(n, old)
+}
+
+func (b *budget) Free(p []byte) {
+	b.left += len(p)
+	b.mem.Free(p)
 }
 
 func (s *Schema[T]) check(got *arrow.Schema) error {
@@ -188,7 +231,10 @@ func Strings[T any](name string, field func(*T) *[]string) Column[T] {
 		get: func(a arrow.Array, i int, row *T) error {
 			l := a.(*array.List)
 			vals := l.ListValues().(*array.String)
-			start, end := l.ValueOffsets(i)
+			start, end, err := listSpan(l, i, vals.Len())
+			if err != nil {
+				return err
+			}
 			if end == start {
 				*field(row) = nil
 				return nil
@@ -203,6 +249,16 @@ func Strings[T any](name string, field func(*T) *[]string) Column[T] {
 	}
 }
 
+// listSpan is where list i's values lie, checked against the n values there are: the offsets come from
+// the message, and a list of a billion strings would be allocated before its first one was read.
+func listSpan(l *array.List, i, n int) (start, end int64, err error) {
+	start, end = l.ValueOffsets(i)
+	if start < 0 || end < start || end > int64(n) {
+		return 0, 0, fmt.Errorf("corrupt list offsets [%d, %d) over %d values", start, end, n)
+	}
+	return start, end, nil
+}
+
 // Int64s is a list<int64> column.
 func Int64s[T any](name string, field func(*T) *[]int64) Column[T] {
 	return Column[T]{
@@ -214,8 +270,12 @@ func Int64s[T any](name string, field func(*T) *[]int64) Column[T] {
 		},
 		get: func(a arrow.Array, i int, row *T) error {
 			l := a.(*array.List)
-			start, end := l.ValueOffsets(i)
-			vals := l.ListValues().(*array.Int64).Int64Values()[start:end]
+			all := l.ListValues().(*array.Int64).Int64Values()
+			start, end, err := listSpan(l, i, len(all))
+			if err != nil {
+				return err
+			}
+			vals := all[start:end]
 			*field(row) = append([]int64(nil), vals...)
 			return nil
 		},
@@ -233,8 +293,12 @@ func Float32s[T any](name string, field func(*T) *[]float32) Column[T] {
 		},
 		get: func(a arrow.Array, i int, row *T) error {
 			l := a.(*array.List)
-			start, end := l.ValueOffsets(i)
-			vals := l.ListValues().(*array.Float32).Float32Values()[start:end]
+			all := l.ListValues().(*array.Float32).Float32Values()
+			start, end, err := listSpan(l, i, len(all))
+			if err != nil {
+				return err
+			}
+			vals := all[start:end]
 			*field(row) = append([]float32(nil), vals...)
 			return nil
 		},

@@ -1,10 +1,15 @@
 package schemas
 
 import (
+	"bytes"
 	"errors"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 )
 
 func TestRecordSchemasRoundTrip(t *testing.T) {
@@ -75,6 +80,56 @@ func TestDecodeRejectsGarbage(t *testing.T) {
 		} else if !strings.Contains(err.Error(), "xling.item.v1") {
 			t.Errorf("%s: error %q does not name the schema", name, err)
 		}
+	}
+}
+
+// A compressed buffer declares its uncompressed size and arrow-go allocates that before reading it: a
+// message of a few hundred bytes can ask for any amount of memory. Decode holds decoding to a budget of
+// the message's size, so such a message is an error, while a compressed message within it still decodes.
+func TestDecodeHoldsACompressedMessageToItsBudget(t *testing.T) {
+	compressed := func(text string) []byte {
+		t.Helper()
+		b := array.NewRecordBuilder(memory.DefaultAllocator, Item.Arrow())
+		defer b.Release()
+		row := Record{ID: "x", Text: text}
+		for c, col := range Item.Columns {
+			col.put(b.Field(c), &row)
+		}
+		rec := b.NewRecordBatch()
+		defer rec.Release()
+		var buf bytes.Buffer
+		w := ipc.NewWriter(&buf, ipc.WithSchema(Item.Arrow()), ipc.WithZstd())
+		if err := w.Write(rec); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes()
+	}
+	tests := []struct {
+		name string
+		text string
+		ok   bool
+	}{
+		{"a short text", "hello", true},
+		{"4 MiB of one letter", strings.Repeat("a", 4<<20), false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			data := compressed(tc.text)
+			rows, err := Item.Decode(data)
+			switch {
+			case tc.ok && err != nil:
+				t.Fatalf("%d-byte message: %v", len(data), err)
+			case tc.ok && (len(rows) != 1 || rows[0].Text != tc.text):
+				t.Fatalf("decoded %d rows, want the one written", len(rows))
+			case !tc.ok && err == nil:
+				t.Fatalf("a %d-byte message decoded to %d bytes of text", len(data), len(rows[0].Text))
+			case !tc.ok && !strings.Contains(err.Error(), "budget"):
+				t.Fatalf("error %q does not say the budget was passed", err)
+			}
+		})
 	}
 }
 
