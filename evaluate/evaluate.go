@@ -71,6 +71,11 @@ type Config struct {
 	// (xling serve) passes the scorer of the earlier updates, so only the new languages' settings are scored.
 	Scorer *score.Scorer `json:"-"`
 
+	// QueryRows keeps every query's own metric rows in Result.Metrics (the experiment's paired tests read
+	// them). Without it Result holds the summary rows only: per-query rows grow with queries x settings,
+	// and metrics.parquet has them all.
+	QueryRows bool `json:"-"`
+
 	// Observe, if set, is told how long each message took to handle, by stage (pipeline.Worker.Observe).
 	Observe func(stage string, d time.Duration) `json:"-"`
 }
@@ -273,6 +278,9 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, names ...string) (_
 			j.add(Store, &st.Counts, run(j.worker, st))
 		case SinkMetrics:
 			observe := func(m schemas.Metric) {
+				if m.QueryID != "" && !cfg.QueryRows {
+					return
+				}
 				j.mu.Lock()
 				j.res.Metrics = append(j.res.Metrics, m)
 				j.mu.Unlock()

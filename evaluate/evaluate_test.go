@@ -67,7 +67,7 @@ func TestRunEvaluatesThroughTheEmbeddedBroker(t *testing.T) {
 	cfg := Config{
 		DataDir: data, OutDir: t.TempDir(), Datasets: []string{dataset.XQuADR}, Langs: map[string][]string{dataset.XQuADR: langs},
 		Model: smallModel(t), ModelName: "small", RunID: "test", TopK: 3, MaxText: limit,
-		ORTLibrary: testenv.ORTLibrary(t), Progress: time.Hour,
+		ORTLibrary: testenv.ORTLibrary(t), Progress: time.Hour, QueryRows: true,
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -267,6 +267,12 @@ func TestRunsSharingAClusterKeepToTheirOwnData(t *testing.T) {
 		if m.QueryLang == "de" || m.CandLang == "de" {
 			t.Fatalf("second run has a metric of the first run's language: %+v", m)
 		}
+		if m.QueryID != "" {
+			t.Fatalf("Result holds a query's own row without Config.QueryRows: %+v", m)
+		}
+	}
+	if len(results["second"].Metrics) == 0 {
+		t.Fatal("second run has no metric rows")
 	}
 }
 

@@ -311,7 +311,7 @@ func evaluateRun(ctx context.Context, cfg Config, r Run, log *slog.Logger) (Run,
 	t0 := time.Now()
 	ecfg := evaluate.Config{DataDir: cfg.DataDir, OutDir: filepath.Join(cfg.OutDir, "eval"), Datasets: []string{cfg.Eval},
 		Langs: map[string][]string{cfg.Eval: cfg.EvalLangs},
-		Model: r.Checkpoint, RunID: fmt.Sprintf("%s-s%d", safe(r.Strategy), r.Seed), TopK: 1, ORTLibrary: cfg.ORTLibrary, Progress: time.Hour}
+		Model: r.Checkpoint, RunID: fmt.Sprintf("%s-s%d", safe(r.Strategy), r.Seed), TopK: 1, ORTLibrary: cfg.ORTLibrary, Progress: time.Hour, QueryRows: true}
 	er, err := evaluate.Run(ctx, ecfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return r, fmt.Errorf("experiment: evaluate %s: %w", r.Checkpoint, err)

@@ -45,7 +45,9 @@ func (l Limits) bytes() int64 {
 	return DefaultMaxBytes
 }
 
-// ReadRun reads a run directory's metrics.parquet (sinks.MetricRow) into one Set per (model, dataset).
+// ReadRun reads a run directory's metrics.parquet (sinks.MetricRow) into one Set per (model, dataset): every
+// summary row, and of the per-query rows those of perQueryMetric, the only ones the report reads (a large
+// pool has millions of the others).
 func ReadRun(dir string, lim Limits) ([]Set, error) {
 	path := filepath.Join(dir, "metrics.parquet")
 	f, err := os.Open(path)
@@ -77,6 +79,9 @@ func ReadRun(dir string, lim Limits) ([]Set, error) {
 				return nil, fmt.Errorf("report: %s: row %d: empty model, dataset, setting or metric", path, row)
 			}
 			row++
+			if m.QueryID != "" && m.Metric != perQueryMetric {
+				continue
+			}
 			k := [2]string{m.Model, m.Dataset}
 			i, ok := index[k]
 			if !ok {

@@ -119,6 +119,9 @@ type summary struct {
 	langs    []string // languages of the set's monolingual and cross-lingual settings
 }
 
+// perQueryMetric is the metric whose per-query values the report resamples.
+const perQueryMetric = "map"
+
 type key struct {
 	setting    domain.Setting
 	q, c, name string
@@ -138,7 +141,7 @@ func newSummary(s Set) *summary {
 			if m.QueryID == "" {
 				k := key{m.Setting, m.QueryLang, m.CandLang, m.Name}
 				sum.values[k] = append(sum.values[k], m.Value)
-			} else if len(s.Runs) == 1 && m.Name == "map" {
+			} else if len(s.Runs) == 1 && m.Name == perQueryMetric {
 				if sum.perQuery == nil {
 					sum.perQuery = map[domain.Setting]map[[2]string]float64{}
 				}

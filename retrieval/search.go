@@ -96,8 +96,54 @@ func searchWith(ctx context.Context, kern *kernels, queries, cands []float32, di
 	if err := checkVectors(queries, cands, dim, k); err != nil {
 		return nil, fmt.Errorf("search: %w", err)
 	}
-	nq, nc := len(queries)/dim, len(cands)/dim
-	packed := pack(cands, dim)
+	c := &Candidates{packed: pack(cands, dim), n: len(cands) / dim, dim: dim}
+	return c.search(ctx, kern, queries, k, relevant, workers)
+}
+
+// Candidates is a candidate set laid out for the kernel once, for searches by many sets of queries (a
+// multilingual pool is searched by every language's queries): Search lays its candidates out on every call.
+type Candidates struct {
+	packed []float32
+	n, dim int
+}
+
+// NewCandidates lays out n candidates of dim floats; vector(i), called once for each i in order, is the
+// i-th. It fails on a vector of another length or with a component that is not finite.
+func NewCandidates(n, dim int, vector func(i int) []float32) (*Candidates, error) {
+	if dim < 1 || n < 0 {
+		return nil, fmt.Errorf("candidates: %d of dimension %d", n, dim)
+	}
+	c := &Candidates{packed: make([]float32, (n+nr-1)/nr*nr*dim), n: n, dim: dim}
+	for i := range n {
+		v := vector(i)
+		if len(v) != dim {
+			return nil, fmt.Errorf("candidates: vector %d has %d components, want %d", i, len(v), dim)
+		}
+		p := c.packed[(i/nr)*nr*dim:]
+		for d, x := range v {
+			if !finite(x) {
+				return nil, fmt.Errorf("candidates: vector %d: component %d is %v", i, d, x)
+			}
+			p[d*nr+i%nr] = x
+		}
+	}
+	return c, nil
+}
+
+// Len is the number of candidates.
+func (c *Candidates) Len() int { return c.n }
+
+// Search is the package's Search over these candidates: the same results for the same vectors.
+func (c *Candidates) Search(ctx context.Context, queries []float32, k int, relevant func(q int) []int, workers int) ([]Result, error) {
+	if err := checkVectors(queries, nil, c.dim, k); err != nil {
+		return nil, fmt.Errorf("search: %w", err)
+	}
+	return c.search(ctx, pickKernels(), queries, k, relevant, workers)
+}
+
+func (c *Candidates) search(ctx context.Context, kern *kernels, queries []float32, k int, relevant func(q int) []int, workers int) ([]Result, error) {
+	dim, nc := c.dim, c.n
+	nq := len(queries) / dim
 	targets := make([][]Target, nq)
 	if relevant != nil {
 		var out [maxMR * nr]float32
@@ -106,19 +152,20 @@ func searchWith(ctx context.Context, kern *kernels, queries, cands []float32, di
 		for q := range targets {
 			rel := relevant(q)
 			ts := make([]Target, len(rel))
-			for i, c := range rel {
-				if c < 0 || c >= nc {
-					return nil, fmt.Errorf("search: query %d: relevant candidate %d out of range [0, %d)", q, c, nc)
+			for i, ci := range rel {
+				if ci < 0 || ci >= nc {
+					return nil, fmt.Errorf("search: query %d: relevant candidate %d out of range [0, %d)", q, ci, nc)
 				}
-				ts[i].Index = c
+				ts[i].Index = ci
 			}
 			// Relevant candidates are scored by the same kernel, nr at a time, so their scores are the
 			// very ones the pass over the pool meets.
 			for i := 0; i < len(ts); i += nr {
 				clear(panel)
 				for j, t := range ts[i:min(i+nr, len(ts))] {
-					for d, x := range cands[t.Index*dim : (t.Index+1)*dim] {
-						panel[d*nr+j] = x
+					src := c.packed[(t.Index/nr)*nr*dim+t.Index%nr:]
+					for d := range dim {
+						panel[d*nr+j] = src[d*nr]
 					}
 				}
 				packQueries(qp, queries[q*dim:(q+1)*dim], 1, dim, kern.mr)
@@ -130,7 +177,7 @@ func searchWith(ctx context.Context, kern *kernels, queries, cands []float32, di
 			targets[q] = ts
 		}
 	}
-	parts, err := search(ctx, kern, queries, packed, nc, 0, dim, k, targets, workers)
+	parts, err := search(ctx, kern, queries, c.packed, nc, 0, dim, k, targets, workers)
 	if err != nil {
 		return nil, fmt.Errorf("search: %w", err)
 	}
@@ -236,13 +283,16 @@ func checkVectors(queries, cands []float32, dim, k int) error {
 
 func checkFinite(v []float32, dim int) error {
 	for i, x := range v {
-		// All exponent bits set: an infinity or a NaN (one integer test, where IsNaN and IsInf take two).
-		if math.Float32bits(x)&0x7f800000 == 0x7f800000 {
+		if !finite(x) {
 			return fmt.Errorf("vector %d: component %d is %v", i/dim, i%dim, x)
 		}
 	}
 	return nil
 }
+
+// finite is false for an infinity or a NaN: all exponent bits set (one integer test, where IsNaN and IsInf
+// take two).
+func finite(x float32) bool { return math.Float32bits(x)&0x7f800000 != 0x7f800000 }
 
 // search ranks nc packed candidates, pool indexes offset.., for every query, with query blocks shared out
 // among workers.

@@ -239,6 +239,50 @@ func TestSearchSameResultForAnyWorkerCount(t *testing.T) {
 	}
 }
 
+// Candidates laid out once answer every set of queries exactly as Search does, ties and relevant ranks
+// included (dyadic vectors tie often, and copies tie exactly).
+func TestCandidatesSearchedByManyQuerySetsAgreeWithSearch(t *testing.T) {
+	p := dyadicProblem(9, 90, 301, 20)
+	cands, err := NewCandidates(len(p.cands)/p.dim, p.dim, func(i int) []float32 { return p.cands[i*p.dim : (i+1)*p.dim] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, part := range [][2]int{{0, 30}, {30, 31}, {31, 90}} {
+		qs := p.queries[part[0]*p.dim : part[1]*p.dim]
+		rel := func(q int) []int { return p.relevant[part[0]+q] }
+		want, err := Search(context.Background(), qs, p.cands, p.dim, 17, rel, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := cands.Search(context.Background(), qs, 17, rel, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("queries %d..%d: results differ from Search", part[0], part[1])
+		}
+	}
+}
+
+func TestNewCandidatesRejectsBadVectors(t *testing.T) {
+	tests := []struct {
+		name string
+		vecs [][]float32
+		want string
+	}{
+		{"short vector", [][]float32{{1, 0}, {1}}, "vector 1 has 1 components, want 2"},
+		{"NaN", [][]float32{{float32(math.NaN()), 0}}, "candidates: vector 0: component 0 is NaN"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := NewCandidates(len(tt.vecs), 2, func(i int) []float32 { return tt.vecs[i] })
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("got error %v, want one containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
 func TestSearchRejectsBadInput(t *testing.T) {
 	ok := []float32{1, 0, 0, 1}
 	tests := []struct {

@@ -11,6 +11,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"strings"
+	"unique"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -185,13 +187,18 @@ func (s *Schema[T]) check(got *arrow.Schema) error {
 
 // Column constructors for the field types xling's schemas use.
 
+// Decoded strings are copies. arrow-go's String.Value points into the message it was read from, so one
+// row kept (a scorer's candidate id, a metric row for the report) would keep the whole message alive.
+// A label is interned instead (unique.Make copies a string the first time it sees it): few values, many
+// rows.
+
 // String is a non-null UTF-8 column (of a string or of a domain word such as domain.Kind).
 func String[T any, S ~string](name string, field func(*T) *S) Column[T] {
 	return Column[T]{
 		Field: arrow.Field{Name: name, Type: arrow.BinaryTypes.String},
 		put:   func(b array.Builder, row *T) { b.(*array.StringBuilder).Append(string(*field(row))) },
 		get: func(a arrow.Array, i int, row *T) error {
-			*field(row) = S(a.(*array.String).Value(i))
+			*field(row) = S(strings.Clone(a.(*array.String).Value(i)))
 			return nil
 		},
 	}
@@ -210,7 +217,7 @@ func Label[T any, S ~string](name string, field func(*T) *S) Column[T] {
 		},
 		get: func(a arrow.Array, i int, row *T) error {
 			d := a.(*array.Dictionary)
-			*field(row) = S(d.Dictionary().(*array.String).Value(d.GetValueIndex(i)))
+			*field(row) = S(unique.Make(d.Dictionary().(*array.String).Value(d.GetValueIndex(i))).Value())
 			return nil
 		},
 	}
@@ -241,7 +248,7 @@ func Strings[T any](name string, field func(*T) *[]string) Column[T] {
 			}
 			out := make([]string, 0, end-start)
 			for j := start; j < end; j++ {
-				out = append(out, vals.Value(int(j)))
+				out = append(out, strings.Clone(vals.Value(int(j))))
 			}
 			*field(row) = out
 			return nil

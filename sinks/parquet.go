@@ -12,6 +12,7 @@ import (
 	"github.com/parquet-go/parquet-go"
 
 	"xling/domain"
+	"xling/metrics"
 )
 
 // Row is one of the four table schemas below. Every column is required (never null); strings are
@@ -48,7 +49,6 @@ func (r TrainingRow) Key() string {
 }
 
 func (r EmbeddingRow) dedup(h *maphash.Hash) int { h.WriteString(r.Key()); return 0 }
-func (r MetricRow) dedup(h *maphash.Hash) int    { h.WriteString(r.Key()); return 0 }
 func (r TrainingRow) dedup(h *maphash.Hash) int  { h.WriteString(r.Key()); return 0 }
 
 func (r RankingRow) dedup(h *maphash.Hash) int {
@@ -61,6 +61,20 @@ func (r RankingRow) dedup(h *maphash.Hash) int {
 		h.WriteByte(0)
 	}
 	return int(r.Rank - 1)
+}
+
+// A metric row's group is its query and setting, and its place the metric's: ten rows, one map entry.
+func (r MetricRow) dedup(h *maphash.Hash) int {
+	m, err := metrics.Parse(r.Metric)
+	if err != nil || m >= 64 {
+		h.WriteString(r.Key())
+		return 0
+	}
+	for _, f := range [...]string{r.Model, r.Dataset, r.Setting, r.QueryLang, r.CandLang, r.QueryID} {
+		h.WriteString(f)
+		h.WriteByte(0)
+	}
+	return int(m)
 }
 
 // EmbeddingRow is one row of an embeddings table: one encoded query or candidate.

@@ -344,3 +344,28 @@ func TestRankingRowsDedupByListAndRank(t *testing.T) {
 		t.Errorf("another query's list shares the group (%v), or rank 65 (past one word of bits) is not its own group at place 0 (%v, %d)", g3 == g1, g4 == g1, p4)
 	}
 }
+
+// A metric row's dedup group is its query's setting and its place the metric: a query's ten metrics share
+// one group; another query, or a metric name xling does not know, is another group.
+func TestMetricRowsDedupByQueryAndMetric(t *testing.T) {
+	seed := maphash.MakeSeed()
+	group := func(r MetricRow) (uint64, int) {
+		var h maphash.Hash
+		h.SetSeed(seed)
+		place := Dedup(r, &h)
+		return h.Sum64(), place
+	}
+	m := MetricRow{Model: "m", Dataset: "d", Setting: "multi", QueryLang: "en", CandLang: "*", QueryID: "q1", Metric: "map"}
+	f1, other, unknown := m, m, m
+	f1.Metric, other.QueryID, unknown.Metric = "f1@10", "q2", "bleu"
+	g1, p1 := group(m)
+	g2, p2 := group(f1)
+	g3, _ := group(other)
+	g4, p4 := group(unknown)
+	if g1 != g2 || p1 != 0 || p2 != 8 {
+		t.Errorf("map and f1@10 of one query: groups %x %x, places %d %d; want one group, places 0 and 8", g1, g2, p1, p2)
+	}
+	if g3 == g1 || g4 == g1 || p4 != 0 {
+		t.Errorf("another query shares the group (%v), or an unknown metric is not its own group at place 0 (%v, %d)", g3 == g1, g4 == g1, p4)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 
 	"xling/encoder/hashbag"
+	"xling/internal/offheap"
 )
 
 // net is the dual encoder (hashbag: embedding bag -> projection -> L2 normalisation) with its InfoNCE loss,
@@ -21,6 +22,9 @@ type net[F Float] struct {
 	buckets, dim, out, hidden, langs int
 
 	emb, mEmb, vEmb []F // [buckets x dim]
+	// freeMoments frees mEmb and vEmb, which live outside the Go heap (internal/offheap): they are
+	// twice the table, and on the heap would let as much garbage pile up between collections.
+	freeMoments func()
 
 	// dense holds every dense parameter in one slab, so one loop updates them all:
 	// proj [dim x out] | bias [out] | w1 [out x hidden] | b1 [hidden] | w2 [hidden x langs] | b2 [langs].
@@ -97,8 +101,8 @@ func newNet[F Float](cfg Config, m *hashbag.Model) (*net[F], error) {
 	} else {
 		n.emb = convert[F](m.Embedding)
 	}
-	n.mEmb = make([]F, len(n.emb))
-	n.vEmb = make([]F, len(n.emb))
+	moments, free := offheap.Slice[F](2 * len(n.emb))
+	n.mEmb, n.vEmb, n.freeMoments = moments[:len(n.emb):len(n.emb)], moments[len(n.emb):], free
 	n.slot = make([]int32, buckets)
 	for i := range n.slot {
 		n.slot[i] = -1
@@ -148,7 +152,11 @@ func newNet[F Float](cfg Config, m *hashbag.Model) (*net[F], error) {
 	return n, nil
 }
 
-func (n *net[F]) close() { n.pool.close() }
+func (n *net[F]) close() {
+	n.pool.close()
+	n.mEmb, n.vEmb = nil, nil
+	n.freeMoments()
+}
 
 func convert[F Float, G Float](src []G) []F {
 	dst := make([]F, len(src))

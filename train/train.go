@@ -124,7 +124,8 @@ type Trainer struct {
 	model *hashbag.Model
 }
 
-// NewTrainer returns a trainer for m; Close releases its goroutines.
+// NewTrainer returns a trainer for m; Close releases its goroutines and its optimiser state (which lives
+// outside the Go heap, so only Close frees it).
 func NewTrainer(cfg Config, m *hashbag.Model) (*Trainer, error) {
 	n, err := newNet[float32](cfg, m)
 	if err != nil {

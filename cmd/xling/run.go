@@ -125,19 +125,26 @@ func cmdRun(ctx context.Context, args []string, log *slog.Logger) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	job, err := evaluate.Open(ctx, cfg, log)
+	res, err := evaluateJob(ctx, cfg, ep, log)
 	if err != nil {
-		return err
-	}
-	defer job.Close()
-	var res *evaluate.Result
-	if err := ep.serve(ctx, job, cfg, log, func(ctx context.Context) (err error) { res, err = job.Evaluate(ctx); return err }); err != nil {
 		return err
 	}
 	if err := evaluate.WriteReport(os.Stdout, res); err != nil {
 		return err
 	}
 	return writeHTML(res.Dir, "xling run "+res.RunID, nil)
+}
+
+// evaluateJob runs one evaluation job. The job (its scorer's vectors, its sinks' books) is unreachable once
+// this returns, so the report that follows reads its tables without the job's memory beside it.
+func evaluateJob(ctx context.Context, cfg evaluate.Config, ep *opsEndpoint, log *slog.Logger) (res *evaluate.Result, err error) {
+	job, err := evaluate.Open(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	defer job.Close()
+	err = ep.serve(ctx, job, cfg, log, func(ctx context.Context) (err error) { res, err = job.Evaluate(ctx); return err })
+	return res, err
 }
 
 // writeHTML writes report.html beside a run's tables (or, with res, an experiment's results).

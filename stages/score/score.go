@@ -14,7 +14,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -75,10 +74,30 @@ type datasetState struct {
 	pooled string // the language set the pool settings were last computed for
 	done   bool   // the pool is scored: everything the dataset's records imply has been emitted
 	model  string // the model that encoded the embeddings
-	// crossByQuery holds each query's scores in its cross-lingual settings, by candidate language: they
-	// are averaged in language order, so the mean is the same to the last bit whatever order languages
-	// arrived in.
-	crossByQuery map[string]map[string]metrics.Scores
+	// crossByQuery holds each query's results in its cross-lingual settings, sorted by candidate language:
+	// their scores are averaged in language order, so the mean is the same to the last bit whatever order
+	// languages arrived in.
+	crossByQuery map[string][]CrossResult
+}
+
+// CrossResult is a query's result in one cross-lingual setting: the ranks of its relevant candidates
+// among N, from which metrics.Evaluate gives its scores again. Kept instead of the scores, it is a fifth
+// of their memory, for every query of every language pair.
+type CrossResult struct {
+	Lang  string
+	Ranks []int
+	N     int
+}
+
+// setCross records q's result against candidates of lang, replacing an earlier one.
+func (d *datasetState) setCross(q string, r CrossResult) {
+	rs := d.crossByQuery[q]
+	i, found := slices.BinarySearchFunc(rs, r.Lang, func(c CrossResult, l string) int { return strings.Compare(c.Lang, l) })
+	if found {
+		rs[i] = r
+		return
+	}
+	d.crossByQuery[q] = slices.Insert(rs, i, r)
 }
 
 // Scorer holds the state of the datasets being evaluated.
@@ -105,7 +124,7 @@ type Output struct {
 func (s *Scorer) dataset(name string) *datasetState {
 	d := s.datasets[name]
 	if d == nil {
-		d = &datasetState{name: name, langs: map[string]*language{}, crossByQuery: map[string]map[string]metrics.Scores{}}
+		d = &datasetState{name: name, langs: map[string]*language{}, crossByQuery: map[string][]CrossResult{}}
 		s.datasets[name] = d
 	}
 	return d
@@ -227,7 +246,10 @@ func (s *Scorer) EndTo(ctx context.Context, m schemas.Marker, emit func(Output) 
 	return out.flush()
 }
 
-// sink gathers the rows of one setting at a time and hands them to emit.
+// flushRankings is about how many rankings a sink gathers before it hands them on (some 10 MiB of rows).
+const flushRankings = 1 << 16
+
+// sink gathers the rows of a setting, or of a block of its queries, and hands them to emit.
 type sink struct {
 	Output
 	emit func(Output) error
@@ -270,7 +292,7 @@ func (s *Scorer) scoreLanguage(ctx context.Context, d *datasetState, lang string
 			if p[0] == p[1] {
 				setting = domain.Mono
 			}
-			if err := s.rank(ctx, d, setting, p[0], p[1], d.langs[p[0]].queries.entries, d.langs[p[1]].cands.entries, &out.Output); err != nil {
+			if err := s.rank(ctx, d, setting, p[0], p[1], d.langs[p[0]].queries.entries, d.langs[p[1]].cands.entries, nil, out); err != nil {
 				return err
 			}
 			if err := out.flush(); err != nil {
@@ -303,17 +325,26 @@ func (s *Scorer) maybePool(ctx context.Context, d *datasetState, out *sink) erro
 	for _, l := range done {
 		pool = append(pool, d.langs[l].cands.entries...)
 	}
+	// Every language's queries search the same pool: it is laid out for the kernel once.
+	packed, err := s.pack(d, pool)
+	if err != nil {
+		return fmt.Errorf("score %s: the pool: %w", d.name, err)
+	}
 	for _, l := range done {
 		// The pool changed: its settings are scored afresh, not added to what an earlier pool gave.
 		d.table.Put(metrics.Setting{Dataset: d.name, QueryLang: l, CandLang: metrics.Multi}, metrics.Accumulator{})
-		if err := s.rank(ctx, d, domain.Multi, l, domain.Pool, d.langs[l].queries.entries, pool, &out.Output); err != nil {
+		if err := s.rank(ctx, d, domain.Multi, l, domain.Pool, d.langs[l].queries.entries, pool, packed, out); err != nil {
 			return err
 		}
 		for _, q := range d.langs[l].queries.entries {
-			if byLang := d.crossByQuery[q.id]; byLang != nil {
+			if rs := d.crossByQuery[q.id]; len(rs) > 0 {
 				var a metrics.Accumulator
-				for _, c := range slices.Sorted(maps.Keys(byLang)) {
-					a.Add(byLang[c])
+				for _, r := range rs {
+					sc, err := metrics.Evaluate(r.Ranks, r.N)
+					if err != nil {
+						return fmt.Errorf("score %s: query %s against %s: %w", d.name, q.id, r.Lang, err)
+					}
+					a.Add(sc)
 				}
 				out.Metrics = append(out.Metrics, s.rows(d, domain.Cross, l, domain.Pool, q.id, a.Mean(), a.Queries)...)
 			}
@@ -326,8 +357,8 @@ func (s *Scorer) maybePool(ctx context.Context, d *datasetState, out *sink) erro
 	return nil
 }
 
-// rank scores one setting: queries against candidates.
-func (s *Scorer) rank(ctx context.Context, d *datasetState, setting domain.Setting, qLang, cLang string, qs, cs []entry, out *Output) error {
+// rank scores one setting: queries against candidates, packed (nil: laid out here) when they are vectors.
+func (s *Scorer) rank(ctx context.Context, d *datasetState, setting domain.Setting, qLang, cLang string, qs, cs []entry, packed *retrieval.Candidates, out *sink) error {
 	relevant := map[string][]int{}
 	for i, c := range cs {
 		for _, q := range c.qids {
@@ -345,7 +376,7 @@ func (s *Scorer) rank(ctx context.Context, d *datasetState, setting domain.Setti
 	if len(kept) == 0 || len(cs) == 0 {
 		return nil
 	}
-	res, err := s.search(ctx, d, kept, cs, func(q int) []int { return relevant[kept[q].qid] })
+	res, err := s.search(ctx, d, kept, cs, packed, func(q int) []int { return relevant[kept[q].qid] })
 	if err != nil {
 		return fmt.Errorf("score %s %s %s->%s: %w", d.name, setting, qLang, cLang, err)
 	}
@@ -354,10 +385,18 @@ func (s *Scorer) rank(ctx context.Context, d *datasetState, setting domain.Setti
 		st.CandLang = metrics.Multi
 	}
 	var acc metrics.Accumulator
-	// Grown once: a setting adds up to TopK rankings and a metric set per query.
-	out.Rankings = slices.Grow(out.Rankings, len(res)*s.cfg.TopK)
-	out.Metrics = slices.Grow(out.Metrics, len(res)*len(metrics.All()))
+	// A setting adds up to TopK rankings and a metric set per query; they are handed on a block of
+	// queries at a time, so a setting of many queries is never held whole.
+	block := max(1, flushRankings/max(1, s.cfg.TopK))
 	for i, r := range res {
+		if i%block == 0 {
+			if err := out.flush(); err != nil {
+				return err
+			}
+			n := min(block, len(res)-i)
+			out.Rankings = slices.Grow(out.Rankings, n*s.cfg.TopK)
+			out.Metrics = slices.Grow(out.Metrics, n*len(metrics.All()))
+		}
 		sc, err := metrics.Evaluate(r.RelevantRanks, len(cs))
 		if err != nil {
 			return fmt.Errorf("score %s %s: query %s: %w", d.name, setting, kept[i].id, err)
@@ -366,12 +405,7 @@ func (s *Scorer) rank(ctx context.Context, d *datasetState, setting domain.Setti
 		d.table.Add(st, sc)
 		switch setting {
 		case domain.Cross:
-			byLang := d.crossByQuery[kept[i].id]
-			if byLang == nil {
-				byLang = map[string]metrics.Scores{}
-				d.crossByQuery[kept[i].id] = byLang
-			}
-			byLang[cLang] = sc
+			d.setCross(kept[i].id, CrossResult{Lang: cLang, Ranks: r.RelevantRanks, N: len(cs)})
 		default:
 			out.Metrics = append(out.Metrics, s.rows(d, setting, qLang, cLang, kept[i].id, sc, 1)...)
 		}
@@ -386,8 +420,9 @@ func (s *Scorer) rank(ctx context.Context, d *datasetState, setting domain.Setti
 	return nil
 }
 
-// search ranks cs for each of qs: by BM25 over cs when the scorer is lexical, else by inner product.
-func (s *Scorer) search(ctx context.Context, d *datasetState, qs, cs []entry, relevant func(q int) []int) ([]retrieval.Result, error) {
+// search ranks cs for each of qs: by BM25 over cs when the scorer is lexical, else by inner product
+// against packed, or cs laid out now when packed is nil.
+func (s *Scorer) search(ctx context.Context, d *datasetState, qs, cs []entry, packed *retrieval.Candidates, relevant func(q int) []int) ([]retrieval.Result, error) {
 	if s.cfg.Lexical {
 		qt := make([][]int64, len(qs))
 		for i, q := range qs {
@@ -401,15 +436,25 @@ func (s *Scorer) search(ctx context.Context, d *datasetState, qs, cs []entry, re
 		p.Workers = s.cfg.Workers
 		return retrieval.BM25(ctx, qt, ct, s.cfg.TopK, relevant, p)
 	}
+	if packed == nil {
+		var err error
+		if packed, err = s.pack(d, cs); err != nil {
+			return nil, err
+		}
+	}
 	qv := make([]float32, 0, len(qs)*d.dim)
 	for _, q := range qs {
 		qv = append(qv, q.vector...)
 	}
-	cv := make([]float32, 0, len(cs)*d.dim)
-	for _, c := range cs {
-		cv = append(cv, c.vector...)
+	return packed.Search(ctx, qv, s.cfg.TopK, relevant, s.cfg.Workers)
+}
+
+// pack lays out the vectors of cs for search (nil for a lexical scorer, which has none).
+func (s *Scorer) pack(d *datasetState, cs []entry) (*retrieval.Candidates, error) {
+	if s.cfg.Lexical {
+		return nil, nil
 	}
-	return retrieval.Search(ctx, qv, cv, d.dim, s.cfg.TopK, relevant, s.cfg.Workers)
+	return retrieval.NewCandidates(len(cs), d.dim, func(i int) []float32 { return cs[i].vector })
 }
 
 // rows makes one row per metric: a mean over queries, or one query's values when queryID is set.

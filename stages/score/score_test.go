@@ -2,9 +2,12 @@ package score
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"math"
+	"reflect"
+	"slices"
 	"testing"
 
 	"xling/domain"
@@ -163,4 +166,66 @@ func find(ms []schemas.Metric, setting domain.Setting, q, c, name string) (float
 		}
 	}
 	return 0, false
+}
+
+// A setting is handed to emit a block of queries at a time (flushRankings rankings), so a pool of many
+// queries is never held whole; the blocks together are what End returns in one piece.
+func TestEndToHandsOnASettingABlockOfQueriesAtATime(t *testing.T) {
+	const topK = flushRankings / 2 // two queries a block
+	records := func() []schemas.Record {
+		var rs []schemas.Record
+		for i, qid := range []string{"A", "B", "C", "D", "E"} {
+			rs = append(rs, rec("en", "query", "en/q/"+qid, qid, nil, float32(i), 1))
+		}
+		for i := range 3 {
+			rs = append(rs, rec("en", "candidate", fmt.Sprintf("en/c/%d", i), "", []string{"A", "B", "C", "D", "E"}, 1, float32(i)))
+		}
+		return rs
+	}
+	marker := func(kind domain.Kind, n int64) schemas.Marker {
+		return schemas.Marker{Kind: schemas.StreamEnd, Dataset: "toy", Lang: "en", ItemKind: kind, Count: n, Langs: []string{"en"}}
+	}
+	feed := func(s *Scorer) {
+		for _, r := range records() {
+			if err := s.Add(r); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	log := slog.New(slog.DiscardHandler)
+	whole := New(Config{Model: "m", TopK: topK}, log)
+	feed(whole)
+	if _, err := whole.End(context.Background(), marker(domain.Query, 5)); err != nil {
+		t.Fatal(err)
+	}
+	want, err := whole.End(context.Background(), marker(domain.Candidate, 3))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	blocks := New(Config{Model: "m", TopK: topK}, log)
+	feed(blocks)
+	var got Output
+	var sizes []int
+	emit := func(o Output) error {
+		sizes = append(sizes, len(o.Rankings))
+		got.Metrics = append(got.Metrics, o.Metrics...)
+		got.Rankings = append(got.Rankings, o.Rankings...)
+		return nil
+	}
+	for _, m := range []schemas.Marker{marker(domain.Query, 5), marker(domain.Candidate, 3)} {
+		if err := blocks.EndTo(context.Background(), m, emit); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// mono en->en: 5 queries in blocks of 2, 3 rankings each; then the pool (en alone) the same way; then
+	// the dataset's summary metrics.
+	wantSizes := []int{6, 6, 3, 6, 6, 3, 0}
+	if !slices.Equal(sizes, wantSizes) {
+		t.Errorf("emitted rankings %v, want blocks %v", sizes, wantSizes)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("the blocks together differ from End's output:\n got %d rankings, %d metrics\nwant %d, %d",
+			len(got.Rankings), len(got.Metrics), len(want.Rankings), len(want.Metrics))
+	}
 }

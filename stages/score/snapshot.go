@@ -26,7 +26,7 @@ type datasetSnapshot struct {
 	Accumulators []metrics.Accumulator
 	Pooled       string
 	Model        string
-	CrossByQuery map[string]map[string]metrics.Scores
+	CrossByQuery map[string][]CrossResult
 }
 
 type langSnapshot struct {
