@@ -79,10 +79,14 @@ $(ORACLE_STAMP): Makefile
 run: setup
 	$(GO) run ./cmd/xling run --data $(XLING_DATA) --out $(OUTDIR)
 
+# make test also fuzzes every target for CI_FUZZTIME, two at a time (go test runs only their seeds).
+CI_FUZZTIME ?= 5s
+
 # XLING_REQUIRE_ORACLES=1 turns a missing oracle from a skip into a failure: `make test` never passes
 # on checks it did not run.
 test: setup oracles
 	XLING_REQUIRE_ORACLES=1 $(GO) test -count=1 ./...
+	FUZZTIME=$(CI_FUZZTIME) LOGS=$(OUTDIR)/fuzz-ci scripts/fuzz.sh
 
 # The experiment behind EXPERIMENTS.md: every strategy x 3 seeds, the alpha sweep, significance tests.
 experiment: setup

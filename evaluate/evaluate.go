@@ -65,6 +65,9 @@ type Config struct {
 	// DatasetVersions names each dataset's version (xling serve: a digest of its files) for the rows'
 	// dataset_version column.
 	DatasetVersions map[string]string `json:"dataset_versions,omitempty"`
+	// Digests are SHA-256s (hex) of model files the caller has already hashed, by path: the manifest
+	// records them without reading the files again.
+	Digests map[string]string `json:"-"`
 	// Opened, if set, is the model already open (OpenModel of Model): the job uses it and leaves it open.
 	Opened *Model `json:"-"`
 	// Scorer, if set, is the score stage's state, made with NewScorer: a caller that evaluates in updates
@@ -443,7 +446,11 @@ func (j *Job) Evaluate(ctx context.Context) (*Result, error) {
 		}
 	}
 	for _, f := range j.spec.Files {
-		if err := man.AddData(ctx, f); err != nil {
+		add := func() error { return man.AddData(ctx, f) }
+		if sum, ok := j.cfg.Digests[f]; ok {
+			add = func() error { return man.AddKnown(f, sum) }
+		}
+		if err := add(); err != nil {
 			return nil, err
 		}
 	}

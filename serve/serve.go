@@ -85,6 +85,8 @@ type Service struct {
 	models map[string]openModel            // by name: each model's version opened once, for every update of it
 	// scorers are what the last update of each model and dataset left (only Run's goroutine uses them).
 	scorers map[[2]string]keptScorer
+	// saving is the snapshot being written after an update: the next update, and Run's return, wait for it.
+	saving sync.WaitGroup
 
 	mu     sync.Mutex
 	status Status
@@ -214,6 +216,43 @@ func (s *Service) removeUnfinished() error {
 	return nil
 }
 
+func (s *Service) newScorer(model string) *score.Scorer {
+	return evaluate.NewScorer(evaluate.Config{ModelName: model, TopK: s.cfg.Eval.TopK}, s.log)
+}
+
+// restore reads the scorer that update u left from its snapshot.
+func (s *Service) restore(u Update) (*score.Scorer, error) {
+	sc := s.newScorer(u.Model)
+	f, err := os.Open(filepath.Join(s.cfg.StateDir, u.Snapshot))
+	if err == nil {
+		err = sc.Load(f)
+		f.Close()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("serve: restore the scorer of %s: %w", u.RunID, err)
+	}
+	return sc, nil
+}
+
+// warm restores, after a restart, the scorer the last update of each model and dataset left, as the
+// service would hold it had it not stopped: the next update of either starts from memory. A snapshot
+// that does not read is left to that update, which fails on it and says so.
+func (s *Service) warm() {
+	for i := len(s.ledger.updates) - 1; i >= 0; i-- {
+		u := s.ledger.updates[i]
+		key := [2]string{u.Model, u.Dataset}
+		if _, done := s.scorers[key]; done {
+			continue
+		}
+		sc, err := s.restore(u)
+		if err != nil {
+			s.log.Warn("serve: scorer not restored at start", "err", err)
+			sc = nil
+		}
+		s.scorers[key] = keptScorer{u.Snapshot, sc}
+	}
+}
+
 // keptScorer is a scorer as an update left it, with the snapshot that holds the same state.
 type keptScorer struct {
 	snapshot string
@@ -307,6 +346,8 @@ func (s *Service) Run(ctx context.Context) error {
 		stopIntake()
 		<-intakeDone
 	}()
+	s.warm()
+	defer s.saving.Wait()
 	tick := time.NewTicker(s.cfg.Poll)
 	defer tick.Stop()
 	for {
@@ -476,22 +517,24 @@ func (s *Service) update(ctx context.Context, p plan) error {
 	// The scorer the last update of this model and dataset left in memory is its snapshot, unless that
 	// update failed; it is taken out while the job changes it, and kept again once the update is recorded.
 	key := [2]string{p.model.name, p.view.name}
+	s.saving.Wait() // a snapshot still being written reads the scorer this update would change
 	kept := s.scorers[key]
 	delete(s.scorers, key)
-	sc := evaluate.NewScorer(evaluate.Config{ModelName: p.model.name, TopK: s.cfg.Eval.TopK}, s.log)
+	sc := s.newScorer(p.model.name)
 	switch {
 	case p.prev == nil:
 	case kept.sc != nil && kept.snapshot == p.prev.Snapshot:
 		sc = kept.sc
 	default:
-		f, err := os.Open(filepath.Join(s.cfg.StateDir, p.prev.Snapshot))
-		if err == nil {
-			err = sc.Load(f)
-			f.Close()
-		}
+		restored, err := s.restore(*p.prev)
 		if err != nil {
-			return fmt.Errorf("serve: restore the scorer of %s: %w", p.prev.RunID, err)
+			// The snapshot is gone or unreadable (written by another version, cut short): what it held is
+			// evaluated again, so the update becomes a full one.
+			s.log.Warn("serve: the update evaluates every language again", "err", err)
+			p.full, p.langs = true, p.view.langs()
+			break
 		}
+		sc = restored
 	}
 	cfg := s.cfg.Eval
 	cfg.DataDir, cfg.OutDir = s.cfg.DataDir, filepath.Join(s.cfg.StateDir, "runs")
@@ -499,7 +542,7 @@ func (s *Service) update(ctx context.Context, p plan) error {
 	cfg.Model, cfg.ModelName, cfg.RunID = p.model.path, p.model.name, runID
 	cfg.Brokers, cfg.Topics = s.broker.Addrs, s.topics
 	cfg.Kafka, cfg.KafkaRetry = s.cfg.Broker.Security, s.cfg.Broker.Retry
-	cfg.DatasetVersions, cfg.Scorer = map[string]string{p.view.name: p.version}, sc
+	cfg.DatasetVersions, cfg.Scorer, cfg.Digests = map[string]string{p.view.name: p.version}, sc, p.model.digests
 	cfg.Terminal = nil
 	if cfg.Progress == 0 {
 		cfg.Progress = time.Hour // one line per update is the service's log, not a progress line every 2s
@@ -572,9 +615,6 @@ func (s *Service) update(ctx context.Context, p plan) error {
 			u.Pools++
 		}
 	}
-	if err := saveScorer(filepath.Join(s.cfg.StateDir, u.Snapshot), sc); err != nil {
-		return err
-	}
 	if err := s.writeCurrent(u); err != nil {
 		return err
 	}
@@ -583,9 +623,23 @@ func (s *Service) update(ctx context.Context, p plan) error {
 		return fmt.Errorf("serve: %w", err)
 	}
 	s.scorers[key] = keptScorer{u.Snapshot, sc}
+	// The snapshot is what a restart resumes from, not a result, so it is written after the update is
+	// recorded, beside whatever comes next. Should the process die first, the next update after the
+	// restart finds it missing and evaluates every language again (update's restore).
+	var superseded string
 	if p.prev != nil {
-		os.Remove(filepath.Join(s.cfg.StateDir, p.prev.Snapshot)) // superseded; the ledger names the new one
+		superseded = filepath.Join(s.cfg.StateDir, p.prev.Snapshot)
 	}
+	s.saving.Go(func() {
+		if err := saveScorer(filepath.Join(s.cfg.StateDir, u.Snapshot), sc); err != nil {
+			s.log.Error("serve: the scorer's snapshot was not written; after a restart the next update of this model and dataset evaluates every language",
+				"model", u.Model, "dataset", u.Dataset, "err", err)
+			return
+		}
+		if superseded != "" {
+			os.Remove(superseded) // the ledger names the new one
+		}
+	})
 	s.stats.record(u)
 	s.mu.Lock()
 	s.status.Done = append(s.status.Done, u)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -178,6 +179,59 @@ func readMetrics(t *testing.T, path string) []sinks.MetricRow {
 	return rows
 }
 
+// scratch evaluates the langs of the dataset in src (its folder; file names a language's file) from
+// scratch with the model, top 3, and returns its metric values by key.
+func scratch(t *testing.T, src string, file func(lang string) string, langs []string, model string) map[string]float64 {
+	t.Helper()
+	ds := filepath.Base(src)
+	data := filepath.Join(t.TempDir(), "scratch")
+	if err := os.MkdirAll(filepath.Join(data, ds), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range langs {
+		copyFile(t, filepath.Join(src, file(l)), filepath.Join(data, ds, file(l)))
+	}
+	res, err := evaluate.Run(context.Background(), evaluate.Config{DataDir: data, OutDir: t.TempDir(), Datasets: []string{ds},
+		Langs: map[string][]string{ds: langs}, Model: model, ModelName: strings.TrimSuffix(filepath.Base(model), ".onnx"), RunID: "scratch",
+		TopK: 3, ORTLibrary: testenv.ORTLibrary(t), Progress: time.Hour}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]float64{}
+	for _, m := range readMetrics(t, filepath.Join(res.Dir, "metrics.parquet")) {
+		want[metricKey(m)] = m.Value
+	}
+	return want
+}
+
+// compareMetrics checks that every row holds the value of the same key in want, and with whole, that the
+// rows are all of want.
+func compareMetrics(t *testing.T, what string, rows []sinks.MetricRow, want map[string]float64, whole bool) {
+	t.Helper()
+	bad := 0
+	for _, m := range rows {
+		w, ok := want[metricKey(m)]
+		if (!ok || !testenv.Close(m.Value, w, 1e-9)) && bad < 5 {
+			bad++
+			t.Errorf("%s: %s = %v, from scratch %v (present %v)", what, metricKey(m), m.Value, w, ok)
+		}
+	}
+	if whole && len(rows) != len(want) {
+		t.Errorf("%s has %d rows, the from-scratch run %d", what, len(rows), len(want))
+	}
+}
+
+// languagePairs are the language pairs whose mono or cross-lingual mAP rows holds, sorted.
+func languagePairs(rows []sinks.MetricRow) []string {
+	pairs := map[string]bool{}
+	for _, m := range rows {
+		if (m.Setting == "mono" || m.Setting == "cross") && m.QueryID == "" && m.Metric == "map" {
+			pairs[m.QueryLang+"->"+m.CandLang] = true
+		}
+	}
+	return slices.Sorted(maps.Keys(pairs))
+}
+
 // produceIntake produces the items of a language file to the service's intake topic, as another system
 // would: the items, one item intake must refuse, and the stream-end markers.
 func produceIntake(t *testing.T, svc *Service, path string) {
@@ -255,62 +309,22 @@ func TestServeScoresOnlyANewLanguagesSettingsAndANewModel(t *testing.T) {
 	if intakeBooks.dead != 1 || intakeBooks.in < 2 {
 		t.Errorf("intake books %+v, want every item in and the xquad item dead", intakeBooks)
 	}
-	pairs := map[string]bool{}
 	got := readMetrics(t, filepath.Join(state, "runs", inc.RunID, "metrics.parquet"))
 	for _, m := range got {
-		if (m.Setting == "mono" || m.Setting == "cross") && m.QueryID == "" && m.Metric == "map" {
-			pairs[m.QueryLang+"->"+m.CandLang] = true
-		}
 		if m.RunID != inc.RunID || m.DatasetVersion != inc.DatasetVersion || m.Time.IsZero() {
 			t.Fatalf("row not versioned by its update: %+v", m)
 		}
 	}
 	want := []string{"de->es", "el->es", "en->es", "es->de", "es->el", "es->en", "es->es"}
-	if keys := slices.Sorted(func(yield func(string) bool) {
-		for k := range pairs {
-			if !yield(k) {
-				return
-			}
-		}
-	}); !slices.Equal(keys, want) {
-		t.Errorf("language pairs scored %v, want %v", keys, want)
+	if pairs := languagePairs(got); !slices.Equal(pairs, want) {
+		t.Errorf("language pairs scored %v, want %v", pairs, want)
 	}
 
 	// A from-scratch run over all four languages: the update's rows, and the current view, hold its values.
 	all := append(slices.Clone(old), "es")
-	scratchData := filepath.Join(root, "scratch")
-	if err := os.MkdirAll(filepath.Join(scratchData, dataset.XQuADR), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, l := range all {
-		copyFile(t, filepath.Join(src, l+".json"), filepath.Join(scratchData, dataset.XQuADR, l+".json"))
-	}
-	scratch, err := evaluate.Run(context.Background(), evaluate.Config{DataDir: scratchData, OutDir: t.TempDir(), Datasets: []string{dataset.XQuADR},
-		Langs: map[string][]string{dataset.XQuADR: all}, Model: filepath.Join(models, "small.onnx"), ModelName: "small", RunID: "scratch",
-		TopK: 3, ORTLibrary: testenv.ORTLibrary(t), Progress: time.Hour}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	wantByKey := map[string]float64{}
-	for _, m := range readMetrics(t, filepath.Join(scratch.Dir, "metrics.parquet")) {
-		wantByKey[metricKey(m)] = m.Value
-	}
-	compare := func(what string, rows []sinks.MetricRow, whole bool) {
-		t.Helper()
-		bad := 0
-		for _, m := range rows {
-			w, ok := wantByKey[metricKey(m)]
-			if (!ok || !testenv.Close(m.Value, w, 1e-9)) && bad < 5 {
-				bad++
-				t.Errorf("%s: %s = %v, from scratch %v (present %v)", what, metricKey(m), m.Value, w, ok)
-			}
-		}
-		if whole && len(rows) != len(wantByKey) {
-			t.Errorf("%s has %d rows, the from-scratch run %d", what, len(rows), len(wantByKey))
-		}
-	}
-	compare("update", got, false)
-	compare("current view", viewMetrics(t, state, "small", dataset.XQuADR), true)
+	wantByKey := scratch(t, src, func(l string) string { return l + ".json" }, all, filepath.Join(models, "small.onnx"))
+	compareMetrics(t, "update", got, wantByKey, false)
+	compareMetrics(t, "current view", viewMetrics(t, state, "small", dataset.XQuADR), wantByKey, true)
 
 	// A second model dropped in is evaluated on every language, with no restart.
 	writeModel(t, filepath.Join(models, "small2.onnx"), 11)
@@ -388,6 +402,63 @@ func TestServeScoresOnlyANewLanguagesSettingsAndANewModel(t *testing.T) {
 		if u.Full || !slices.Equal(u.Added, []string{"zh"}) || u.Settings != 2*len(all)+1 || u.Pools != len(all)+1 {
 			t.Errorf("update after the restart %+v, want zh alone: %d pairs and %d pools", u, 2*len(all)+1, len(all)+1)
 		}
+	}
+}
+
+// The demo as a user would run it on raw XQuAD (SQuAD-format files, sentences split by xling):
+// serve three languages, drop a fourth file into the folder, and the update scores exactly its 2n+1
+// language pairs and the pools, with the values of a from-scratch run over all four.
+func TestServeTakesUpARawXQuADFileDroppedIntoItsFolder(t *testing.T) {
+	src := filepath.Join(testenv.DataDir(t), dataset.XQuAD)
+	root := t.TempDir()
+	data, models, state := filepath.Join(root, "data"), filepath.Join(root, "models"), filepath.Join(root, "state")
+	for _, d := range []string{filepath.Join(data, dataset.XQuAD), models} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	file := func(l string) string { return "xquad." + l + ".json" } // as the dataset ships
+	old := []string{"de", "en", "th"}
+	for _, l := range old {
+		copyFile(t, filepath.Join(src, file(l)), filepath.Join(data, dataset.XQuAD, file(l)))
+	}
+	writeModel(t, filepath.Join(models, "small.onnx"), 7)
+	svc := start(t, Config{DataDir: data, ModelsDir: models, StateDir: state, Datasets: []string{dataset.XQuAD}, Poll: 100 * time.Millisecond,
+		Eval: evaluate.Config{ORTLibrary: testenv.ORTLibrary(t), TopK: 3}})
+	st := svc.waitIdle(t, 1, 0)
+	if u := st.Service.Done[0]; !u.Full || !slices.Equal(u.Added, old) || u.Settings != 9 || u.Pools != 3 {
+		t.Fatalf("first update %+v, want all of %v: 9 language pairs and 3 pools", u, old)
+	}
+	copyFile(t, filepath.Join(src, file("zh")), filepath.Join(data, dataset.XQuAD, file("zh")))
+	st = svc.waitIdle(t, 2, st.Service.Scans)
+	inc := st.Service.Done[1]
+	if inc.Full || !slices.Equal(inc.Added, []string{"zh"}) || inc.Settings != 7 || inc.Pools != 4 {
+		t.Errorf("update %+v, want zh alone: 7 language pairs and 4 pools", inc)
+	}
+	got := readMetrics(t, filepath.Join(state, "runs", inc.RunID, "metrics.parquet"))
+	want := []string{"de->zh", "en->zh", "th->zh", "zh->de", "zh->en", "zh->th", "zh->zh"}
+	if pairs := languagePairs(got); !slices.Equal(pairs, want) {
+		t.Errorf("language pairs scored %v, want %v", pairs, want)
+	}
+	wantByKey := scratch(t, src, file, append(slices.Clone(old), "zh"), filepath.Join(models, "small.onnx"))
+	compareMetrics(t, "update", got, wantByKey, false)
+	compareMetrics(t, "current view", viewMetrics(t, state, "small", dataset.XQuAD), wantByKey, true)
+
+	// A snapshot that does not read (cut short, or of another format) is no reason to stop: after a restart
+	// the next language's update evaluates every language again.
+	if err := svc.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(state, inc.Snapshot), []byte("not a snapshot"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	again := start(t, Config{DataDir: data, ModelsDir: models, StateDir: state, Datasets: []string{dataset.XQuAD}, Poll: 100 * time.Millisecond,
+		Eval: evaluate.Config{ORTLibrary: testenv.ORTLibrary(t), TopK: 3}})
+	st = again.waitIdle(t, 2, 0)
+	copyFile(t, filepath.Join(src, file("es")), filepath.Join(data, dataset.XQuAD, file("es")))
+	st = again.waitIdle(t, 3, st.Service.Scans)
+	if u := st.Service.Done[2]; !u.Full || len(u.Added) != 5 || u.Settings != 25 || u.Pools != 5 {
+		t.Errorf("update after the snapshot was lost %+v, want a full one: 25 language pairs and 5 pools", u)
 	}
 }
 

@@ -159,6 +159,7 @@ var modelName = regexp.MustCompile(`^[\p{L}\p{N}_+-][\p{L}\p{N}._+-]*$`)
 // modelView is a model as a scan found it: an ONNX file written by xling or a model directory.
 type modelView struct {
 	name, path, version string
+	digests             map[string]string // SHA-256 of each of its files, by path
 }
 
 // scanModels lists the settled models of dir; what is not a usable model goes in bad, by path, with why.
@@ -184,6 +185,7 @@ func (w *watcher) scanModels(dir string, bad map[string]error) (models []modelVi
 			continue
 		}
 		h := sha256.New()
+		digests := map[string]string{}
 		settled := true
 		for _, f := range spec.Files {
 			ok, err := w.settled(f)
@@ -203,6 +205,7 @@ func (w *watcher) scanModels(dir string, bad map[string]error) (models []modelVi
 				break
 			}
 			fmt.Fprintf(h, "%s %s\n", filepath.Base(f), sum)
+			digests[f] = sum
 		}
 		if _, isBad := bad[path]; isBad {
 			continue
@@ -216,7 +219,7 @@ func (w *watcher) scanModels(dir string, bad map[string]error) (models []modelVi
 			bad[path] = fmt.Errorf("model name %q is taken by %s", spec.Name, models[i].path)
 			continue
 		}
-		models = append(models, modelView{name: spec.Name, path: path, version: hex.EncodeToString(h.Sum(nil))[:16]})
+		models = append(models, modelView{name: spec.Name, path: path, version: hex.EncodeToString(h.Sum(nil))[:16], digests: digests})
 	}
 	slices.SortFunc(models, func(a, b modelView) int { return strings.Compare(a.name, b.name) })
 	return models, waiting

@@ -97,6 +97,17 @@ func (m *Manifest) AddData(ctx context.Context, path string) error {
 	return nil
 }
 
+// AddKnown records a data file whose SHA-256 the caller already has (hex), reading only its size: a
+// long-running caller that watches its files (xling serve) has hashed a model of hundreds of megabytes once.
+func (m *Manifest) AddKnown(path, sha256 string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("manifest: %w", err)
+	}
+	m.Data = append(m.Data, DataFile{Path: path, Bytes: fi.Size(), SHA256: sha256})
+	return nil
+}
+
 // AddOutput records a committed output, as returned by Writer.Close or File.Commit.
 func (m *Manifest) AddOutput(o OutputFile) {
 	m.Outputs = append(m.Outputs, o)

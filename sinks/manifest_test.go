@@ -136,3 +136,24 @@ func TestReadManifestRejects(t *testing.T) {
 		})
 	}
 }
+
+// AddKnown records the digest it is given, and the file's size, without reading the file; a file that is
+// not there is an error naming it.
+func TestManifestAddKnownTakesTheCallersDigest(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "model.onnx")
+	if err := os.WriteFile(path, []byte("twelve bytes"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var m Manifest
+	const sum = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff" // not the file's: never read
+	if err := m.AddKnown(path, sum); err != nil {
+		t.Fatal(err)
+	}
+	if want := (DataFile{Path: path, Bytes: 12, SHA256: sum}); len(m.Data) != 1 || m.Data[0] != want {
+		t.Errorf("data %+v, want [%+v]", m.Data, want)
+	}
+	missing := filepath.Join(t.TempDir(), "gone.onnx")
+	if err := m.AddKnown(missing, sum); err == nil || !strings.Contains(err.Error(), missing) {
+		t.Errorf("a missing file: error %v, want one naming %s", err, missing)
+	}
+}

@@ -1,10 +1,12 @@
 package score
 
 import (
+	"encoding/binary"
 	"encoding/gob"
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"slices"
 
 	"xling/metrics"
@@ -14,8 +16,14 @@ import (
 // (xling serve) keeps on disk between updates, so that a new language is scored against the languages
 // already in without their items being read or encoded again.
 type snapshot struct {
+	Format   int // snapshotFormat when written; Load refuses any other
 	Datasets []datasetSnapshot
 }
+
+// snapshotFormat changes whenever a snapshot's fields change meaning: gob would read an older snapshot
+// into the new fields without a word, leaving what it lacks empty. 2: vectors as little-endian bytes, cross
+// results as ranks.
+const snapshotFormat = 2
 
 type datasetSnapshot struct {
 	Name         string
@@ -39,7 +47,7 @@ type langSnapshot struct {
 type entrySnapshot struct {
 	ID, QID string
 	QIDs    []string
-	Vector  []float32
+	Vector  []byte // little-endian float32s: gob writes a []float32 one value at a time, ten times slower
 	Tokens  []int64
 }
 
@@ -49,7 +57,7 @@ func (s *Scorer) Save(w io.Writer) error {
 	if !s.Settled() {
 		return fmt.Errorf("score: save: datasets are in progress")
 	}
-	var snap snapshot
+	snap := snapshot{Format: snapshotFormat}
 	for _, name := range slices.Sorted(maps.Keys(s.datasets)) {
 		d := s.datasets[name]
 		ds := datasetSnapshot{Name: name, Dim: d.dim, Expect: d.expect, Pooled: d.pooled, Model: d.model, CrossByQuery: d.crossByQuery}
@@ -77,12 +85,16 @@ func (s *Scorer) Load(r io.Reader) error {
 	if err := gob.NewDecoder(r).Decode(&snap); err != nil {
 		return fmt.Errorf("score: load: %w", err)
 	}
-	s.datasets = map[string]*datasetState{}
+	if snap.Format != snapshotFormat {
+		return fmt.Errorf("score: load: a snapshot of format %d, want %d", snap.Format, snapshotFormat)
+	}
+	datasets := map[string]*datasetState{}
 	for _, ds := range snap.Datasets {
 		if len(ds.Settings) != len(ds.Accumulators) {
 			return fmt.Errorf("score: load: dataset %s has %d settings and %d accumulators", ds.Name, len(ds.Settings), len(ds.Accumulators))
 		}
-		d := s.dataset(ds.Name)
+		d := &datasetState{name: ds.Name, langs: map[string]*language{}, crossByQuery: map[string][]CrossResult{}}
+		datasets[ds.Name] = d
 		d.dim, d.expect, d.pooled, d.model, d.done = ds.Dim, ds.Expect, ds.Pooled, ds.Model, true
 		if ds.CrossByQuery != nil {
 			d.crossByQuery = ds.CrossByQuery
@@ -93,26 +105,46 @@ func (s *Scorer) Load(r io.Reader) error {
 		for _, ls := range ds.Langs {
 			l := d.lang(ls.Lang)
 			l.scored = true
-			restore(&l.queries, ls.Queries, ls.QueryWant)
-			restore(&l.cands, ls.Cands, ls.CandWant)
+			if err := restore(&l.queries, ls.Queries, ls.QueryWant, d.dim); err != nil {
+				return err
+			}
+			if err := restore(&l.cands, ls.Cands, ls.CandWant, d.dim); err != nil {
+				return err
+			}
 		}
 	}
+	s.datasets = datasets // only a snapshot read whole replaces the state
 	return nil
 }
 
 func entriesOf(sd side) []entrySnapshot {
 	out := make([]entrySnapshot, len(sd.entries))
 	for i, e := range sd.entries {
-		out[i] = entrySnapshot{ID: e.id, QID: e.qid, QIDs: e.qids, Vector: e.vector, Tokens: e.tokens}
+		v := make([]byte, 0, 4*len(e.vector))
+		for _, x := range e.vector {
+			v = binary.LittleEndian.AppendUint32(v, math.Float32bits(x))
+		}
+		out[i] = entrySnapshot{ID: e.id, QID: e.qid, QIDs: e.qids, Vector: v, Tokens: e.tokens}
 	}
 	return out
 }
 
-func restore(sd *side, es []entrySnapshot, want int64) {
+func restore(sd *side, es []entrySnapshot, want int64, dim int) error {
 	sd.want = want
 	for _, e := range es {
-		sd.add(entry{id: e.ID, qid: e.QID, qids: e.QIDs, vector: e.Vector, tokens: e.Tokens})
+		if len(e.Vector)%4 != 0 || (len(e.Vector) > 0 && len(e.Vector) != 4*dim) {
+			return fmt.Errorf("score: load: entry %s: %d vector bytes, want %d", e.ID, len(e.Vector), 4*dim)
+		}
+		var v []float32
+		if len(e.Vector) > 0 {
+			v = make([]float32, dim)
+			for i := range v {
+				v[i] = math.Float32frombits(binary.LittleEndian.Uint32(e.Vector[4*i:]))
+			}
+		}
+		sd.add(entry{id: e.ID, qid: e.QID, qids: e.QIDs, vector: v, tokens: e.Tokens})
 	}
+	return nil
 }
 
 // Languages returns the languages of dataset that are scored, sorted.

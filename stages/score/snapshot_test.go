@@ -3,12 +3,14 @@ package score
 import (
 	"bytes"
 	"context"
+	"encoding/gob"
 	"fmt"
 	"io"
 	"log/slog"
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	"xling/domain"
@@ -146,5 +148,53 @@ func TestScorerSaveRefusesADatasetInProgress(t *testing.T) {
 	}
 	if err := s.Save(io.Discard); err == nil {
 		t.Error("a scorer holding half a language was saved")
+	}
+}
+
+// A snapshot that is not whole and current is refused, and the scorer keeps what it held: one written in
+// another format (gob would read it into the new fields without a word) or with a vector of the wrong size.
+func TestScorerLoadRefusesAnotherFormatOrAShortVector(t *testing.T) {
+	s := New(Config{Model: "m", TopK: 3}, slog.New(slog.DiscardHandler))
+	feedLang(t, s, "en", []string{"en"})
+	var good bytes.Buffer
+	if err := s.Save(&good); err != nil {
+		t.Fatal(err)
+	}
+	var snap snapshot
+	decode := func() {
+		t.Helper()
+		if err := gob.NewDecoder(bytes.NewReader(good.Bytes())).Decode(&snap); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name   string
+		change func()
+		want   string
+	}{
+		{"an older format", func() { snap.Format = 1 }, "format 1, want 2"},
+		{"a vector cut short", func() {
+			e := &snap.Datasets[0].Langs[0].Cands[0]
+			e.Vector = e.Vector[:len(e.Vector)-4]
+		}, "12 vector bytes, want 16"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			decode()
+			tc.change()
+			var bad bytes.Buffer
+			if err := gob.NewEncoder(&bad).Encode(snap); err != nil {
+				t.Fatal(err)
+			}
+			fresh := New(Config{Model: "m", TopK: 3}, slog.New(slog.DiscardHandler))
+			feedLang(t, fresh, "de", []string{"de"})
+			err := fresh.Load(&bad)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Load: %v, want an error containing %q", err, tc.want)
+			}
+			if got := fresh.Languages("toy"); !slices.Equal(got, []string{"de"}) {
+				t.Errorf("after a refused load the scorer holds %v, want what it held: [de]", got)
+			}
+		})
 	}
 }
