@@ -320,16 +320,19 @@ func BenchmarkEmbeddingsWrite(b *testing.B) {
 	b.ReportMetric(float64(out.Bytes)/float64(out.Rows), "B/row")
 }
 
+// dedupOf is r's dedup group, hashed with seed, and its place in it.
+func dedupOf[T Row](seed maphash.Seed, r T) (uint64, int) {
+	var h maphash.Hash
+	h.SetSeed(seed)
+	place := Dedup(r, &h)
+	return h.Sum64(), place
+}
+
 // A ranking's dedup group is its query's list and its place the rank: the rows of one list share a group
 // and differ in place; another query's list is another group.
 func TestRankingRowsDedupByListAndRank(t *testing.T) {
 	seed := maphash.MakeSeed()
-	group := func(r RankingRow) (uint64, int) {
-		var h maphash.Hash
-		h.SetSeed(seed)
-		place := Dedup(r, &h)
-		return h.Sum64(), place
-	}
+	group := func(r RankingRow) (uint64, int) { return dedupOf(seed, r) }
 	r1 := RankingRow{Model: "m", Dataset: "d", Setting: "mono", QueryLang: "en", CandLang: "en", QueryID: "q1", Rank: 1}
 	r2, other, deep := r1, r1, r1
 	r2.Rank, other.QueryID, deep.Rank = 2, "q2", 65
@@ -349,12 +352,7 @@ func TestRankingRowsDedupByListAndRank(t *testing.T) {
 // one group; another query, or a metric name xling does not know, is another group.
 func TestMetricRowsDedupByQueryAndMetric(t *testing.T) {
 	seed := maphash.MakeSeed()
-	group := func(r MetricRow) (uint64, int) {
-		var h maphash.Hash
-		h.SetSeed(seed)
-		place := Dedup(r, &h)
-		return h.Sum64(), place
-	}
+	group := func(r MetricRow) (uint64, int) { return dedupOf(seed, r) }
 	m := MetricRow{Model: "m", Dataset: "d", Setting: "multi", QueryLang: "en", CandLang: "*", QueryID: "q1", Metric: "map"}
 	f1, other, unknown := m, m, m
 	f1.Metric, other.QueryID, unknown.Metric = "f1@10", "q2", "bleu"
