@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"unique"
 
@@ -26,8 +27,10 @@ const HeaderSchema = "xling-schema"
 // Column maps one Arrow field to a field of row type T.
 type Column[T any] struct {
 	Field arrow.Field
-	put   func(b array.Builder, row *T)
-	get   func(a arrow.Array, i int, row *T) error
+	// put appends the column's field of every row to b.
+	put func(b array.Builder, rows []T)
+	// reader casts a to the column's array type once, and returns what sets a row's field from row i.
+	reader func(a arrow.Array) func(i int, row *T) error
 }
 
 // Schema is a versioned, named list of columns for rows of type T.
@@ -65,10 +68,8 @@ func (s *Schema[T]) Encode(rows []T) ([]byte, error) {
 	b := array.NewRecordBuilder(memory.DefaultAllocator, s.arrow)
 	defer b.Release()
 	b.Reserve(len(rows))
-	for i := range rows {
-		for c, col := range s.Columns {
-			col.put(b.Field(c), &rows[i])
-		}
+	for c, col := range s.Columns {
+		col.put(b.Field(c), rows)
 	}
 	rec := b.NewRecordBatch()
 	defer rec.Release()
@@ -123,9 +124,9 @@ func (s *Schema[T]) Decode(data []byte) (rows []T, err error) {
 		start := len(rows)
 		rows = append(rows, make([]T, n)...)
 		for c, col := range s.Columns {
-			arr := rec.Column(c)
+			get := col.reader(rec.Column(c))
 			for i := 0; i < n; i++ {
-				if err := col.get(arr, i, &rows[start+i]); err != nil {
+				if err := get(i, &rows[start+i]); err != nil {
 					return nil, fmt.Errorf("decode %s: row %d column %s: %w", s.ID, start+i, col.Field.Name, err)
 				}
 			}
@@ -196,29 +197,77 @@ func (s *Schema[T]) check(got *arrow.Schema) error {
 func String[T any, S ~string](name string, field func(*T) *S) Column[T] {
 	return Column[T]{
 		Field: arrow.Field{Name: name, Type: arrow.BinaryTypes.String},
-		put:   func(b array.Builder, row *T) { b.(*array.StringBuilder).Append(string(*field(row))) },
-		get: func(a arrow.Array, i int, row *T) error {
-			*field(row) = S(strings.Clone(a.(*array.String).Value(i)))
-			return nil
+		put: func(b array.Builder, rows []T) {
+			sb := b.(*array.StringBuilder)
+			for i := range rows {
+				sb.Append(string(*field(&rows[i])))
+			}
+		},
+		reader: func(a arrow.Array) func(int, *T) error {
+			s := a.(*array.String)
+			return func(i int, row *T) error {
+				*field(row) = S(strings.Clone(s.Value(i)))
+				return nil
+			}
 		},
 	}
 }
 
+// maxLabels is how many distinct values a label column may hold in one batch: its indexes are int16.
+const maxLabels = math.MaxInt16
+
 // Label is a UTF-8 column of few distinct values (a dataset, model, setting or language), dictionary
-// encoded: each row carries a small index instead of the string. At most 32767 distinct values a batch.
+// encoded: each row carries a small index instead of the string. At most maxLabels distinct values a
+// batch. Both ways go through the distinct values only: a batch's rows are numbered by a map of them, and
+// its dictionary is interned once.
 func Label[T any, S ~string](name string, field func(*T) *S) Column[T] {
 	return Column[T]{
 		Field: arrow.Field{Name: name, Type: &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int16, ValueType: arrow.BinaryTypes.String}},
-		put: func(b array.Builder, row *T) {
-			// The only error is an index past int16, which the schema's few-values contract rules out.
-			if err := b.(*array.BinaryDictionaryBuilder).AppendString(string(*field(row))); err != nil {
+		put: func(b array.Builder, rows []T) {
+			number := map[S]int{}
+			var values []string
+			indices := make([]int, len(rows))
+			for i := range rows {
+				v := *field(&rows[i])
+				k, ok := number[v]
+				if !ok {
+					k = len(values)
+					number[v] = k
+					values = append(values, string(v))
+				}
+				indices[i] = k
+			}
+			if len(values) > maxLabels {
+				// The schema's few-values contract rules this out: a bug, not bad data.
+				panic(fmt.Sprintf("label column %s: %d distinct values in a batch, at most %d", name, len(values), maxLabels))
+			}
+			// A builder of its own per Encode, so the dictionary numbers its values in insertion order.
+			sb := array.NewStringBuilder(memory.DefaultAllocator)
+			defer sb.Release()
+			sb.AppendValues(values, nil)
+			dict := sb.NewStringArray()
+			defer dict.Release()
+			db := b.(*array.BinaryDictionaryBuilder)
+			if err := db.InsertStringDictValues(dict); err != nil {
 				panic(fmt.Sprintf("label column %s: %v", name, err))
 			}
+			db.AppendIndices(indices, nil)
 		},
-		get: func(a arrow.Array, i int, row *T) error {
+		reader: func(a arrow.Array) func(int, *T) error {
 			d := a.(*array.Dictionary)
-			*field(row) = S(unique.Make(d.Dictionary().(*array.String).Value(d.GetValueIndex(i))).Value())
-			return nil
+			dict := d.Dictionary().(*array.String)
+			values := make([]S, dict.Len())
+			for j := range values {
+				values[j] = S(unique.Make(dict.Value(j)).Value())
+			}
+			return func(i int, row *T) error {
+				k := d.GetValueIndex(i)
+				if k < 0 || k >= len(values) {
+					return fmt.Errorf("dictionary index %d outside its %d values", k, len(values))
+				}
+				*field(row) = values[k]
+				return nil
+			}
 		},
 	}
 }
@@ -227,31 +276,35 @@ func Label[T any, S ~string](name string, field func(*T) *S) Column[T] {
 func Strings[T any](name string, field func(*T) *[]string) Column[T] {
 	return Column[T]{
 		Field: arrow.Field{Name: name, Type: arrow.ListOf(arrow.BinaryTypes.String)},
-		put: func(b array.Builder, row *T) {
+		put: func(b array.Builder, rows []T) {
 			lb := b.(*array.ListBuilder)
-			lb.Append(true)
 			vb := lb.ValueBuilder().(*array.StringBuilder)
-			for _, v := range *field(row) {
-				vb.Append(v)
+			for i := range rows {
+				lb.Append(true)
+				for _, v := range *field(&rows[i]) {
+					vb.Append(v)
+				}
 			}
 		},
-		get: func(a arrow.Array, i int, row *T) error {
+		reader: func(a arrow.Array) func(int, *T) error {
 			l := a.(*array.List)
 			vals := l.ListValues().(*array.String)
-			start, end, err := listSpan(l, i, vals.Len())
-			if err != nil {
-				return err
-			}
-			if end == start {
-				*field(row) = nil
+			return func(i int, row *T) error {
+				start, end, err := listSpan(l, i, vals.Len())
+				if err != nil {
+					return err
+				}
+				if end == start {
+					*field(row) = nil
+					return nil
+				}
+				out := make([]string, 0, end-start)
+				for j := start; j < end; j++ {
+					out = append(out, strings.Clone(vals.Value(int(j))))
+				}
+				*field(row) = out
 				return nil
 			}
-			out := make([]string, 0, end-start)
-			for j := start; j < end; j++ {
-				out = append(out, strings.Clone(vals.Value(int(j))))
-			}
-			*field(row) = out
-			return nil
 		},
 	}
 }
@@ -268,82 +321,88 @@ func listSpan(l *array.List, i, n int) (start, end int64, err error) {
 
 // Int64s is a list<int64> column.
 func Int64s[T any](name string, field func(*T) *[]int64) Column[T] {
-	return Column[T]{
-		Field: arrow.Field{Name: name, Type: arrow.ListOf(arrow.PrimitiveTypes.Int64)},
-		put: func(b array.Builder, row *T) {
-			lb := b.(*array.ListBuilder)
-			lb.Append(true)
-			lb.ValueBuilder().(*array.Int64Builder).AppendValues(*field(row), nil)
+	return numbers(name, arrow.PrimitiveTypes.Int64, field,
+		func(b array.Builder) func([]int64) {
+			return func(v []int64) { b.(*array.Int64Builder).AppendValues(v, nil) }
 		},
-		get: func(a arrow.Array, i int, row *T) error {
-			l := a.(*array.List)
-			all := l.ListValues().(*array.Int64).Int64Values()
-			start, end, err := listSpan(l, i, len(all))
-			if err != nil {
-				return err
-			}
-			vals := all[start:end]
-			*field(row) = append([]int64(nil), vals...)
-			return nil
-		},
-	}
+		func(a arrow.Array) []int64 { return a.(*array.Int64).Int64Values() })
 }
 
 // Float32s is a list<float32> column.
 func Float32s[T any](name string, field func(*T) *[]float32) Column[T] {
-	return Column[T]{
-		Field: arrow.Field{Name: name, Type: arrow.ListOf(arrow.PrimitiveTypes.Float32)},
-		put: func(b array.Builder, row *T) {
-			lb := b.(*array.ListBuilder)
-			lb.Append(true)
-			lb.ValueBuilder().(*array.Float32Builder).AppendValues(*field(row), nil)
+	return numbers(name, arrow.PrimitiveTypes.Float32, field,
+		func(b array.Builder) func([]float32) {
+			return func(v []float32) { b.(*array.Float32Builder).AppendValues(v, nil) }
 		},
-		get: func(a arrow.Array, i int, row *T) error {
-			l := a.(*array.List)
-			all := l.ListValues().(*array.Float32).Float32Values()
-			start, end, err := listSpan(l, i, len(all))
-			if err != nil {
-				return err
+		func(a arrow.Array) []float32 { return a.(*array.Float32).Float32Values() })
+}
+
+// numbers is a list column of a number type: appender casts the value builder to append a row's
+// numbers, values the list's values to a slice.
+func numbers[T any, N int64 | float32](name string, typ arrow.DataType, field func(*T) *[]N,
+	appender func(array.Builder) func([]N), values func(arrow.Array) []N) Column[T] {
+	return Column[T]{
+		Field: arrow.Field{Name: name, Type: arrow.ListOf(typ)},
+		put: func(b array.Builder, rows []T) {
+			lb := b.(*array.ListBuilder)
+			add := appender(lb.ValueBuilder())
+			for i := range rows {
+				lb.Append(true)
+				add(*field(&rows[i]))
 			}
-			vals := all[start:end]
-			*field(row) = append([]float32(nil), vals...)
-			return nil
+		},
+		reader: func(a arrow.Array) func(int, *T) error {
+			l := a.(*array.List)
+			all := values(l.ListValues())
+			return func(i int, row *T) error {
+				start, end, err := listSpan(l, i, len(all))
+				if err != nil {
+					return err
+				}
+				*field(row) = append([]N(nil), all[start:end]...)
+				return nil
+			}
 		},
 	}
 }
 
 // Int64 is a non-null int64 column.
 func Int64[T any](name string, field func(*T) *int64) Column[T] {
-	return Column[T]{
-		Field: arrow.Field{Name: name, Type: arrow.PrimitiveTypes.Int64},
-		put:   func(b array.Builder, row *T) { b.(*array.Int64Builder).Append(*field(row)) },
-		get: func(a arrow.Array, i int, row *T) error {
-			*field(row) = a.(*array.Int64).Value(i)
-			return nil
-		},
-	}
+	return scalar(name, arrow.PrimitiveTypes.Int64, field,
+		func(b array.Builder) func(int64) { return b.(*array.Int64Builder).Append },
+		func(a arrow.Array) func(int) int64 { return a.(*array.Int64).Value })
 }
 
 // Float64 is a non-null float64 column.
 func Float64[T any](name string, field func(*T) *float64) Column[T] {
-	return Column[T]{
-		Field: arrow.Field{Name: name, Type: arrow.PrimitiveTypes.Float64},
-		put:   func(b array.Builder, row *T) { b.(*array.Float64Builder).Append(*field(row)) },
-		get: func(a arrow.Array, i int, row *T) error {
-			*field(row) = a.(*array.Float64).Value(i)
-			return nil
-		},
-	}
+	return scalar(name, arrow.PrimitiveTypes.Float64, field,
+		func(b array.Builder) func(float64) { return b.(*array.Float64Builder).Append },
+		func(a arrow.Array) func(int) float64 { return a.(*array.Float64).Value })
 }
 
 // Bool is a non-null boolean column.
 func Bool[T any](name string, field func(*T) *bool) Column[T] {
+	return scalar(name, arrow.FixedWidthTypes.Boolean, field,
+		func(b array.Builder) func(bool) { return b.(*array.BooleanBuilder).Append },
+		func(a arrow.Array) func(int) bool { return a.(*array.Boolean).Value })
+}
+
+// scalar is a non-null column of one value a row: appender and value cast the builder and the array once.
+func scalar[T, V any](name string, typ arrow.DataType, field func(*T) *V, appender func(array.Builder) func(V), value func(arrow.Array) func(int) V) Column[T] {
 	return Column[T]{
-		Field: arrow.Field{Name: name, Type: arrow.FixedWidthTypes.Boolean},
-		put:   func(b array.Builder, row *T) { b.(*array.BooleanBuilder).Append(*field(row)) },
-		get: func(a arrow.Array, i int, row *T) error {
-			*field(row) = a.(*array.Boolean).Value(i)
-			return nil
+		Field: arrow.Field{Name: name, Type: typ},
+		put: func(b array.Builder, rows []T) {
+			add := appender(b)
+			for i := range rows {
+				add(*field(&rows[i]))
+			}
+		},
+		reader: func(a arrow.Array) func(int, *T) error {
+			get := value(a)
+			return func(i int, row *T) error {
+				*field(row) = get(i)
+				return nil
+			}
 		},
 	}
 }

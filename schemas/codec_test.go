@@ -93,7 +93,7 @@ func TestDecodeHoldsACompressedMessageToItsBudget(t *testing.T) {
 		defer b.Release()
 		row := Record{ID: "x", Text: text}
 		for c, col := range Item.Columns {
-			col.put(b.Field(c), &row)
+			col.put(b.Field(c), []Record{row})
 		}
 		rec := b.NewRecordBatch()
 		defer rec.Release()
