@@ -216,7 +216,8 @@ func (s *Scorer) End(ctx context.Context, m schemas.Marker) (Output, error) {
 }
 
 // EndTo is End, handing the rows to emit as each setting is scored (a pool over many languages is large,
-// and is never held whole); emit's error ends the call.
+// and is never held whole); emit's error ends the call. emit must not keep the slices it is handed: they
+// are reused for the next rows.
 func (s *Scorer) EndTo(ctx context.Context, m schemas.Marker, emit func(Output) error) error {
 	d := s.dataset(m.Dataset)
 	l := d.lang(m.Lang)
@@ -261,7 +262,9 @@ func (k *sink) flush() error {
 		return nil
 	}
 	err := k.emit(k.Output)
-	k.Output = Output{}
+	// emit has encoded the rows or copied them: the next block reuses the slices rather than allocating
+	// (and zeroing) some 10 MiB again.
+	k.Metrics, k.Rankings = k.Metrics[:0], k.Rankings[:0]
 	return err
 }
 
