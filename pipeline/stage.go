@@ -487,6 +487,12 @@ func loop[In any](ctx context.Context, w Worker, s *Stage[In], c Consumer, e *em
 			return fmt.Errorf("%s: consume %s: %w", s.Name, s.Input.Name, err)
 		}
 		if m.Generation != generation {
+			if _, current := c.Assigned(); m.Generation != current {
+				// Fetched in a generation that has ended, and left in the queue: its partition is read again
+				// in the current one. Taken as a new assignment, it would throw away what the current
+				// generation had read, and a partition read to its end would never end.
+				continue
+			}
 			// A new assignment: every partition is read again from its committed offset.
 			generation, parts = m.Generation, map[int]*partState{}
 			if s.Reset != nil {
