@@ -40,7 +40,7 @@ func (c *scripted) Close() error { return nil }
 // A message fetched in a generation that has ended can still be waiting when the new generation's
 // messages arrive. It must be dropped: taken as a new assignment, it threw away what the current
 // generation had read of the partition, which was then never read to its end, and the member waited
-// forever (a store worker restarted after kill -9 hung this way in TestStoreSurvivesKills).
+// forever.
 func TestAMessageOfAnEndedGenerationIsDropped(t *testing.T) {
 	marker := func(gen int, offset int64, part int64) Message {
 		t.Helper()
