@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"xling/dataset"
+	"xling/dataset/datasettest"
 	"xling/internal/testenv"
 )
 
@@ -115,18 +116,7 @@ json.dump({q: v for q, v in out.items() if len(v) >= 2}, sys.stdout)
 	if err := json.Unmarshal(raw, &want); err != nil {
 		t.Fatal(err)
 	}
-	files, err := dataset.Files(dir, dataset.MLQAR, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var items []dataset.Item
-	for _, f := range files {
-		res, err := f.Read(dataset.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		items = append(items, res.Items...)
-	}
+	items := datasettest.Items(t, dir, dataset.MLQAR, nil)
 	gs, st, err := QAGroups(items, QAOptions{})
 	if err != nil {
 		t.Fatal(err)
