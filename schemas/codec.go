@@ -323,7 +323,8 @@ func listSpan(l *array.List, i, n int) (start, end int64, err error) {
 func Int64s[T any](name string, field func(*T) *[]int64) Column[T] {
 	return numbers(name, arrow.PrimitiveTypes.Int64, field,
 		func(b array.Builder) func([]int64) {
-			return func(v []int64) { b.(*array.Int64Builder).AppendValues(v, nil) }
+			ib := b.(*array.Int64Builder)
+			return func(v []int64) { ib.AppendValues(v, nil) }
 		},
 		func(a arrow.Array) []int64 { return a.(*array.Int64).Int64Values() })
 }
@@ -332,7 +333,8 @@ func Int64s[T any](name string, field func(*T) *[]int64) Column[T] {
 func Float32s[T any](name string, field func(*T) *[]float32) Column[T] {
 	return numbers(name, arrow.PrimitiveTypes.Float32, field,
 		func(b array.Builder) func([]float32) {
-			return func(v []float32) { b.(*array.Float32Builder).AppendValues(v, nil) }
+			fb := b.(*array.Float32Builder)
+			return func(v []float32) { fb.AppendValues(v, nil) }
 		},
 		func(a arrow.Array) []float32 { return a.(*array.Float32).Float32Values() })
 }
