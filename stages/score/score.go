@@ -124,10 +124,14 @@ type Output struct {
 func (s *Scorer) dataset(name string) *datasetState {
 	d := s.datasets[name]
 	if d == nil {
-		d = &datasetState{name: name, langs: map[string]*language{}, crossByQuery: map[string][]CrossResult{}}
+		d = newDatasetState(name)
 		s.datasets[name] = d
 	}
 	return d
+}
+
+func newDatasetState(name string) *datasetState {
+	return &datasetState{name: name, langs: map[string]*language{}, crossByQuery: map[string][]CrossResult{}}
 }
 
 func (d *datasetState) lang(l string) *language {

@@ -93,7 +93,7 @@ func (s *Scorer) Load(r io.Reader) error {
 		if len(ds.Settings) != len(ds.Accumulators) {
 			return fmt.Errorf("score: load: dataset %s has %d settings and %d accumulators", ds.Name, len(ds.Settings), len(ds.Accumulators))
 		}
-		d := &datasetState{name: ds.Name, langs: map[string]*language{}, crossByQuery: map[string][]CrossResult{}}
+		d := newDatasetState(ds.Name)
 		datasets[ds.Name] = d
 		d.dim, d.expect, d.pooled, d.model, d.done = ds.Dim, ds.Expect, ds.Pooled, ds.Model, true
 		if ds.CrossByQuery != nil {
