@@ -446,11 +446,13 @@ func (j *Job) Evaluate(ctx context.Context) (*Result, error) {
 		}
 	}
 	for _, f := range j.spec.Files {
-		add := func() error { return man.AddData(ctx, f) }
+		var err error
 		if sum, ok := j.cfg.Digests[f]; ok {
-			add = func() error { return man.AddKnown(f, sum) }
+			err = man.AddKnown(f, sum)
+		} else {
+			err = man.AddData(ctx, f)
 		}
-		if err := add(); err != nil {
+		if err != nil {
 			return nil, err
 		}
 	}
