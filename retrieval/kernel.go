@@ -89,20 +89,24 @@ func aboveMaskGo(s []float32, t float32, mask []uint64) {
 	}
 }
 
-// pack lays candidates out in panels of nr, dimension-major (panel[d*nr+j] is component d of the panel's
-// j-th candidate), zero-padded to a whole panel.
-func pack(cands []float32, dim int) []float32 {
-	n := len(cands) / dim
+// pack lays n candidates of dim floats (vector(c) is the c-th) out in panels of nr, dimension-major
+// (panel[d*nr+j] is component d of the panel's j-th candidate), zero-padded to a whole panel.
+func pack(n, dim int, vector func(c int) []float32) []float32 {
 	panels := (n + nr - 1) / nr
 	out := make([]float32, panels*nr*dim)
 	for c := range n {
 		p := out[(c/nr)*nr*dim:]
 		j := c % nr
-		for d, x := range cands[c*dim : (c+1)*dim] {
+		for d, x := range vector(c)[:dim] {
 			p[d*nr+j] = x
 		}
 	}
 	return out
+}
+
+// rows is the vector function of v, dim-float vectors laid end to end.
+func rows(v []float32, dim int) func(i int) []float32 {
+	return func(i int) []float32 { return v[i*dim : (i+1)*dim] }
 }
 
 // Score returns the score that Search, on this machine, gives candidate c for query q (bit for bit): a
@@ -115,6 +119,6 @@ func Score(q, c []float32) float32 {
 	qp := make([]float32, len(q)*kern.mr)
 	packQueries(qp, q, 1, len(q), kern.mr)
 	var out [maxMR * nr]float32
-	kern.micro(qp, pack(c, len(c)), len(q), out[:], nr)
+	kern.micro(qp, pack(1, len(c), rows(c, len(c))), len(q), out[:], nr)
 	return out[0]
 }

@@ -96,7 +96,8 @@ func searchWith(ctx context.Context, kern *kernels, queries, cands []float32, di
 	if err := checkVectors(queries, cands, dim, k); err != nil {
 		return nil, fmt.Errorf("search: %w", err)
 	}
-	c := &Candidates{packed: pack(cands, dim), n: len(cands) / dim, dim: dim}
+	n := len(cands) / dim
+	c := &Candidates{packed: pack(n, dim, rows(cands, dim)), n: n, dim: dim}
 	return c.search(ctx, kern, queries, k, relevant, workers)
 }
 
@@ -107,31 +108,26 @@ type Candidates struct {
 	n, dim int
 }
 
-// NewCandidates lays out n candidates of dim floats; vector(i), called once for each i in order, is the
-// i-th. It fails on a vector of another length or with a component that is not finite.
+// NewCandidates lays out n candidates of dim floats, vector(i) being the i-th (it is asked more than once,
+// so it should be cheap: a slice of something held). It fails on a vector of another length or with a
+// component that is not finite.
 func NewCandidates(n, dim int, vector func(i int) []float32) (*Candidates, error) {
 	if dim < 1 || n < 0 {
 		return nil, fmt.Errorf("candidates: %d of dimension %d", n, dim)
 	}
-	c := &Candidates{packed: make([]float32, (n+nr-1)/nr*nr*dim), n: n, dim: dim}
 	for i := range n {
 		v := vector(i)
 		if len(v) != dim {
 			return nil, fmt.Errorf("candidates: vector %d has %d components, want %d", i, len(v), dim)
 		}
-		p := c.packed[(i/nr)*nr*dim:]
 		for d, x := range v {
 			if !finite(x) {
 				return nil, fmt.Errorf("candidates: vector %d: component %d is %v", i, d, x)
 			}
-			p[d*nr+i%nr] = x
 		}
 	}
-	return c, nil
+	return &Candidates{packed: pack(n, dim, vector), n: n, dim: dim}, nil
 }
-
-// Len is the number of candidates.
-func (c *Candidates) Len() int { return c.n }
 
 // Search is the package's Search over these candidates: the same results for the same vectors.
 func (c *Candidates) Search(ctx context.Context, queries []float32, k int, relevant func(q int) []int, workers int) ([]Result, error) {
@@ -206,7 +202,8 @@ func SearchShard(ctx context.Context, queries []float32, shard Shard, dim, k int
 			}
 		}
 	}
-	parts, err := search(ctx, pickKernels(), queries, pack(shard.Cands, dim), len(shard.Cands)/dim, shard.Offset, dim, k, ts, workers)
+	nc := len(shard.Cands) / dim
+	parts, err := search(ctx, pickKernels(), queries, pack(nc, dim, rows(shard.Cands, dim)), nc, shard.Offset, dim, k, ts, workers)
 	if err != nil {
 		return nil, fmt.Errorf("search shard at %d: %w", shard.Offset, err)
 	}
