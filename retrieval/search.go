@@ -196,7 +196,7 @@ func SearchShard(ctx context.Context, queries []float32, shard Shard, dim, k int
 		for q := range ts {
 			ts[q] = targets(q)
 			for _, t := range ts[q] {
-				if t.Index < 0 || math.IsNaN(float64(t.Score)) || math.IsInf(float64(t.Score), 0) {
+				if t.Index < 0 || !finite(t.Score) {
 					return nil, fmt.Errorf("search shard at %d: query %d: target %+v needs an index >= 0 and a finite score", shard.Offset, q, t)
 				}
 			}
