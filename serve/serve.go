@@ -236,7 +236,7 @@ func (s *Service) restore(u Update) (*score.Scorer, error) {
 
 // warm restores, after a restart, the scorer the last update of each model and dataset left, as the
 // service would hold it had it not stopped: the next update of either starts from memory. A snapshot
-// that does not read is left to that update, which fails on it and says so.
+// that does not read is left to that update, which tries it again and, failing, evaluates every language.
 func (s *Service) warm() {
 	for i := len(s.ledger.updates) - 1; i >= 0; i-- {
 		u := s.ledger.updates[i]
