@@ -28,6 +28,7 @@ type Broker struct {
 	transport *kafka.Transport // the writer and the admin client
 	retry     *retrier
 	unretain  func() // Connect's embedded broker: stops its retention, closes it and removes its directory
+	unexpire  func() // the embedded broker: stops expiring silent group members
 }
 
 // BrokerConfig says which cluster to use.
@@ -57,12 +58,12 @@ func Connect(ctx context.Context, cfg BrokerConfig) (*Broker, error) {
 		if err != nil {
 			return nil, fmt.Errorf("embedded broker: %w", err)
 		}
-		b, err := Embedded("127.0.0.1:0", 1, kfake.DataDir(dir))
+		b, err := embedded("127.0.0.1:0", 1, cfg.Log, kfake.DataDir(dir))
 		if err != nil {
 			os.RemoveAll(dir)
 			return nil, err
 		}
-		b.log, b.retry = cfg.Log, newRetrier(cfg.Retry)
+		b.retry = newRetrier(cfg.Retry)
 		b.unretain = b.retain(retention{}, dir)
 		if cfg.Log != nil {
 			cfg.Log.Info("embedded broker", "addrs", b.Addrs)
@@ -119,11 +120,18 @@ func (b *Broker) Ping(ctx context.Context) error {
 // on listen (host:port; port 0 picks one), with any further kfake options. It keeps every topic in memory
 // (in files with kfake.DataDir): it is for one machine.
 func Embedded(listen string, n int, opts ...kfake.Opt) (*Broker, error) {
+	return embedded(listen, n, nil, opts...)
+}
+
+func embedded(listen string, n int, log *slog.Logger, opts ...kfake.Opt) (*Broker, error) {
 	c, err := startCluster(listen, n, opts...)
 	if err != nil {
 		return nil, err
 	}
-	return newBroker(c.ListenAddrs(), nil, c, Security{}, secured{}, 10*time.Second, Retry{}), nil
+	s := newSessions(c, log)
+	b := newBroker(c.ListenAddrs(), log, c, Security{}, secured{}, 10*time.Second, Retry{})
+	b.unexpire = b.expireSessions(s)
+	return b, nil
 }
 
 // startCluster starts kfake with n nodes, the first on listen, and opts (tests add SASL, TLS, ACLs).
@@ -173,6 +181,9 @@ func (b *Broker) Cluster() *kfake.Cluster { return b.embedded }
 // Close flushes the producer and stops an embedded broker.
 func (b *Broker) Close() error {
 	err := b.w.Close()
+	if b.unexpire != nil {
+		b.unexpire()
+	}
 	b.transport.CloseIdleConnections()
 	if b.unretain != nil {
 		b.unretain()
