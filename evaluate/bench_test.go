@@ -173,8 +173,12 @@ func direct(ctx context.Context, cfg Config) error {
 				if err != nil {
 					return err
 				}
+				var ranked []sinks.RankingRow
 				for _, r := range out.Rankings {
-					if err := rankW.Write(rows.ranking(r)); err != nil {
+					if ranked, err = rows.rankings(r, ranked[:0]); err != nil {
+						return err
+					}
+					if err := rankW.Write(ranked...); err != nil {
 						return err
 					}
 				}

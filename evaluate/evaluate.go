@@ -260,11 +260,11 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, names ...string) (_
 			st := score.Stage(cfg.Topics, sc)
 			j.add(Score, &st.Counts, run(j.worker, st))
 		case SinkEmbeddings:
-			if err := addSink(j, n, "embeddings.parquet", cfg.Topics.Embeddings(), j.rows().embedding, nil); err != nil {
+			if err := addSink(j, n, "embeddings.parquet", cfg.Topics.Embeddings(), sink.One(j.rows().embedding), nil); err != nil {
 				return nil, err
 			}
 		case SinkRankings:
-			if err := addSink(j, n, "rankings.parquet", cfg.Topics.Rankings(), j.rows().ranking, nil); err != nil {
+			if err := addSink(j, n, "rankings.parquet", cfg.Topics.Rankings(), j.rows().rankings, nil); err != nil {
 				return nil, err
 			}
 		case Store:
@@ -288,7 +288,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, names ...string) (_
 				j.res.Metrics = append(j.res.Metrics, m)
 				j.mu.Unlock()
 			}
-			if err := addSink(j, n, "metrics.parquet", cfg.Topics.Metrics(), j.rows().metric, observe); err != nil {
+			if err := addSink(j, n, "metrics.parquet", cfg.Topics.Metrics(), sink.One(j.rows().metric), observe); err != nil {
 				return nil, err
 			}
 		}
@@ -356,14 +356,14 @@ func (j *Job) add(name string, c *pipeline.Counts, fn func(context.Context) erro
 }
 
 // addSink creates a table's file (so a bad output directory fails before anything runs) and its stage.
-func addSink[In any, Out sinks.Row](j *Job, name, file string, input pipeline.Topic[In], conv func(In) Out, observe func(In)) error {
+func addSink[In any, Out sinks.Row](j *Job, name, file string, input pipeline.Topic[In], rows sink.Rows[In, Out], observe func(In)) error {
 	path := filepath.Join(j.res.Dir, file)
 	w, err := sinks.Create[Out](path, sinks.Options{})
 	if err != nil {
 		return fmt.Errorf("evaluate: %w", err)
 	}
 	j.closers = append(j.closers, func() { w.Abort() }) // a no-op once committed
-	t := sink.New(name, input, w, conv, observe)
+	t := sink.New(name, input, w, rows, observe)
 	j.add(name, &t.Stage.Counts, func(ctx context.Context) error {
 		if err := pipeline.Run(ctx, j.worker, t.Stage); err != nil {
 			return err
@@ -524,10 +524,26 @@ func (run rowsOf) embedding(r schemas.Record) sinks.EmbeddingRow {
 	return sinks.EmbeddingRow{RunID: run.run, Model: r.Model, Dataset: r.Dataset, ItemID: r.ID, Lang: r.Lang, Kind: string(r.Kind), Vector: r.Vector}
 }
 
-func (run rowsOf) ranking(r schemas.Ranking) sinks.RankingRow {
-	return sinks.RankingRow{RunID: run.run, Model: r.Model, Dataset: r.Dataset, Setting: string(r.Setting), QueryID: r.QueryID,
-		QueryLang: r.QueryLang, CandLang: r.CandLang, Rank: int32(r.Rank), CandidateID: r.CandidateID, Score: float32(r.Score), Relevant: r.Relevant,
-		DatasetVersion: run.versions[r.Dataset], Time: run.time}
+// rankings appends a query's list as a row per rank.
+func (run rowsOf) rankings(r schemas.Ranking, out []sinks.RankingRow) ([]sinks.RankingRow, error) {
+	if len(r.Scores) != len(r.CandidateIDs) {
+		return out, fmt.Errorf("ranking of query %s: %d scores for %d candidates", r.QueryID, len(r.Scores), len(r.CandidateIDs))
+	}
+	row := sinks.RankingRow{RunID: run.run, Model: r.Model, Dataset: r.Dataset, Setting: string(r.Setting), QueryID: r.QueryID,
+		QueryLang: r.QueryLang, CandLang: r.CandLang, DatasetVersion: run.versions[r.Dataset], Time: run.time}
+	relevant := r.Relevant
+	for i, id := range r.CandidateIDs {
+		row.Rank, row.CandidateID, row.Score = int32(i+1), id, r.Scores[i]
+		row.Relevant = len(relevant) > 0 && relevant[0] == int64(i+1)
+		if row.Relevant {
+			relevant = relevant[1:]
+		}
+		out = append(out, row)
+	}
+	if len(relevant) > 0 {
+		return out, fmt.Errorf("ranking of query %s: relevant ranks %v are not ascending ranks of its %d candidates", r.QueryID, r.Relevant, len(r.CandidateIDs))
+	}
+	return out, nil
 }
 
 func (run rowsOf) metric(m schemas.Metric) sinks.MetricRow {

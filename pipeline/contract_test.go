@@ -49,6 +49,8 @@ func TestIndependentClientReadsTheTopics(t *testing.T) {
 		{Dataset: "xquad-r", Lang: "th", Kind: domain.Candidate, ID: "th/c/0.0.0", QIDs: []string{"1", "2"}, Text: "ทีม A ชนะ", Context: "ทีม A ชนะ 3-1"},
 	}
 	embeddings := []schemas.Record{{Dataset: "xquad-r", Lang: "th", Kind: domain.Query, ID: "th/q/1", QID: "1", Model: "m", Vector: []float32{0.25, -1.5, 3.0000002}}}
+	lists := []schemas.Ranking{{Dataset: "xquad-r", Model: "m", Setting: domain.Cross, QueryID: "en/q/1", QueryLang: "en", CandLang: "th",
+		CandidateIDs: []string{"th/c/0.0.0", "th/c/0.0.1"}, Scores: []float32{0.75, -0.125}, Relevant: []int64{2}}}
 	metricRows := []schemas.Metric{{Dataset: "xquad-r", Model: "m", Setting: domain.Multi, QueryLang: "th", CandLang: domain.Pool, Name: "map", Value: 0.123456789, Queries: 1190}}
 	src := pipeline.NewSource("ingest", w)
 	out := src.Output("test")
@@ -57,6 +59,9 @@ func TestIndependentClientReadsTheTopics(t *testing.T) {
 	}
 	out.EndStream(topics.Items().Name, "xquad-r/th", schemas.Marker{Kind: schemas.StreamEnd, Dataset: "xquad-r", Lang: "th", ItemKind: domain.Query, Langs: []string{"th"}})
 	if err := pipeline.Emit(out, topics.Embeddings(), "xquad-r", embeddings...); err != nil {
+		t.Fatal(err)
+	}
+	if err := pipeline.Emit(out, topics.Rankings(), "xquad-r", lists...); err != nil {
 		t.Fatal(err)
 	}
 	if err := pipeline.Emit(out, topics.Metrics(), "xquad-r", metricRows...); err != nil {
@@ -125,6 +130,14 @@ func TestIndependentClientReadsTheTopics(t *testing.T) {
 			if got[i] != float64(v) {
 				t.Errorf("vector[%d] = %v, want %v", i, got[i], float64(v))
 			}
+		}
+	})
+	t.Run("rankings: a query's list as one row", func(t *testing.T) {
+		msgs := read(topics.Rankings().Name)
+		want := []map[string]any{{"dataset": "xquad-r", "model": "m", "setting": "cross", "query_id": "en/q/1", "query_lang": "en", "cand_lang": "th",
+			"candidate_ids": []any{"th/c/0.0.0", "th/c/0.0.1"}, "scores": []any{0.75, -0.125}, "relevant": []any{float64(2)}}}
+		if len(msgs) != 1 || msgs[0].Schema != schemas.Rankings.ID || !reflect.DeepEqual(msgs[0].Rows, want) {
+			t.Errorf("rankings = %v\nwant %v", msgs, want)
 		}
 	})
 	t.Run("metrics: dictionary-encoded labels", func(t *testing.T) {

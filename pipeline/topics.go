@@ -15,7 +15,7 @@ type Topic[T any] struct {
 //	<p>items         ingest      tokenize                dataset/lang xling.item.v1, xling.marker.v2
 //	<p>tokens        tokenize    encode                  dataset/lang xling.tokens.v1, xling.marker.v2
 //	<p>embeddings    encode      score, embeddings sink  dataset      xling.embedding.v1, xling.marker.v2
-//	<p>rankings      score       rankings sink           dataset      xling.ranking.v2, xling.marker.v2
+//	<p>rankings      score       rankings sink           dataset      xling.ranking.v3, xling.marker.v2
 //	<p>metrics       score       metrics sink            dataset      xling.metric.v2, xling.marker.v2
 //	<p>deadletter    any stage   operators               stage        the rejected bytes; reason in headers
 //	<p>intake        any system  xling serve             dataset/lang xling.item.v1, xling.marker.v2

@@ -3,6 +3,7 @@ package schemas
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -140,8 +141,12 @@ func TestResultSchemasRoundTripWithDictionaryLabels(t *testing.T) {
 	var metrics []Metric
 	for i := range 300 {
 		lang := []string{"en", "th", "zh"}[i%3]
-		rankings = append(rankings, Ranking{Dataset: "xquad-r", Model: "xling-hybrid-v1-s1", Setting: "cross", QueryID: "en/q/" + lang,
-			QueryLang: "en", CandLang: lang, Rank: int64(i%10 + 1), CandidateID: "c" + lang, Score: float64(i) / 7, Relevant: i%11 == 0})
+		r := Ranking{Dataset: "xquad-r", Model: "xling-hybrid-v1-s1", Setting: "cross", QueryID: fmt.Sprint("en/q/", i),
+			QueryLang: "en", CandLang: lang, CandidateIDs: []string{"c" + lang, "d" + lang, ""}, Scores: []float32{float32(i) / 7, -0.5, 0}}
+		if i%3 == 0 {
+			r.Relevant = []int64{1, 3}
+		}
+		rankings = append(rankings, r)
 		metrics = append(metrics, Metric{Dataset: "mlqa-r", Model: "m", Setting: "multi", QueryLang: lang, CandLang: "*",
 			QueryID: "", Name: []string{"map", "mrr@10"}[i%2], Value: float64(i) / 3, Queries: int64(i)})
 	}

@@ -59,7 +59,8 @@ func fuzzSeeds(f *testing.F) {
 	add(Embedding.Encode(rec))
 	add(Markers.Encode([]Marker{{Kind: StreamEnd, Dataset: "xquad-r", Lang: "th", ItemKind: domain.Query, Count: 7, Langs: []string{"en", "th"}},
 		{Kind: RunEnd, Part: 1, Parts: 4}}))
-	add(Rankings.Encode([]Ranking{{Dataset: "xquad-r", Model: "m", Setting: "cross", QueryID: "en/q/a", QueryLang: "en", CandLang: "th", Rank: 1, CandidateID: "th/c/0.0.1", Score: 0.5, Relevant: true}}))
+	add(Rankings.Encode([]Ranking{{Dataset: "xquad-r", Model: "m", Setting: "cross", QueryID: "en/q/a", QueryLang: "en", CandLang: "th",
+		CandidateIDs: []string{"th/c/0.0.1", "th/c/0.0.2"}, Scores: []float32{0.5, 0.25}, Relevant: []int64{1}}}))
 	add(Metrics.Encode([]Metric{{Dataset: "xquad-r", Model: "m", Setting: "mono", QueryLang: "en", CandLang: "en", Name: "map", Value: 0.25, Queries: 3}}))
 	add(Groups.Encode([]GroupRow{{ID: "ntrex:1", Source: "ntrex", Langs: []string{"en", "de"}, Queries: []string{"Hi.", "Hallo."}, Passages: []string{"", ""}}}))
 	add(Pairs.Encode([]PairRow{{BatchID: 1, Kind: "cross", Source: "ntrex", Group: "ntrex:1", QLang: "en", PLang: "de", Query: "Hi.", Passage: "Hallo."}}))

@@ -2,32 +2,31 @@ package schemas
 
 import "xling/domain"
 
-// Ranking is one entry of a query's top-k list in one setting.
+// Ranking is one query's top-k list in one setting: its candidates from rank 1 down. A list travels as one
+// row, so what the rows of a list share (labels, the query) crosses the broker once.
 type Ranking struct {
-	Dataset     string
-	Model       string
-	Setting     domain.Setting
-	QueryID     string
-	QueryLang   string
-	CandLang    string // domain.Pool for the multilingual pool
-	Rank        int64  // 1-based
-	CandidateID string
-	Score       float64
-	Relevant    bool
+	Dataset      string
+	Model        string
+	Setting      domain.Setting
+	QueryID      string
+	QueryLang    string
+	CandLang     string    // domain.Pool for the multilingual pool
+	CandidateIDs []string  // by rank: CandidateIDs[0] ranks first
+	Scores       []float32 // Scores[i] is CandidateIDs[i]'s
+	Relevant     []int64   // the ranks (from 1) of the relevant candidates in the list, ascending
 }
 
 // Rankings is the schema of score's top-k output.
-var Rankings = NewSchema("xling.ranking.v2",
+var Rankings = NewSchema("xling.ranking.v3",
 	Label("dataset", func(r *Ranking) *string { return &r.Dataset }),
 	Label("model", func(r *Ranking) *string { return &r.Model }),
 	Label("setting", func(r *Ranking) *domain.Setting { return &r.Setting }),
 	String("query_id", func(r *Ranking) *string { return &r.QueryID }),
 	Label("query_lang", func(r *Ranking) *string { return &r.QueryLang }),
 	Label("cand_lang", func(r *Ranking) *string { return &r.CandLang }),
-	Int64("rank", func(r *Ranking) *int64 { return &r.Rank }),
-	String("candidate_id", func(r *Ranking) *string { return &r.CandidateID }),
-	Float64("score", func(r *Ranking) *float64 { return &r.Score }),
-	Bool("relevant", func(r *Ranking) *bool { return &r.Relevant }),
+	Strings("candidate_ids", func(r *Ranking) *[]string { return &r.CandidateIDs }),
+	Float32s("scores", func(r *Ranking) *[]float32 { return &r.Scores }),
+	Int64s("relevant", func(r *Ranking) *[]int64 { return &r.Relevant }),
 )
 
 // Metric is one value of one metric in one setting: a mean over the setting's queries, or, when QueryID

@@ -108,10 +108,10 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (*Result, error) {
 		}
 		defer w.Abort() // a no-op once committed
 		strategy := cfg.Sampling.Strategy.String()
-		table = sink.New("sink-batches", cfg.Topics.Batches(), w, func(p schemas.PairRow) sinks.TrainingRow {
+		table = sink.New("sink-batches", cfg.Topics.Batches(), w, sink.One(func(p schemas.PairRow) sinks.TrainingRow {
 			return sinks.TrainingRow{RunID: cfg.RunID, BatchID: p.BatchID, Strategy: strategy, Kind: p.Kind, Position: int32(p.Position),
 				Source: p.Source, Group: p.Group, QueryLang: p.QLang, PassageLang: p.PLang, Query: p.Query, Passage: p.Passage}
-		}, nil)
+		}), nil)
 	}
 
 	w := pipeline.Worker{Transport: broker, Topics: cfg.Topics, RunID: cfg.RunID, Log: log}

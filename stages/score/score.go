@@ -251,7 +251,8 @@ func (s *Scorer) EndTo(ctx context.Context, m schemas.Marker, emit func(Output) 
 	return out.flush()
 }
 
-// flushRankings is about how many rankings a sink gathers before it hands them on (some 10 MiB of rows).
+// flushRankings is about how many ranked candidates (a query's list of k counts k) a sink gathers before it
+// hands them on (some 10 MiB of rows).
 const flushRankings = 1 << 16
 
 // sink gathers the rows of a setting, or of a block of its queries, and hands them to emit.
@@ -401,7 +402,7 @@ func (s *Scorer) rank(ctx context.Context, d *datasetState, setting domain.Setti
 				return err
 			}
 			n := min(block, len(res)-i)
-			out.Rankings = slices.Grow(out.Rankings, n*s.cfg.TopK)
+			out.Rankings = slices.Grow(out.Rankings, n)
 			out.Metrics = slices.Grow(out.Metrics, n*len(metrics.All()))
 		}
 		sc, err := metrics.Evaluate(r.RelevantRanks, len(cs))
@@ -416,12 +417,16 @@ func (s *Scorer) rank(ctx context.Context, d *datasetState, setting domain.Setti
 		default:
 			out.Metrics = append(out.Metrics, s.rows(d, setting, qLang, cLang, kept[i].id, sc, 1)...)
 		}
+		list := schemas.Ranking{Dataset: d.name, Model: s.model(d), Setting: setting, QueryID: kept[i].id, QueryLang: qLang,
+			CandLang: cLang, CandidateIDs: make([]string, len(r.Top)), Scores: make([]float32, len(r.Top))}
 		for rank, h := range r.Top {
 			c := cs[h.Index]
-			out.Rankings = append(out.Rankings, schemas.Ranking{Dataset: d.name, Model: s.model(d), Setting: setting,
-				QueryID: kept[i].id, QueryLang: qLang, CandLang: cLang, Rank: int64(rank + 1), CandidateID: c.id,
-				Score: float64(h.Score), Relevant: slices.Contains(c.qids, kept[i].qid)})
+			list.CandidateIDs[rank], list.Scores[rank] = c.id, h.Score
+			if slices.Contains(c.qids, kept[i].qid) {
+				list.Relevant = append(list.Relevant, int64(rank+1))
+			}
 		}
+		out.Rankings = append(out.Rankings, list)
 	}
 	out.Metrics = append(out.Metrics, s.rows(d, setting, qLang, cLang, "", acc.Mean(), acc.Queries)...)
 	return nil

@@ -146,15 +146,15 @@ func TestStageScoresTheToyDatasetOnceHoweverReplayed(t *testing.T) {
 			metrics := pipelinetest.Read(t, m, w.Topics.Metrics())
 			checkToyMetrics(t, metrics.Rows)
 
-			// Top 2 of 2 queries in each of mono en, mono de, cross en->de, cross de->en, multi en, multi de.
-			if len(rankings.Rows) != 24 {
-				t.Errorf("%d ranking rows, want 24", len(rankings.Rows))
+			// A top-2 list for each of 2 queries in mono en, mono de, cross en->de, cross de->en, multi en, multi de.
+			if len(rankings.Rows) != 12 {
+				t.Errorf("%d ranking lists, want 12", len(rankings.Rows))
 			}
 			seen := map[string]bool{}
 			for _, r := range rankings.Rows {
-				k := fmt.Sprint(r.Setting, r.QueryLang, r.CandLang, r.QueryID, r.Rank)
-				if seen[k] {
-					t.Errorf("ranking %s emitted twice", k)
+				k := fmt.Sprint(r.Setting, r.QueryLang, r.CandLang, r.QueryID)
+				if seen[k] || len(r.CandidateIDs) != 2 {
+					t.Errorf("ranking %s emitted twice, or with %d candidates (want 2)", k, len(r.CandidateIDs))
 				}
 				seen[k] = true
 			}

@@ -18,10 +18,19 @@ type Table[In any, Out sinks.Row] struct {
 	File  sinks.OutputFile
 }
 
-// New returns a stage that consumes input into w, converting each record with conv; observe, if not nil,
+// Rows appends the table rows of one record to out (a ranking list is a row per rank), or says why the
+// record has none.
+type Rows[In any, Out sinks.Row] func(r In, out []Out) ([]Out, error)
+
+// One is the Rows of a record that is one table row.
+func One[In any, Out sinks.Row](conv func(In) Out) Rows[In, Out] {
+	return func(r In, out []Out) ([]Out, error) { return append(out, conv(r)), nil }
+}
+
+// New returns a stage that consumes input into w, converting each record with rows; observe, if not nil,
 // sees every record written (the run's summary reads metrics this way). The caller owns w and aborts it
 // if the stage fails (Abort is a no-op once committed).
-func New[In any, Out sinks.Row](name string, input pipeline.Topic[In], w *sinks.Writer[Out], conv func(In) Out, observe func(In)) *Table[In, Out] {
+func New[In any, Out sinks.Row](name string, input pipeline.Topic[In], w *sinks.Writer[Out], rows Rows[In, Out], observe func(In)) *Table[In, Out] {
 	t := &Table[In, Out]{}
 	// Rows seen, by group (a 128-bit hash of two seeded maphashes: a collision is odds of about 2^-87 a
 	// run), one bit per row of the group (sinks.Dedup).
@@ -29,30 +38,44 @@ func New[In any, Out sinks.Row](name string, input pipeline.Topic[In], w *sinks.
 	var hs [2]maphash.Hash
 	hs[1].SetSeed(maphash.MakeSeed())
 	committed, read := false, false
+	var buf []Out
 	t.Stage = &pipeline.Stage[In]{
 		Name: name, Input: input, Whole: true,
-		Process: func(_ context.Context, _ string, rows []In, o *pipeline.Output) error {
+		Process: func(_ context.Context, _ string, records []In, o *pipeline.Output) error {
 			read = true
-			out := make([]Out, 0, len(rows))
-			for i, r := range rows {
-				row := conv(r)
-				if err := sinks.Validate(row); err != nil {
+			out := buf[:0]
+			defer func() { buf = out[:0] }() // the writer has copied the rows: the next batch reuses the slice
+			for i, r := range records {
+				n := len(out)
+				var err error
+				if out, err = rows(r, out); err == nil {
+					for _, row := range out[n:] {
+						if err = sinks.Validate(row); err != nil {
+							break
+						}
+					}
+				}
+				if err != nil {
 					o.Reject(i, r, err)
+					out = out[:n]
 					continue
 				}
-				hs[0].Reset()
-				hs[1].Reset()
-				sinks.Dedup(row, &hs[0])
-				bit := uint64(1) << sinks.Dedup(row, &hs[1])
-				k := [2]uint64{hs[0].Sum64(), hs[1].Sum64()}
-				if seen[k]&bit != 0 {
-					continue
+				kept := out[:n]
+				for _, row := range out[n:] {
+					hs[0].Reset()
+					hs[1].Reset()
+					sinks.Dedup(row, &hs[0])
+					bit := uint64(1) << sinks.Dedup(row, &hs[1])
+					k := [2]uint64{hs[0].Sum64(), hs[1].Sum64()}
+					if seen[k]&bit == 0 {
+						seen[k] |= bit
+						kept = append(kept, row)
+					}
 				}
-				seen[k] |= bit
-				out = append(out, row)
-				if observe != nil {
+				if len(kept) > n && observe != nil {
 					observe(r)
 				}
+				out = kept
 			}
 			if err := w.Write(out...); err != nil {
 				return err

@@ -50,7 +50,7 @@ func newTable(t *testing.T, w pipeline.Worker, path string, observe func(schemas
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { wr.Abort() })
-	return New("sink-metrics", w.Topics.Metrics(), wr, metricRow, observe)
+	return New("sink-metrics", w.Topics.Metrics(), wr, One(metricRow), observe)
 }
 
 func readTable(t *testing.T, path string) []sinks.MetricRow {
