@@ -3,8 +3,8 @@
 // stream-end markers that carry the counts.
 //
 // Every file is read and validated before anything is produced, so a malformed file fails the run with
-// nothing half-sent; each file is then read again once for its queries and once for its candidates,
-// streamed (dataset.File.Scan), so the stage holds a batch of records, never a file.
+// nothing half-sent; each file is then read once more, streamed (dataset.File.Scan), its queries and
+// candidates batched apart, so the stage holds a batch of records of each kind, never a file.
 package ingest
 
 import (
@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"xling/dataset"
@@ -44,9 +45,9 @@ type FileSum struct {
 type input struct {
 	sum   FileSum
 	langs []string // every language of its dataset in the run
-	// scan reads it again, handing its items of one kind to emit in order and, if skip is not nil, the
-	// records it skips (partial loading) to skip.
-	scan func(kind domain.Kind, emit func(dataset.Item) error, skip func(error) error) error
+	// scan reads it again, handing its items to emit in order and the records it skips (partial loading)
+	// to skip.
+	scan func(emit func(dataset.Item) error, skip func(error) error) error
 }
 
 // Run validates every input, then produces its records as the source stage src. It returns the files read.
@@ -106,18 +107,8 @@ func fileInputs(cfg Config, name string, log *slog.Logger) ([]input, error) {
 			return nil, err
 		}
 		sum.SHA256 = digest
-		ins[i] = input{sum: sum, langs: langs, scan: func(kind domain.Kind, emit func(dataset.Item) error, skip func(error) error) error {
-			digest, err := f.Scan(cfg.Read, func(it dataset.Item) error {
-				if it.Kind != kind {
-					return nil
-				}
-				return emit(it)
-			}, func(e *dataset.RecordError) error {
-				if skip == nil {
-					return nil
-				}
-				return skip(e)
-			})
+		ins[i] = input{sum: sum, langs: langs, scan: func(emit func(dataset.Item) error, skip func(error) error) error {
+			digest, err := f.Scan(cfg.Read, emit, func(e *dataset.RecordError) error { return skip(e) })
 			if err != nil {
 				return err
 			}
@@ -148,14 +139,11 @@ func beirInput(spec string) ([]input, error) {
 	queries := r.Queries()
 	sum := FileSum{Dataset: opts.Dataset, Lang: opts.Lang, Path: filepath.Join(parts[0], "corpus.jsonl"), SHA256: r.CorpusSHA256(),
 		Items: len(queries) + r.Documents()}
-	return []input{{sum: sum, langs: []string{opts.Lang}, scan: func(kind domain.Kind, emit func(dataset.Item) error, _ func(error) error) error {
-		if kind == domain.Query {
-			for _, q := range queries {
-				if err := emit(q); err != nil {
-					return err
-				}
+	return []input{{sum: sum, langs: []string{opts.Lang}, scan: func(emit func(dataset.Item) error, _ func(error) error) error {
+		for _, q := range queries {
+			if err := emit(q); err != nil {
+				return err
 			}
-			return nil
 		}
 		for it, err := range r.Candidates() {
 			if err != nil {
@@ -169,8 +157,8 @@ func beirInput(spec string) ([]input, error) {
 	}}}, nil
 }
 
-// produce sends one input: its queries, then its candidates, each kind closed by a stream-end marker, and
-// the records it skipped, as they come, to the dead-letter topic. It sends a batch at a time.
+// produce sends one input: its queries and candidates, in batches of one kind, then each kind's stream-end
+// marker, and the records it skipped, as they come, to the dead-letter topic. It sends a batch at a time.
 func produce(ctx context.Context, src *pipeline.Source, items pipeline.Topic[schemas.Record], batchSize int, in input) error {
 	path := in.sum.Path
 	key := in.sum.Dataset + "/" + in.sum.Lang
@@ -185,47 +173,48 @@ func produce(ctx context.Context, src *pipeline.Source, items pipeline.Topic[sch
 		skipped = skipped[:0]
 		return src.Send(ctx, n, out)
 	}
-	// Queries first, then candidates: a language's stream of each kind is contiguous.
-	for i, kind := range domain.Kinds() {
-		var batch []schemas.Record
-		flush := func() error {
-			out := src.Output(path)
-			if err := pipeline.Emit(out, items, key, batch...); err != nil {
-				return err
-			}
-			n := int64(len(batch))
-			batch = batch[:0]
-			return src.Send(ctx, n, out)
-		}
-		var skip func(error) error
-		if i == 0 { // the skipped records, once
-			skip = func(e error) error {
-				if skipped = append(skipped, e); len(skipped) == batchSize {
-					return reject()
-				}
-				return nil
-			}
-		}
-		err := in.scan(kind, func(it dataset.Item) error {
-			if batch = append(batch, it); len(batch) == batchSize {
-				return flush()
-			}
-			return nil
-		}, skip)
-		if err != nil {
-			return fmt.Errorf("ingest: %w", err)
-		}
-		if err := flush(); err != nil {
-			return err
-		}
-		if err := reject(); err != nil {
-			return err
-		}
+	// One read of the file: its queries and candidates go out in batches of their own kind, each kind
+	// closed by its stream-end marker once the file has been read.
+	kinds := domain.Kinds()
+	batches := make([][]schemas.Record, len(kinds))
+	flush := func(k int) error {
 		out := src.Output(path)
-		out.EndStream(items.Name, key, schemas.Marker{Kind: schemas.StreamEnd, Dataset: in.sum.Dataset, Lang: in.sum.Lang, ItemKind: kind, Langs: in.langs})
-		if err := src.Send(ctx, 0, out); err != nil {
+		if err := pipeline.Emit(out, items, key, batches[k]...); err != nil {
+			return err
+		}
+		n := int64(len(batches[k]))
+		batches[k] = batches[k][:0]
+		return src.Send(ctx, n, out)
+	}
+	err := in.scan(func(it dataset.Item) error {
+		k := slices.Index(kinds, it.Kind)
+		if k < 0 {
+			return fmt.Errorf("%s: item %s has kind %q", path, it.ID, it.Kind)
+		}
+		if batches[k] = append(batches[k], it); len(batches[k]) == batchSize {
+			return flush(k)
+		}
+		return nil
+	}, func(e error) error {
+		if skipped = append(skipped, e); len(skipped) == batchSize {
+			return reject()
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("ingest: %w", err)
+	}
+	for k := range kinds {
+		if err := flush(k); err != nil {
 			return err
 		}
 	}
-	return nil
+	if err := reject(); err != nil {
+		return err
+	}
+	out := src.Output(path)
+	for _, kind := range kinds {
+		out.EndStream(items.Name, key, schemas.Marker{Kind: schemas.StreamEnd, Dataset: in.sum.Dataset, Lang: in.sum.Lang, ItemKind: kind, Langs: in.langs})
+	}
+	return src.Send(ctx, 0, out)
 }
