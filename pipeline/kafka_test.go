@@ -42,3 +42,18 @@ func readKafka(t *testing.T, ctx context.Context, tr Transport, topic string, pa
 	out.ids = slices.Compact(out.ids)
 	return out
 }
+
+// embeddedWith starts an embedded broker of one node, closed when the test ends, with topics of the given
+// partitions.
+func embeddedWith(t *testing.T, ctx context.Context, partitions int, topics ...string) *Broker {
+	t.Helper()
+	b, err := Embedded("127.0.0.1:0", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	if err := b.CreateTopics(ctx, partitions, topics...); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

@@ -9,14 +9,7 @@ import (
 func TestBrokerLagCountsWhatAGroupHasNotCommitted(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	b, err := Embedded("127.0.0.1:0", 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	if err := b.CreateTopics(ctx, 2, "t"); err != nil {
-		t.Fatal(err)
-	}
+	b := embeddedWith(t, ctx, 2, "t")
 	var msgs []Message
 	for i, p := range []int{0, 0, 0, 1, 1} {
 		msgs = append(msgs, Message{Topic: "t", Partition: p, Value: []byte{byte(i)}})

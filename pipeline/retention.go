@@ -50,27 +50,14 @@ const segmentBytes = 1 << 20
 // cluster's data directory if it has one ("" if not).
 func (b *Broker) retain(r retention, dir string) (stop func()) {
 	r = r.withDefaults()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
 	t := trimmer{c: b.embedded, addrs: b.Addrs, log: b.log, seen: map[string]time.Time{}}
-	go func() {
-		defer close(done)
-		tick := time.NewTicker(r.Every)
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case now := <-tick.C:
-				if err := t.pass(ctx, now, r.Settle); err != nil && ctx.Err() == nil && t.log != nil {
-					t.log.Debug("retention pass", "err", err)
-				}
-			}
+	stopTicking := every(r.Every, func(ctx context.Context, now time.Time) {
+		if err := t.pass(ctx, now, r.Settle); err != nil && ctx.Err() == nil && t.log != nil {
+			t.log.Debug("retention pass", "err", err)
 		}
-	}()
+	})
 	return func() {
-		cancel()
-		<-done
+		stopTicking()
 		b.embedded.Close()
 		if dir != "" {
 			os.RemoveAll(dir)
@@ -172,4 +159,26 @@ func (t *trimmer) groups(ctx context.Context) ([]string, error) {
 		}
 	}
 	return names, nil
+}
+
+// every runs pass on a goroutine of its own every d, until the returned function, which waits for the pass
+// in progress (kfake's admin calls block on a closed cluster, so the embedded broker's passes must end
+// before it closes).
+func every(d time.Duration, pass func(ctx context.Context, now time.Time)) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(d)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case now := <-tick.C:
+				pass(ctx, now)
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
 }

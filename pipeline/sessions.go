@@ -120,43 +120,28 @@ func (s *sessions) silent(now time.Time) []groupMember {
 
 type groupMember struct{ group, member string }
 
-// expire lists every group's members and makes each silent one leave its group, every tick, until ctx
-// ends. A member the broker has removed meanwhile answers UNKNOWN_MEMBER_ID, which is what it should.
-func (s *sessions) expire(ctx context.Context, transport *kafka.Transport, every time.Duration) {
-	client := &kafka.Client{Addr: kafka.TCP(s.addrs...), Timeout: 10 * time.Second, Transport: transport}
-	tick := time.NewTicker(every)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case now := <-tick.C:
-			for _, g := range s.groups() {
-				var members []string
-				if info := s.c.GroupInfo(g); info != nil {
-					for _, m := range info.Members {
-						members = append(members, m.MemberID)
-					}
-				}
-				s.listed(g, members, now)
+// expire lists every group's members as now and makes each silent one leave its group. A member the
+// broker has removed meanwhile answers UNKNOWN_MEMBER_ID, which is what it should.
+func (s *sessions) expire(ctx context.Context, client *kafka.Client, now time.Time) {
+	for _, g := range s.groups() {
+		var members []string
+		if info := s.c.GroupInfo(g); info != nil {
+			for _, m := range info.Members {
+				members = append(members, m.MemberID)
 			}
-			for _, m := range s.silent(now) {
-				_, err := client.LeaveGroup(ctx, &kafka.LeaveGroupRequest{GroupID: m.group, Members: []kafka.LeaveGroupRequestMember{{ID: m.member}}})
-				if s.log != nil {
-					s.log.Info("expired a silent group member", "group", m.group, "member", m.member, "err", err)
-				}
-			}
+		}
+		s.listed(g, members, now)
+	}
+	for _, m := range s.silent(now) {
+		_, err := client.LeaveGroup(ctx, &kafka.LeaveGroupRequest{GroupID: m.group, Members: []kafka.LeaveGroupRequestMember{{ID: m.member}}})
+		if s.log != nil {
+			s.log.Info("expired a silent group member", "group", m.group, "member", m.member, "err", err)
 		}
 	}
 }
 
-// expireSessions starts s's expiry for b's embedded cluster; the returned function stops it.
+// expireSessions expires s's silent members every second; the returned function stops it.
 func (b *Broker) expireSessions(s *sessions) (stop func()) {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		s.expire(ctx, b.transport, time.Second)
-	}()
-	return func() { cancel(); <-done }
+	client := &kafka.Client{Addr: kafka.TCP(s.addrs...), Timeout: 10 * time.Second, Transport: b.transport}
+	return every(time.Second, func(ctx context.Context, now time.Time) { s.expire(ctx, client, now) })
 }

@@ -20,15 +20,8 @@ import (
 func TestAMemberKilledWhileJoiningLeavesItsPartitions(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	b, err := Embedded("127.0.0.1:0", 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
 	const topic, partitions = "t", 2
-	if err := b.CreateTopics(ctx, partitions, topic); err != nil {
-		t.Fatal(err)
-	}
+	b := embeddedWith(t, ctx, partitions, topic)
 	errs := make(chan error, 6)
 	for i := range cap(errs) {
 		go func() { errs <- oneDies(ctx, b, fmt.Sprint("g", i), topic, partitions) }()
