@@ -81,15 +81,17 @@ func TestIngestProducesItemsByLanguageWithMarkers(t *testing.T) {
 	if want := map[string]int{"xquad-r/en": 4, "xquad-r/de": 3}; !reflect.DeepEqual(keys, want) {
 		t.Errorf("messages per key = %v, want %v", keys, want)
 	}
-	// Within a language, queries come before candidates: records of one key are on one partition, in order.
-	var kinds []string
+	// Records of one key are on one partition, each kind in the file's order.
+	var en []string
 	for _, r := range got.Rows {
 		if r.Lang == "en" {
-			kinds = append(kinds, string(r.Kind))
+			en = append(en, r.ID)
 		}
 	}
-	if want := []string{"query", "query", "candidate", "candidate"}; !slices.Equal(kinds, want) {
-		t.Errorf("en records in order of kind %v, want %v", kinds, want)
+	for _, pair := range [][2]string{{"en/q/q1", "en/q/q2"}, {"en/c/0.0.0", "en/c/0.0.1"}} {
+		if i, j := slices.Index(en, pair[0]), slices.Index(en, pair[1]); i < 0 || j < i {
+			t.Errorf("en records in order %v: want %s before %s", en, pair[0], pair[1])
+		}
 	}
 
 	ends := map[string]int64{}
@@ -201,5 +203,56 @@ func TestIngestBEIRSet(t *testing.T) {
 	}
 	if _, err := Run(ctx, src, w.Topics, Config{Datasets: []string{"beir:" + dir}}, quiet()); err == nil || !strings.Contains(err.Error(), "beir:DIR:LANG") {
 		t.Errorf("a spec without a language: err = %v", err)
+	}
+}
+
+// The check of the files keeps their records while they fit in Config.Hold, and a file it kept is produced
+// from memory: changing it afterwards changes nothing. A file it did not keep is read again, and a change
+// since the check is an error naming it.
+func TestCheckedFilesAreProducedFromMemoryUpToHold(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		hold     int64
+		kept     bool
+		holdLeft func(int64) bool
+	}{
+		{"within the default hold", 0, true, func(left int64) bool { return left > 0 && left < defaultHold }},
+		{"past the hold", 1, false, func(left int64) bool { return left == 1 }},
+		{"a hold of none", -1, false, func(left int64) bool { return left == -1 }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := writeData(t)
+			cfg := Config{DataDir: dir, Langs: map[string][]string{dataset.XQuADR: {"en"}}, Read: dataset.Options{Partial: true}, Hold: tc.hold}
+			hold := cfg.Hold
+			if hold == 0 {
+				hold = defaultHold
+			}
+			ins, err := fileInputs(cfg, dataset.XQuADR, &hold, quiet())
+			if err != nil || len(ins) != 1 {
+				t.Fatalf("inputs %d, %v", len(ins), err)
+			}
+			if !tc.holdLeft(hold) {
+				t.Errorf("hold left %d", hold)
+			}
+			changed := strings.Replace(files["en"], "Q one?", "Q uno?", 1)
+			if err := os.WriteFile(filepath.Join(dir, dataset.XQuADR, "en.json"), []byte(changed), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			var texts []string
+			var skipped int
+			err = ins[0].scan(func(it dataset.Item) error {
+				texts = append(texts, it.Text)
+				return nil
+			}, func(error) error { skipped++; return nil })
+			if !tc.kept {
+				if err == nil || !strings.Contains(err.Error(), "en.json: file changed while the run was reading it") {
+					t.Fatalf("scan of a file changed since its check: %v, want an error naming it", err)
+				}
+				return
+			}
+			if err != nil || !slices.Contains(texts, "Q one?") || len(texts) != 4 || skipped != 1 {
+				t.Fatalf("scan = %q, %d skipped, %v; want the 4 records and 1 skip of the check, from memory", texts, skipped, err)
+			}
+		})
 	}
 }
