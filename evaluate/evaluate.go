@@ -430,6 +430,33 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (*Result, error) {
 
 // Evaluate runs a job of every stage (Open with no names) to its end and writes the run's manifest.
 func (j *Job) Evaluate(ctx context.Context) (*Result, error) {
+	// The model's files are hashed while the run goes on: hashing a table of hundreds of megabytes would
+	// otherwise be added to the run's end.
+	hctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type hashed struct {
+		files []sinks.DataFile
+		err   error
+	}
+	models := make(chan hashed, 1)
+	go func() {
+		var h hashed
+		for _, f := range j.spec.Files {
+			var d sinks.DataFile
+			var err error
+			if sum, ok := j.cfg.Digests[f]; ok {
+				d, err = sinks.KnownFile(f, sum)
+			} else {
+				d, err = sinks.HashFile(hctx, f)
+			}
+			if err != nil {
+				h.err = err
+				break
+			}
+			h.files = append(h.files, d)
+		}
+		models <- h
+	}()
 	if err := j.Run(ctx); err != nil {
 		return nil, err
 	}
@@ -441,20 +468,17 @@ func (j *Job) Evaluate(ctx context.Context) (*Result, error) {
 	man := sinks.NewManifest(j.cfg.RunID, os.Args, j.cfg, j.start)
 	man.ONNXRuntimeVersion = res.ORT
 	for _, in := range res.Inputs {
-		if err := man.AddData(ctx, in.Path); err != nil {
+		// ingest hashed every byte of each file it read (and refused one that changed while it did).
+		if err := man.AddKnown(in.Path, in.SHA256); err != nil {
 			return nil, err
 		}
 	}
-	for _, f := range j.spec.Files {
-		var err error
-		if sum, ok := j.cfg.Digests[f]; ok {
-			err = man.AddKnown(f, sum)
-		} else {
-			err = man.AddData(ctx, f)
-		}
-		if err != nil {
-			return nil, err
-		}
+	h := <-models
+	if h.err != nil {
+		return nil, h.err
+	}
+	for _, d := range h.files {
+		man.Add(d)
 	}
 	for _, o := range res.Outputs {
 		man.AddOutput(o)

@@ -83,29 +83,51 @@ func moduleOf(d *debug.Module) Module {
 
 // AddData hashes the file at path and records it as an input.
 func (m *Manifest) AddData(ctx context.Context, path string) error {
+	d, err := HashFile(ctx, path)
+	if err != nil {
+		return err
+	}
+	m.Data = append(m.Data, d)
+	return nil
+}
+
+// HashFile reads the file at path for its size and SHA-256, as AddData records it (a caller can hash while
+// other work goes on, and record the result with Add).
+func HashFile(ctx context.Context, path string) (DataFile, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return fmt.Errorf("hash %s: %w", path, err)
+		return DataFile{}, fmt.Errorf("hash %s: %w", path, err)
 	}
 	defer f.Close()
 	h := sha256.New()
 	n, err := io.Copy(h, ctxReader{ctx, f})
 	if err != nil {
-		return fmt.Errorf("hash %s: %w", path, err)
+		return DataFile{}, fmt.Errorf("hash %s: %w", path, err)
 	}
-	m.Data = append(m.Data, DataFile{Path: path, Bytes: n, SHA256: hex.EncodeToString(h.Sum(nil))})
-	return nil
+	return DataFile{Path: path, Bytes: n, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
 }
+
+// Add records an input already hashed (HashFile).
+func (m *Manifest) Add(d DataFile) { m.Data = append(m.Data, d) }
 
 // AddKnown records a data file whose SHA-256 the caller already has (hex), reading only its size: a
 // long-running caller that watches its files (xling serve) has hashed a model of hundreds of megabytes once.
 func (m *Manifest) AddKnown(path, sha256 string) error {
+	d, err := KnownFile(path, sha256)
+	if err != nil {
+		return err
+	}
+	m.Data = append(m.Data, d)
+	return nil
+}
+
+// KnownFile is a file as AddKnown records it: the digest given, the size read.
+func KnownFile(path, sha256 string) (DataFile, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
-		return fmt.Errorf("manifest: %w", err)
+		return DataFile{}, fmt.Errorf("manifest: %w", err)
 	}
-	m.Data = append(m.Data, DataFile{Path: path, Bytes: fi.Size(), SHA256: sha256})
-	return nil
+	return DataFile{Path: path, Bytes: fi.Size(), SHA256: sha256}, nil
 }
 
 // AddOutput records a committed output, as returned by Writer.Close or File.Commit.
