@@ -120,13 +120,15 @@ func fileInputs(cfg Config, name string, hold *int64, log *slog.Logger) ([]input
 				if keep = used <= *hold; keep {
 					kept = append(kept, it)
 				} else {
-					kept = nil // the file is read again: let go of what was kept of it now
+					kept, skipped = nil, nil // the file is read again: let go of what was kept of it now
 				}
 			}
 			return nil
 		}, func(e *dataset.RecordError) error {
 			sum.Skipped++
-			skipped = append(skipped, e)
+			if keep {
+				skipped = append(skipped, e)
+			}
 			return nil
 		})
 		if err != nil {
