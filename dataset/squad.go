@@ -438,18 +438,30 @@ func (p *parser) split(ctx string) []sentence {
 func duplicateKey(raw []byte) (string, error) {
 	type frame struct {
 		obj     bool
-		keys    map[string]bool
-		path    string
-		key     string // objects: the key whose value comes next
+		keys    []string // objects: the keys named so far (a handful: a list beats a map)
+		key     string   // objects: the key whose value comes next
 		wantKey bool
 		idx     int // arrays: the index of the next element
 	}
-	var stack []*frame
+	var stack []frame
+	// path is where stack[n] stands in raw, from the keys and indexes of the containers around it; it is
+	// built only for the answer, since a path for every value costs more than the scan.
+	path := func(n int) string {
+		var b strings.Builder
+		for _, f := range stack[:n] {
+			if f.obj {
+				b.WriteString("." + f.key)
+			} else {
+				fmt.Fprintf(&b, "[%d]", f.idx)
+			}
+		}
+		return b.String()
+	}
 	done := func() { // a value of the innermost container is complete
 		if len(stack) == 0 {
 			return
 		}
-		if f := stack[len(stack)-1]; f.obj {
+		if f := &stack[len(stack)-1]; f.obj {
 			f.wantKey = true
 		} else {
 			f.idx++
@@ -464,36 +476,25 @@ func duplicateKey(raw []byte) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		var cur *frame
-		if len(stack) > 0 {
-			cur = stack[len(stack)-1]
-		}
-		if cur != nil && cur.obj && cur.wantKey {
+		if n := len(stack); n > 0 && stack[n-1].obj && stack[n-1].wantKey {
+			cur := &stack[n-1]
 			if tok == json.Delim('}') {
-				stack = stack[:len(stack)-1]
+				stack = stack[:n-1]
 				done()
 				continue
 			}
 			key := tok.(string)
-			if cur.keys[key] {
-				return cur.path + "." + key, nil
+			if slices.Contains(cur.keys, key) {
+				return path(n-1) + "." + key, nil
 			}
-			cur.keys[key], cur.key, cur.wantKey = true, key, false
+			cur.keys, cur.key, cur.wantKey = append(cur.keys, key), key, false
 			continue
-		}
-		path := ""
-		switch {
-		case cur == nil:
-		case cur.obj:
-			path = cur.path + "." + cur.key
-		default:
-			path = fmt.Sprintf("%s[%d]", cur.path, cur.idx)
 		}
 		switch tok {
 		case json.Delim('{'):
-			stack = append(stack, &frame{obj: true, keys: map[string]bool{}, path: path, wantKey: true})
+			stack = append(stack, frame{obj: true, wantKey: true})
 		case json.Delim('['):
-			stack = append(stack, &frame{path: path})
+			stack = append(stack, frame{})
 		case json.Delim(']'):
 			stack = stack[:len(stack)-1]
 			done()
