@@ -352,14 +352,18 @@ func TestStoreSurvivesKills(t *testing.T) {
 		c.start(s)
 	}
 	rng := rand.New(rand.NewPCG(*seed, 1))
+	pause := func() <-chan time.Time { return time.After(time.Duration(300+rng.IntN(1200)) * time.Millisecond) }
 	killed := map[*exec.Cmd]bool{}
 	kills := 0
+	// The next kill's moment is set once, not again at every other worker's exit: with a run as quick as
+	// the stages now make it, a burst of exits kept putting it off until the store had finished.
+	next := pause()
 	for kills < 3 {
 		select {
 		case x := <-c.exited:
 			c.reap(x, killed)
 			continue
-		case <-time.After(time.Duration(300+rng.IntN(1200)) * time.Millisecond):
+		case <-next:
 		}
 		var victim *exec.Cmd
 		c.mu.Lock()
@@ -376,6 +380,7 @@ func TestStoreSurvivesKills(t *testing.T) {
 		victim.Process.Kill()
 		kills++
 		c.start(evaluate.Store)
+		next = pause()
 	}
 	c.wait(ctx, killed)
 	t.Logf("store killed and restarted %d times", kills)
