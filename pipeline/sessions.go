@@ -20,9 +20,8 @@ import (
 // does the same from outside: it notes every request that carries a member ID, looks at each group's
 // members, and makes a member that has been silent past its group's rebalance and session timeouts leave.
 type sessions struct {
-	c     *kfake.Cluster
-	addrs []string
-	log   *slog.Logger
+	c   *kfake.Cluster
+	log *slog.Logger
 
 	mu sync.Mutex
 	// grace is, for each group, how long a member may be silent: a join waits up to the rebalance timeout
@@ -32,7 +31,7 @@ type sessions struct {
 }
 
 func newSessions(c *kfake.Cluster, log *slog.Logger) *sessions {
-	s := &sessions{c: c, addrs: c.ListenAddrs(), log: log, grace: map[string]time.Duration{}, last: map[string]map[string]time.Time{}}
+	s := &sessions{c: c, log: log, grace: map[string]time.Duration{}, last: map[string]map[string]time.Time{}}
 	// kfake runs control functions for every request of a key; one that returns not handled leaves the
 	// request to the broker.
 	for _, key := range []kmsg.Key{kmsg.JoinGroup, kmsg.SyncGroup, kmsg.Heartbeat, kmsg.OffsetCommit, kmsg.LeaveGroup} {
@@ -142,6 +141,6 @@ func (s *sessions) expire(ctx context.Context, client *kafka.Client, now time.Ti
 
 // expireSessions expires s's silent members every second; the returned function stops it.
 func (b *Broker) expireSessions(s *sessions) (stop func()) {
-	client := &kafka.Client{Addr: kafka.TCP(s.addrs...), Timeout: 10 * time.Second, Transport: b.transport}
+	client := &kafka.Client{Addr: kafka.TCP(b.Addrs...), Timeout: 10 * time.Second, Transport: b.transport}
 	return every(time.Second, func(ctx context.Context, now time.Time) { s.expire(ctx, client, now) })
 }
