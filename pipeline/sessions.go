@@ -69,6 +69,9 @@ func (s *sessions) touch(group, member string, now time.Time) {
 	if member == "" { // a first join (its ID comes in the answer), or a commit from outside any group
 		return
 	}
+	if _, ok := s.grace[group]; !ok {
+		return // no JoinGroup seen: not a classic group (a KIP-848 one keeps its own sessions), no timeouts known
+	}
 	if s.last[group] == nil {
 		s.last[group] = map[string]time.Time{}
 	}

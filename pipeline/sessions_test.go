@@ -130,6 +130,7 @@ func TestSessionsCallAMemberSilentPastItsTimeouts(t *testing.T) {
 			[]event{{at: 0, req: join("")}, {at: 2 * time.Second, listed: []string{"m"}}, {at: 3 * time.Second, listed: []string{"m"}}}, grace + 2*time.Second + 1, true},
 		{"a member that left is forgotten", []event{{at: 0, req: join("m")}, {at: time.Second, req: leave("m")}}, time.Hour, false},
 		{"a member no longer listed is forgotten", []event{{at: 0, req: join("m")}, {at: time.Second, listed: nil}}, time.Hour, false},
+		{"a member of a group never joined by JoinGroup is not watched", []event{{at: 0, req: heartbeat("m")}}, time.Hour, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := &sessions{grace: map[string]time.Duration{}, last: map[string]map[string]time.Time{}}
