@@ -271,13 +271,7 @@ func produceIntake(t *testing.T, svc *Service, path string) {
 // nothing; /metrics parses as Prometheus text.
 func TestServeScoresOnlyANewLanguagesSettingsAndANewModel(t *testing.T) {
 	src := filepath.Join(testenv.DataDir(t), dataset.XQuADR)
-	root := t.TempDir()
-	data, models, state := filepath.Join(root, "data"), filepath.Join(root, "models"), filepath.Join(root, "state")
-	for _, d := range []string{filepath.Join(data, dataset.XQuADR), models} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	data, models, state := dirs(t, dataset.XQuADR)
 	old := []string{"de", "el", "en"}
 	for _, l := range old {
 		copyFile(t, filepath.Join(src, l+".json"), filepath.Join(data, dataset.XQuADR, l+".json"))
@@ -410,13 +404,7 @@ func TestServeScoresOnlyANewLanguagesSettingsAndANewModel(t *testing.T) {
 // language pairs and the pools, with the values of a from-scratch run over all four.
 func TestServeTakesUpARawXQuADFileDroppedIntoItsFolder(t *testing.T) {
 	src := filepath.Join(testenv.DataDir(t), dataset.XQuAD)
-	root := t.TempDir()
-	data, models, state := filepath.Join(root, "data"), filepath.Join(root, "models"), filepath.Join(root, "state")
-	for _, d := range []string{filepath.Join(data, dataset.XQuAD), models} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	data, models, state := dirs(t, dataset.XQuAD)
 	file := func(l string) string { return "xquad." + l + ".json" } // as the dataset ships
 	old := []string{"de", "en", "th"}
 	for _, l := range old {
@@ -467,13 +455,10 @@ func TestServeTakesUpARawXQuADFileDroppedIntoItsFolder(t *testing.T) {
 // the service evaluates what is good and keeps running; a mended file is taken up.
 func TestServeReportsBadFilesAndKeepsServing(t *testing.T) {
 	src := filepath.Join(testenv.DataDir(t), dataset.XQuADR)
-	root := t.TempDir()
-	data, models := filepath.Join(root, "data"), filepath.Join(root, "models")
+	data, models, state := dirs(t, dataset.XQuADR)
 	xq := filepath.Join(data, dataset.XQuADR)
-	for _, d := range []string{xq, filepath.Join(models, "nodir")} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
+	if err := os.MkdirAll(filepath.Join(models, "nodir"), 0o755); err != nil {
+		t.Fatal(err)
 	}
 	for _, l := range []string{"de", "en"} {
 		copyFile(t, filepath.Join(src, l+".json"), filepath.Join(xq, l+".json"))
@@ -494,7 +479,7 @@ func TestServeReportsBadFilesAndKeepsServing(t *testing.T) {
 		}
 	}
 	writeModel(t, filepath.Join(models, "small.onnx"), 7)
-	svc := start(t, Config{DataDir: data, ModelsDir: models, StateDir: filepath.Join(root, "state"), Datasets: []string{dataset.XQuADR},
+	svc := start(t, Config{DataDir: data, ModelsDir: models, StateDir: state, Datasets: []string{dataset.XQuADR},
 		Poll: 100 * time.Millisecond, Eval: evaluate.Config{ORTLibrary: testenv.ORTLibrary(t), TopK: 3}})
 	st := svc.waitIdle(t, 1, 0)
 	wantFailures := map[string]string{ // what failed -> a word its error must hold
@@ -549,4 +534,18 @@ func TestFailedUpdatesAreRetriedAfterADoublingBackoff(t *testing.T) {
 			t.Errorf("after %d failures: retry in %v, want %v", c.failures, got, c.want)
 		}
 	}
+}
+
+// dirs makes a service's folders in a new temporary directory: data, holding an empty folder for dataset
+// ds, and models; state is where the service's state goes (it makes the folder itself).
+func dirs(t *testing.T, ds string) (data, models, state string) {
+	t.Helper()
+	root := t.TempDir()
+	data, models, state = filepath.Join(root, "data"), filepath.Join(root, "models"), filepath.Join(root, "state")
+	for _, d := range []string{filepath.Join(data, ds), models} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return data, models, state
 }
