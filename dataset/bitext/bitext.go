@@ -248,6 +248,10 @@ func (r *reader) check(s string, tooLong bool) error {
 		return errors.New("empty line")
 	case !utf8.ValidString(s):
 		return errors.New("line is not UTF-8")
+	case strings.ContainsAny(s, "\r\n"):
+		// Only a quoted stsb field can hold one; a text with a line end would break every line-based
+		// format downstream (the LAReQA files, the logs).
+		return errors.New("text holds a line end")
 	}
 	return nil
 }

@@ -325,6 +325,29 @@ func TestReadBadInput(t *testing.T) {
 			skipErr:   []string{"has more"},
 			skipStats: Stats{Groups: 2},
 		},
+		{
+			name:   "stsb quoted sentence holds a line end",
+			corpus: STSB,
+			files: map[string]string{
+				"stsb-en-dev.csv": "a,b,1.0\n\"c\nc\",d,2.0\n",
+				"stsb-de-dev.csv": "a,b,1.0\nc,d,2.0\n",
+			},
+			wantErr:   []string{"stsb-en-dev.csv:2: sentence1: text holds a line end"},
+			skipStats: Stats{Groups: 3, SkippedLines: 1, Dropped: 1},
+		},
+		{
+			// Each line is short, but the quoted field spans them all: the bound is on the record.
+			name:   "stsb record of many short lines",
+			corpus: STSB,
+			files: map[string]string{
+				"stsb-en-dev.csv": "a,b,1.0\n\"" + strings.Repeat("x\n", 100) + "\",d,2.0\n",
+				"stsb-de-dev.csv": "a,b,1.0\nc,d,2.0\n",
+			},
+			wantErr: []string{"stsb-en-dev.csv: record longer than 128 bytes"},
+			skipErr: []string{"stsb-en-dev.csv: record longer than 128 bytes"},
+			// encoding/csv reads ahead, so the read fails before the first record.
+			skipStats: Stats{},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -181,24 +181,30 @@ func (r *reader) readCSV(p part) error {
 	}
 }
 
-// boundedLines fails a read once a line runs past max bytes (room for two sentences and a score), so that
-// encoding/csv, which holds a whole record in memory, cannot be made to hold an unbounded one.
+// boundedLines fails a read once a record runs past max bytes (room for two sentences and a score), so that
+// encoding/csv, which holds a whole record in memory, cannot be made to hold an unbounded one. A record
+// ends at a '\n' outside quotes: in CSV that encoding/csv accepts (no bare quotes), a quote opens or closes
+// a quoted field or is one of a doubled pair, so an odd count of quotes means a quoted field is open.
 type boundedLines struct {
-	r    io.Reader
-	max  int
-	run  int // bytes since the last '\n'
-	path string
+	r      io.Reader
+	max    int
+	run    int  // bytes since the last record end
+	quoted bool // inside a quoted field
+	path   string
 }
 
 func (b *boundedLines) Read(p []byte) (int, error) {
 	n, err := b.r.Read(p)
 	for _, c := range p[:n] {
 		b.run++
-		if c == '\n' {
+		switch {
+		case c == '"':
+			b.quoted = !b.quoted
+		case c == '\n' && !b.quoted:
 			b.run = 0
 		}
 		if b.run > b.max {
-			return 0, fmt.Errorf("%s: line longer than %d bytes", b.path, b.max)
+			return 0, fmt.Errorf("%s: record longer than %d bytes", b.path, b.max)
 		}
 	}
 	return n, err
