@@ -509,8 +509,16 @@ func (c *kafkaConsumer) generations(ctx context.Context) {
 
 // read feeds one partition's messages to Fetch until its generation ends.
 func (c *kafkaConsumer) read(ctx context.Context, gen int32, a kafka.PartitionAssignment) {
-	r := kafka.NewReader(c.b.readerConfig(c.topic, a.ID))
-	defer r.Close()
+	cfg := c.b.readerConfig(c.topic, a.ID)
+	var conns connSet
+	cfg.Dialer = conns.dialer(cfg.Dialer)
+	r := kafka.NewReader(cfg)
+	// kafka-go's Reader.Close waits out a fetch in flight, up to MaxWait (1 s): cancelling does not cut it
+	// short, but closing its connection does. Nothing the fetch could still bring is used.
+	defer func() {
+		conns.close()
+		r.Close()
+	}()
 	if err := r.SetOffset(a.Offset); err != nil {
 		<-ctx.Done() // returning would end the generation for every partition
 		return
@@ -541,6 +549,60 @@ func (c *kafkaConsumer) read(ctx context.Context, gen int32, a kafka.PartitionAs
 		case <-ctx.Done():
 			return
 		}
+	}
+}
+
+// connSet holds the open connections a dialer made, to close them from outside the client that uses them.
+type connSet struct {
+	mu    sync.Mutex
+	conns map[*trackedConn]bool
+}
+
+type trackedConn struct {
+	net.Conn
+	set *connSet
+}
+
+// Close closes the connection and forgets it: a client that redials does not grow the set.
+func (c *trackedConn) Close() error {
+	c.set.mu.Lock()
+	delete(c.set.conns, c)
+	c.set.mu.Unlock()
+	return c.Conn.Close()
+}
+
+// dialer returns a copy of d whose connections the set holds.
+func (s *connSet) dialer(d *kafka.Dialer) *kafka.Dialer {
+	dd := *d
+	dial := d.DialFunc
+	if dial == nil {
+		dial = (&net.Dialer{}).DialContext
+	}
+	dd.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		tc := &trackedConn{Conn: conn, set: s}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.conns == nil {
+			s.conns = map[*trackedConn]bool{}
+		}
+		s.conns[tc] = true
+		return tc, nil
+	}
+	return &dd
+}
+
+// close closes every connection the set holds.
+func (s *connSet) close() {
+	s.mu.Lock()
+	conns := s.conns
+	s.conns = nil
+	s.mu.Unlock()
+	for c := range conns {
+		c.Conn.Close()
 	}
 }
 

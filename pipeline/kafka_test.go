@@ -2,8 +2,14 @@ package pipeline
 
 import (
 	"context"
+	"errors"
+	"io"
+	"net"
 	"slices"
 	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
 )
 
 // consumedTopic is what a topic on a cluster holds: its distinct data record ids, and the count of every
@@ -56,4 +62,50 @@ func embeddedWith(t *testing.T, ctx context.Context, partitions int, topics ...s
 		t.Fatal(err)
 	}
 	return b
+}
+
+func TestConnSetClosesTheConnectionsItsDialerMade(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 3)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c
+		}
+	}()
+	var set connSet
+	d := set.dialer(&kafka.Dialer{})
+	ctx := context.Background()
+	var conns []net.Conn
+	for range 3 {
+		c, err := d.DialFunc(ctx, "tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	// One closed by its user leaves the set: a client that redials does not grow it.
+	conns[0].Close()
+	if n := len(set.conns); n != 2 {
+		t.Fatalf("set holds %d connections after one of 3 closed, want 2", n)
+	}
+	set.close()
+	for i := range 3 {
+		server := <-accepted
+		server.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, err := server.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
+			t.Errorf("connection %d: server read %v, want EOF: the set did not close it", i, err)
+		}
+		server.Close()
+	}
+	if _, err := conns[1].Write([]byte("x")); err == nil {
+		t.Error("write on a connection the set closed succeeded")
+	}
 }

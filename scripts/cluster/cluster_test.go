@@ -338,9 +338,8 @@ func TestCrash(t *testing.T) {
 	compare(t, "crash", ref, filepath.Join(c.out, "crash"))
 }
 
-// TestStoreSurvivesKills runs the store stage beside the others, kills it (kill -9) at random moments and
-// restarts it, and checks that PostgreSQL then holds exactly the run's embeddings: none missing, none twice,
-// every vector bit for bit.
+// TestStoreSurvivesKills kills the store stage (kill -9) while it writes and restarts it, and checks that
+// PostgreSQL then holds exactly the run's embeddings: none missing, none twice, every vector bit for bit.
 func TestStoreSurvivesKills(t *testing.T) {
 	e := setup(t)
 	pg := pgtest.Start(t)
@@ -348,23 +347,37 @@ func TestStoreSurvivesKills(t *testing.T) {
 	defer cancel()
 	c := e.cluster(t, e.broker(t, 1), "store")
 	c.extra = []string{"--pg-dsn", pg.DSN()}
-	for _, s := range append(evaluate.StageNames(), evaluate.Store) {
+	// The other stages run first, so that the store starts on the whole backlog of embeddings and each
+	// kill falls while rows arrive in PostgreSQL: a kill at a random moment of a run as quick as this one
+	// mostly fell after the store had finished.
+	for _, s := range evaluate.StageNames() {
 		c.start(s)
 	}
+	c.wait(ctx, nil)
+	c.start(evaluate.Store)
 	rng := rand.New(rand.NewPCG(*seed, 1))
-	pause := func() <-chan time.Time { return time.After(time.Duration(300+rng.IntN(1200)) * time.Millisecond) }
 	killed := map[*exec.Cmd]bool{}
-	kills := 0
-	// The next kill's moment is set once, not again at every other worker's exit: with a run as quick as
-	// the stages now make it, a burst of exits kept putting it off until the store had finished.
-	next := pause()
+	kills, from := 0, 0 // from: the rows PostgreSQL held when the store last started
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+watch:
 	for kills < 3 {
 		select {
 		case x := <-c.exited:
 			c.reap(x, killed)
+			if !killed[x.cmd] {
+				break watch // the store has finished
+			}
 			continue
-		case <-next:
+		case <-tick.C:
 		}
+		n := pg.Rows(t)
+		if n <= from {
+			continue
+		}
+		// Mid-write: some rows are in since the (re)start. A random pause puts the kill anywhere in
+		// the batches that follow.
+		time.Sleep(time.Duration(rng.IntN(20)) * time.Millisecond)
 		var victim *exec.Cmd
 		c.mu.Lock()
 		for cmd, s := range c.procs {
@@ -379,13 +392,13 @@ func TestStoreSurvivesKills(t *testing.T) {
 		killed[victim] = true
 		victim.Process.Kill()
 		kills++
+		from = n
 		c.start(evaluate.Store)
-		next = pause()
 	}
 	c.wait(ctx, killed)
 	t.Logf("store killed and restarted %d times", kills)
 	if kills == 0 {
-		t.Fatal("the store finished before it could be killed")
+		t.Fatalf("the store finished before it could be killed; logs:\n%s", c.logs.String())
 	}
 	pg.HoldsTable(t, filepath.Join(c.out, "store", "embeddings.parquet"))
 }

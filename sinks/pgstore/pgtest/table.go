@@ -2,10 +2,12 @@ package pgtest
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/parquet-go/parquet-go"
 
 	"xling/sinks"
@@ -52,4 +54,25 @@ func (c *Cluster) HoldsTable(t testing.TB, path string) int {
 		}
 	}
 	return len(want)
+}
+
+// Rows counts the rows of the cluster's embeddings table: 0 before the table exists.
+func (c *Cluster) Rows(t testing.TB) int {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, c.dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var n int
+	err = conn.QueryRow(ctx, `SELECT count(*) FROM embeddings`).Scan(&n)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "42P01" /* undefined_table */ {
+		return 0
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
