@@ -77,7 +77,7 @@ func cpuTime(b *testing.B) time.Duration {
 
 // defaultSizeModel writes a random encoder of the default model's shape: speed does not depend on the
 // weights, so the benchmark needs no trained model.
-func defaultSizeModel(b *testing.B) string {
+func defaultSizeModel(b testing.TB) string {
 	path := filepath.Join(b.TempDir(), "hashbag-random.onnx")
 	f, err := os.Create(path)
 	if err != nil {

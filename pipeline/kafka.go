@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -511,7 +512,7 @@ func (c *kafkaConsumer) generations(ctx context.Context) {
 func (c *kafkaConsumer) read(ctx context.Context, gen int32, a kafka.PartitionAssignment) {
 	cfg := c.b.readerConfig(c.topic, a.ID)
 	var conns connSet
-	cfg.Dialer = conns.dialer(cfg.Dialer)
+	cfg.Dialer, cfg.ErrorLogger = conns.dialer(cfg.Dialer), conns.logger(cfg.ErrorLogger)
 	r := kafka.NewReader(cfg)
 	// kafka-go's Reader.Close waits out a fetch in flight, up to MaxWait (1 s): cancelling does not cut it
 	// short, but closing its connection does. Nothing the fetch could still bring is used.
@@ -554,8 +555,9 @@ func (c *kafkaConsumer) read(ctx context.Context, gen int32, a kafka.PartitionAs
 
 // connSet holds the open connections a dialer made, to close them from outside the client that uses them.
 type connSet struct {
-	mu    sync.Mutex
-	conns map[*trackedConn]bool
+	mu     sync.Mutex
+	conns  map[*trackedConn]bool
+	closed atomic.Bool
 }
 
 type trackedConn struct {
@@ -595,8 +597,19 @@ func (s *connSet) dialer(d *kafka.Dialer) *kafka.Dialer {
 	return &dd
 }
 
+// logger drops what l would log once the set is closed: the client's reads on the connections it closed
+// fail, and that is no error.
+func (s *connSet) logger(l kafka.Logger) kafka.Logger {
+	return kafka.LoggerFunc(func(format string, args ...any) {
+		if !s.closed.Load() {
+			l.Printf(format, args...)
+		}
+	})
+}
+
 // close closes every connection the set holds.
 func (s *connSet) close() {
+	s.closed.Store(true)
 	s.mu.Lock()
 	conns := s.conns
 	s.conns = nil

@@ -82,6 +82,9 @@ func TestConnSetClosesTheConnectionsItsDialerMade(t *testing.T) {
 	}()
 	var set connSet
 	d := set.dialer(&kafka.Dialer{})
+	var logged []string
+	log := set.logger(kafka.LoggerFunc(func(format string, args ...any) { logged = append(logged, format) }))
+	log.Printf("before")
 	ctx := context.Background()
 	var conns []net.Conn
 	for range 3 {
@@ -97,6 +100,10 @@ func TestConnSetClosesTheConnectionsItsDialerMade(t *testing.T) {
 		t.Fatalf("set holds %d connections after one of 3 closed, want 2", n)
 	}
 	set.close()
+	log.Printf("after") // the client's reads on the connections closed under it
+	if !slices.Equal(logged, []string{"before"}) {
+		t.Errorf("logged %q, want only what came before the close", logged)
+	}
 	for i := range 3 {
 		server := <-accepted
 		server.SetReadDeadline(time.Now().Add(10 * time.Second))

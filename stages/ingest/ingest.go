@@ -13,9 +13,13 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"unsafe"
+
+	"golang.org/x/sync/errgroup"
 
 	"xling/dataset"
 	"xling/dataset/beir"
@@ -63,10 +67,10 @@ func Run(ctx context.Context, src *pipeline.Source, topics pipeline.Topics, cfg 
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = 256
 	}
-	hold := cfg.Hold
-	if hold == 0 {
-		hold = defaultHold
+	if cfg.Hold == 0 {
+		cfg.Hold = defaultHold
 	}
+	hold := newBudget(cfg.Hold)
 	var ins []input
 	for _, name := range cfg.Datasets {
 		var more []input
@@ -74,7 +78,7 @@ func Run(ctx context.Context, src *pipeline.Source, topics pipeline.Topics, cfg 
 		if spec, ok := strings.CutPrefix(name, "beir:"); ok {
 			more, err = beirInput(spec)
 		} else {
-			more, err = fileInputs(cfg, name, &hold, log)
+			more, err = fileInputs(cfg, name, hold, log)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("ingest: %w", err)
@@ -95,9 +99,30 @@ func Run(ctx context.Context, src *pipeline.Source, topics pipeline.Topics, cfg 
 	return sums, nil
 }
 
+// budget is the bytes of records the check may still keep, shared by the files it reads at once.
+type budget struct{ left atomic.Int64 }
+
+func newBudget(n int64) *budget {
+	b := &budget{}
+	b.left.Store(n)
+	return b
+}
+
+// take reserves n bytes, or reports that they are not there.
+func (b *budget) take(n int64) bool {
+	if b.left.Add(-n) >= 0 {
+		return true
+	}
+	b.left.Add(n)
+	return false
+}
+
+func (b *budget) give(n int64) { b.left.Add(n) }
+
 // fileInputs reads every language file of a dataset under DataDir once, to check it, keeping the records
-// of those files that fit in what is left of hold.
-func fileInputs(cfg Config, name string, hold *int64, log *slog.Logger) ([]input, error) {
+// of those files that fit in what is left of hold. The files are read side by side, one per CPU: nothing
+// downstream has work until the last is checked, so the check is the run's first latency.
+func fileInputs(cfg Config, name string, hold *budget, log *slog.Logger) ([]input, error) {
 	files, err := dataset.Files(cfg.DataDir, name, cfg.Langs[name], log)
 	if err != nil {
 		return nil, err
@@ -107,51 +132,69 @@ func fileInputs(cfg Config, name string, hold *int64, log *slog.Logger) ([]input
 		langs = append(langs, f.Lang)
 	}
 	ins := make([]input, len(files))
+	errs := make([]error, len(files))
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
 	for i, f := range files {
-		sum := FileSum{Dataset: name, Lang: f.Lang, Path: f.Path}
-		var kept []dataset.Item
-		var skipped []error
-		var used int64
-		keep := *hold > 0
-		digest, err := f.Scan(cfg.Read, func(it dataset.Item) error {
-			sum.Items++
-			if keep {
-				used += size(it)
-				if keep = used <= *hold; keep {
-					kept = append(kept, it)
-				} else {
-					kept, skipped = nil, nil // the file is read again: let go of what was kept of it now
-				}
-			}
-			return nil
-		}, func(e *dataset.RecordError) error {
-			sum.Skipped++
-			if keep {
-				skipped = append(skipped, e)
-			}
+		g.Go(func() error {
+			ins[i], errs[i] = checkFile(cfg, name, f, langs, hold)
 			return nil
 		})
+	}
+	g.Wait()
+	for _, err := range errs {
 		if err != nil {
-			return nil, err
+			return nil, err // the first file's in file order, whichever failed first
 		}
-		sum.SHA256 = digest
-		if keep {
-			*hold -= used
-			ins[i] = input{sum: sum, langs: langs, scan: replay(kept, skipped)}
-			continue
-		}
-		ins[i] = input{sum: sum, langs: langs, scan: func(emit func(dataset.Item) error, skip func(error) error) error {
-			digest, err := f.Scan(cfg.Read, emit, func(e *dataset.RecordError) error { return skip(e) })
-			if err != nil {
-				return err
-			}
-			if digest != sum.SHA256 {
-				return fmt.Errorf("%s: file changed while the run was reading it", f.Path)
-			}
-			return nil
-		}}
 	}
 	return ins, nil
+}
+
+// checkFile reads f once, keeping its records if hold has room for them all.
+func checkFile(cfg Config, name string, f dataset.File, langs []string, hold *budget) (input, error) {
+	sum := FileSum{Dataset: name, Lang: f.Lang, Path: f.Path}
+	var kept []dataset.Item
+	var skipped []error
+	var used int64
+	keep := true
+	digest, err := f.Scan(cfg.Read, func(it dataset.Item) error {
+		sum.Items++
+		if keep {
+			if n := size(it); hold.take(n) {
+				used += n
+				kept = append(kept, it)
+			} else {
+				// The file is read again: let go of what was kept of it now.
+				keep, kept, skipped = false, nil, nil
+				hold.give(used)
+			}
+		}
+		return nil
+	}, func(e *dataset.RecordError) error {
+		sum.Skipped++
+		if keep {
+			skipped = append(skipped, e)
+		}
+		return nil
+	})
+	if err != nil {
+		hold.give(used)
+		return input{}, err
+	}
+	sum.SHA256 = digest
+	if keep {
+		return input{sum: sum, langs: langs, scan: replay(kept, skipped)}, nil
+	}
+	return input{sum: sum, langs: langs, scan: func(emit func(dataset.Item) error, skip func(error) error) error {
+		digest, err := f.Scan(cfg.Read, emit, func(e *dataset.RecordError) error { return skip(e) })
+		if err != nil {
+			return err
+		}
+		if digest != sum.SHA256 {
+			return fmt.Errorf("%s: file changed while the run was reading it", f.Path)
+		}
+		return nil
+	}}, nil
 }
 
 // beirInput opens a BEIR-layout set ("DIR:LANG[:SPLIT]"), which beir.Open checks whole before anything

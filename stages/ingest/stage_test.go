@@ -227,12 +227,13 @@ func TestCheckedFilesAreProducedFromMemoryUpToHold(t *testing.T) {
 			if hold == 0 {
 				hold = defaultHold
 			}
-			ins, err := fileInputs(cfg, dataset.XQuADR, &hold, quiet())
+			b := newBudget(hold)
+			ins, err := fileInputs(cfg, dataset.XQuADR, b, quiet())
 			if err != nil || len(ins) != 1 {
 				t.Fatalf("inputs %d, %v", len(ins), err)
 			}
-			if !tc.holdLeft(hold) {
-				t.Errorf("hold left %d", hold)
+			if left := b.left.Load(); !tc.holdLeft(left) {
+				t.Errorf("hold left %d", left)
 			}
 			changed := strings.Replace(files["en"], "Q one?", "Q uno?", 1)
 			if err := os.WriteFile(filepath.Join(dir, dataset.XQuADR, "en.json"), []byte(changed), 0o644); err != nil {
@@ -255,4 +256,59 @@ func TestCheckedFilesAreProducedFromMemoryUpToHold(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The files are checked side by side: the hold is shared, so what they keep together stays within it, and
+// the error of a run with several bad files is the first bad file's in file order, whichever is read first.
+func TestFilesCheckedTogetherShareTheHoldAndReportTheFirstError(t *testing.T) {
+	langs := []string{"de", "en", "es", "fr", "it", "nl", "pt", "sv"}
+	write := func(t *testing.T, bad ...string) string {
+		dir := t.TempDir()
+		if err := os.MkdirAll(filepath.Join(dir, dataset.XQuADR), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range langs {
+			body := files["en"]
+			if slices.Contains(bad, l) {
+				body = body[:len(body)/2]
+			}
+			if err := os.WriteFile(filepath.Join(dir, dataset.XQuADR, l+".json"), []byte(body), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return dir
+	}
+	t.Run("hold shared", func(t *testing.T) {
+		// Room for about three files' records: some files are kept, the rest read again, none lost.
+		var one int64
+		dataset.File{Path: filepath.Join(writeData(t), dataset.XQuADR, "en.json"), Lang: "en", Dataset: dataset.XQuADR}.Scan(
+			dataset.Options{Partial: true}, func(it dataset.Item) error { one += size(it); return nil }, func(*dataset.RecordError) error { return nil })
+		if one == 0 {
+			t.Fatal("sized no records")
+		}
+		b := newBudget(3*one + one/2)
+		cfg := Config{DataDir: write(t), Read: dataset.Options{Partial: true}}
+		ins, err := fileInputs(cfg, dataset.XQuADR, b, quiet())
+		if err != nil || len(ins) != len(langs) {
+			t.Fatalf("inputs %d, %v", len(ins), err)
+		}
+		if left := b.left.Load(); left < 0 || left >= one {
+			t.Errorf("hold left %d of %d with files of %d: want 3 files kept", left, 3*one+one/2, one)
+		}
+		for i, in := range ins {
+			var n int
+			if err := in.scan(func(dataset.Item) error { n++; return nil }, func(error) error { return nil }); err != nil || n != 4 || in.sum.Lang != langs[i] {
+				t.Errorf("input %d (%s): %d records, %v; want %s's 4", i, in.sum.Lang, n, err, langs[i])
+			}
+		}
+	})
+	t.Run("first error", func(t *testing.T) {
+		dir := write(t, "es", "pt", "sv")
+		for range 5 {
+			_, err := fileInputs(Config{DataDir: dir, Read: dataset.Options{Partial: true}}, dataset.XQuADR, newBudget(defaultHold), quiet())
+			if err == nil || !strings.Contains(err.Error(), "es.json") {
+				t.Fatalf("error %v, want es.json's, the first bad file", err)
+			}
+		}
+	})
 }
