@@ -48,7 +48,7 @@ func DefaultRecipe() Recipe {
 	tok := ngram.DefaultConfig()
 	return Recipe{
 		Tokenizer: tok, Dim: hashbag.DefaultDim,
-		Bitext:     []string{"tatoeba", "ntrex", "flores200", "stsb", "newstest"},
+		Bitext: []string{"tatoeba", "ntrex", "flores200", "stsb", "newstest"},
 		// 4000 alignment steps, not 1500: validation Cr. +0.011 to +0.014 in each of 3 seeds (docs/tuning.md).
 		AlignSteps: 4000, AlignBatch: 256, AlignLR: 3e-3,
 		QASteps: 1500, QABatch: 256, QALR: 3e-3,
