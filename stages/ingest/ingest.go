@@ -165,8 +165,8 @@ func checkFile(cfg Config, name string, f dataset.File, langs []string, hold *bu
 				kept = append(kept, it)
 			} else {
 				// The file is read again: let go of what was kept of it now.
-				keep, kept, skipped = false, nil, nil
 				hold.give(used)
+				keep, kept, skipped, used = false, nil, nil, 0
 			}
 		}
 		return nil

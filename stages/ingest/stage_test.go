@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -311,4 +312,42 @@ func TestFilesCheckedTogetherShareTheHoldAndReportTheFirstError(t *testing.T) {
 			}
 		}
 	})
+}
+
+// A file that outgrows the hold gives back what it had kept once, also when it then turns out to be broken:
+// the hold is as it was.
+func TestABrokenFilePastTheHoldGivesItBackOnce(t *testing.T) {
+	para := `{"context": "Ab cd. Ef gh.", "sentence_breaks": [[0, 6], [7, 13]], "sentences": ["Ab cd.", "Ef gh."],
+	  "qas": [{"id": "q%d", "question": "Q %d?", "answers": [{"text": "cd", "answer_start": 3}]}]}`
+	var paras []string
+	for i := range 8 {
+		paras = append(paras, fmt.Sprintf(para, i, i))
+	}
+	good := `{"data": [{"title": "t", "paragraphs": [` + strings.Join(paras, ",") + `]}], "version": "1.1"}`
+	// The second title's paragraphs never close: the scan has produced the first title's records by then.
+	broken := good[:len(good)-len(`], "version": "1.1"}`)] + `, {"title": "u", "paragraphs": [` + paras[0]
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, dataset.XQuADR), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, dataset.XQuADR, "en.json")
+	if err := os.WriteFile(path, []byte(good), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var all int64
+	if _, err := (dataset.File{Path: path, Lang: "en", Dataset: dataset.XQuADR}).Scan(dataset.Options{},
+		func(it dataset.Item) error { all += size(it); return nil }, func(*dataset.RecordError) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(broken), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	hold := all / 2 // the file outgrows it half-way through the first title
+	b := newBudget(hold)
+	if _, err := fileInputs(Config{DataDir: dir}, dataset.XQuADR, b, quiet()); err == nil {
+		t.Fatal("a broken file checked without an error")
+	}
+	if left := b.left.Load(); left != hold {
+		t.Errorf("hold %d after the check, want the %d it started with", left, hold)
+	}
 }
