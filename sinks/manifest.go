@@ -87,7 +87,7 @@ func (m *Manifest) AddData(ctx context.Context, path string) error {
 	if err != nil {
 		return err
 	}
-	m.Data = append(m.Data, d)
+	m.Add(d)
 	return nil
 }
 
@@ -117,7 +117,7 @@ func (m *Manifest) AddKnown(path, sha256 string) error {
 	if err != nil {
 		return err
 	}
-	m.Data = append(m.Data, d)
+	m.Add(d)
 	return nil
 }
 
