@@ -47,16 +47,9 @@ func waitFor(t *testing.T, ctx context.Context, what string, cond func() bool) {
 // holding the values 0..n-1, and a topic no group reads holding the same.
 func retained(t *testing.T, ctx context.Context, settle time.Duration, n int) (*Broker, string, string) {
 	t.Helper()
-	b, err := Embedded("127.0.0.1:0", 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.unretain = b.retain(retention{Every: 20 * time.Millisecond, Settle: settle}, "")
-	t.Cleanup(func() { b.Close() })
 	const topic, unread = "ret.items", "ret.deadletter"
-	if err := b.CreateTopics(ctx, 1, topic, unread); err != nil {
-		t.Fatal(err)
-	}
+	b := embeddedWith(t, ctx, 1, topic, unread)
+	b.unretain = b.retain(retention{Every: 20 * time.Millisecond, Settle: settle}, "") // stopped by b.Close
 	var msgs []Message
 	for i := range n {
 		v := []byte(strconv.Itoa(i))
