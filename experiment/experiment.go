@@ -51,8 +51,10 @@ type Config struct {
 	Eval       string     `json:"eval"`                 // evaluation dataset
 	EvalLangs  []string   `json:"eval_langs,omitempty"` // default: every language of Eval
 	Lambda     float64    `json:"lambda"`
-	Rounds     int        `json:"rounds"`      // randomization-test rounds
-	BootRounds int        `json:"boot_rounds"` // bootstrap rounds of the intervals
+	// LambdaSchedule is train.Config.LambdaSchedule of the adversarial strategies.
+	LambdaSchedule string `json:"lambda_schedule,omitempty"`
+	Rounds         int    `json:"rounds"`      // randomization-test rounds
+	BootRounds     int    `json:"boot_rounds"` // bootstrap rounds of the intervals
 	// ValShare of the QA dataset's questions (all their translations; ValidationQuestion with ValSeed)
 	// never train: they are the validation set that chose the recipe.
 	ValShare float64 `json:"val_share"`
@@ -303,8 +305,8 @@ func (d *Data) Align(ctx context.Context, cfg Config, seed uint64, log *slog.Log
 // gives it language-balanced texts of its own, and its accuracy on the validation questions is recorded).
 func (d *Data) TrainQA(ctx context.Context, cfg Config, seed uint64, m *hashbag.Model, strategy string, lambda float64, balanced bool, log *slog.Logger) (train.Result, error) {
 	return TrainPhase(ctx, cfg.Recipe, m, Phase{Source: batching.SliceSource(cfg.QA, d.qa), Strategy: strategy,
-		Steps: cfg.QASteps, Epochs: cfg.QAEpochs, Batch: cfg.QABatch, LR: cfg.QALR, Lambda: lambda, Langs: d.Langs,
-		Balanced: balanced, Groups: d.qa, DiscBatch: cfg.QABatch, HeldOut: BalancedHeldOut(d.Val, d.Langs)}, seed+1, log)
+		Steps: cfg.QASteps, Epochs: cfg.QAEpochs, Batch: cfg.QABatch, LR: cfg.QALR, Lambda: lambda, LambdaSchedule: cfg.LambdaSchedule,
+		Langs: d.Langs, Balanced: balanced, Groups: d.qa, DiscBatch: cfg.QABatch, HeldOut: BalancedHeldOut(d.Val, d.Langs)}, seed+1, log)
 }
 
 func evaluateRun(ctx context.Context, cfg Config, r Run, log *slog.Logger) (Run, error) {

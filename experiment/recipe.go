@@ -120,8 +120,10 @@ type Phase struct {
 	Epochs   int
 	Batch    int
 	LR       float64
-	Lambda   float64  // discriminator weight; 0: none
-	Langs    []string // the discriminator's classes: the languages this phase trains on
+	Lambda   float64 // discriminator weight; 0: none
+	// LambdaSchedule is train.Config.LambdaSchedule.
+	LambdaSchedule string
+	Langs          []string // the discriminator's classes: the languages this phase trains on
 	// Balanced, with Lambda > 0, gives the discriminator texts of its own every step: DiscBatch texts drawn
 	// from Groups with the languages in turn (the balanced design). Otherwise it learns from each batch's
 	// texts (the paper's design; a mono batch holds one language).
@@ -186,7 +188,7 @@ func TrainPhase(ctx context.Context, r Recipe, m *hashbag.Model, p Phase, seed u
 	}
 	tcfg := train.DefaultConfig()
 	tcfg.Seed, tcfg.LR, tcfg.WeightDecay, tcfg.Temperature, tcfg.Symmetric = seed, p.LR, r.WeightDecay, r.Temperature, r.Symmetric
-	tcfg.Steps, tcfg.LogEvery, tcfg.Lambda = p.Steps, 100, p.Lambda
+	tcfg.Steps, tcfg.LogEvery, tcfg.Lambda, tcfg.LambdaSchedule = p.Steps, 100, p.Lambda, p.LambdaSchedule
 	tcfg.FreezeProjection = !r.Projection
 	tcfg.QueryPrefix, tcfg.PassagePrefix = "", ""
 	if r.Prefixes {

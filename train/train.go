@@ -49,6 +49,10 @@ type Config struct {
 	Languages  []string
 	DiscHidden int     // discriminator hidden width
 	Lambda     float64 // gradient reversal: the encoder receives -Lambda * dCE/dembedding
+	// LambdaSchedule is how Lambda is applied over the run: "" or ScheduleConstant, every step;
+	// ScheduleDANN ramps it up as Lambda * (2/(1+exp(-10p)) - 1) at progress p = step/Steps (Ganin and
+	// Lempitsky 2015), so the discriminator learns before its reversed gradient weighs on the encoder.
+	LambdaSchedule string
 	// DiscTexts, if set, gives the discriminator texts of its own for each step (Tokenized.Disc), for
 	// example a language-balanced draw: the balanced design. Unset, the discriminator learns from each
 	// batch's texts, which are of one language in a mono batch: the paper's design.
@@ -93,10 +97,27 @@ func (c Config) validate() error {
 		return fmt.Errorf("train config: discriminator hidden size %d < 1", c.DiscHidden)
 	case math.IsNaN(c.Lambda) || math.IsInf(c.Lambda, 0):
 		return fmt.Errorf("train config: lambda %g is not finite", c.Lambda)
+	case c.LambdaSchedule != "" && c.LambdaSchedule != ScheduleConstant && c.LambdaSchedule != ScheduleDANN:
+		return fmt.Errorf("train config: lambda schedule %q, want %q or %q", c.LambdaSchedule, ScheduleConstant, ScheduleDANN)
 	case c.CheckpointPath != "" && c.CheckpointEvery < 1:
 		return fmt.Errorf("train config: checkpoint interval %d < 1", c.CheckpointEvery)
 	}
 	return nil
+}
+
+// Lambda schedules (Config.LambdaSchedule).
+const (
+	ScheduleConstant = "constant"
+	ScheduleDANN     = "dann"
+)
+
+// LambdaAt returns the gradient-reversal weight of the step after step steps have been taken.
+func (c Config) LambdaAt(step int) float64 {
+	if c.LambdaSchedule != ScheduleDANN || c.Steps <= 0 {
+		return c.Lambda
+	}
+	p := min(float64(step)/float64(c.Steps), 1)
+	return c.Lambda * (2/(1+math.Exp(-10*p)) - 1)
 }
 
 // Tokenized is a batch ready for the network: pair i is Queries[i] with Passages[i]. Ids of 0 are padding.
@@ -255,6 +276,7 @@ func Run(ctx context.Context, cfg Config, m *hashbag.Model, next func(context.Co
 		if cfg.DiscTexts != nil && len(cfg.Languages) > 0 {
 			tb.Disc, tb.DiscLang = tokenizeLabelled(cfg, tok, cfg.DiscTexts(res.Steps), tb.Disc, tb.DiscLang)
 		}
+		tr.net.hp.lambda = cfg.LambdaAt(res.Steps)
 		st, err := tr.Step(&tb)
 		if err != nil {
 			return res, fmt.Errorf("train: step %d (batch %d): %w", res.Steps+1, b.ID, err)

@@ -312,3 +312,50 @@ func TestFreezeProjectionTrainsOnlyTheTable(t *testing.T) {
 		t.Errorf("embedding table did not train")
 	}
 }
+
+func TestLambdaAtFollowsTheSchedule(t *testing.T) {
+	// 2/(1+e^-10p) - 1 worked out by hand: p = 0.5 gives 2/(1+e^-5) - 1 = 0.986614...
+	tests := []struct {
+		schedule   string
+		step, want float64
+	}{
+		{"", 0, 0.3},
+		{ScheduleConstant, 50, 0.3},
+		{ScheduleDANN, 0, 0},
+		{ScheduleDANN, 50, 0.3 * 0.98661429815143},
+		{ScheduleDANN, 10, 0.3 * 0.46211715726000974},  // p = 0.1: 2/(1+e^-1) - 1 = tanh(0.5)
+		{ScheduleDANN, 500, 0.3 * 0.99990920426259510}, // past the end: held at p = 1
+	}
+	for _, tt := range tests {
+		cfg := Config{Lambda: 0.3, LambdaSchedule: tt.schedule, Steps: 100}
+		if got := cfg.LambdaAt(int(tt.step)); !(math.Abs(got-tt.want) < 1e-12) {
+			t.Errorf("%q at step %v: lambda %v, want %v", tt.schedule, tt.step, got, tt.want)
+		}
+	}
+	if err := (Config{LambdaSchedule: "linear"}).validate(); err == nil {
+		t.Error("an unknown schedule was accepted")
+	}
+}
+
+func TestRunAppliesTheLambdaSchedule(t *testing.T) {
+	// One step: under the DANN schedule lambda is 0 at step 0, so the encoder must move exactly as with no
+	// reversed gradient, and differently from a constant lambda.
+	train := func(lambda float64, schedule string) []float32 {
+		t.Helper()
+		m := toyModel()
+		cfg := DefaultConfig()
+		cfg.Steps, cfg.LogEvery, cfg.Languages = 1, 0, []string{"en", "xx"}
+		cfg.Lambda, cfg.LambdaSchedule = lambda, schedule
+		if _, err := Run(context.Background(), cfg, m, batches(toyCorpus(1, 64), 16), slog.New(slog.DiscardHandler)); err != nil {
+			t.Fatal(err)
+		}
+		return m.Embedding
+	}
+	none, dann, constant := train(0, ScheduleConstant), train(5, ScheduleDANN), train(5, ScheduleConstant)
+	if !slices.Equal(none, dann) {
+		t.Error("DANN schedule at step 0 moved the encoder differently from lambda 0")
+	}
+	if slices.Equal(none, constant) {
+		t.Error("a constant lambda of 5 left the encoder as lambda 0 did: the reversed gradient is not applied")
+	}
+}

@@ -26,6 +26,7 @@ func cmdExperiment(ctx context.Context, args []string, log *slog.Logger) error {
 	epochs := fs.Int("qa-epochs", def.QAEpochs, "epochs of the QA phase")
 	alignSteps := fs.Int("align-steps", def.AlignSteps, "batches of the shared bitext alignment phase")
 	lambda := fs.Float64("lambda", def.Lambda, "gradient-reversal weight of the adversarial strategies")
+	schedule := fs.String("lambda-schedule", def.LambdaSchedule, "how lambda is applied over the QA phase: constant or dann")
 	from := fs.String("from", "", "write report.md from a saved results.json instead of running the experiment")
 	lib := fs.String("ort", envOr("ONNXRUNTIME_LIB", ".cache/onnxruntime-1.30.0/libonnxruntime.so.1"), "ONNX Runtime shared library (env ONNXRUNTIME_LIB)")
 	if err := fs.Parse(args); err != nil {
@@ -33,6 +34,7 @@ func cmdExperiment(ctx context.Context, args []string, log *slog.Logger) error {
 	}
 	cfg := def
 	cfg.DataDir, cfg.OutDir, cfg.ORTLibrary, cfg.QAEpochs, cfg.AlignSteps, cfg.Lambda = *data, *out, *lib, *epochs, *alignSteps, *lambda
+	cfg.LambdaSchedule = *schedule
 	cfg.Holdout = split(*holdout)
 	cfg.Seeds = nil
 	for _, s := range split(*seeds) {

@@ -311,20 +311,28 @@ func TestIdentityProjectionIsTheBag(t *testing.T) {
 }
 
 // A per-word configuration keeps the type every xling reads; a whole-text span or unique ids write
-// "ngram2", which older versions refuse rather than tokenize per word; both read back.
+// "ngram2" and romanization "ngram3", which older versions refuse rather than tokenize otherwise; all
+// read back.
 func TestTokenizerTypeMarksNewOptions(t *testing.T) {
 	for _, c := range []struct {
-		span   string
-		unique bool
-		want   string
-	}{{"", false, `"type":"ngram"`}, {ngram.SpanWord, false, `"type":"ngram"`}, {ngram.SpanText, false, `"type":"ngram2"`}, {ngram.SpanWord, true, `"type":"ngram2"`}} {
-		cfg := ngram.Config{Buckets: 16, MinN: 1, MaxN: 2, MaxTokens: 8, Span: c.span, Unique: c.unique}
+		span             string
+		unique, romanize bool
+		want             string
+	}{
+		{"", false, false, `"type":"ngram"`},
+		{ngram.SpanWord, false, false, `"type":"ngram"`},
+		{ngram.SpanText, false, false, `"type":"ngram2"`},
+		{ngram.SpanWord, true, false, `"type":"ngram2"`},
+		{ngram.SpanText, false, true, `"type":"ngram3"`},
+		{ngram.SpanWord, false, true, `"type":"ngram3"`},
+	} {
+		cfg := ngram.Config{Buckets: 16, MinN: 1, MaxN: 2, MaxTokens: 8, Span: c.span, Unique: c.unique, Romanize: c.romanize}
 		var buf bytes.Buffer
 		if err := NewRandom(cfg, 2, 2, 1).WriteONNX(&buf); err != nil {
 			t.Fatal(err)
 		}
 		if !bytes.Contains(buf.Bytes(), []byte(c.want+",")) {
-			t.Errorf("span %q unique %v: metadata lacks %s", c.span, c.unique, c.want)
+			t.Errorf("span %q unique %v romanize %v: metadata lacks %s", c.span, c.unique, c.romanize, c.want)
 		}
 		m, err := ReadONNX(&buf)
 		if err != nil {

@@ -24,14 +24,18 @@ const (
 const maxFileSize = 2 << 30
 
 // Tokenizer types in the metadata. "ngram" is the per-word specification every xling version reads;
-// "ngram2" marks a configuration that needs the options added later (span, unique), so that an older
-// xling refuses the model instead of ignoring those fields and tokenizing per word.
+// "ngram2" marks a configuration that needs the options added later (span, unique), and "ngram3" one that
+// romanizes, so that an older xling refuses the model instead of ignoring those fields.
 const (
 	typeNGram  = "ngram"
 	typeNGram2 = "ngram2"
+	typeNGram3 = "ngram3"
 )
 
 func tokenizerType(c ngram.Config) string {
+	if c.Romanize {
+		return typeNGram3
+	}
 	if (c.Span != "" && c.Span != ngram.SpanWord) || c.Unique {
 		return typeNGram2
 	}
@@ -197,8 +201,8 @@ func TokenizerConfig(meta map[string]string) (ngram.Config, error) {
 	if err := json.Unmarshal([]byte(raw), &tok); err != nil {
 		return ngram.Config{}, fmt.Errorf("metadata %q: %w", MetaTokenizer, err)
 	}
-	if tok.Type != typeNGram && tok.Type != typeNGram2 {
-		return ngram.Config{}, fmt.Errorf("metadata %q: tokenizer type %q, want %q or %q", MetaTokenizer, tok.Type, typeNGram, typeNGram2)
+	if tok.Type != typeNGram && tok.Type != typeNGram2 && tok.Type != typeNGram3 {
+		return ngram.Config{}, fmt.Errorf("metadata %q: tokenizer type %q, want %q, %q or %q", MetaTokenizer, tok.Type, typeNGram, typeNGram2, typeNGram3)
 	}
 	if err := tok.Validate(); err != nil {
 		return ngram.Config{}, fmt.Errorf("metadata %q: %w", MetaTokenizer, err)

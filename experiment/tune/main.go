@@ -45,6 +45,7 @@ func run() error {
 	valSeed := flag.Uint64("val-seed", 7, "seed of the validation split")
 	strategy := flag.String("strategy", "hybrid:0.5", "QA batching")
 	lambda := flag.Float64("lambda", 0, "adversarial weight")
+	schedule := flag.String("lambda-schedule", "", "how lambda is applied: constant (default) or dann")
 	balanced := flag.Bool("balanced", false, "discriminator learns from its own language-balanced texts (else from the batch's)")
 	xquad := flag.Bool("xquad", false, "also score XQuAD-R (final configurations only)")
 	span := flag.String("span", r.Tokenizer.Span, "tokenizer span")
@@ -52,6 +53,7 @@ func run() error {
 	maxN := flag.Int("max-n", r.Tokenizer.MaxN, "longest n-gram")
 	minN := flag.Int("min-n", r.Tokenizer.MinN, "shortest n-gram")
 	unique := flag.Bool("unique", r.Tokenizer.Unique, "each n-gram once per text")
+	flag.BoolVar(&r.Tokenizer.Romanize, "romanize", r.Tokenizer.Romanize, "write Greek, Cyrillic, Arabic, Devanagari and Thai in Latin letters")
 	bitextList := flag.String("bitext", strings.Join(r.Bitext, ","), "bitext corpora")
 	flag.IntVar(&r.Dim, "dim", r.Dim, "embedding width")
 	flag.BoolVar(&r.Prefixes, "prefixes", r.Prefixes, "role prefixes")
@@ -101,13 +103,13 @@ func run() error {
 		r.Tokenizer, r.Dim, r.AlignSteps = m.Tokenizer, m.Dim, 0
 	}
 	cfg := experiment.Default()
-	cfg.DataDir, cfg.ValShare, cfg.ValSeed, cfg.Recipe = *dataDir, *valShare, *valSeed, r
+	cfg.DataDir, cfg.ValShare, cfg.ValSeed, cfg.Recipe, cfg.LambdaSchedule = *dataDir, *valShare, *valSeed, r, *schedule
 	d, err := experiment.LoadData(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	rec := map[string]any{"init": *initPath, "name": *name, "recipe": r, "seed": *seed, "strategy": *strategy, "lambda": *lambda,
-		"balanced": *balanced, "val_share": *valShare, "val_seed": *valSeed, "started": start.UTC()}
+		"lambda_schedule": *schedule, "balanced": *balanced, "val_share": *valShare, "val_seed": *valSeed, "started": start.UTC()}
 	if m == nil {
 		t0 := time.Now()
 		var res train.Result

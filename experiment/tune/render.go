@@ -50,6 +50,9 @@ func render(logPath string, w io.Writer) error {
 		if r.Tokenizer.Unique {
 			span += ", unique"
 		}
+		if r.Tokenizer.Romanize {
+			span += ", romanized"
+		}
 		xq := ""
 		if e.XQuAD != nil {
 			xq = fmt.Sprintf("%.3f / %.3f / %.3f", e.XQuAD.Mo, e.XQuAD.Cr, e.XQuAD.Mul)

@@ -7,6 +7,9 @@
 //
 //  1. Lower-case every rune with Unicode simple case mapping (Go's unicode.ToLower; in Python,
 //     c.lower() per character except U+0130 'İ' -> 'i', since Python applies full case mapping).
+//     With Romanize, then replace each rune listed in romanize.tsv (Greek, Cyrillic, Arabic, Devanagari
+//     and Thai letters, marks and digits) by its Latin string, which may be empty; the other runes stay.
+//     Words are still split on the runes as they were (step 2), and a word left empty is no word.
 //  2. Split into words: maximal runs of runes that are letters, marks or numbers (general category
 //     L*, M* or N*). Everything else separates words. Marks matter for Hindi and Thai vowel signs.
 //  3. For each word w, in text order, emit:
@@ -48,6 +51,9 @@ type Config struct {
 	// Unique keeps each id once, sorted ascending (after truncation at MaxTokens): the bag then says which
 	// n-grams a text has, not how often, which damps the most frequent ones.
 	Unique bool `json:"unique,omitempty"`
+	// Romanize writes Greek, Cyrillic, Arabic, Devanagari and Thai in Latin letters (romanize.tsv) before
+	// taking n-grams, so that names and numbers share n-grams across scripts.
+	Romanize bool `json:"romanize,omitempty"`
 }
 
 // Spans.

@@ -1,11 +1,17 @@
 package ngram
 
 import (
+	_ "embed"
 	"fmt"
 	"slices"
 	"unicode"
 	"unicode/utf8"
 )
+
+// romanizeTSV is the romanization table of Config.Romanize, part of the specification.
+//
+//go:embed romanize.tsv
+var romanizeTSV string
 
 const (
 	fnvOffset = 14695981039346656037
@@ -47,7 +53,8 @@ func (c Config) Validate() error {
 // Tokenizer maps text to ids. It is immutable and safe for concurrent use.
 type Tokenizer struct {
 	cfg       Config
-	wordState uint64 // FNV-1a state after the seed and kind bytes, so each id hashes only its text
+	roman     *romanizer // nil without Config.Romanize
+	wordState uint64     // FNV-1a state after the seed and kind bytes, so each id hashes only its text
 	gramState uint64
 }
 
@@ -60,8 +67,16 @@ func New(cfg Config) (*Tokenizer, error) {
 	for i := range 8 {
 		h = (h ^ uint64(byte(cfg.Seed>>(8*i)))) * fnvPrime
 	}
+	var roman *romanizer
+	if cfg.Romanize {
+		var err error
+		if roman, err = parseRomanizer(romanizeTSV); err != nil {
+			return nil, err
+		}
+	}
 	return &Tokenizer{
 		cfg:       cfg,
+		roman:     roman,
 		wordState: (h ^ kindWord) * fnvPrime,
 		gramState: (h ^ kindNGram) * fnvPrime,
 	}, nil
@@ -119,7 +134,11 @@ func (t *Tokenizer) appendWords(dst []int64, limit int, text string, grams bool)
 			r = unicode.ToLower(r)
 		}
 		i += size
-		if r >= 0 && (unicode.IsLetter(r) || unicode.IsMark(r) || unicode.IsNumber(r)) {
+		if r >= 0 && isWordRune(r) {
+			latin, romanized := t.roman.latin(r)
+			if romanized && latin == "" {
+				continue // a dropped rune neither starts nor ends a word
+			}
 			if !inWord {
 				if len(dst) == limit {
 					return dst, true
@@ -127,8 +146,15 @@ func (t *Tokenizer) appendWords(dst []int64, limit int, text string, grams bool)
 				word, offs = append(word[:0], '<'), append(offs[:0], 0)
 				inWord = true
 			}
-			offs = append(offs, len(word))
-			word = utf8.AppendRune(word, r)
+			if !romanized {
+				offs = append(offs, len(word))
+				word = utf8.AppendRune(word, r)
+				continue
+			}
+			for i := range len(latin) { // ASCII: a byte is a rune
+				offs = append(offs, len(word))
+				word = append(word, latin[i])
+			}
 			continue
 		}
 		if !inWord {
@@ -184,17 +210,32 @@ func (t *Tokenizer) appendText(dst []int64, limit int, text string) ([]int64, bo
 		return true
 	}
 	words, sep := 0, true
-	for _, r := range text {
-		r = unicode.ToLower(r)
-		if !(unicode.IsLetter(r) || unicode.IsMark(r) || unicode.IsNumber(r)) {
-			sep = true
-			continue
-		}
+	add := func(r rune) bool {
 		if sep && !push(' ') || !push(r) {
-			return dst, true
+			return false
 		}
 		sep = false
 		words++
+		return true
+	}
+	for _, r := range text {
+		r = unicode.ToLower(r)
+		if !isWordRune(r) {
+			sep = true
+			continue
+		}
+		latin, romanized := t.roman.latin(r)
+		if !romanized {
+			if !add(r) {
+				return dst, true
+			}
+			continue
+		}
+		for i := range len(latin) { // a dropped rune (latin "") neither starts nor ends a word
+			if !add(rune(latin[i])) {
+				return dst, true
+			}
+		}
 	}
 	if words == 0 {
 		return dst, false
@@ -233,6 +274,11 @@ func (t *Tokenizer) appendWord(dst []int64, limit int, word []byte, offs []int) 
 		}
 	}
 	return dst, false
+}
+
+// isWordRune reports whether r belongs to a word: a letter, mark or number.
+func isWordRune(r rune) bool {
+	return unicode.IsLetter(r) || unicode.IsMark(r) || unicode.IsNumber(r)
 }
 
 func hashBytes(h uint64, b []byte) uint64 {

@@ -95,6 +95,8 @@ func TestEncodeMatchesPythonReference(t *testing.T) {
 		"नमस्ते दुनिया, สวัสดีชาวโลก",       // marks inside Hindi and Thai words
 		"a-b_c.d😀e\u200bf",                  // punctuation, emoji and zero-width space separate words
 		"我们在北京大学学习中文和数学，然后去上海工作。",           // a long run without spaces
+		"ъ Ъ, ्ा x ъь y",                    // words that romanize to nothing, alone and beside others
+		"Ёлка ΆΘΗΝΑ ٢٠٢٤ ๒๕๖๗ ज़िंदगी",      // upper case before the table, digits, a precomposed nukta
 	)
 	configs := []Config{
 		DefaultConfig(),
@@ -106,6 +108,9 @@ func TestEncodeMatchesPythonReference(t *testing.T) {
 		{Buckets: 1000, MinN: 1, MaxN: 3, MaxTokens: 7, Seed: 7, Span: SpanTextWords},
 		{Buckets: 1 << 18, MinN: 1, MaxN: 4, MaxTokens: 2048, Seed: 9, Span: SpanText, Unique: true},
 		{Buckets: 50, MinN: 1, MaxN: 3, MaxTokens: 30, Seed: 2, Span: SpanWord, Unique: true},
+		{Buckets: 1 << 18, MinN: 1, MaxN: 4, MaxTokens: 2048, Seed: 9, Span: SpanText, Romanize: true},
+		{Buckets: 1000, MinN: 1, MaxN: 3, MaxTokens: 7, Seed: 7, Span: SpanTextWords, Romanize: true},
+		{Buckets: 1000, MinN: 2, MaxN: 4, MaxTokens: 60, Seed: 7, Span: SpanWord, Romanize: true},
 	}
 	for _, cfg := range configs {
 		t.Run(fmt.Sprintf("%+v", cfg), func(t *testing.T) {
@@ -333,4 +338,57 @@ func TestAppendDoesNotAllocatePerNGram(t *testing.T) {
 			t.Errorf("span %s: Append allocated %v times per call, want 0", span, n)
 		}
 	}
+}
+
+func TestRomanizeHandWorked(t *testing.T) {
+	base := Config{Buckets: 1 << 20, MinN: 1, MaxN: 3, MaxTokens: 200, Seed: 3, Span: SpanText}
+	roman := base
+	roman.Romanize = true
+	encode := func(cfg Config, text string) []int64 {
+		t.Helper()
+		tok, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids, _ := tok.Encode(text)
+		return ids
+	}
+	// Each pair was worked out by hand from romanize.tsv: the romanized text must give exactly the ids of
+	// its Latin spelling.
+	tests := []struct {
+		name, text, latin string
+	}{
+		{"Cyrillic", "Москва, Щукин!", "moskva shchukin"},
+		{"Cyrillic signs vanish", "объём подъезд", "obem podezd"},
+		{"Greek with accents and final sigma", "Αθήνα, ΟΔΥΣΣΕΥΣ", "athina odysseys"},
+		{"Arabic letters and digits", "القاهرة ٢٠٢٤", "alqahra 2024"},
+		{"Arabic short vowels", "كَتَبَ", "kataba"},
+		{"Devanagari without inherent vowels", "दिल्ली १९४७", "dilli 1947"},
+		{"Devanagari nukta dropped (NFC keeps it apart)", "\u091c\u093c\u093f\u0902\u0926\u0917\u0940", "jindgi"},
+		{"Devanagari precomposed nukta letter", "\u095b\u093f\u0902\u0926\u0917\u0940", "zindgi"},
+		{"Thai in written order, tone marks dropped", "กรุงเทพ ๒๕๖๗", "krungethph 2567"},
+		{"Thai leading vowel stays in front", "เมือง", "emueng"},
+		{"a word of dropped runes is no word", "ъ x ъь y ्", "x y"},
+		{"Latin and Chinese are untouched", "Zürich 北京", "zürich 北京"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, want := encode(roman, tt.text), encode(base, tt.latin)
+			if !slices.Equal(got, want) {
+				t.Errorf("romanized %q = %v\nwant the ids of %q = %v", tt.text, got, tt.latin, want)
+			}
+		})
+	}
+	t.Run("off by default", func(t *testing.T) {
+		if slices.Equal(encode(base, "Москва"), encode(base, "moskva")) {
+			t.Error("without Romanize, Cyrillic hashes like its Latin spelling")
+		}
+	})
+	t.Run("word span", func(t *testing.T) {
+		w, wr := base, roman
+		w.Span, wr.Span = SpanWord, SpanWord
+		if got, want := encode(wr, "Ньютон"), encode(w, "nyuton"); !slices.Equal(got, want) {
+			t.Errorf("word span: %v, want %v", got, want)
+		}
+	})
 }

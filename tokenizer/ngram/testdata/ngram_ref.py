@@ -3,6 +3,7 @@
 Reads {"config": {...}, "texts": [...]} as JSON on stdin; writes [[ids, truncated], ...] as JSON.
 """
 import json
+import os
 import sys
 import unicodedata
 
@@ -29,17 +30,39 @@ def is_word_char(c):
     return unicodedata.category(c)[0] in "LMN"
 
 
-def words(text):
+def romanization_table():
+    """romanize.tsv: code point (hex), script, Latin replacement; '#' lines are comments."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "romanize.tsv")
+    table = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f.read().split("\n"):
+            if not line or line.startswith("#"):
+                continue
+            cp, _script, latin = line.split("\t")
+            table[chr(int(cp, 16))] = latin
+    return table
+
+
+def split_words(text):
     cur = []
     for c in text:
         c = lower(c)
         if is_word_char(c):
             cur.append(c)
         elif cur:
-            yield "".join(cur)
+            yield cur
             cur = []
     if cur:
-        yield "".join(cur)
+        yield cur
+
+
+def words(text, table=None):
+    for w in split_words(text):
+        if table is not None:
+            w = [table.get(c, c) for c in w]
+        s = "".join(w)
+        if s:
+            yield s
 
 
 def encode(cfg, text):
@@ -50,9 +73,10 @@ def encode(cfg, text):
         return 1 + fnv1a(seed + kind + s.encode("utf-8")) % mod
 
     span = cfg.get("span") or "word"
+    table = romanization_table() if cfg.get("romanize") else None
     ids = []
     if span != "word":
-        ws = list(words(text))
+        ws = list(words(text, table))
         if span == "text+words":
             ids = [ident(b"w", w) for w in ws]
         if ws:
@@ -65,7 +89,7 @@ def encode(cfg, text):
                         continue
                     ids.append(ident(b"g", b[i : i + n]))
         return finish(cfg, ids)
-    for w in words(text):
+    for w in words(text, table):
         ids.append(ident(b"w", w))
         b = "<" + w + ">"
         for i in range(len(b)):
