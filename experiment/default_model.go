@@ -13,7 +13,9 @@ import (
 // shorter schedule, experiment.QuickRecipe, seed 1), training it on first use (about two minutes on 2
 // cores) and caching it.
 func DefaultModel(ctx context.Context, cache, data string, log *slog.Logger) (string, error) {
-	path := filepath.Join(cache, "models", "xling-hybrid-v2-quick-s1.onnx")
+	// The version changes with the recipe, so that a cache never serves a model of an older one (v3:
+	// romanized n-grams).
+	path := filepath.Join(cache, "models", "xling-hybrid-v3-quick-s1.onnx")
 	if _, err := os.Stat(path); err == nil {
 		return path, nil
 	}

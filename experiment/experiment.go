@@ -112,6 +112,8 @@ type Results struct {
 	Tests     []Significance    `json:"significance"`
 	Intervals []Interval        `json:"intervals,omitempty"`
 	Align     map[uint64]string `json:"align_checkpoints"`
+	// TrainLangs are the languages the QA phase trains on: the discriminator's classes.
+	TrainLangs []string `json:"train_langs,omitempty"`
 }
 
 // Execute runs the experiment.
@@ -140,6 +142,7 @@ func Execute(ctx context.Context, cfg Config, log *slog.Logger) (*Results, error
 		return nil, err
 	}
 	res.Untrained = u
+	res.TrainLangs = d.Langs
 
 	for si, seed := range cfg.Seeds {
 		align := filepath.Join(ckpts, fmt.Sprintf("align-s%d.onnx", seed))

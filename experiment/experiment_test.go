@@ -9,6 +9,7 @@ import (
 	"xling/domain"
 	"xling/internal/testenv"
 	"xling/schemas"
+	"xling/train"
 )
 
 // A miniature experiment end to end: every phase, evaluation through the pipeline, the tests and the report.
@@ -95,5 +96,23 @@ func TestLowResourcePerSeedByHand(t *testing.T) {
 	}
 	if got := res.lowResourcePerSeed(runs, domain.DegrCross, "map"); got != "-" {
 		t.Errorf("cell without values = %q, want -", got)
+	}
+}
+
+// The discriminator table, worked by hand: two seeds at 0.2 and 0.4 after step 100 give mean 0.300 with
+// range 0.200–0.400; chance is 1/4 for four training languages; arms without a curve get no column.
+func TestDiscCurvesByHand(t *testing.T) {
+	cfg := Config{Strategies: []Strategy{{Name: "hybrid"}, {Name: "adversarial"}}}
+	res := &Results{Config: cfg, TrainLangs: []string{"ar", "de", "en", "es"}, Runs: []Run{
+		{Strategy: "adversarial", Seed: 1, DiscCurve: []train.DiscPoint{{Step: 0, Accuracy: 0.25}, {Step: 100, Accuracy: 0.2}}},
+		{Strategy: "adversarial", Seed: 2, DiscCurve: []train.DiscPoint{{Step: 0, Accuracy: 0.25}, {Step: 100, Accuracy: 0.4}}},
+		{Strategy: "hybrid", Seed: 1},
+	}}
+	var b strings.Builder
+	writeDiscCurves(&b, res)
+	for _, want := range []string{"chance is 1/4 = 0.250", "| step | adversarial |\n", "| 0 | 0.250 (0.250–0.250) |", "| 100 | 0.300 (0.200–0.400) |"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, b.String())
+		}
 	}
 }

@@ -305,6 +305,8 @@ func WriteMarkdown(w io.Writer, res *Results) {
 		writeIntervals(w, res.Intervals)
 	}
 
+	writeDiscCurves(w, res)
+
 	fmt.Fprintf(w, "\n### Alpha sweep (hybrid, seed %d)\n\n| alpha | Mo. | Cr. | Mul. | mean rank distance |\n| --- | --- | --- | --- | --- |\n", cfg.Seeds[0])
 	for _, a := range cfg.Alphas {
 		name := fmt.Sprintf("hybrid:%g", a)
@@ -377,4 +379,55 @@ func pmf(m, sd float64, ok bool, format string) string {
 		return fmt.Sprintf(format, m)
 	}
 	return fmt.Sprintf(format+" ± "+format, m, sd)
+}
+
+// writeDiscCurves tabulates the discriminator's accuracy on held-out texts over the QA phase, per
+// adversarial arm: the mean over seeds, with the range.
+func writeDiscCurves(w io.Writer, res *Results) {
+	var arms []string
+	for _, a := range res.armNames() {
+		for _, r := range res.arm(a) {
+			if len(r.DiscCurve) > 0 {
+				arms = append(arms, a)
+				break
+			}
+		}
+	}
+	if len(arms) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\n### The discriminator's accuracy on held-out texts during the QA phase\n\n")
+	fmt.Fprintf(w, "Held-out texts: the validation questions' queries, the same number in each of the %d languages the QA phase trains on (%s), so chance is 1/%d = %.3f. Mean over seeds (min–max). The balanced arms' discriminator learns from language-balanced texts of its own every step; the paper's from each step's batch.\n\n",
+		len(res.TrainLangs), strings.Join(res.TrainLangs, ", "), len(res.TrainLangs), 1/float64(max(len(res.TrainLangs), 1)))
+	fmt.Fprintf(w, "| step |")
+	for _, a := range arms {
+		fmt.Fprintf(w, " %s |", a)
+	}
+	fmt.Fprintf(w, "\n| --- |%s\n", strings.Repeat(" --- |", len(arms)))
+	byStep := map[string]map[int][]float64{}
+	var steps []int
+	for _, a := range arms {
+		byStep[a] = map[int][]float64{}
+		for _, r := range res.arm(a) {
+			for _, p := range r.DiscCurve {
+				if !slices.Contains(steps, p.Step) {
+					steps = append(steps, p.Step)
+				}
+				byStep[a][p.Step] = append(byStep[a][p.Step], p.Accuracy)
+			}
+		}
+	}
+	slices.Sort(steps)
+	for _, s := range steps {
+		fmt.Fprintf(w, "| %d |", s)
+		for _, a := range arms {
+			xs := byStep[a][s]
+			if len(xs) == 0 {
+				fmt.Fprintf(w, " - |")
+				continue
+			}
+			fmt.Fprintf(w, " %.3f (%.3f–%.3f) |", mean(xs), slices.Min(xs), slices.Max(xs))
+		}
+		fmt.Fprintln(w)
+	}
 }

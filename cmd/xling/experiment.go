@@ -20,11 +20,13 @@ func cmdExperiment(ctx context.Context, args []string, log *slog.Logger) error {
 	fs := flag.NewFlagSet("experiment", flag.ContinueOnError)
 	data := fs.String("data", envOr("XLING_DATA", "../shared/data"), "dataset directory (env XLING_DATA)")
 	out := fs.String("out", "out/experiment", "directory for checkpoints, evaluations, results.json and report.md")
-	seeds := fs.String("seeds", "1,2,3", "comma-separated seeds")
+	seeds := fs.String("seeds", joinSeeds(def.Seeds), "comma-separated seeds")
+	recipe := fs.String("recipe", "full", "training recipe: full (experiment.DefaultRecipe) or quick (QuickRecipe, the default model's shorter schedule)")
 	holdout := fs.String("holdout-langs", strings.Join(def.Holdout, ","), "languages removed from every training source")
+	alphas := fs.String("alphas", "0,0.25,0.5,0.75,1", "alphas of the hybrid sweep on the first seed (empty: no sweep)")
 	reverse := fs.Bool("reverse", false, "reverse protocol: train on XQuAD-R QA pairs, evaluate on MLQA-R")
-	epochs := fs.Int("qa-epochs", def.QAEpochs, "epochs of the QA phase")
-	alignSteps := fs.Int("align-steps", def.AlignSteps, "batches of the shared bitext alignment phase")
+	epochs := fs.Int("qa-epochs", 0, "epochs of the QA phase (0: the recipe's steps)")
+	alignSteps := fs.Int("align-steps", -1, "batches of the shared bitext alignment phase (-1: the recipe's)")
 	lambda := fs.Float64("lambda", def.Lambda, "gradient-reversal weight of the adversarial strategies")
 	schedule := fs.String("lambda-schedule", def.LambdaSchedule, "how lambda is applied over the QA phase: constant or dann")
 	from := fs.String("from", "", "write report.md from a saved results.json instead of running the experiment")
@@ -33,7 +35,17 @@ func cmdExperiment(ctx context.Context, args []string, log *slog.Logger) error {
 		return err
 	}
 	cfg := def
-	cfg.DataDir, cfg.OutDir, cfg.ORTLibrary, cfg.QAEpochs, cfg.AlignSteps, cfg.Lambda = *data, *out, *lib, *epochs, *alignSteps, *lambda
+	switch *recipe {
+	case "full":
+	case "quick":
+		cfg.Recipe = experiment.QuickRecipe()
+	default:
+		return fmt.Errorf("recipe %q: want full or quick", *recipe)
+	}
+	if *alignSteps >= 0 {
+		cfg.AlignSteps = *alignSteps
+	}
+	cfg.DataDir, cfg.OutDir, cfg.ORTLibrary, cfg.QAEpochs, cfg.Lambda = *data, *out, *lib, *epochs, *lambda
 	cfg.LambdaSchedule = *schedule
 	cfg.Holdout = split(*holdout)
 	cfg.Seeds = nil
@@ -46,6 +58,14 @@ func cmdExperiment(ctx context.Context, args []string, log *slog.Logger) error {
 	}
 	if len(cfg.Seeds) == 0 {
 		return fmt.Errorf("seeds: none given")
+	}
+	cfg.Alphas = nil
+	for _, s := range split(*alphas) {
+		a, err := strconv.ParseFloat(s, 64)
+		if err != nil || !(a >= 0 && a <= 1) {
+			return fmt.Errorf("alphas: %q is not a number in [0, 1]", s)
+		}
+		cfg.Alphas = append(cfg.Alphas, a)
 	}
 	if *reverse {
 		cfg.QA, cfg.Eval = "xquad-r", "mlqa-r"
@@ -99,4 +119,12 @@ func report(res *experiment.Results) []byte {
 	var b strings.Builder
 	experiment.WriteMarkdown(&b, res)
 	return []byte(b.String())
+}
+
+func joinSeeds(seeds []uint64) string {
+	s := make([]string, len(seeds))
+	for i, n := range seeds {
+		s[i] = strconv.FormatUint(n, 10)
+	}
+	return strings.Join(s, ",")
 }

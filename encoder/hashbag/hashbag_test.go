@@ -143,7 +143,7 @@ func TestONNXMatchesNumpyReference(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantMeta := map[string]string{
-		"xling.tokenizer":  `{"type":"ngram2","buckets":4096,"min_n":1,"max_n":4,"max_tokens":2048,"seed":517214924391,"span":"text"}`,
+		"xling.tokenizer":  `{"type":"ngram3","buckets":4096,"min_n":1,"max_n":4,"max_tokens":2048,"seed":517214924391,"span":"text","romanize":true}`,
 		"xling.model":      "test-hashbag",
 		"xling.pooling":    "none",
 		"xling.normalized": "true",
@@ -234,7 +234,7 @@ func TestReadONNXRejectsMismatchedFiles(t *testing.T) {
 			if err := good.WriteONNX(&buf); err != nil {
 				t.Fatal(err)
 			}
-			return bytes.Replace(buf.Bytes(), []byte(`"type":"ngram2"`), []byte(`"type":"bpe012"`), 1)
+			return bytes.Replace(buf.Bytes(), []byte(`"type":"ngram3"`), []byte(`"type":"bpe012"`), 1)
 		}, "bpe012"},
 	}
 	for _, tt := range tests {

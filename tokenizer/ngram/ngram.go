@@ -28,9 +28,9 @@ const (
 
 // DefaultConfig is the configuration of xling's default encoder.
 func DefaultConfig() Config {
-	// "xling"; 2048 ids cover 99% of sentences (about 4 ids a character). N-grams across word boundaries
-	// and 2^18 buckets were chosen on MLQA-R validation questions (docs/tuning.md).
-	return Config{Buckets: 1 << 18, MinN: 1, MaxN: 4, MaxTokens: 2048, Seed: 0x786c696e67, Span: SpanText}
+	// "xling"; 2048 ids cover 99% of sentences (about 4 ids a character). N-grams across word boundaries,
+	// 2^18 buckets and romanization were chosen on MLQA-R validation questions (docs/tuning.md).
+	return Config{Buckets: 1 << 18, MinN: 1, MaxN: 4, MaxTokens: 2048, Seed: 0x786c696e67, Span: SpanText, Romanize: true}
 }
 
 // Validate reports the first problem with c.
