@@ -22,6 +22,7 @@ import (
 
 	"xling/dataset"
 	"xling/encoder"
+	"xling/encoder/hashbag"
 	"xling/encoder/ort"
 	xprogress "xling/internal/progress"
 	"xling/pipeline"
@@ -102,6 +103,8 @@ type Result struct {
 	Elapsed  time.Duration
 	ORT      string
 	Provider string
+	// TrainedOn are the datasets the model's metadata says trained it: its tables on those are in-sample.
+	TrainedOn []string
 }
 
 // Stage names, in the order data flows.
@@ -212,6 +215,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, names ...string) (_
 		}
 		j.spec, sess = m.Spec, m.sess
 		j.res.ORT, j.res.Provider = m.rt.Version(), sess.Provider()
+		j.res.TrainedOn = hashbag.TrainedOn(sess.Metadata())
 		if tok, err = m.Spec.NewTokenizer(sess.Metadata()); err != nil {
 			return nil, fmt.Errorf("evaluate: model %s: %w", cfg.Model, err)
 		}

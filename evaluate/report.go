@@ -51,7 +51,7 @@ func WriteReport(w io.Writer, r *Result) error {
 				}
 			}
 		}
-		fmt.Fprintf(tw, "\n%s  model %s\n", d, model)
+		fmt.Fprintf(tw, "\n%s  model %s%s\n", d, model, InSampleNote(r.TrainedOn, d))
 		fmt.Fprintf(tw, "\tmAP\tmAP@20\tMRR@10\tR@10\tnDCG@10\tF1@10\trank dist\t\n")
 		for _, row := range []struct {
 			label   string
@@ -148,4 +148,13 @@ func Reconcile(counts []StageCounts) []string {
 		problems = append(problems, fmt.Sprintf("score emitted %d != sink-rankings in %d + sink-metrics in %d", sc.Emitted, r.In, m.In))
 	}
 	return problems
+}
+
+// InSampleNote is the label of a table on dataset d for a model trained on the datasets trainedOn: empty
+// when d is not among them.
+func InSampleNote(trainedOn []string, d string) string {
+	if !slices.Contains(trainedOn, d) {
+		return ""
+	}
+	return "  (IN-SAMPLE: the model was trained on " + d + " questions; these scores are not out-of-sample)"
 }

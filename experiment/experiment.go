@@ -306,7 +306,11 @@ func (d *Data) Align(ctx context.Context, cfg Config, seed uint64, log *slog.Log
 
 // TrainQA trains m on the QA groups with a strategy's batches (and discriminator: lambda > 0; balanced
 // gives it language-balanced texts of its own, and its accuracy on the validation questions is recorded).
+// m then records the QA dataset as one it was trained on.
 func (d *Data) TrainQA(ctx context.Context, cfg Config, seed uint64, m *hashbag.Model, strategy string, lambda float64, balanced bool, log *slog.Logger) (train.Result, error) {
+	if !slices.Contains(m.TrainedOn, cfg.QA) {
+		m.TrainedOn = append(m.TrainedOn, cfg.QA)
+	}
 	return TrainPhase(ctx, cfg.Recipe, m, Phase{Source: batching.SliceSource(cfg.QA, d.qa), Strategy: strategy,
 		Steps: cfg.QASteps, Epochs: cfg.QAEpochs, Batch: cfg.QABatch, LR: cfg.QALR, Lambda: lambda, LambdaSchedule: cfg.LambdaSchedule,
 		Langs: d.Langs, Balanced: balanced, Groups: d.qa, DiscBatch: cfg.QABatch, HeldOut: BalancedHeldOut(d.Val, d.Langs)}, seed+1, log)

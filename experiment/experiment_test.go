@@ -3,10 +3,13 @@ package experiment
 import (
 	"context"
 	"log/slog"
+	"os"
+	"slices"
 	"strings"
 	"testing"
 
 	"xling/domain"
+	"xling/encoder/hashbag"
 	"xling/internal/testenv"
 	"xling/schemas"
 	"xling/train"
@@ -43,6 +46,21 @@ func TestExecuteSmallExperiment(t *testing.T) {
 	for _, s := range res.Tests {
 		if s.Queries != 2*1190 || s.Questions != 1190 || !(s.P > 0 && s.P <= 1) || !(s.PQuestion > 0 && s.PQuestion <= 1) || !(s.PHolm >= s.PQuestion) {
 			t.Errorf("test %+v: want 2380 queries of 1190 questions, p values in (0, 1], Holm >= per question", s)
+		}
+	}
+	// Every checkpoint says it was trained on MLQA-R, so a report on MLQA-R can call itself in-sample.
+	for _, r := range res.Runs {
+		f, err := os.Open(r.Checkpoint)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := hashbag.ReadONNX(f)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(m.TrainedOn, []string{"mlqa-r"}) {
+			t.Errorf("run %s seed %d: trained on %v, want [mlqa-r]", r.Strategy, r.Seed, m.TrainedOn)
 		}
 	}
 	// The balanced adversarial arm records its discriminator's held-out accuracy, 7 classes (MLQA-R's

@@ -112,7 +112,7 @@ func cmdExperiment(ctx context.Context, args []string, log *slog.Logger) error {
 	for name := range outputs {
 		fmt.Printf("wrote %s\n", filepath.Join(*out, name))
 	}
-	return writeHTML(*out, "xling experiment", res)
+	return writeHTML(*out, "xling experiment", res, nil)
 }
 
 func report(res *experiment.Results) []byte {

@@ -132,7 +132,7 @@ func cmdRun(ctx context.Context, args []string, log *slog.Logger) error {
 	if err := evaluate.WriteReport(os.Stdout, res); err != nil {
 		return err
 	}
-	return writeHTML(res.Dir, "xling run "+res.RunID, nil)
+	return writeHTML(res.Dir, "xling run "+res.RunID, nil, res.TrainedOn)
 }
 
 // evaluateJob runs one evaluation job. The job (its scorer's vectors, its sinks' books) is unreachable once
@@ -147,8 +147,9 @@ func evaluateJob(ctx context.Context, cfg evaluate.Config, ep *opsEndpoint, log 
 	return res, err
 }
 
-// writeHTML writes report.html beside a run's tables (or, with res, an experiment's results).
-func writeHTML(dir, title string, res *experiment.Results) error {
+// writeHTML writes report.html beside a run's tables (or, with res, an experiment's results). A run's tables
+// on a dataset in trainedOn are labelled in-sample.
+func writeHTML(dir, title string, res *experiment.Results, trainedOn []string) error {
 	opts := htmlreport.Options{Title: title, LowResource: domain.LowResource()}
 	var in htmlreport.Input
 	if res != nil {
@@ -157,6 +158,11 @@ func writeHTML(dir, title string, res *experiment.Results) error {
 		sets, err := htmlreport.ReadRun(dir, htmlreport.Limits{})
 		if err != nil {
 			return err
+		}
+		for i, s := range sets {
+			if evaluate.InSampleNote(trainedOn, s.Dataset) != "" {
+				sets[i].Model += " (in-sample: trained on " + s.Dataset + ")"
+			}
 		}
 		in.Sets = sets
 	}

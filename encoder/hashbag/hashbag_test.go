@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -341,5 +342,29 @@ func TestTokenizerTypeMarksNewOptions(t *testing.T) {
 		if m.Tokenizer != cfg {
 			t.Errorf("read back %+v, want %+v", m.Tokenizer, cfg)
 		}
+	}
+}
+
+func TestTrainedOnRoundTrips(t *testing.T) {
+	for _, trainedOn := range [][]string{nil, {"mlqa-r"}, {"mlqa-r", "xquad-r"}} {
+		m := NewRandom(ngram.Config{Buckets: 16, MinN: 1, MaxN: 2, MaxTokens: 8}, 2, 2, 1)
+		m.TrainedOn = trainedOn
+		var buf bytes.Buffer
+		if err := m.WriteONNX(&buf); err != nil {
+			t.Fatal(err)
+		}
+		if has := bytes.Contains(buf.Bytes(), []byte(MetaTrainedOn)); has != (len(trainedOn) > 0) {
+			t.Errorf("trained on %v: metadata key present %v", trainedOn, has)
+		}
+		back, err := ReadONNX(&buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(back.TrainedOn, trainedOn) {
+			t.Errorf("read back trained on %v, want %v", back.TrainedOn, trainedOn)
+		}
+	}
+	if got := TrainedOn(map[string]string{MetaTrainedOn: " mlqa-r, ,xquad-r "}); !slices.Equal(got, []string{"mlqa-r", "xquad-r"}) {
+		t.Errorf("TrainedOn = %v", got)
 	}
 }

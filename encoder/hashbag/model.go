@@ -20,11 +20,14 @@ type Model struct {
 	// QueryPrefix and PassagePrefix are prepended to texts before tokenizing (the roles the model was
 	// trained with); written as metadata so the tokenize stage applies them.
 	QueryPrefix, PassagePrefix string
-	Dim                        int       // embedding-bag width D
-	Out                        int       // output embedding size O
-	Embedding                  []float32 // [Tokenizer.Buckets x Dim]
-	Proj                       []float32 // [Dim x Out]
-	Bias                       []float32 // [Out]
+	// TrainedOn names the evaluation datasets whose questions trained the model (for example "mlqa-r"), so
+	// that a report on one of them can say it is in-sample; written as "xling.trained_on" metadata.
+	TrainedOn []string
+	Dim       int       // embedding-bag width D
+	Out       int       // output embedding size O
+	Embedding []float32 // [Tokenizer.Buckets x Dim]
+	Proj      []float32 // [Dim x Out]
+	Bias      []float32 // [Out]
 }
 
 // Metadata keys and values written into the model file.
@@ -35,6 +38,7 @@ const (
 	MetaModel         = "xling.model"
 	MetaPooling       = "xling.pooling"
 	MetaNormalized    = "xling.normalized"
+	MetaTrainedOn     = "xling.trained_on" // comma-separated dataset names
 
 	// DefaultName is written as MetaModel when Model.Name is empty.
 	DefaultName = "xling-hashbag"
@@ -132,6 +136,7 @@ func (m *Model) Forward(ids [][]int64) [][]float32 {
 func (m *Model) Clone() *Model {
 	c := *m
 	c.Embedding, c.Proj, c.Bias = slices.Clone(m.Embedding), slices.Clone(m.Proj), slices.Clone(m.Bias)
+	c.TrainedOn = slices.Clone(m.TrainedOn)
 	return &c
 }
 

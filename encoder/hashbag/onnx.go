@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 
 	"xling/encoder/onnxpb"
 	"xling/tokenizer/ngram"
@@ -75,9 +76,12 @@ func (m *Model) WriteONNX(w io.Writer) error {
 		return onnxpb.Tensor{Name: name, DataType: onnxpb.Float, Float32: []float32{v}}
 	}
 	seq := []onnxpb.Dim{{Param: "batch"}, {Param: "seq"}}
-	var prefixes []onnxpb.StringEntry
+	var extra []onnxpb.StringEntry // optional metadata
 	if m.QueryPrefix != "" || m.PassagePrefix != "" {
-		prefixes = []onnxpb.StringEntry{{Key: MetaQueryPrefix, Value: m.QueryPrefix}, {Key: MetaPassagePrefix, Value: m.PassagePrefix}}
+		extra = []onnxpb.StringEntry{{Key: MetaQueryPrefix, Value: m.QueryPrefix}, {Key: MetaPassagePrefix, Value: m.PassagePrefix}}
+	}
+	if len(m.TrainedOn) > 0 {
+		extra = append(extra, onnxpb.StringEntry{Key: MetaTrainedOn, Value: strings.Join(m.TrainedOn, ",")})
 	}
 	model := onnxpb.Model{
 		IRVersion:    onnxpb.IRVersion,
@@ -88,7 +92,7 @@ func (m *Model) WriteONNX(w io.Writer) error {
 			{Key: MetaModel, Value: name},
 			{Key: MetaPooling, Value: "none"},
 			{Key: MetaNormalized, Value: "true"},
-		}, prefixes...),
+		}, extra...),
 		Graph: onnxpb.Graph{
 			Name: "hashbag",
 			Nodes: []onnxpb.Node{
@@ -168,7 +172,8 @@ func ReadONNX(r io.Reader) (*Model, error) {
 		}
 		return t.Float32, t.Dims, nil
 	}
-	m := &Model{Name: meta[MetaModel], Tokenizer: cfg, QueryPrefix: meta[MetaQueryPrefix], PassagePrefix: meta[MetaPassagePrefix]}
+	m := &Model{Name: meta[MetaModel], Tokenizer: cfg, QueryPrefix: meta[MetaQueryPrefix], PassagePrefix: meta[MetaPassagePrefix],
+		TrainedOn: TrainedOn(meta)}
 	var emb, proj []int64
 	if m.Embedding, emb, err = weights(initEmbedding, 2); err != nil {
 		return nil, err
@@ -208,4 +213,15 @@ func TokenizerConfig(meta map[string]string) (ngram.Config, error) {
 		return ngram.Config{}, fmt.Errorf("metadata %q: %w", MetaTokenizer, err)
 	}
 	return tok.Config, nil
+}
+
+// TrainedOn returns the datasets a model's metadata (as returned by ort.Session.Metadata) says trained it.
+func TrainedOn(meta map[string]string) []string {
+	var out []string
+	for _, d := range strings.Split(meta[MetaTrainedOn], ",") {
+		if d = strings.TrimSpace(d); d != "" {
+			out = append(out, d)
+		}
+	}
+	return out
 }
