@@ -20,10 +20,10 @@ func cmdExperiment(ctx context.Context, args []string, log *slog.Logger) error {
 	fs := flag.NewFlagSet("experiment", flag.ContinueOnError)
 	data := fs.String("data", envOr("XLING_DATA", "../shared/data"), "dataset directory (env XLING_DATA)")
 	out := fs.String("out", "out/experiment", "directory for checkpoints, evaluations, results.json and report.md")
-	seeds := fs.String("seeds", joinSeeds(def.Seeds), "comma-separated seeds")
+	seeds := fs.String("seeds", joinNumbers(def.Seeds), "comma-separated seeds")
 	recipe := fs.String("recipe", "full", "training recipe: full (experiment.DefaultRecipe) or quick (QuickRecipe, the default model's shorter schedule)")
 	holdout := fs.String("holdout-langs", strings.Join(def.Holdout, ","), "languages removed from every training source")
-	alphas := fs.String("alphas", "0,0.25,0.5,0.75,1", "alphas of the hybrid sweep on the first seed (empty: no sweep)")
+	alphas := fs.String("alphas", joinNumbers(def.Alphas), "alphas of the hybrid sweep on the first seed (empty: no sweep)")
 	reverse := fs.Bool("reverse", false, "reverse protocol: train on XQuAD-R QA pairs, evaluate on MLQA-R")
 	epochs := fs.Int("qa-epochs", 0, "epochs of the QA phase (0: the recipe's steps)")
 	alignSteps := fs.Int("align-steps", -1, "batches of the shared bitext alignment phase (-1: the recipe's)")
@@ -121,10 +121,11 @@ func report(res *experiment.Results) []byte {
 	return []byte(b.String())
 }
 
-func joinSeeds(seeds []uint64) string {
-	s := make([]string, len(seeds))
-	for i, n := range seeds {
-		s[i] = strconv.FormatUint(n, 10)
+// joinNumbers is the comma-separated form the flags parse, for their defaults.
+func joinNumbers[T uint64 | float64](xs []T) string {
+	s := make([]string, len(xs))
+	for i, x := range xs {
+		s[i] = fmt.Sprint(x)
 	}
 	return strings.Join(s, ",")
 }

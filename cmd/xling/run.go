@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -160,7 +161,7 @@ func writeHTML(dir, title string, res *experiment.Results, trainedOn []string) e
 			return err
 		}
 		for i, s := range sets {
-			if evaluate.InSampleNote(trainedOn, s.Dataset) != "" {
+			if slices.Contains(trainedOn, s.Dataset) {
 				sets[i].Model += " (in-sample: trained on " + s.Dataset + ")"
 			}
 		}

@@ -151,9 +151,9 @@ func (t *Tokenizer) appendWords(dst []int64, limit int, text string, grams bool)
 				word = utf8.AppendRune(word, r)
 				continue
 			}
-			for i := range len(latin) { // ASCII: a byte is a rune
+			for k := range len(latin) { // ASCII: a byte is a rune
 				offs = append(offs, len(word))
-				word = append(word, latin[i])
+				word = append(word, latin[k])
 			}
 			continue
 		}
@@ -231,8 +231,8 @@ func (t *Tokenizer) appendText(dst []int64, limit int, text string) ([]int64, bo
 			}
 			continue
 		}
-		for i := range len(latin) { // a dropped rune (latin "") neither starts nor ends a word
-			if !add(rune(latin[i])) {
+		for k := range len(latin) { // a dropped rune (latin "") neither starts nor ends a word
+			if !add(rune(latin[k])) {
 				return dst, true
 			}
 		}
