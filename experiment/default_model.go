@@ -14,8 +14,8 @@ import (
 // cores) and caching it.
 func DefaultModel(ctx context.Context, cache, data string, log *slog.Logger) (string, error) {
 	// The version changes with the recipe, so that a cache never serves a model of an older one (v3:
-	// romanized n-grams).
-	path := filepath.Join(cache, "models", "xling-hybrid-v3-quick-s1.onnx")
+	// romanized n-grams; v4: learning rates 0.02 and 0.05).
+	path := filepath.Join(cache, "models", "xling-hybrid-v4-quick-s1.onnx")
 	if _, err := os.Stat(path); err == nil {
 		return path, nil
 	}

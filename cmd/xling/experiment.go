@@ -27,6 +27,8 @@ func cmdExperiment(ctx context.Context, args []string, log *slog.Logger) error {
 	reverse := fs.Bool("reverse", false, "reverse protocol: train on XQuAD-R QA pairs, evaluate on MLQA-R")
 	epochs := fs.Int("qa-epochs", 0, "epochs of the QA phase (0: the recipe's steps)")
 	alignSteps := fs.Int("align-steps", -1, "batches of the shared bitext alignment phase (-1: the recipe's)")
+	alignLR := fs.Float64("align-lr", 0, "learning rate of the alignment phase (0: the recipe's)")
+	qaLR := fs.Float64("qa-lr", 0, "learning rate of the QA phase (0: the recipe's)")
 	lambda := fs.Float64("lambda", def.Lambda, "gradient-reversal weight of the adversarial strategies")
 	schedule := fs.String("lambda-schedule", def.LambdaSchedule, "how lambda is applied over the QA phase: constant or dann")
 	from := fs.String("from", "", "write report.md from a saved results.json instead of running the experiment")
@@ -44,6 +46,19 @@ func cmdExperiment(ctx context.Context, args []string, log *slog.Logger) error {
 	}
 	if *alignSteps >= 0 {
 		cfg.AlignSteps = *alignSteps
+	}
+	for _, lr := range []struct {
+		flag string
+		v    float64
+		dst  *float64
+	}{{"align-lr", *alignLR, &cfg.AlignLR}, {"qa-lr", *qaLR, &cfg.QALR}} {
+		switch {
+		case lr.v == 0:
+		case lr.v > 0 && lr.v < 1:
+			*lr.dst = lr.v
+		default: // also NaN
+			return fmt.Errorf("%s %v: want a learning rate in (0, 1)", lr.flag, lr.v)
+		}
 	}
 	cfg.DataDir, cfg.OutDir, cfg.ORTLibrary, cfg.QAEpochs, cfg.Lambda = *data, *out, *lib, *epochs, *lambda
 	cfg.LambdaSchedule = *schedule

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"xling/batching"
+	"xling/experiment"
 	"xling/pipeline"
 	"xling/train"
 	"xling/training"
@@ -27,7 +28,7 @@ func cmdTrain(ctx context.Context, args []string, log *slog.Logger) error {
 	maxBatches := fs.Int("max-batches", 0, "stop after this many batches (0: after the epochs)")
 	steps := fs.Int("steps", 0, "stop after this many training steps (0: when the batches run out)")
 	seed := fs.Uint64("seed", 1, "seed of the initial weights, the sampler and the discriminator")
-	lr := fs.Float64("lr", 3e-3, "AdamW learning rate")
+	lr := fs.Float64("lr", experiment.DefaultRecipe().QALR, "Adam learning rate (default: the recipe's QA phase)")
 	trainProj := fs.Bool("train-projection", false, "train the projection after the embedding bag (default: the identity, frozen, as experiment.DefaultRecipe chose on validation)")
 	temperature := fs.Float64("temperature", 0.05, "InfoNCE temperature")
 	lambda := fs.Float64("lambda", 0, "adversarial: gradient-reversal weight of the language discriminator (0: none)")
