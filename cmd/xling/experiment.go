@@ -47,18 +47,11 @@ func cmdExperiment(ctx context.Context, args []string, log *slog.Logger) error {
 	if *alignSteps >= 0 {
 		cfg.AlignSteps = *alignSteps
 	}
-	for _, lr := range []struct {
-		flag string
-		v    float64
-		dst  *float64
-	}{{"align-lr", *alignLR, &cfg.AlignLR}, {"qa-lr", *qaLR, &cfg.QALR}} {
-		switch {
-		case lr.v == 0:
-		case lr.v > 0 && lr.v < 1:
-			*lr.dst = lr.v
-		default: // also NaN
-			return fmt.Errorf("%s %v: want a learning rate in (0, 1)", lr.flag, lr.v)
-		}
+	if err := setLR("align-lr", *alignLR, &cfg.AlignLR); err != nil {
+		return err
+	}
+	if err := setLR("qa-lr", *qaLR, &cfg.QALR); err != nil {
+		return err
 	}
 	cfg.DataDir, cfg.OutDir, cfg.ORTLibrary, cfg.QAEpochs, cfg.Lambda = *data, *out, *lib, *epochs, *lambda
 	cfg.LambdaSchedule = *schedule
@@ -143,4 +136,16 @@ func joinNumbers[T uint64 | float64](xs []T) string {
 		s[i] = fmt.Sprint(x)
 	}
 	return strings.Join(s, ",")
+}
+
+// setLR sets *dst to the flag's value v, unless v is 0 (the recipe's rate stays); a rate must be in (0, 1).
+func setLR(flag string, v float64, dst *float64) error {
+	if v == 0 {
+		return nil
+	}
+	if !(v > 0 && v < 1) { // also NaN
+		return fmt.Errorf("%s %v: want a learning rate in (0, 1)", flag, v)
+	}
+	*dst = v
+	return nil
 }
