@@ -203,7 +203,7 @@ func WriteMarkdown(w io.Writer, res *Results) {
 	cfg := res.Config
 	command := "(not recorded)"
 	if len(res.Command) > 0 {
-		command = "xling " + strings.Join(res.Command[1:], " ")
+		command = "xling " + shellJoin(res.Command[1:])
 	}
 	ds := cfg.Eval
 	fmt.Fprintf(w, "Command: `%s`  \nSeeds: %v; strategies trained per seed from that seed's alignment checkpoint; alpha sweep on seed %d.  \n", command, cfg.Seeds, cfg.Seeds[0])
@@ -430,4 +430,22 @@ func writeDiscCurves(w io.Writer, res *Results) {
 		}
 		fmt.Fprintln(w)
 	}
+}
+
+// shellJoin writes args as a shell would need them typed, so that a report's command can be pasted back:
+// an empty argument (--alphas "") or one with spaces or quotes is single-quoted.
+func shellJoin(args []string) string {
+	quoted := make([]string, len(args))
+	for i, a := range args {
+		if a != "" && !strings.ContainsFunc(a, func(r rune) bool { return !safeShellRune(r) }) {
+			quoted[i] = a
+			continue
+		}
+		quoted[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+	}
+	return strings.Join(quoted, " ")
+}
+
+func safeShellRune(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./,=:+@%", r)
 }

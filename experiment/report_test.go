@@ -1,0 +1,43 @@
+package experiment
+
+import (
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// The recorded command pastes back into a shell as the same arguments; /bin/sh is the judge.
+func TestShellJoinRoundTripsThroughSh(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"plain", []string{"experiment", "--seeds", "1,2,3", "--out", "out/exp"}, "experiment --seeds 1,2,3 --out out/exp"},
+		{"empty", []string{"--alphas", ""}, "--alphas ''"},
+		{"space", []string{"--data", "my data"}, "--data 'my data'"},
+		{"quote", []string{"it's"}, `'it'\''s'`},
+		{"glob and dollar", []string{"*", "$HOME"}, `'*' '$HOME'`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := shellJoin(c.args)
+			if got != c.want {
+				t.Errorf("shellJoin(%q) = %s, want %s", c.args, got, c.want)
+			}
+			out, err := exec.Command(sh, "-c", "set -- "+got+`; for a in "$@"; do printf '%s\0' "$a"; done`).Output()
+			if err != nil {
+				t.Fatal(err)
+			}
+			back := strings.Split(strings.TrimSuffix(string(out), "\x00"), "\x00")
+			if !slices.Equal(back, c.args) {
+				t.Errorf("sh read %q back as %q", got, back)
+			}
+		})
+	}
+}
