@@ -83,10 +83,20 @@ func TestExecuteSmallExperiment(t *testing.T) {
 	}
 	var b strings.Builder
 	WriteMarkdown(&b, res)
-	for _, want := range []string{"### Table 1", "| hybrid |", "th (low) (held out)", "Degradation from English, Mul. F1@10", "| 1 |", "low-resource languages (el, hi, th, tr, vi), per seed", "p (per question)", "#### Mul. F1@10", "degradation, th"} {
+	for _, want := range []string{"### Table 1", "| hybrid |", "th (low) (held out)", "Degradation from English, Mul. F1@10", "| 1 |", "low-resource languages (th), per seed", "p (per question)", "#### Mul. F1@10", "degradation, th"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("report lacks %q", want)
 		}
+	}
+	// Only the evaluated languages get rows, and a run without a sweep gets no sweep table.
+	if strings.Contains(b.String(), "| de |") {
+		t.Error("report has a row for de, which was not evaluated")
+	}
+	res.Config.Alphas = nil
+	b.Reset()
+	WriteMarkdown(&b, res)
+	if strings.Contains(b.String(), "Alpha sweep") || strings.Contains(b.String(), "alpha sweep") {
+		t.Error("report without a sweep mentions one")
 	}
 }
 

@@ -206,7 +206,11 @@ func WriteMarkdown(w io.Writer, res *Results) {
 		command = "xling " + shellJoin(res.Command[1:])
 	}
 	ds := cfg.Eval
-	fmt.Fprintf(w, "Command: `%s`  \nSeeds: %v; strategies trained per seed from that seed's alignment checkpoint; alpha sweep on seed %d.  \n", command, cfg.Seeds, cfg.Seeds[0])
+	sweep := ""
+	if len(cfg.Alphas) > 0 {
+		sweep = fmt.Sprintf("; alpha sweep on seed %d", cfg.Seeds[0])
+	}
+	fmt.Fprintf(w, "Command: `%s`  \nSeeds: %v; strategies trained per seed from that seed's alignment checkpoint%s.  \n", command, cfg.Seeds, sweep)
 	qaLen := fmt.Sprintf("%d batches", cfg.QASteps)
 	if cfg.QAEpochs > 0 {
 		qaLen = fmt.Sprintf("%d epochs", cfg.QAEpochs)
@@ -226,7 +230,7 @@ func WriteMarkdown(w io.Writer, res *Results) {
 		fmt.Fprintf(w, " %s |\n", pmf(m, sd, ok, "%.1f"))
 	}
 
-	langs := training.Languages()
+	langs := res.languages()
 	perLang := []struct {
 		title   string
 		setting domain.Setting
@@ -281,7 +285,7 @@ func WriteMarkdown(w io.Writer, res *Results) {
 		}
 	}
 
-	fmt.Fprintf(w, "\n### Degradation from English on the low-resource languages (%s), per seed\n\n", strings.Join(lowResourceLangs(), ", "))
+	fmt.Fprintf(w, "\n### Degradation from English on the low-resource languages (%s), per seed\n\n", strings.Join(lowResourceLangs(res.languages()), ", "))
 	fmt.Fprintf(w, "Each seed's mean degradation over those languages, then mean ± std over seeds; the per-seed values follow in brackets.\n\n")
 	fmt.Fprintf(w, "| strategy | Mul. mAP | Mul. F1@10 | Cr. mAP | Cr. F1@10 |\n| --- | --- | --- | --- | --- |\n")
 	for _, a := range res.armNames() {
@@ -307,26 +311,8 @@ func WriteMarkdown(w io.Writer, res *Results) {
 
 	writeDiscCurves(w, res)
 
-	fmt.Fprintf(w, "\n### Alpha sweep (hybrid, seed %d)\n\n| alpha | Mo. | Cr. | Mul. | mean rank distance |\n| --- | --- | --- | --- | --- |\n", cfg.Seeds[0])
-	for _, a := range cfg.Alphas {
-		name := fmt.Sprintf("hybrid:%g", a)
-		var run *Run
-		for i := range res.Runs {
-			r := &res.Runs[i]
-			if r.Seed == cfg.Seeds[0] && (r.Strategy == name || (a == 0.5 && r.Strategy == "hybrid")) {
-				run = r
-			}
-		}
-		if run == nil {
-			continue
-		}
-		fmt.Fprintf(w, "| %g |", a)
-		for _, s := range []domain.Setting{domain.MonoMean, domain.CrossMean, domain.MultiMean} {
-			v, ok := evaluate.Lookup(run.Metrics, ds, s, domain.Pool, domain.Pool, "map")
-			fmt.Fprintf(w, " %s |", pmf(v, 0, ok, "%.3f"))
-		}
-		v, ok := evaluate.Lookup(run.Metrics, ds, domain.MultiMean, domain.Pool, domain.Pool, "rank_distance")
-		fmt.Fprintf(w, " %s |\n", pmf(v, 0, ok, "%.1f"))
+	if len(cfg.Alphas) > 0 {
+		writeAlphaSweep(w, res)
 	}
 
 	fmt.Fprintf(w, "\n### Data (SHA-256)\n\n")
@@ -335,9 +321,25 @@ func WriteMarkdown(w io.Writer, res *Results) {
 	}
 }
 
-func lowResourceLangs() []string {
+// languages are the training languages the evaluation set has, so a set without some of them (MLQA-R has
+// neither el nor th) reports no empty rows.
+func (res *Results) languages() []string {
 	var ls []string
 	for _, l := range training.Languages() {
+		for _, r := range res.Runs {
+			if _, ok := evaluate.Lookup(r.Metrics, res.Config.Eval, domain.Multi, l, domain.Pool, "map"); ok {
+				ls = append(ls, l)
+				break
+			}
+		}
+	}
+	return ls
+}
+
+// lowResourceLangs are those of langs the study counts as low-resource.
+func lowResourceLangs(langs []string) []string {
+	var ls []string
+	for _, l := range langs {
 		if lowResource[l] {
 			ls = append(ls, l)
 		}
@@ -352,7 +354,7 @@ func (res *Results) lowResourcePerSeed(runs []Run, setting domain.Setting, metri
 	var xs []float64
 	for _, r := range runs {
 		var ls []float64
-		for _, l := range lowResourceLangs() {
+		for _, l := range lowResourceLangs(training.Languages()) {
 			if v, ok := evaluate.Lookup(r.Metrics, res.Config.Eval, setting, l, domain.Pool, metric); ok {
 				ls = append(ls, v)
 			}
@@ -448,4 +450,30 @@ func shellJoin(args []string) string {
 
 func safeShellRune(r rune) bool {
 	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./,=:+@%", r)
+}
+
+// writeAlphaSweep writes hybrid's Table 1 row at each alpha of the sweep, from the first seed.
+func writeAlphaSweep(w io.Writer, res *Results) {
+	cfg, ds := res.Config, res.Config.Eval
+	fmt.Fprintf(w, "\n### Alpha sweep (hybrid, seed %d)\n\n| alpha | Mo. | Cr. | Mul. | mean rank distance |\n| --- | --- | --- | --- | --- |\n", cfg.Seeds[0])
+	for _, a := range cfg.Alphas {
+		name := fmt.Sprintf("hybrid:%g", a)
+		var run *Run
+		for i := range res.Runs {
+			r := &res.Runs[i]
+			if r.Seed == cfg.Seeds[0] && (r.Strategy == name || (a == 0.5 && r.Strategy == "hybrid")) {
+				run = r
+			}
+		}
+		if run == nil {
+			continue
+		}
+		fmt.Fprintf(w, "| %g |", a)
+		for _, s := range []domain.Setting{domain.MonoMean, domain.CrossMean, domain.MultiMean} {
+			v, ok := evaluate.Lookup(run.Metrics, ds, s, domain.Pool, domain.Pool, "map")
+			fmt.Fprintf(w, " %s |", pmf(v, 0, ok, "%.3f"))
+		}
+		v, ok := evaluate.Lookup(run.Metrics, ds, domain.MultiMean, domain.Pool, domain.Pool, "rank_distance")
+		fmt.Fprintf(w, " %s |\n", pmf(v, 0, ok, "%.1f"))
+	}
 }
