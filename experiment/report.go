@@ -76,7 +76,8 @@ func (res *Results) arm(name string) []Run {
 }
 
 // comparisons are the arm pairs the report tests: hybrid against every other arm, and each adversarial
-// arm with hybrid batches against the same arm without.
+// arm with hybrid batches against the same arm without, and the discriminator against none (adversarial
+// against mono).
 func comparisons(cfg Config) [][2]string {
 	pairs := [][2]string{{"hybrid", "untrained"}}
 	names := map[string]bool{}
@@ -88,6 +89,10 @@ func comparisons(cfg Config) [][2]string {
 	}
 	if names["hybrid+adversarial"] && names["adversarial"] {
 		pairs = append(pairs, [2]string{"hybrid+adversarial", "adversarial"})
+	}
+	// The discriminator's own effect: the same X-X-mono batches with and without it.
+	if names["adversarial"] && names["mono"] {
+		pairs = append(pairs, [2]string{"adversarial", "mono"})
 	}
 	return pairs
 }

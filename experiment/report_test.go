@@ -41,3 +41,37 @@ func TestShellJoinRoundTripsThroughSh(t *testing.T) {
 		})
 	}
 }
+
+// The arm pairs tested: hybrid against every arm, and the discriminator's two effects only where both of
+// their arms ran.
+func TestComparisonsFollowTheArms(t *testing.T) {
+	all := Default().Strategies
+	pick := func(names ...string) []Strategy {
+		var out []Strategy
+		for _, s := range all {
+			if slices.Contains(names, s.Name) {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name string
+		arms []Strategy
+		want [][2]string
+	}{
+		{"all six", all, [][2]string{
+			{"hybrid", "untrained"}, {"hybrid", "mono"}, {"hybrid", "cross"}, {"hybrid", "adversarial"},
+			{"hybrid", "hybrid+adversarial"}, {"hybrid", "adversarial-paper"},
+			{"hybrid+adversarial", "adversarial"}, {"adversarial", "mono"},
+		}},
+		{"no mono", pick("hybrid", "adversarial"), [][2]string{{"hybrid", "untrained"}, {"hybrid", "adversarial"}}},
+		{"mono, hybrid, adversarial", pick("mono", "hybrid", "adversarial"), [][2]string{
+			{"hybrid", "untrained"}, {"hybrid", "mono"}, {"hybrid", "adversarial"}, {"adversarial", "mono"},
+		}},
+	} {
+		if got := comparisons(Config{Strategies: tc.arms}); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: pairs %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
