@@ -89,11 +89,13 @@ test: setup oracles
 	FUZZTIME=$(CI_FUZZTIME) LOGS=$(OUTDIR)/fuzz-ci scripts/fuzz.sh
 
 # The experiments behind EXPERIMENTS.md: 6 arms x 5 seeds on the quick recipe with the alpha sweep, then the
-# reverse protocol (train on XQuAD-R, test on MLQA-R) x 3 seeds; about 75 minutes on an idle 2-core machine.
+# reverse protocol (train on XQuAD-R, test on MLQA-R) x 3 seeds, then mono, hybrid and adversarial on the full
+# recipe x 3 seeds; about two hours on an idle 2-core machine.
 # Lambda 0.003 (constant) was chosen on MLQA-R validation at the recipe's learning rates (docs/tuning.md).
 experiment: setup
 	$(GO) run ./cmd/xling experiment --data $(XLING_DATA) --recipe quick --seeds 1,2,3,4,5 --lambda 0.003 --lambda-schedule constant --out $(OUTDIR)/experiment
 	$(GO) run ./cmd/xling experiment --data $(XLING_DATA) --reverse --recipe quick --seeds 1,2,3 --alphas "" --lambda 0.003 --lambda-schedule constant --out $(OUTDIR)/experiment-reverse
+	$(GO) run ./cmd/xling experiment --data $(XLING_DATA) --recipe full --arms mono,hybrid,adversarial --seeds 1,2,3 --alphas "" --lambda 0.003 --lambda-schedule constant --out $(OUTDIR)/experiment-full
 
 # Every stage its own process against `xling broker`: 20 workers killed (kill -9) at random moments and
 # restarted, then the tables compared with `xling run`'s (make test runs the same with 3 kills on 4 languages).
