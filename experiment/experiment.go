@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"xling/batching"
@@ -36,6 +37,36 @@ type Strategy struct {
 	// Balanced gives the discriminator a language-balanced batch of its own every step (the fair design);
 	// otherwise it learns from the step's batch, of one language when the batch is mono (the paper's).
 	Balanced bool `json:"balanced,omitempty"`
+}
+
+// StrategyNames are the strategies' names, in order.
+func StrategyNames(strategies []Strategy) []string {
+	names := make([]string, len(strategies))
+	for i, s := range strategies {
+		names[i] = s.Name
+	}
+	return names
+}
+
+// SelectStrategies keeps the strategies named, in their order in all, so that a run of a few arms (the
+// longer recipe's check) reports them as the whole experiment does. A name not in all is an error.
+func SelectStrategies(all []Strategy, names []string) ([]Strategy, error) {
+	known := StrategyNames(all)
+	for _, n := range names {
+		if !slices.Contains(known, n) {
+			return nil, fmt.Errorf("unknown strategy %q (want some of %s)", n, strings.Join(known, ", "))
+		}
+	}
+	var picked []Strategy
+	for _, s := range all {
+		if slices.Contains(names, s.Name) {
+			picked = append(picked, s)
+		}
+	}
+	if len(picked) == 0 {
+		return nil, fmt.Errorf("none given")
+	}
+	return picked, nil
 }
 
 // Config is the whole experiment.

@@ -35,9 +35,7 @@ var bootMeasures = []struct {
 // strategy order, seeds in cfg.Seeds order (paired across arms), queries clustered by question and grouped
 // by language (langs gives the groups' names).
 func design(cfg Config, res *Results, setting domain.Setting, metric string) (d stats.Design, arms, langs []string, err error) {
-	for _, s := range cfg.Strategies {
-		arms = append(arms, s.Name)
-	}
+	arms = StrategyNames(cfg.Strategies)
 	var queries []string
 	for _, a := range arms {
 		runs := res.arm(a)

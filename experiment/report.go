@@ -182,11 +182,7 @@ func meanSD(xs []float64) (m, sd float64) {
 }
 
 func (res *Results) armNames() []string {
-	names := []string{"untrained"}
-	for _, s := range res.Config.Strategies {
-		names = append(names, s.Name)
-	}
-	return names
+	return append([]string{"untrained"}, StrategyNames(res.Config.Strategies)...)
 }
 
 var lowResource = map[string]bool{"th": true, "hi": true, "el": true, "tr": true, "vi": true}
@@ -290,7 +286,7 @@ func WriteMarkdown(w io.Writer, res *Results) {
 		}
 	}
 
-	fmt.Fprintf(w, "\n### Degradation from English on the low-resource languages (%s), per seed\n\n", strings.Join(lowResourceLangs(res.languages()), ", "))
+	fmt.Fprintf(w, "\n### Degradation from English on the low-resource languages (%s), per seed\n\n", strings.Join(lowResourceLangs(langs), ", "))
 	fmt.Fprintf(w, "Each seed's mean degradation over those languages, then mean ± std over seeds; the per-seed values follow in brackets.\n\n")
 	fmt.Fprintf(w, "| strategy | Mul. mAP | Mul. F1@10 | Cr. mAP | Cr. F1@10 |\n| --- | --- | --- | --- | --- |\n")
 	for _, a := range res.armNames() {

@@ -47,13 +47,11 @@ func TestShellJoinRoundTripsThroughSh(t *testing.T) {
 func TestComparisonsFollowTheArms(t *testing.T) {
 	all := Default().Strategies
 	pick := func(names ...string) []Strategy {
-		var out []Strategy
-		for _, s := range all {
-			if slices.Contains(names, s.Name) {
-				out = append(out, s)
-			}
+		picked, err := SelectStrategies(all, names)
+		if err != nil {
+			t.Fatal(err)
 		}
-		return out
+		return picked
 	}
 	for _, tc := range []struct {
 		name string
@@ -73,5 +71,19 @@ func TestComparisonsFollowTheArms(t *testing.T) {
 		if got := comparisons(Config{Strategies: tc.arms}); !slices.Equal(got, tc.want) {
 			t.Errorf("%s: pairs %v, want %v", tc.name, got, tc.want)
 		}
+	}
+}
+
+// SelectStrategies keeps the named strategies with their default settings, in the default order.
+func TestSelectStrategiesKeepsDefaultOrder(t *testing.T) {
+	got, err := SelectStrategies(Default().Strategies, []string{"adversarial", "hybrid", "adversarial"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if names := StrategyNames(got); !slices.Equal(names, []string{"hybrid", "adversarial"}) {
+		t.Fatalf("arms %v, want [hybrid adversarial]", names)
+	}
+	if !got[1].Balanced || got[1].Lambda != -1 || got[1].Batching != "mono" {
+		t.Errorf("adversarial arm %+v lost its default settings", got[1])
 	}
 }

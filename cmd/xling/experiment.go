@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -24,7 +23,7 @@ func cmdExperiment(ctx context.Context, args []string, log *slog.Logger) error {
 	seeds := fs.String("seeds", joinNumbers(def.Seeds), "comma-separated seeds")
 	recipe := fs.String("recipe", "full", "training recipe: full (experiment.DefaultRecipe) or quick (QuickRecipe, the default model's shorter schedule)")
 	holdout := fs.String("holdout-langs", strings.Join(def.Holdout, ","), "languages removed from every training source")
-	arms := fs.String("arms", strings.Join(armNames(def.Strategies), ","), "comma-separated strategies to train, a subset of the default")
+	arms := fs.String("arms", strings.Join(experiment.StrategyNames(def.Strategies), ","), "comma-separated strategies to train, a subset of the default")
 	alphas := fs.String("alphas", joinNumbers(def.Alphas), "alphas of the hybrid sweep on the first seed (empty: no sweep)")
 	reverse := fs.Bool("reverse", false, "reverse protocol: train on XQuAD-R QA pairs, evaluate on MLQA-R")
 	epochs := fs.Int("qa-epochs", 0, "epochs of the QA phase (0: the recipe's steps)")
@@ -69,9 +68,9 @@ func cmdExperiment(ctx context.Context, args []string, log *slog.Logger) error {
 	if len(cfg.Seeds) == 0 {
 		return fmt.Errorf("seeds: none given")
 	}
-	picked, err := pickArms(def.Strategies, split(*arms))
+	picked, err := experiment.SelectStrategies(def.Strategies, split(*arms))
 	if err != nil {
-		return err
+		return fmt.Errorf("arms: %w", err)
 	}
 	cfg.Strategies = picked
 	cfg.Alphas = nil
@@ -155,34 +154,4 @@ func setLR(flag string, v float64, dst *float64) error {
 	}
 	*dst = v
 	return nil
-}
-
-func armNames(strategies []experiment.Strategy) []string {
-	names := make([]string, len(strategies))
-	for i, s := range strategies {
-		names[i] = s.Name
-	}
-	return names
-}
-
-// pickArms keeps the strategies named, in the default order, so that a run of a few arms (the longer
-// recipe's check) reports them as the full experiment does.
-func pickArms(all []experiment.Strategy, names []string) ([]experiment.Strategy, error) {
-	want := map[string]bool{}
-	for _, n := range names {
-		if !slices.Contains(armNames(all), n) {
-			return nil, fmt.Errorf("arms: unknown strategy %q (want some of %s)", n, strings.Join(armNames(all), ", "))
-		}
-		want[n] = true
-	}
-	if len(want) == 0 {
-		return nil, fmt.Errorf("arms: none given")
-	}
-	var picked []experiment.Strategy
-	for _, s := range all {
-		if want[s.Name] {
-			picked = append(picked, s)
-		}
-	}
-	return picked, nil
 }

@@ -4,11 +4,8 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"slices"
 	"strings"
 	"testing"
-
-	"xling/experiment"
 )
 
 // A bad experiment flag is refused before any data is read or any model trained, with the flag named.
@@ -33,20 +30,5 @@ func TestExperimentRefusesBadFlags(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("xling experiment %s: error %v, want one naming %q", strings.Join(tc.args, " "), err, tc.want)
 		}
-	}
-}
-
-// --arms keeps the named strategies with their default settings, in the default order.
-func TestPickArmsKeepsDefaultOrder(t *testing.T) {
-	all := experiment.Default().Strategies
-	got, err := pickArms(all, []string{"adversarial", "hybrid", "adversarial"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if names := armNames(got); !slices.Equal(names, []string{"hybrid", "adversarial"}) {
-		t.Fatalf("arms %v, want [hybrid adversarial]", names)
-	}
-	if !got[1].Balanced || got[1].Lambda != -1 || got[1].Batching != "mono" {
-		t.Errorf("adversarial arm %+v lost its default settings", got[1])
 	}
 }
