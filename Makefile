@@ -33,7 +33,7 @@ NPM_STAMP := $(CACHE)/npm-$(shell echo '$(NPM_ORACLES)' | sha256sum | cut -c1-12
 
 GO ?= go
 
-.PHONY: run test bench setup deps ort oracles experiment crash-test fuzz clean help
+.PHONY: run test bench setup deps ort oracles experiment crash-test fuzz clean help kafka kafka-jars kafka-stop kafka-faults
 
 help:
 	@echo "make run   - evaluate the default encoder on XQuAD-R and MLQA-R through the embedded Kafka broker"
@@ -84,7 +84,7 @@ CI_FUZZTIME ?= 5s
 
 # XLING_REQUIRE_ORACLES=1 turns a missing oracle from a skip into a failure: `make test` never passes
 # on checks it did not run.
-test: setup oracles
+test: setup oracles kafka-jars
 	XLING_REQUIRE_ORACLES=1 $(GO) test -count=1 ./...
 	FUZZTIME=$(CI_FUZZTIME) LOGS=$(OUTDIR)/fuzz-ci scripts/fuzz.sh
 
@@ -101,6 +101,24 @@ experiment: setup
 # restarted, then the tables compared with `xling run`'s (make test runs the same with 3 kills on 4 languages).
 crash-test: setup oracles
 	$(GO) test -count=1 -timeout 40m -run 'TestCrash' -v ./scripts/cluster -args -kills 20 -datasets xquad-r,mlqa-r -langs ""
+
+# A 3-broker Apache Kafka cluster (KRaft) on loopback, from Maven Central's jars (pinned in
+# scripts/kafka/jars.sha256) and the machine's JVM: `make kafka` starts it (PLAINTEXT 127.0.0.1:19092-19094),
+# `make kafka-stop` stops it; scripts/kafka/kafka.sh kills and restarts single brokers. make test starts its
+# own on free ports.
+kafka-jars:
+	scripts/kafka/kafka.sh fetch
+
+kafka: kafka-jars
+	scripts/kafka/kafka.sh start
+
+kafka-stop:
+	scripts/kafka/kafka.sh stop
+
+# The fault classes on the real cluster, each repeated KAFKA_FAULT_RUNS times (make test runs each once).
+KAFKA_FAULT_RUNS ?= 3
+kafka-faults: setup oracles kafka-jars
+	XLING_REQUIRE_ORACLES=1 $(GO) test -count=1 -timeout 80m -run 'TestRealKafka' -v ./scripts/cluster -args -kills 20 -fault-runs $(KAFKA_FAULT_RUNS)
 
 # Every fuzz target for FUZZTIME (default 10m), two at a time: docs/fuzzing.md has the last figures.
 fuzz: setup

@@ -209,10 +209,15 @@ func (b *Broker) client() *kafka.Client {
 	return &kafka.Client{Addr: kafka.TCP(b.Addrs...), Timeout: 30 * time.Second, Transport: b.transport}
 }
 
+// CreateTopics makes the topics that do not exist yet, each with partitions partitions and the cluster's
+// default replication factor (default.replication.factor: 3 on the project's cluster, as compose.yaml), and
+// checks those that do: a topic someone else made with another partition count, or with a message limit
+// below xling's, is an error naming the topic and what to set, before any work is lost.
 func (b *Broker) CreateTopics(ctx context.Context, partitions int, names ...string) error {
+	partitions = max(partitions, 1)
 	var req kafka.CreateTopicsRequest
 	for _, t := range names {
-		req.Topics = append(req.Topics, kafka.TopicConfig{Topic: t, NumPartitions: max(partitions, 1), ReplicationFactor: 1})
+		req.Topics = append(req.Topics, kafka.TopicConfig{Topic: t, NumPartitions: partitions, ReplicationFactor: -1})
 	}
 	var resp *kafka.CreateTopicsResponse
 	err := b.retry.do(ctx, func(ctx context.Context) (err error) {
@@ -222,9 +227,63 @@ func (b *Broker) CreateTopics(ctx context.Context, partitions int, names ...stri
 	if err != nil {
 		return fmt.Errorf("create topics on %v: %w", b.Addrs, b.sec.explain(err, access{op: "create"}))
 	}
+	var existing []string
 	for name, err := range resp.Errors {
-		if err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
+		switch {
+		case errors.Is(err, kafka.TopicAlreadyExists):
+			existing = append(existing, name)
+		case err != nil:
 			return fmt.Errorf("create topic %s on %v: %w", name, b.Addrs, b.sec.explain(err, access{op: "create", topic: name}))
+		}
+	}
+	slices.Sort(existing)
+	for _, name := range existing {
+		n, err := b.Partitions(ctx, name)
+		if err != nil {
+			return err
+		}
+		if n != partitions {
+			return fmt.Errorf("topic %s on %v exists with %d partitions, this deployment needs %d: delete the topic, or use another --topic-prefix", name, b.Addrs, n, partitions)
+		}
+	}
+	return b.checkMessageLimit(ctx, names)
+}
+
+// minMessageLimit is the smallest topic max.message.bytes that takes xling's largest message: MaxMessageBytes
+// of Arrow data plus room for the key, headers and the record batch's own framing.
+const minMessageLimit = MaxMessageBytes + 8<<10
+
+// checkMessageLimit asks the cluster for each topic's max.message.bytes, so that a limit too small for
+// xling's messages fails here rather than at the first large batch, mid-run.
+func (b *Broker) checkMessageLimit(ctx context.Context, topics []string) error {
+	req := kafka.DescribeConfigsRequest{}
+	for _, t := range topics {
+		req.Resources = append(req.Resources, kafka.DescribeConfigRequestResource{
+			ResourceType: kafka.ResourceTypeTopic, ResourceName: t, ConfigNames: []string{"max.message.bytes"}})
+	}
+	var resp *kafka.DescribeConfigsResponse
+	err := b.retry.do(ctx, func(ctx context.Context) (err error) {
+		resp, err = b.client().DescribeConfigs(ctx, &req)
+		return err
+	}, b.retrying("describe topic configs"))
+	if err != nil {
+		return fmt.Errorf("describe topic configs on %v: %w", b.Addrs, b.sec.explain(err, access{op: "describe configs"}))
+	}
+	for _, r := range resp.Resources {
+		if r.Error != nil {
+			return fmt.Errorf("describe configs of topic %s on %v: %w", r.ResourceName, b.Addrs, b.sec.explain(r.Error, access{op: "describe configs", topic: r.ResourceName}))
+		}
+		for _, e := range r.ConfigEntries {
+			if e.ConfigName != "max.message.bytes" {
+				continue
+			}
+			limit, err := strconv.Atoi(e.ConfigValue)
+			if err != nil {
+				return fmt.Errorf("topic %s on %v: max.message.bytes %q is not a number", r.ResourceName, b.Addrs, e.ConfigValue)
+			}
+			if limit < minMessageLimit {
+				return fmt.Errorf("topic %s on %v takes messages of at most %d bytes (max.message.bytes), xling's are up to %d: set the topic's max.message.bytes to %d or more", r.ResourceName, b.Addrs, limit, minMessageLimit, minMessageLimit)
+			}
 		}
 	}
 	return nil
