@@ -261,18 +261,25 @@ func (b *Broker) checkMessageLimit(ctx context.Context, topics []string) error {
 		req.Resources = append(req.Resources, kafka.DescribeConfigRequestResource{
 			ResourceType: kafka.ResourceTypeTopic, ResourceName: t, ConfigNames: []string{"max.message.bytes"}})
 	}
+	// As in Partitions, a topic's own error is retried with the request: a topic just made by another
+	// worker may be unknown to the broker asked for a moment.
 	var resp *kafka.DescribeConfigsResponse
 	err := b.retry.do(ctx, func(ctx context.Context) (err error) {
-		resp, err = b.client().DescribeConfigs(ctx, &req)
-		return err
+		if resp, err = b.client().DescribeConfigs(ctx, &req); err != nil {
+			return err
+		}
+		var errs []error
+		for _, r := range resp.Resources {
+			if r.Error != nil {
+				errs = append(errs, fmt.Errorf("topic %s: %w", r.ResourceName, r.Error))
+			}
+		}
+		return errors.Join(errs...)
 	}, b.retrying("describe topic configs"))
 	if err != nil {
 		return fmt.Errorf("describe topic configs on %v: %w", b.Addrs, b.sec.explain(err, access{op: "describe configs"}))
 	}
 	for _, r := range resp.Resources {
-		if r.Error != nil {
-			return fmt.Errorf("describe configs of topic %s on %v: %w", r.ResourceName, b.Addrs, b.sec.explain(r.Error, access{op: "describe configs", topic: r.ResourceName}))
-		}
 		for _, e := range r.ConfigEntries {
 			if e.ConfigName != "max.message.bytes" {
 				continue
@@ -289,25 +296,31 @@ func (b *Broker) checkMessageLimit(ctx context.Context, topics []string) error {
 	return nil
 }
 
+// Partitions asks the cluster how many partitions topic has. A topic's own error counts as the request's,
+// so that one the retrier knows may pass is retried: a real cluster makes a topic asynchronously, and a
+// broker may answer "unknown topic" for a moment after another broker said it was created.
 func (b *Broker) Partitions(ctx context.Context, topic string) (int, error) {
-	var resp *kafka.MetadataResponse
-	err := b.retry.do(ctx, func(ctx context.Context) (err error) {
-		resp, err = b.client().Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
-		return err
+	var n int
+	err := b.retry.do(ctx, func(ctx context.Context) error {
+		resp, err := b.client().Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+		if err != nil {
+			return err
+		}
+		for _, t := range resp.Topics {
+			if t.Name == topic {
+				n = len(t.Partitions)
+				return t.Error
+			}
+		}
+		return errTopicNotFound
 	}, b.retrying("metadata for "+topic))
 	if err != nil {
 		return 0, fmt.Errorf("metadata for %s on %v: %w", topic, b.Addrs, b.sec.explain(err, access{op: "describe", topic: topic}))
 	}
-	for _, t := range resp.Topics {
-		if t.Name == topic {
-			if t.Error != nil {
-				return 0, fmt.Errorf("metadata for %s on %v: %w", topic, b.Addrs, b.sec.explain(t.Error, access{op: "describe", topic: topic}))
-			}
-			return len(t.Partitions), nil
-		}
-	}
-	return 0, fmt.Errorf("metadata for %s on %v: topic not found", topic, b.Addrs)
+	return n, nil
 }
+
+var errTopicNotFound = errors.New("topic not found")
 
 // headerPartition carries a message's explicit partition to the balancer (kafka-go's Writer ignores
 // Message.Partition).

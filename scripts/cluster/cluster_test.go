@@ -32,10 +32,11 @@ import (
 )
 
 var (
-	kills    = flag.Int("kills", 3, "workers killed (kill -9) and restarted during the crash test")
-	datasets = flag.String("datasets", "xquad-r", "datasets of the runs")
-	langs    = flag.String("langs", "en,de,zh,th", "languages of the runs (empty: all)")
-	seed     = flag.Uint64("seed", 1, "seed of the crash test's choice of victims and moments")
+	kills     = flag.Int("kills", 3, "workers killed (kill -9) and restarted during the crash test")
+	datasets  = flag.String("datasets", "xquad-r", "datasets of the runs")
+	langs     = flag.String("langs", "en,de,zh,th", "languages of the runs (empty: all)")
+	seed      = flag.Uint64("seed", 1, "seed of the crash test's choice of victims and moments")
+	faultRuns = flag.Int("fault-runs", 1, "runs of each fault class on the real Kafka cluster")
 )
 
 // env is what every run of a test shares: the xling binary, a model and the data.
@@ -105,7 +106,8 @@ type cluster struct {
 	procs  map[*exec.Cmd]string // running worker -> stage
 	exited chan exited
 	logs   strings.Builder
-	extra  []string // more flags for every worker
+	extra  []string           // more flags for every worker
+	left   map[*exec.Cmd]bool // workers told to leave (or killed) on purpose: their exit is no failure
 }
 
 type exited struct {
@@ -115,10 +117,18 @@ type exited struct {
 }
 
 func (e env) cluster(t *testing.T, addr, runID string) *cluster {
-	return &cluster{t: t, e: e, addr: addr, out: t.TempDir(), runID: runID, procs: map[*exec.Cmd]string{}, exited: make(chan exited, 64)}
+	c := &cluster{t: t, e: e, addr: addr, out: t.TempDir(), runID: runID, procs: map[*exec.Cmd]string{}, exited: make(chan exited, 64), left: map[*exec.Cmd]bool{}}
+	t.Cleanup(func() { // a test that fails midway leaves no worker behind, stopped or running
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for cmd := range c.procs {
+			cmd.Process.Kill()
+		}
+	})
+	return c
 }
 
-func (c *cluster) start(stage string) {
+func (c *cluster) start(stage string) *exec.Cmd {
 	c.t.Helper()
 	args := append([]string{"stage", stage, "--brokers", c.addr}, c.e.args(c.out, c.runID)...)
 	cmd := exec.Command(c.e.bin, append(args, c.extra...)...)
@@ -130,6 +140,7 @@ func (c *cluster) start(stage string) {
 	c.procs[cmd] = stage
 	c.mu.Unlock()
 	go func() { c.exited <- exited{cmd, stage, cmd.Wait()} }()
+	return cmd
 }
 
 type syncWriter struct {
@@ -297,10 +308,17 @@ func TestScaleOutBM25MatchesOneProcess(t *testing.T) {
 // the tables equal `xling run`'s: nothing lost, nothing counted twice.
 func TestCrash(t *testing.T) {
 	e := setup(t)
-	ref := e.reference(t)
+	crash(t, e, e.reference(t), e.broker(t, 1), nil)
+}
+
+// crash runs every stage as its own worker against addr, kills a random running worker at a random moment,
+// -kills times, restarting each, and compares the tables with ref's.
+func crash(t *testing.T, e env, ref, addr string, extra []string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
-	c := e.cluster(t, e.broker(t, 1), "crash")
+	c := e.cluster(t, addr, "crash")
+	c.extra = extra
 	rng := rand.New(rand.NewPCG(*seed, 0))
 	for _, s := range evaluate.StageNames() {
 		c.start(s)

@@ -1,19 +1,24 @@
 package cluster
 
 import (
-	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
+	kafkago "github.com/segmentio/kafka-go"
+
+	"xling/evaluate"
 	"xling/internal/testenv"
 )
 
@@ -141,18 +146,6 @@ func freeBase() (int, error) {
 	return 0, fmt.Errorf("no free block of ports for Kafka")
 }
 
-// lines returns the non-empty lines of s.
-func lines(s string) []string {
-	var out []string
-	sc := bufio.NewScanner(strings.NewReader(s))
-	for sc.Scan() {
-		if l := strings.TrimSpace(sc.Text()); l != "" {
-			out = append(out, l)
-		}
-	}
-	return out
-}
-
 // TestRealKafkaRunMatchesEmbedded runs `xling run` against the real cluster and checks its tables equal the
 // embedded broker's run, value for value: metrics, rankings and the embeddings by count and checksum.
 func TestRealKafkaRunMatchesEmbedded(t *testing.T) {
@@ -169,4 +162,219 @@ func TestRealKafkaRunMatchesEmbedded(t *testing.T) {
 	}
 	t.Logf("xling run on Kafka %s: %s", k.env["XLING_KAFKA_VERSION"], time.Since(start).Round(time.Millisecond))
 	compare(t, "xling run on real Kafka", ref, filepath.Join(out, "real"))
+}
+
+// TestRealKafkaCrash is TestCrash on the real cluster: -kills workers killed (kill -9) and restarted.
+func TestRealKafkaCrash(t *testing.T) {
+	e := setup(t)
+	k := realKafka(t)
+	ref := e.reference(t)
+	for i := range *faultRuns {
+		t.Run(fmt.Sprint(i+1), func(t *testing.T) {
+			crash(t, e, ref, k.brokers, []string{"--topic-prefix", fmt.Sprintf("xtest.crash%d.", i+1)})
+		})
+	}
+}
+
+// A brokerFault strikes the cluster while a run is under way. It returns what it did, or an error when it
+// could not strike (the run ended first, say), which fails the test: a fault that never struck proves nothing.
+type brokerFault func(t *testing.T, k *kafka, c *cluster, prefix string) (string, error)
+
+// TestRealKafkaBrokerFaults runs the stages as workers on the real cluster while brokers die and restart,
+// or workers join and leave, and checks each run's tables equal `xling run`'s on the embedded broker.
+func TestRealKafkaBrokerFaults(t *testing.T) {
+	e := setup(t)
+	k := realKafka(t)
+	ref := e.reference(t)
+	for _, tc := range []struct {
+		name  string
+		fault brokerFault
+	}{
+		{"leader killed and restarted", killLeader},
+		{"rolling restart", rollingRestart},
+		{"rebalance storm", rebalanceStorm},
+	} {
+		identical := 0
+		for i := range *faultRuns {
+			t.Run(fmt.Sprintf("%s/%d", tc.name, i+1), func(t *testing.T) {
+				prefix := fmt.Sprintf("xtest.%s%d.", strings.ReplaceAll(tc.name, " ", "-"), i+1)
+				ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+				defer cancel()
+				c := e.cluster(t, k.brokers, "fault")
+				c.extra = []string{"--topic-prefix", prefix}
+				for _, s := range evaluate.StageNames() {
+					c.start(s)
+				}
+				did, err := tc.fault(t, k, c, prefix)
+				if err != nil {
+					t.Fatalf("%s did not strike: %v", tc.name, err)
+				}
+				t.Log(did)
+				c.wait(ctx, c.left)
+				if out, err := k.do("wait"); err != nil {
+					t.Fatalf("the cluster did not recover: %v\n%s", err, out)
+				}
+				compare(t, tc.name, ref, filepath.Join(c.out, "fault"))
+				if !t.Failed() {
+					identical++
+				}
+			})
+		}
+		t.Logf("%s: %d of %d identical", tc.name, identical, *faultRuns)
+	}
+}
+
+// hold stops the run's ingest worker (SIGSTOP) once it has ingested its first language, until the returned
+// function resumes it, so that a fault that takes longer than a small run still strikes mid-run: the stages
+// downstream keep draining what ingest wrote, and ingest resumes on connections the fault broke. It fails
+// when ingest finishes first.
+func (c *cluster) hold() (func(), error) {
+	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(20 * time.Millisecond) {
+		c.mu.Lock()
+		started := strings.Contains(c.logs.String(), evaluate.Ingest+": ") && strings.Contains(c.logs.String(), "msg=ingested")
+		var ingest *exec.Cmd
+		for cmd, s := range c.procs {
+			if s == evaluate.Ingest {
+				ingest = cmd
+			}
+		}
+		c.mu.Unlock()
+		switch {
+		case ingest == nil:
+			return nil, errors.New("no ingest worker")
+		case started:
+			if err := ingest.Process.Signal(syscall.SIGSTOP); err != nil {
+				return nil, fmt.Errorf("stop ingest: %w", err)
+			}
+			return func() { ingest.Process.Signal(syscall.SIGCONT) }, nil
+		case time.Now().After(deadline):
+			return nil, errors.New("ingest ingested nothing in 2 minutes")
+		}
+	}
+}
+
+// running says how many workers are still at work.
+func (c *cluster) running() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.procs)
+}
+
+// leaders maps each broker id to the partitions of the run's topics (those named prefix*) it leads.
+func (k *kafka) leaders(prefix string) (map[int][]string, error) {
+	conn, err := kafkago.Dial("tcp", strings.Split(k.brokers, ",")[0])
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	parts, err := conn.ReadPartitions()
+	if err != nil {
+		return nil, err
+	}
+	out := map[int][]string{}
+	for _, p := range parts {
+		if strings.HasPrefix(p.Topic, prefix) && p.Leader.ID > 0 {
+			out[p.Leader.ID] = append(out[p.Leader.ID], fmt.Sprintf("%s/%d", p.Topic, p.ID))
+		}
+	}
+	return out, nil
+}
+
+// killLeader waits until the run's topics exist, then kills (kill -9) the broker that leads most of their
+// partitions, waits, and restarts it.
+func killLeader(t *testing.T, k *kafka, c *cluster, prefix string) (string, error) {
+	resume, err := c.hold()
+	if err != nil {
+		return "", err
+	}
+	defer resume()
+	var leaders map[int][]string
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(200 * time.Millisecond) {
+		var err error
+		if leaders, err = k.leaders(prefix); err == nil && len(leaders) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			return "", fmt.Errorf("no partition of %s* has a leader after a minute (%v)", prefix, err)
+		}
+	}
+	victim := 0
+	for id, ps := range leaders {
+		if victim == 0 || len(ps) > len(leaders[victim]) {
+			victim = id
+		}
+	}
+	if out, err := k.do("kill", fmt.Sprint(victim)); err != nil {
+		return "", fmt.Errorf("kill broker %d: %v\n%s", victim, err, out)
+	}
+	time.Sleep(5 * time.Second) // the controller moves leadership; clients meet dead connections
+	if out, err := k.do("restart", fmt.Sprint(victim)); err != nil {
+		return "", fmt.Errorf("restart broker %d: %v\n%s", victim, err, out)
+	}
+	return fmt.Sprintf("killed broker %d (leader of %d of the run's partitions) with %d workers running, restarted it", victim, len(leaders[victim]), c.running()), nil
+}
+
+// rollingRestart stops (SIGTERM) and restarts each broker in turn, waiting for the cluster to be healthy
+// between them, as an operator's upgrade does.
+func rollingRestart(t *testing.T, k *kafka, c *cluster, prefix string) (string, error) {
+	resume, err := c.hold()
+	if err != nil {
+		return "", err
+	}
+	defer resume()
+	for n := 1; n <= 3; n++ {
+		if c.running() == 0 {
+			return "", fmt.Errorf("the run ended before broker %d's restart", n)
+		}
+		if out, err := k.do("stop-node", fmt.Sprint(n)); err != nil {
+			return "", fmt.Errorf("stop broker %d: %v\n%s", n, err, out)
+		}
+		if out, err := k.do("restart", fmt.Sprint(n)); err != nil {
+			return "", fmt.Errorf("restart broker %d: %v\n%s", n, err, out)
+		}
+	}
+	return fmt.Sprintf("restarted brokers 1, 2 and 3 in turn with %d workers running", c.running()), nil
+}
+
+// rebalanceStorm starts an extra worker of a random stage every two seconds and stops (SIGTERM) or kills
+// an extra one, so that every stage's group rebalances again and again while the run goes on.
+func rebalanceStorm(t *testing.T, k *kafka, c *cluster, prefix string) (string, error) {
+	resume, err := c.hold()
+	if err != nil {
+		return "", err
+	}
+	rng := rand.New(rand.NewPCG(*seed, 2))
+	stages := []string{evaluate.Tokenize, evaluate.Encode, evaluate.Score}
+	var extra []*exec.Cmd
+	joins, leaves := 0, 0
+	for i := range 16 {
+		if i == 8 {
+			resume() // the second half of the storm meets a run that is moving again
+		}
+		time.Sleep(time.Duration(1500+rng.IntN(1000)) * time.Millisecond)
+		if c.running() == 0 {
+			break
+		}
+		if len(extra) > 0 && rng.IntN(2) == 0 {
+			v := extra[0]
+			extra = extra[1:]
+			c.mu.Lock()
+			c.left[v] = true
+			c.mu.Unlock()
+			if rng.IntN(2) == 0 {
+				v.Process.Signal(syscall.SIGTERM)
+			} else {
+				v.Process.Kill()
+			}
+			leaves++
+			continue
+		}
+		extra = append(extra, c.start(stages[rng.IntN(len(stages))]))
+		joins++
+	}
+	resume()
+	if joins+leaves < 8 {
+		return "", fmt.Errorf("the run ended after %d joins and %d leaves", joins, leaves)
+	}
+	return fmt.Sprintf("%d workers joined and %d left during the run", joins, leaves), nil
 }
