@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -49,16 +50,28 @@ type TLS struct {
 	ServerName string `json:"server_name,omitempty"`
 }
 
-// Secret is a password. It prints, logs and marshals as "[redacted]", so a config that holds one can be
-// logged or recorded in a run manifest without giving it away.
+// Secret is a password or a connection string that holds one. It prints (under every fmt verb), logs and
+// marshals as "[redacted]", so a config that holds one can be logged or recorded in a run manifest without
+// giving it away; string(s) is the value itself, for the one place that must send it.
+//
+// What fmt cannot be made to hide: %p of a Secret (or of a struct holding one), a bad verb that fmt prints
+// without calling methods (go vet reports it), and a Secret inside an unexported field, whose methods fmt
+// cannot call.
 type Secret string
 
 const redacted = "[redacted]"
+
+// Format prints "[redacted]" whatever the verb and flags: without it %d, %x, %q and the like print the
+// string itself, since String and GoString only serve %v, %s and %#v.
+func (s Secret) Format(f fmt.State, verb rune) { io.WriteString(f, redacted) }
 
 func (s Secret) String() string               { return redacted }
 func (s Secret) GoString() string             { return redacted }
 func (s Secret) LogValue() slog.Value         { return slog.StringValue(redacted) }
 func (s Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + redacted + `"`), nil }
+
+// MarshalText redacts for the encoders that take text rather than JSON (encoding/xml, YAML packages).
+func (s Secret) MarshalText() ([]byte, error) { return []byte(redacted), nil }
 
 // IsZero says whether the connection is plaintext and unauthenticated.
 func (s Security) IsZero() bool { return s == Security{} }

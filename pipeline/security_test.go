@@ -11,7 +11,9 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"encoding/xml"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/big"
 	"net"
@@ -263,24 +265,82 @@ func TestSecuredCluster(t *testing.T) {
 	}
 }
 
-// A Security with a password, logged by slog in every way and marshalled as JSON, never shows it.
+type xmlDoc struct{ Password Secret }
+
+// A password never shows, whatever prints it: every fmt verb and flag, on the Secret itself and on the
+// configs that hold it (by value, by pointer, in a slice or a map), slog's text and JSON handlers, JSON
+// and XML.
 func TestSecretsAreNeverPrinted(t *testing.T) {
-	cfg := BrokerConfig{Addrs: []string{"k:9093"}, Security: Security{SASL: SASL{Mechanism: SASLScramSHA512, User: "u", Password: workerPassword}, TLS: TLS{CAFile: "ca.pem"}}}
-	var out bytes.Buffer
-	for _, h := range []slog.Handler{slog.NewTextHandler(&out, nil), slog.NewJSONHandler(&out, nil)} {
-		slog.New(h).Info("config", "broker", cfg, "security", cfg.Security, "sasl", cfg.Security.SASL, "password", cfg.Security.SASL.Password)
+	pw := Secret(workerPassword)
+	cfg := BrokerConfig{Addrs: []string{"k:9093"}, Security: Security{SASL: SASL{Mechanism: SASLScramSHA512, User: "u", Password: pw}, TLS: TLS{CAFile: "ca.pem"}}}
+	values := []struct {
+		name string
+		v    any
+	}{
+		{"the secret", pw},
+		{"a pointer to it", &pw},
+		{"a SASL", cfg.Security.SASL},
+		{"a broker config", cfg},
+		{"a pointer to a broker config", &cfg},
+		{"a slice of secrets", []Secret{pw, pw}},
+		{"a map of secrets", map[string]Secret{"kafka": pw}},
 	}
-	js, err := json.Marshal(cfg)
-	if err != nil {
-		t.Fatal(err)
+	check := func(t *testing.T, out string, wantRedacted bool) {
+		t.Helper()
+		if strings.Contains(out, workerPassword) {
+			t.Errorf("the password shows: %s", out)
+		}
+		if wantRedacted && !strings.Contains(out, redacted) {
+			t.Errorf("no %s in %s", redacted, out)
+		}
 	}
-	out.Write(js)
-	fmt.Fprintf(&out, "%v %+v %#v %s", cfg, cfg, cfg, cfg.Security.SASL.Password)
-	if strings.Contains(out.String(), workerPassword) {
-		t.Errorf("the password shows:\n%s", out.String())
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%d", "%x", "%X", "% x", "%#x", "%10.3s", "%-20q", "%U", "%c", "%b", "%o", "%e", "%t", "%T"} {
+		for _, val := range values {
+			t.Run(verb+" of "+val.name, func(t *testing.T) {
+				out := fmt.Sprintf(verb, val.v)
+				// %T prints the type, and %v of a pointer to a secret its address: neither is the value.
+				check(t, out, verb != "%T" && val.name != "a pointer to it")
+			})
+		}
 	}
-	if !strings.Contains(out.String(), `"user":"u"`) || !strings.Contains(out.String(), "[redacted]") {
-		t.Errorf("want the user and a redacted password recorded:\n%s", out.String())
+	for _, tc := range []struct {
+		name string
+		h    func(io.Writer) slog.Handler
+	}{
+		{"slog text", func(w io.Writer) slog.Handler { return slog.NewTextHandler(w, nil) }},
+		{"slog JSON", func(w io.Writer) slog.Handler { return slog.NewJSONHandler(w, nil) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			log := slog.New(tc.h(&out))
+			log.Info("config", "password", pw, "sasl", cfg.Security.SASL, "security", cfg.Security, "broker", cfg, "pointer", &cfg)
+			log.With("password", pw).WithGroup("g").Info("grouped", slog.Any("broker", cfg), slog.Group("kafka", "password", pw))
+			check(t, out.String(), true)
+			if !strings.Contains(out.String(), "u") {
+				t.Errorf("want the user recorded:\n%s", out.String())
+			}
+		})
+	}
+	for _, tc := range []struct {
+		name    string
+		marshal func() ([]byte, error)
+	}{
+		{"JSON of a broker config", func() ([]byte, error) { return json.Marshal(cfg) }},
+		{"XML of a secret", func() ([]byte, error) { return xml.Marshal(xmlDoc{pw}) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, err := tc.marshal()
+			if err != nil {
+				t.Fatal(err)
+			}
+			check(t, string(b), true)
+		})
+	}
+	if js, _ := json.Marshal(cfg); !strings.Contains(string(js), `"user":"u"`) {
+		t.Errorf("want the user recorded: %s", js)
+	}
+	if string(pw) != workerPassword {
+		t.Errorf("string(secret) = %q, want the password itself", string(pw))
 	}
 }
 
