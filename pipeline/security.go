@@ -26,12 +26,16 @@ type Security struct {
 // SASL mechanisms xling speaks.
 const (
 	SASLPlain       = "PLAIN"
+	SASLScramSHA256 = "SCRAM-SHA-256"
 	SASLScramSHA512 = "SCRAM-SHA-512"
 )
 
+// saslMechanisms names the mechanisms above, for messages.
+const saslMechanisms = SASLPlain + ", " + SASLScramSHA256 + " or " + SASLScramSHA512
+
 // SASL is a user's credentials and how to present them.
 type SASL struct {
-	// Mechanism is SASLPlain or SASLScramSHA512; "" means no SASL.
+	// Mechanism is SASLPlain, SASLScramSHA256 or SASLScramSHA512; "" means no SASL.
 	Mechanism string `json:"mechanism,omitempty"`
 	User      string `json:"user,omitempty"`
 	Password  Secret `json:"password,omitempty"`
@@ -100,12 +104,12 @@ func (s Security) build() (secured, error) {
 	switch s.SASL.Mechanism {
 	case "":
 		if s.SASL.User != "" || s.SASL.Password != "" {
-			return out, errors.New("kafka: a SASL user or password without a mechanism (PLAIN or SCRAM-SHA-512)")
+			return out, errors.New("kafka: a SASL user or password without a mechanism (" + saslMechanisms + ")")
 		}
 		return out, nil
-	case SASLPlain, SASLScramSHA512:
+	case SASLPlain, SASLScramSHA256, SASLScramSHA512:
 	default:
-		return out, fmt.Errorf("kafka: SASL mechanism %q: want %s or %s", s.SASL.Mechanism, SASLPlain, SASLScramSHA512)
+		return out, fmt.Errorf("kafka: SASL mechanism %q: want %s", s.SASL.Mechanism, saslMechanisms)
 	}
 	if s.SASL.User == "" || s.SASL.Password == "" {
 		return out, fmt.Errorf("kafka: SASL %s needs a user and a password", s.SASL.Mechanism)
@@ -117,7 +121,11 @@ func (s Security) build() (secured, error) {
 		out.mech = plain.Mechanism{Username: s.SASL.User, Password: string(s.SASL.Password)}
 		return out, nil
 	}
-	if out.mech, err = scram.Mechanism(scram.SHA512, s.SASL.User, string(s.SASL.Password)); err != nil {
+	hash := scram.SHA512
+	if s.SASL.Mechanism == SASLScramSHA256 {
+		hash = scram.SHA256
+	}
+	if out.mech, err = scram.Mechanism(hash, s.SASL.User, string(s.SASL.Password)); err != nil {
 		return out, fmt.Errorf("kafka: SASL %s for user %q: %w", s.SASL.Mechanism, s.SASL.User, err)
 	}
 	return out, nil

@@ -147,8 +147,8 @@ const (
 )
 
 // securedCluster starts a one-node kfake cluster that requires SASL over TLS and checks ACLs. Its users:
-// worker (SCRAM-SHA-512 and PLAIN) may create, write and read the "sec." topics and use the "sec." groups;
-// intruder (SCRAM-SHA-512) may use the topics but no group; watcher may use the topics and describe the
+// worker (SCRAM-SHA-512 and PLAIN) and worker256 (SCRAM-SHA-256 only, so that a login that used another
+// hash would fail) may create, write and read the "sec." topics and use the "sec." groups; intruder (SCRAM-SHA-512) may use the topics but no group; watcher may use the topics and describe the
 // groups but not join them; reader may only read topics.
 func securedCluster(t *testing.T) (addrs []string, ca testCA) {
 	t.Helper()
@@ -165,6 +165,7 @@ func securedCluster(t *testing.T) (addrs []string, ca testCA) {
 		kfake.Superuser(SASLScramSHA512, "admin", "pw-admin-0c1d"),
 		kfake.User(SASLScramSHA512, "worker", workerPassword, append(topicRights, groupRights...)...),
 		kfake.User(SASLPlain, "worker", workerPassword, append(topicRights, groupRights...)...),
+		kfake.User(SASLScramSHA256, "worker256", workerPassword, append(topicRights, groupRights...)...),
 		kfake.User(SASLScramSHA512, "intruder", intruderPassword, topicRights...),
 		kfake.User(SASLScramSHA512, "watcher", "pw-watcher-2e81", append(topicRights, allow(kmsg.ACLResourceTypeGroup, "sec.", kmsg.ACLOperationDescribe))...),
 		kfake.User(SASLScramSHA512, "reader", "pw-reader-93aa", allow(kmsg.ACLResourceTypeTopic, "sec.", kmsg.ACLOperationRead)),
@@ -195,6 +196,7 @@ func TestSecuredCluster(t *testing.T) {
 		pipeline string // the error the pipeline must fail with ({prefix}: the case's topic prefix); "" if it must run to its end
 	}{
 		{name: "SCRAM-SHA-512 over TLS with rights runs", sec: sec(SASLScramSHA512, "worker", workerPassword, ca.file)},
+		{name: "SCRAM-SHA-256 over TLS with rights runs", sec: sec(SASLScramSHA256, "worker256", workerPassword, ca.file)},
 		{name: "PLAIN over TLS with rights runs", sec: sec(SASLPlain, "worker", workerPassword, ca.file)},
 		{name: "no rights on the group is refused naming the principal and the group", sec: sec(SASLScramSHA512, "intruder", intruderPassword, ca.file),
 			pipeline: "User:intruder is not allowed to describe group {prefix}echo"},
@@ -204,6 +206,10 @@ func TestSecuredCluster(t *testing.T) {
 			pipeline: "User:reader is not allowed to write topic {prefix}items"},
 		{name: "a wrong password fails", sec: sec(SASLScramSHA512, "worker", "not-the-password", ca.file),
 			connect: `SASL SCRAM-SHA-512 login as user "worker" refused`},
+		{name: "a wrong SCRAM-SHA-256 password fails", sec: sec(SASLScramSHA256, "worker256", "not-the-password", ca.file),
+			connect: `SASL SCRAM-SHA-256 login as user "worker256" refused`},
+		{name: "SCRAM-SHA-512 for a user with SCRAM-SHA-256 credentials only fails", sec: sec(SASLScramSHA512, "worker256", workerPassword, ca.file),
+			connect: `SASL SCRAM-SHA-512 login as user "worker256" refused`},
 		{name: "a broker certificate from another CA fails", sec: sec(SASLScramSHA512, "worker", workerPassword, wrongCA.file),
 			connect: "the broker's certificate does not check out against " + wrongCA.file},
 		{name: "plaintext to a TLS listener fails", sec: sec(SASLScramSHA512, "worker", workerPassword, ""),
@@ -357,9 +363,10 @@ func TestSecurityIsCheckedBeforeDialing(t *testing.T) {
 		sec  Security
 		want string
 	}{
-		{"an unknown mechanism", Security{SASL: SASL{Mechanism: "GSSAPI", User: "u", Password: "p"}, TLS: ca}, `SASL mechanism "GSSAPI": want PLAIN or SCRAM-SHA-512`},
+		{"an unknown mechanism", Security{SASL: SASL{Mechanism: "GSSAPI", User: "u", Password: "p"}, TLS: ca}, `SASL mechanism "GSSAPI": want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512`},
 		{"a user without a mechanism", Security{SASL: SASL{User: "u"}}, "a SASL user or password without a mechanism"},
 		{"a mechanism without a password", Security{SASL: SASL{Mechanism: SASLScramSHA512, User: "u"}}, "SASL SCRAM-SHA-512 needs a user and a password"},
+		{"SCRAM-SHA-256 without a user", Security{SASL: SASL{Mechanism: SASLScramSHA256, Password: "p"}}, "SASL SCRAM-SHA-256 needs a user and a password"},
 		{"a CA file that is not there", Security{TLS: TLS{CAFile: filepath.Join(dir, "nope.pem")}}, filepath.Join(dir, "nope.pem")},
 		{"a CA file without a certificate", Security{TLS: TLS{CAFile: notPEM}}, notPEM + ": no PEM certificate in it"},
 		{"a client certificate without its key", Security{TLS: TLS{CertFile: ca.CAFile}}, "needs both its file and its key file"},

@@ -22,7 +22,7 @@ func brokerFlags(fs *flag.FlagSet, getenv func(string) string) func() (pipeline.
 		return def
 	}
 	brokers := fs.String("brokers", or("XLING_BROKERS", ""), "comma-separated Kafka bootstrap addresses (env XLING_BROKERS; default: embedded broker)")
-	mech := fs.String("kafka-sasl", or("XLING_KAFKA_SASL", ""), "SASL mechanism: PLAIN (needs TLS) or SCRAM-SHA-512 (env XLING_KAFKA_SASL; default: none)")
+	mech := fs.String("kafka-sasl", or("XLING_KAFKA_SASL", ""), "SASL mechanism: PLAIN (needs TLS), SCRAM-SHA-256 or SCRAM-SHA-512 (env XLING_KAFKA_SASL; default: none)")
 	user := fs.String("kafka-user", or("XLING_KAFKA_USER", ""), "SASL user (env XLING_KAFKA_USER)")
 	pwFile := fs.String("kafka-password-file", or("XLING_KAFKA_PASSWORD_FILE", ""), "file holding the SASL password (env XLING_KAFKA_PASSWORD_FILE; or put the password itself in env XLING_KAFKA_PASSWORD)")
 	useTLS := fs.Bool("kafka-tls", false, "connect with TLS, checking the brokers against the system's roots (implied by the other --kafka-tls-* flags)")

@@ -164,3 +164,27 @@ func TestStoreFlagsKeepTheDSNOut(t *testing.T) {
 		})
 	}
 }
+
+// --kafka-sasl takes every mechanism xling speaks, in any case, and names it as pipeline does.
+func TestBrokerFlagsTakeEveryMechanism(t *testing.T) {
+	for _, tc := range []struct{ flag, want string }{
+		{"plain", pipeline.SASLPlain},
+		{"scram-sha-256", pipeline.SASLScramSHA256},
+		{"SCRAM-SHA-512", pipeline.SASLScramSHA512},
+	} {
+		t.Run(tc.flag, func(t *testing.T) {
+			fs := flag.NewFlagSet("run", flag.ContinueOnError)
+			build := brokerFlags(fs, func(string) string { return "" })
+			if err := fs.Parse([]string{"--kafka-sasl", tc.flag}); err != nil {
+				t.Fatal(err)
+			}
+			bc, err := build()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if bc.Security.SASL.Mechanism != tc.want {
+				t.Errorf("mechanism %q, want %q", bc.Security.SASL.Mechanism, tc.want)
+			}
+		})
+	}
+}
