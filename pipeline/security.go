@@ -164,9 +164,11 @@ func (t TLS) config() (*tls.Config, error) {
 type access struct{ op, topic, group string }
 
 // explain adds to err what the operator needs to fix a refusal: the principal and the operation it was
-// refused when the cluster's ACLs refused it, the credentials when SASL failed, the CA when the broker's
-// certificate did not check out. Other errors come back as they are.
+// refused when the cluster's ACLs refused it, the credentials when SASL failed, the name checked when the
+// broker's certificate is for another, the CA when it did not check out otherwise. Other errors come back as
+// they are.
 func (s Security) explain(err error, a access) error {
+	var hostname x509.HostnameError
 	switch {
 	case err == nil:
 		return nil
@@ -180,6 +182,9 @@ func (s Security) explain(err error, a access) error {
 		return fmt.Errorf("SASL %s login as user %q refused (wrong user or password?): %w", s.SASL.Mechanism, s.SASL.User, err)
 	case refusedHandshake(err):
 		return fmt.Errorf("TLS: the broker refused the handshake (does it want a client certificate, or another one?): %w", err)
+	case errors.As(err, &hostname):
+		// Said apart from a bad CA: the CA may be right, and the fix is the name (or the certificate).
+		return fmt.Errorf("TLS: the broker's certificate does not name %s, the name checked (the host dialed, or the TLS server name when one is set): %w", hostname.Host, err)
 	case badCertificate(err):
 		ca := "the system's roots"
 		if s.TLS.CAFile != "" {

@@ -64,11 +64,21 @@ func newTestCA(t *testing.T, name string) testCA {
 // serverCert is a certificate for 127.0.0.1 and localhost signed by ca.
 func (ca testCA) serverCert(t *testing.T) tls.Certificate {
 	t.Helper()
-	der, key := ca.sign(t, &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "kafka"},
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"localhost"},
-	})
+	return ca.serverCertFor(t, "127.0.0.1", "localhost")
+}
+
+// serverCertFor is a server certificate signed by ca for names: IP addresses and host names.
+func (ca testCA) serverCertFor(t *testing.T, names ...string) tls.Certificate {
+	t.Helper()
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "kafka"}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	for _, n := range names {
+		if ip := net.ParseIP(n); ip != nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		} else {
+			tmpl.DNSNames = append(tmpl.DNSNames, n)
+		}
+	}
+	der, key := ca.sign(t, tmpl)
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
 
@@ -132,6 +142,54 @@ func TestClientCertificate(t *testing.T) {
 		t.Errorf("a client without a certificate: err = %v, want the broker's refusal", err)
 	}
 	t.Log(err)
+}
+
+// A broker certificate signed by the trusted CA but for another name is refused, the error naming the
+// broker and the name checked; the TLS server name (--kafka-tls-server-name) is what the certificate must
+// carry when the broker goes by another name.
+func TestBrokerCertificateForAnotherName(t *testing.T) {
+	ca := newTestCA(t, "kafka-ca")
+	for _, tc := range []struct {
+		name       string
+		certFor    []string // the names the broker's certificate is valid for
+		serverName string   // TLS.ServerName; "" checks the host dialed
+		want       string   // the error Connect must fail with, after the broker's address; "" if it must connect
+	}{
+		{name: "a certificate for another host name is refused", certFor: []string{"kafka-0.other.example"},
+			want: "TLS: the broker's certificate does not name 127.0.0.1, the name checked"},
+		{name: "a certificate for another IP address is refused", certFor: []string{"10.9.8.7", "localhost"},
+			want: "TLS: the broker's certificate does not name 127.0.0.1, the name checked"},
+		{name: "a server name the certificate does not carry is refused", certFor: []string{"127.0.0.1", "localhost"}, serverName: "kafka-0.other.example",
+			want: "TLS: the broker's certificate does not name kafka-0.other.example, the name checked"},
+		{name: "a certificate for the server name set is taken", certFor: []string{"kafka-0.other.example"}, serverName: "kafka-0.other.example"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := startCluster("127.0.0.1:0", 1, kfake.TLS(&tls.Config{Certificates: []tls.Certificate{ca.serverCertFor(t, tc.certFor...)}, MinVersion: tls.VersionTLS12}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			cfg := BrokerConfig{Addrs: c.ListenAddrs(), DialTimeout: 3 * time.Second, Security: Security{TLS: TLS{CAFile: ca.file, ServerName: tc.serverName}}}
+			start := time.Now()
+			b, err := Connect(ctx, cfg)
+			if tc.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				b.Close()
+				return
+			}
+			if want := "kafka refused the connection: broker " + c.ListenAddrs()[0] + ": " + tc.want; err == nil || !strings.Contains(err.Error(), want) {
+				t.Fatalf("Connect: err = %v, want one saying %q", err, want)
+			}
+			t.Log(err)
+			if d := time.Since(start); d > 2*cfg.DialTimeout {
+				t.Errorf("took %s to fail, over twice the dial timeout %s", d, cfg.DialTimeout)
+			}
+		})
+	}
 }
 
 // allow is an ACL granting op on every topic or group whose name starts with prefix.
