@@ -65,8 +65,8 @@ type Secret string
 
 const redacted = "[redacted]"
 
-// Format prints "[redacted]" whatever the verb and flags: without it %d, %x, %q and the like print the
-// string itself, since String and GoString only serve %v, %s and %#v.
+// Format prints "[redacted]" whatever the verb and flags: String serves only %v, %s, %q, %x and %X, and
+// any other verb (%d, %c, %t...) printed the value itself, as fmt's bad-verb notation %!d(pipeline.Secret=...).
 func (s Secret) Format(f fmt.State, verb rune) { io.WriteString(f, redacted) }
 
 func (s Secret) String() string               { return redacted }
