@@ -61,7 +61,7 @@ type Config struct {
 	Provider    string              `json:"provider"`
 	Progress    time.Duration       `json:"-"`
 	Terminal    io.Writer           `json:"-"` // a terminal to draw progress on; nil: log lines instead
-	StoreDSN    string              `json:"-"` // PostgreSQL the store stage upserts embeddings into (a secret: not in the manifest)
+	StoreDSN    pipeline.Secret     `json:"-"` // PostgreSQL the store stage upserts embeddings into (it may hold a password: redacted when logged, not in the manifest)
 
 	// DatasetVersions names each dataset's version (xling serve: a digest of its files) for the rows'
 	// dataset_version column.
@@ -275,7 +275,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, names ...string) (_
 			if cfg.StoreDSN == "" {
 				return nil, fmt.Errorf("evaluate: the store stage needs a PostgreSQL DSN")
 			}
-			pg, err := pgstore.Open(ctx, pgstore.Config{DSN: cfg.StoreDSN, Log: log})
+			pg, err := pgstore.Open(ctx, pgstore.Config{DSN: string(cfg.StoreDSN), Log: log})
 			if err != nil {
 				return nil, fmt.Errorf("evaluate: %w", err)
 			}

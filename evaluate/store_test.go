@@ -8,6 +8,7 @@ import (
 
 	"xling/dataset"
 	"xling/internal/testenv"
+	"xling/pipeline"
 	"xling/sinks/pgstore/pgtest"
 )
 
@@ -17,7 +18,7 @@ func TestStoreHoldsTheRunsEmbeddings(t *testing.T) {
 	pg := pgtest.Start(t)
 	cfg := Config{
 		DataDir: testenv.DataDir(t), OutDir: t.TempDir(), Datasets: []string{dataset.XQuADR}, Langs: map[string][]string{dataset.XQuADR: {"en", "th"}},
-		Model: smallModel(t), ModelName: "small", RunID: "store", TopK: 3, StoreDSN: pg.DSN(),
+		Model: smallModel(t), ModelName: "small", RunID: "store", TopK: 3, StoreDSN: pipeline.Secret(pg.DSN()),
 		ORTLibrary: testenv.ORTLibrary(t), Progress: time.Hour,
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)

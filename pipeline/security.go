@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -25,12 +26,16 @@ type Security struct {
 // SASL mechanisms xling speaks.
 const (
 	SASLPlain       = "PLAIN"
+	SASLScramSHA256 = "SCRAM-SHA-256"
 	SASLScramSHA512 = "SCRAM-SHA-512"
 )
 
+// saslMechanisms names the mechanisms above, for messages.
+const saslMechanisms = SASLPlain + ", " + SASLScramSHA256 + " or " + SASLScramSHA512
+
 // SASL is a user's credentials and how to present them.
 type SASL struct {
-	// Mechanism is SASLPlain or SASLScramSHA512; "" means no SASL.
+	// Mechanism is SASLPlain, SASLScramSHA256 or SASLScramSHA512; "" means no SASL.
 	Mechanism string `json:"mechanism,omitempty"`
 	User      string `json:"user,omitempty"`
 	Password  Secret `json:"password,omitempty"`
@@ -49,16 +54,28 @@ type TLS struct {
 	ServerName string `json:"server_name,omitempty"`
 }
 
-// Secret is a password. It prints, logs and marshals as "[redacted]", so a config that holds one can be
-// logged or recorded in a run manifest without giving it away.
+// Secret is a password or a connection string that holds one. It prints (under every fmt verb), logs and
+// marshals as "[redacted]", so a config that holds one can be logged or recorded in a run manifest without
+// giving it away; string(s) is the value itself, for the one place that must send it.
+//
+// What fmt cannot be made to hide: %p of a Secret (or of a struct holding one), a bad verb that fmt prints
+// without calling methods (go vet reports it), and a Secret inside an unexported field, whose methods fmt
+// cannot call.
 type Secret string
 
 const redacted = "[redacted]"
+
+// Format prints "[redacted]" whatever the verb and flags: String serves only %v, %s, %q, %x and %X, and
+// any other verb (%d, %c, %t...) printed the value itself, as fmt's bad-verb notation %!d(pipeline.Secret=...).
+func (s Secret) Format(f fmt.State, verb rune) { io.WriteString(f, redacted) }
 
 func (s Secret) String() string               { return redacted }
 func (s Secret) GoString() string             { return redacted }
 func (s Secret) LogValue() slog.Value         { return slog.StringValue(redacted) }
 func (s Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + redacted + `"`), nil }
+
+// MarshalText redacts for the encoders that take text rather than JSON (encoding/xml, YAML packages).
+func (s Secret) MarshalText() ([]byte, error) { return []byte(redacted), nil }
 
 // IsZero says whether the connection is plaintext and unauthenticated.
 func (s Security) IsZero() bool { return s == Security{} }
@@ -87,12 +104,12 @@ func (s Security) build() (secured, error) {
 	switch s.SASL.Mechanism {
 	case "":
 		if s.SASL.User != "" || s.SASL.Password != "" {
-			return out, errors.New("kafka: a SASL user or password without a mechanism (PLAIN or SCRAM-SHA-512)")
+			return out, errors.New("kafka: a SASL user or password without a mechanism (" + saslMechanisms + ")")
 		}
 		return out, nil
-	case SASLPlain, SASLScramSHA512:
+	case SASLPlain, SASLScramSHA256, SASLScramSHA512:
 	default:
-		return out, fmt.Errorf("kafka: SASL mechanism %q: want %s or %s", s.SASL.Mechanism, SASLPlain, SASLScramSHA512)
+		return out, fmt.Errorf("kafka: SASL mechanism %q: want %s", s.SASL.Mechanism, saslMechanisms)
 	}
 	if s.SASL.User == "" || s.SASL.Password == "" {
 		return out, fmt.Errorf("kafka: SASL %s needs a user and a password", s.SASL.Mechanism)
@@ -104,7 +121,11 @@ func (s Security) build() (secured, error) {
 		out.mech = plain.Mechanism{Username: s.SASL.User, Password: string(s.SASL.Password)}
 		return out, nil
 	}
-	if out.mech, err = scram.Mechanism(scram.SHA512, s.SASL.User, string(s.SASL.Password)); err != nil {
+	hash := scram.SHA512
+	if s.SASL.Mechanism == SASLScramSHA256 {
+		hash = scram.SHA256
+	}
+	if out.mech, err = scram.Mechanism(hash, s.SASL.User, string(s.SASL.Password)); err != nil {
 		return out, fmt.Errorf("kafka: SASL %s for user %q: %w", s.SASL.Mechanism, s.SASL.User, err)
 	}
 	return out, nil
@@ -143,9 +164,11 @@ func (t TLS) config() (*tls.Config, error) {
 type access struct{ op, topic, group string }
 
 // explain adds to err what the operator needs to fix a refusal: the principal and the operation it was
-// refused when the cluster's ACLs refused it, the credentials when SASL failed, the CA when the broker's
-// certificate did not check out. Other errors come back as they are.
+// refused when the cluster's ACLs refused it, the credentials when SASL failed, the name checked when the
+// broker's certificate is for another, the CA when it did not check out otherwise. Other errors come back as
+// they are.
 func (s Security) explain(err error, a access) error {
+	var hostname x509.HostnameError
 	switch {
 	case err == nil:
 		return nil
@@ -159,6 +182,9 @@ func (s Security) explain(err error, a access) error {
 		return fmt.Errorf("SASL %s login as user %q refused (wrong user or password?): %w", s.SASL.Mechanism, s.SASL.User, err)
 	case refusedHandshake(err):
 		return fmt.Errorf("TLS: the broker refused the handshake (does it want a client certificate, or another one?): %w", err)
+	case errors.As(err, &hostname):
+		// Said apart from a bad CA: the CA may be right, and the fix is the name (or the certificate).
+		return fmt.Errorf("TLS: the broker's certificate does not name %s, the name checked (the host dialed, or the TLS server name when one is set): %w", hostname.Host, err)
 	case badCertificate(err):
 		ca := "the system's roots"
 		if s.TLS.CAFile != "" {

@@ -11,7 +11,9 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"encoding/xml"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/big"
 	"net"
@@ -62,11 +64,21 @@ func newTestCA(t *testing.T, name string) testCA {
 // serverCert is a certificate for 127.0.0.1 and localhost signed by ca.
 func (ca testCA) serverCert(t *testing.T) tls.Certificate {
 	t.Helper()
-	der, key := ca.sign(t, &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "kafka"},
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"localhost"},
-	})
+	return ca.serverCertFor(t, "127.0.0.1", "localhost")
+}
+
+// serverCertFor is a server certificate signed by ca for names: IP addresses and host names.
+func (ca testCA) serverCertFor(t *testing.T, names ...string) tls.Certificate {
+	t.Helper()
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "kafka"}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	for _, n := range names {
+		if ip := net.ParseIP(n); ip != nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		} else {
+			tmpl.DNSNames = append(tmpl.DNSNames, n)
+		}
+	}
+	der, key := ca.sign(t, tmpl)
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
 
@@ -132,6 +144,54 @@ func TestClientCertificate(t *testing.T) {
 	t.Log(err)
 }
 
+// A broker certificate signed by the trusted CA but for another name is refused, the error naming the
+// broker and the name checked; the TLS server name (--kafka-tls-server-name) is what the certificate must
+// carry when the broker goes by another name.
+func TestBrokerCertificateForAnotherName(t *testing.T) {
+	ca := newTestCA(t, "kafka-ca")
+	for _, tc := range []struct {
+		name       string
+		certFor    []string // the names the broker's certificate is valid for
+		serverName string   // TLS.ServerName; "" checks the host dialed
+		want       string   // the error Connect must fail with, after the broker's address; "" if it must connect
+	}{
+		{name: "a certificate for another host name is refused", certFor: []string{"kafka-0.other.example"},
+			want: "TLS: the broker's certificate does not name 127.0.0.1, the name checked"},
+		{name: "a certificate for another IP address is refused", certFor: []string{"10.9.8.7", "localhost"},
+			want: "TLS: the broker's certificate does not name 127.0.0.1, the name checked"},
+		{name: "a server name the certificate does not carry is refused", certFor: []string{"127.0.0.1", "localhost"}, serverName: "kafka-0.other.example",
+			want: "TLS: the broker's certificate does not name kafka-0.other.example, the name checked"},
+		{name: "a certificate for the server name set is taken", certFor: []string{"kafka-0.other.example"}, serverName: "kafka-0.other.example"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := startCluster("127.0.0.1:0", 1, kfake.TLS(&tls.Config{Certificates: []tls.Certificate{ca.serverCertFor(t, tc.certFor...)}, MinVersion: tls.VersionTLS12}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			cfg := BrokerConfig{Addrs: c.ListenAddrs(), DialTimeout: 3 * time.Second, Security: Security{TLS: TLS{CAFile: ca.file, ServerName: tc.serverName}}}
+			start := time.Now()
+			b, err := Connect(ctx, cfg)
+			if tc.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				b.Close()
+				return
+			}
+			if want := "kafka refused the connection: broker " + c.ListenAddrs()[0] + ": " + tc.want; err == nil || !strings.Contains(err.Error(), want) {
+				t.Fatalf("Connect: err = %v, want one saying %q", err, want)
+			}
+			t.Log(err)
+			if d := time.Since(start); d > 2*cfg.DialTimeout {
+				t.Errorf("took %s to fail, over twice the dial timeout %s", d, cfg.DialTimeout)
+			}
+		})
+	}
+}
+
 // allow is an ACL granting op on every topic or group whose name starts with prefix.
 func allow(rt kmsg.ACLResourceType, prefix string, op kmsg.ACLOperation) kfake.ACL {
 	return kfake.ACL{Resource: rt, Name: prefix, Pattern: kmsg.ACLResourcePatternTypePrefixed, Operation: op, Allow: true}
@@ -145,8 +205,8 @@ const (
 )
 
 // securedCluster starts a one-node kfake cluster that requires SASL over TLS and checks ACLs. Its users:
-// worker (SCRAM-SHA-512 and PLAIN) may create, write and read the "sec." topics and use the "sec." groups;
-// intruder (SCRAM-SHA-512) may use the topics but no group; watcher may use the topics and describe the
+// worker (SCRAM-SHA-512 and PLAIN) and worker256 (SCRAM-SHA-256 only, so that a login that used another
+// hash would fail) may create, write and read the "sec." topics and use the "sec." groups; intruder (SCRAM-SHA-512) may use the topics but no group; watcher may use the topics and describe the
 // groups but not join them; reader may only read topics.
 func securedCluster(t *testing.T) (addrs []string, ca testCA) {
 	t.Helper()
@@ -163,6 +223,7 @@ func securedCluster(t *testing.T) (addrs []string, ca testCA) {
 		kfake.Superuser(SASLScramSHA512, "admin", "pw-admin-0c1d"),
 		kfake.User(SASLScramSHA512, "worker", workerPassword, append(topicRights, groupRights...)...),
 		kfake.User(SASLPlain, "worker", workerPassword, append(topicRights, groupRights...)...),
+		kfake.User(SASLScramSHA256, "worker256", workerPassword, append(topicRights, groupRights...)...),
 		kfake.User(SASLScramSHA512, "intruder", intruderPassword, topicRights...),
 		kfake.User(SASLScramSHA512, "watcher", "pw-watcher-2e81", append(topicRights, allow(kmsg.ACLResourceTypeGroup, "sec.", kmsg.ACLOperationDescribe))...),
 		kfake.User(SASLScramSHA512, "reader", "pw-reader-93aa", allow(kmsg.ACLResourceTypeTopic, "sec.", kmsg.ACLOperationRead)),
@@ -193,6 +254,7 @@ func TestSecuredCluster(t *testing.T) {
 		pipeline string // the error the pipeline must fail with ({prefix}: the case's topic prefix); "" if it must run to its end
 	}{
 		{name: "SCRAM-SHA-512 over TLS with rights runs", sec: sec(SASLScramSHA512, "worker", workerPassword, ca.file)},
+		{name: "SCRAM-SHA-256 over TLS with rights runs", sec: sec(SASLScramSHA256, "worker256", workerPassword, ca.file)},
 		{name: "PLAIN over TLS with rights runs", sec: sec(SASLPlain, "worker", workerPassword, ca.file)},
 		{name: "no rights on the group is refused naming the principal and the group", sec: sec(SASLScramSHA512, "intruder", intruderPassword, ca.file),
 			pipeline: "User:intruder is not allowed to describe group {prefix}echo"},
@@ -202,6 +264,10 @@ func TestSecuredCluster(t *testing.T) {
 			pipeline: "User:reader is not allowed to write topic {prefix}items"},
 		{name: "a wrong password fails", sec: sec(SASLScramSHA512, "worker", "not-the-password", ca.file),
 			connect: `SASL SCRAM-SHA-512 login as user "worker" refused`},
+		{name: "a wrong SCRAM-SHA-256 password fails", sec: sec(SASLScramSHA256, "worker256", "not-the-password", ca.file),
+			connect: `SASL SCRAM-SHA-256 login as user "worker256" refused`},
+		{name: "SCRAM-SHA-512 for a user with SCRAM-SHA-256 credentials only fails", sec: sec(SASLScramSHA512, "worker256", workerPassword, ca.file),
+			connect: `SASL SCRAM-SHA-512 login as user "worker256" refused`},
 		{name: "a broker certificate from another CA fails", sec: sec(SASLScramSHA512, "worker", workerPassword, wrongCA.file),
 			connect: "the broker's certificate does not check out against " + wrongCA.file},
 		{name: "plaintext to a TLS listener fails", sec: sec(SASLScramSHA512, "worker", workerPassword, ""),
@@ -263,24 +329,82 @@ func TestSecuredCluster(t *testing.T) {
 	}
 }
 
-// A Security with a password, logged by slog in every way and marshalled as JSON, never shows it.
+type xmlDoc struct{ Password Secret }
+
+// A password never shows, whatever prints it: every fmt verb and flag, on the Secret itself and on the
+// configs that hold it (by value, by pointer, in a slice or a map), slog's text and JSON handlers, JSON
+// and XML.
 func TestSecretsAreNeverPrinted(t *testing.T) {
-	cfg := BrokerConfig{Addrs: []string{"k:9093"}, Security: Security{SASL: SASL{Mechanism: SASLScramSHA512, User: "u", Password: workerPassword}, TLS: TLS{CAFile: "ca.pem"}}}
-	var out bytes.Buffer
-	for _, h := range []slog.Handler{slog.NewTextHandler(&out, nil), slog.NewJSONHandler(&out, nil)} {
-		slog.New(h).Info("config", "broker", cfg, "security", cfg.Security, "sasl", cfg.Security.SASL, "password", cfg.Security.SASL.Password)
+	pw := Secret(workerPassword)
+	cfg := BrokerConfig{Addrs: []string{"k:9093"}, Security: Security{SASL: SASL{Mechanism: SASLScramSHA512, User: "u", Password: pw}, TLS: TLS{CAFile: "ca.pem"}}}
+	values := []struct {
+		name string
+		v    any
+	}{
+		{"the secret", pw},
+		{"a pointer to it", &pw},
+		{"a SASL", cfg.Security.SASL},
+		{"a broker config", cfg},
+		{"a pointer to a broker config", &cfg},
+		{"a slice of secrets", []Secret{pw, pw}},
+		{"a map of secrets", map[string]Secret{"kafka": pw}},
 	}
-	js, err := json.Marshal(cfg)
-	if err != nil {
-		t.Fatal(err)
+	check := func(t *testing.T, out string, wantRedacted bool) {
+		t.Helper()
+		if strings.Contains(out, workerPassword) {
+			t.Errorf("the password shows: %s", out)
+		}
+		if wantRedacted && !strings.Contains(out, redacted) {
+			t.Errorf("no %s in %s", redacted, out)
+		}
 	}
-	out.Write(js)
-	fmt.Fprintf(&out, "%v %+v %#v %s", cfg, cfg, cfg, cfg.Security.SASL.Password)
-	if strings.Contains(out.String(), workerPassword) {
-		t.Errorf("the password shows:\n%s", out.String())
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%d", "%x", "%X", "% x", "%#x", "%10.3s", "%-20q", "%U", "%c", "%b", "%o", "%e", "%t", "%T"} {
+		for _, val := range values {
+			t.Run(verb+" of "+val.name, func(t *testing.T) {
+				out := fmt.Sprintf(verb, val.v)
+				// %T prints the type, and %v of a pointer to a secret its address: neither is the value.
+				check(t, out, verb != "%T" && val.name != "a pointer to it")
+			})
+		}
 	}
-	if !strings.Contains(out.String(), `"user":"u"`) || !strings.Contains(out.String(), "[redacted]") {
-		t.Errorf("want the user and a redacted password recorded:\n%s", out.String())
+	for _, tc := range []struct {
+		name string
+		h    func(io.Writer) slog.Handler
+	}{
+		{"slog text", func(w io.Writer) slog.Handler { return slog.NewTextHandler(w, nil) }},
+		{"slog JSON", func(w io.Writer) slog.Handler { return slog.NewJSONHandler(w, nil) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			log := slog.New(tc.h(&out))
+			log.Info("config", "password", pw, "sasl", cfg.Security.SASL, "security", cfg.Security, "broker", cfg, "pointer", &cfg)
+			log.With("password", pw).WithGroup("g").Info("grouped", slog.Any("broker", cfg), slog.Group("kafka", "password", pw))
+			check(t, out.String(), true)
+			if !strings.Contains(out.String(), "u") {
+				t.Errorf("want the user recorded:\n%s", out.String())
+			}
+		})
+	}
+	for _, tc := range []struct {
+		name    string
+		marshal func() ([]byte, error)
+	}{
+		{"JSON of a broker config", func() ([]byte, error) { return json.Marshal(cfg) }},
+		{"XML of a secret", func() ([]byte, error) { return xml.Marshal(xmlDoc{pw}) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, err := tc.marshal()
+			if err != nil {
+				t.Fatal(err)
+			}
+			check(t, string(b), true)
+		})
+	}
+	if js, _ := json.Marshal(cfg); !strings.Contains(string(js), `"user":"u"`) {
+		t.Errorf("want the user recorded: %s", js)
+	}
+	if string(pw) != workerPassword {
+		t.Errorf("string(secret) = %q, want the password itself", string(pw))
 	}
 }
 
@@ -297,9 +421,10 @@ func TestSecurityIsCheckedBeforeDialing(t *testing.T) {
 		sec  Security
 		want string
 	}{
-		{"an unknown mechanism", Security{SASL: SASL{Mechanism: "GSSAPI", User: "u", Password: "p"}, TLS: ca}, `SASL mechanism "GSSAPI": want PLAIN or SCRAM-SHA-512`},
+		{"an unknown mechanism", Security{SASL: SASL{Mechanism: "GSSAPI", User: "u", Password: "p"}, TLS: ca}, `SASL mechanism "GSSAPI": want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512`},
 		{"a user without a mechanism", Security{SASL: SASL{User: "u"}}, "a SASL user or password without a mechanism"},
 		{"a mechanism without a password", Security{SASL: SASL{Mechanism: SASLScramSHA512, User: "u"}}, "SASL SCRAM-SHA-512 needs a user and a password"},
+		{"SCRAM-SHA-256 without a user", Security{SASL: SASL{Mechanism: SASLScramSHA256, Password: "p"}}, "SASL SCRAM-SHA-256 needs a user and a password"},
 		{"a CA file that is not there", Security{TLS: TLS{CAFile: filepath.Join(dir, "nope.pem")}}, filepath.Join(dir, "nope.pem")},
 		{"a CA file without a certificate", Security{TLS: TLS{CAFile: notPEM}}, notPEM + ": no PEM certificate in it"},
 		{"a client certificate without its key", Security{TLS: TLS{CertFile: ca.CAFile}}, "needs both its file and its key file"},

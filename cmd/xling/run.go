@@ -43,9 +43,13 @@ func evalFlags(fs *flag.FlagSet) func(ctx context.Context, log *slog.Logger) (ev
 	provider := fs.String("provider", "cpu", "execution provider: cpu, cuda or tensorrt (tensorrt falls back to cuda, cuda to cpu, with a log line)")
 	runID := fs.String("run-id", "", "run id: every stage of a run must share it (default: time-based)")
 	httpAddr := fs.String("http", "", "serve the job's operations endpoint (/healthz, /status, /metrics) on this address while it runs, e.g. 127.0.0.1:9464 (default: none)")
-	pgDSN := fs.String("pg-dsn", os.Getenv("XLING_PG_DSN"), "PostgreSQL to upsert embeddings into, as the store stage (env XLING_PG_DSN; default: no store)")
+	store := storeFlags(fs, os.Getenv)
 	build := func(ctx context.Context, log *slog.Logger) (evaluate.Config, error) {
 		bc, err := broker()
+		if err != nil {
+			return evaluate.Config{}, err
+		}
+		dsn, err := store()
 		if err != nil {
 			return evaluate.Config{}, err
 		}
@@ -53,7 +57,7 @@ func evalFlags(fs *flag.FlagSet) func(ctx context.Context, log *slog.Logger) (ev
 			DataDir: *data, OutDir: *out, Datasets: split(*datasets), Model: *model, Brokers: bc.Addrs, Kafka: bc.Security, KafkaRetry: bc.Retry,
 			Topics: pipeline.Topics{Prefix: *prefix, Partitions: *partitions},
 			RunID:  *runID, TopK: *topK, WithContext: *withContext, Partial: *partial, MaxText: *maxText,
-			ORTLibrary: *lib, Threads: *threads, Provider: *provider, StoreDSN: *pgDSN,
+			ORTLibrary: *lib, Threads: *threads, Provider: *provider, StoreDSN: dsn,
 		}
 		if l := split(*langs); l != nil {
 			cfg.Langs = map[string][]string{}

@@ -33,11 +33,15 @@ func cmdServe(ctx context.Context, args []string, log *slog.Logger) error {
 	lib := fs.String("ort", envOr("ONNXRUNTIME_LIB", ".cache/onnxruntime-1.30.0/libonnxruntime.so.1"), "ONNX Runtime shared library (env ONNXRUNTIME_LIB)")
 	threads := fs.Int("threads", 0, "ONNX Runtime intra-op threads (0: its default)")
 	httpAddr := fs.String("http", "127.0.0.1:9464", "operations endpoint (/healthz, /status, /metrics); empty: none")
-	pgDSN := fs.String("pg-dsn", os.Getenv("XLING_PG_DSN"), "PostgreSQL to upsert embeddings into (env XLING_PG_DSN; default: no store)")
+	store := storeFlags(fs, os.Getenv)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	bc, err := broker()
+	if err != nil {
+		return err
+	}
+	dsn, err := store()
 	if err != nil {
 		return err
 	}
@@ -48,7 +52,7 @@ func cmdServe(ctx context.Context, args []string, log *slog.Logger) error {
 	cfg := serve.Config{DataDir: *data, ModelsDir: *models, StateDir: *state, Datasets: split(*datasets), Broker: bc,
 		Poll: *poll, Grace: *grace,
 		Eval: evaluate.Config{Topics: pipeline.Topics{Prefix: *prefix, Partitions: *partitions}, TopK: *topK, MaxText: *maxText,
-			ORTLibrary: *lib, Threads: *threads, StoreDSN: *pgDSN, Observe: lat.Observe}}
+			ORTLibrary: *lib, Threads: *threads, StoreDSN: dsn, Observe: lat.Observe}}
 	var ln net.Listener
 	if *httpAddr != "" {
 		if ln, err = net.Listen("tcp", *httpAddr); err != nil {

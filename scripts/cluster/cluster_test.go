@@ -364,7 +364,12 @@ func TestStoreSurvivesKills(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	c := e.cluster(t, e.broker(t, 1), "store")
-	c.extra = []string{"--pg-dsn", pg.DSN()}
+	// The DSN travels in a file, as xling takes it: never on the command line.
+	dsnFile := filepath.Join(t.TempDir(), "pg-dsn")
+	if err := os.WriteFile(dsnFile, []byte(pg.DSN()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c.extra = []string{"--pg-dsn-file", dsnFile}
 	// The other stages run first, so that the store starts on the whole backlog of embeddings and each
 	// kill falls while rows arrive in PostgreSQL: a kill at a random moment of a run as quick as this one
 	// mostly fell after the store had finished.

@@ -36,7 +36,8 @@ import (
 
 // Config says where to store and how hard to try.
 type Config struct {
-	// DSN is a libpq connection string or postgres:// URL (for example from XLING_PG_DSN). Required.
+	// DSN is a libpq connection string or postgres:// URL (for example from XLING_PG_DSN). Required. It may
+	// hold a password: keep it out of logs.
 	DSN string
 	// Table is the table name (one identifier, found on the search path), created if missing; "" means
 	// "embeddings".
