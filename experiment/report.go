@@ -198,9 +198,15 @@ func (res *Results) langLabel(l string) string {
 	return label
 }
 
-// WriteMarkdown writes the report: the paper's tables for this experiment, degradation from English, the
-// significance tests and the alpha sweep.
+// WriteMarkdown writes the whole report: the summary, then the appendix.
 func WriteMarkdown(w io.Writer, res *Results) {
+	WriteSummary(w, res)
+	WriteAppendix(w, res)
+}
+
+// WriteSummary writes the report's short part, the one EXPERIMENTS.md holds: how the experiment ran, Table 1,
+// the low-resource languages' mAP beside its degradation from English, and that degradation per seed.
+func WriteSummary(w io.Writer, res *Results) {
 	cfg := res.Config
 	command := "(not recorded)"
 	if len(res.Command) > 0 {
@@ -231,6 +237,56 @@ func WriteMarkdown(w io.Writer, res *Results) {
 		fmt.Fprintf(w, " %s |\n", pmf(m, sd, ok, "%.1f"))
 	}
 
+	langs := res.languages()
+	writeLowResourceScores(w, res, langs)
+
+	fmt.Fprintf(w, "\n### Degradation from English on the low-resource languages (%s), per seed\n\n", strings.Join(lowResourceLangs(langs), ", "))
+	fmt.Fprintf(w, "Each seed's mean degradation over those languages, then mean ± std over seeds; the per-seed values follow in brackets.\n\n")
+	fmt.Fprintf(w, "| strategy | Mul. mAP | Mul. F1@10 | Cr. mAP | Cr. F1@10 |\n| --- | --- | --- | --- | --- |\n")
+	for _, a := range res.armNames() {
+		fmt.Fprintf(w, "| %s |", a)
+		for _, d := range []struct {
+			setting domain.Setting
+			metric  string
+		}{{domain.DegrMulti, "map"}, {domain.DegrMulti, "f1@10"}, {domain.DegrCross, "map"}, {domain.DegrCross, "f1@10"}} {
+			fmt.Fprintf(w, " %s |", res.lowResourcePerSeed(res.arm(a), d.setting, d.metric))
+		}
+		fmt.Fprintln(w)
+	}
+}
+
+// writeLowResourceScores puts each low-resource language's mAP beside its degradation from English, with
+// English's own mAP above them: degradation is a ratio to English, so a lower English score alone lowers it.
+func writeLowResourceScores(w io.Writer, res *Results, langs []string) {
+	rows := append([]string{"en"}, lowResourceLangs(langs)...)
+	for _, t := range []struct {
+		name                 string
+		setting, degradation domain.Setting
+	}{{"Mul.", domain.Multi, domain.DegrMulti}, {"Cr.", domain.LangCross, domain.DegrCross}} {
+		fmt.Fprintf(w, "\n### %s mAP of English and the low-resource languages, with the degradation from English in brackets\n\n| language |", t.name)
+		for _, a := range res.armNames() {
+			fmt.Fprintf(w, " %s |", a)
+		}
+		fmt.Fprintf(w, "\n| --- |%s\n", strings.Repeat(" --- |", len(res.armNames())))
+		for _, l := range rows {
+			fmt.Fprintf(w, "| %s |", res.langLabel(l))
+			for _, a := range res.armNames() {
+				m, _, ok := res.meanStd(res.arm(a), t.setting, l, domain.Pool, "map")
+				cell := pmf(m, 0, ok, "%.3f")
+				if d, _, ok := res.meanStd(res.arm(a), t.degradation, l, domain.Pool, "map"); ok && l != "en" {
+					cell += fmt.Sprintf(" (%.3f)", d)
+				}
+				fmt.Fprintf(w, " %s |", cell)
+			}
+			fmt.Fprintln(w)
+		}
+	}
+}
+
+// WriteAppendix writes the rest of the report, the part docs/experiments-appendix.md holds: every table per
+// language, the paired tests, the intervals, the discriminator's accuracy, the alpha sweep and the data.
+func WriteAppendix(w io.Writer, res *Results) {
+	cfg := res.Config
 	langs := res.languages()
 	perLang := []struct {
 		title   string
@@ -284,20 +340,6 @@ func WriteMarkdown(w io.Writer, res *Results) {
 			}
 			fmt.Fprintln(w)
 		}
-	}
-
-	fmt.Fprintf(w, "\n### Degradation from English on the low-resource languages (%s), per seed\n\n", strings.Join(lowResourceLangs(langs), ", "))
-	fmt.Fprintf(w, "Each seed's mean degradation over those languages, then mean ± std over seeds; the per-seed values follow in brackets.\n\n")
-	fmt.Fprintf(w, "| strategy | Mul. mAP | Mul. F1@10 | Cr. mAP | Cr. F1@10 |\n| --- | --- | --- | --- | --- |\n")
-	for _, a := range res.armNames() {
-		fmt.Fprintf(w, "| %s |", a)
-		for _, d := range []struct {
-			setting domain.Setting
-			metric  string
-		}{{domain.DegrMulti, "map"}, {domain.DegrMulti, "f1@10"}, {domain.DegrCross, "map"}, {domain.DegrCross, "f1@10"}} {
-			fmt.Fprintf(w, " %s |", res.lowResourcePerSeed(res.arm(a), d.setting, d.metric))
-		}
-		fmt.Fprintln(w)
 	}
 
 	fmt.Fprintf(w, "\n### Paired tests (sign-flip randomization, %d rounds, two-sided)\n\n", cfg.Rounds)

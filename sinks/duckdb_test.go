@@ -22,7 +22,7 @@ import (
 	"xling/sinks"
 )
 
-// duckAnswers are the answers of testdata/duckdb.mjs, the README's DuckDB queries.
+// duckAnswers are the answers of testdata/duckdb.mjs, the DuckDB queries of docs/usage.md.
 type duckAnswers struct {
 	PerLanguage []struct {
 		Lang  string  `json:"query_lang"`
@@ -70,7 +70,7 @@ func readRankings(t *testing.T, path string) []sinks.RankingRow {
 	return rows[:n]
 }
 
-// DuckDB, reading a real run's Parquet tables on its own, answers the README's questions as xling does.
+// DuckDB, reading a real run's Parquet tables on its own, answers docs/usage.md's questions as xling does.
 func TestDuckDBQueriesOverARunAgreeWithXling(t *testing.T) {
 	modules := testenv.NodeModules(t, "@duckdb/node-api")
 	langs := []string{"de", "en", "th"}

@@ -1,6 +1,6 @@
 // Command tune trains xling's own encoder with one recipe in process, scores it on the MLQA-R validation
 // questions (and, with -xquad, on XQuAD-R) and appends a JSON line with the recipe, the scores and the
-// wall and CPU time to -log. docs/tuning.md is written from those lines.
+// wall and CPU time to -log. -render writes those lines as docs/tuning-table.md; docs/tuning.md cites them.
 package main
 
 import (

@@ -1,4 +1,4 @@
-// Runs the README's DuckDB queries over one run directory with @duckdb/node-api and prints their answers
+// Runs the DuckDB queries of docs/usage.md over one run directory with @duckdb/node-api and prints their answers
 // as one JSON object. Usage:
 //   node duckdb.mjs MODULE_DIR RUN_DIR QUERY_ID
 import { createRequire } from "node:module";

@@ -29,7 +29,8 @@ const (
 // DefaultConfig is the configuration of xling's default encoder.
 func DefaultConfig() Config {
 	// "xling"; 2048 ids cover 99% of sentences (about 4 ids a character). N-grams across word boundaries,
-	// 2^18 buckets and romanization were chosen on MLQA-R validation questions (docs/tuning.md).
+	// 2^18 buckets and romanization were chosen on MLQA-R validation questions (docs/tuning.md), which hold
+	// only two of the scripts romanization rewrites (Arabic, Devanagari).
 	return Config{Buckets: 1 << 18, MinN: 1, MaxN: 4, MaxTokens: 2048, Seed: 0x786c696e67, Span: SpanText, Romanize: true}
 }
 
