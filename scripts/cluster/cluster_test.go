@@ -44,19 +44,38 @@ type env struct {
 	bin, model, data, lib string
 }
 
+// setup returns the package's env: the binary and model are made once, in a folder TestMain removes.
 func setup(t *testing.T) env {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("multi-process runs: not in -short")
 	}
+	refs.mu.Lock()
+	defer refs.mu.Unlock()
+	if refs.env.bin != "" {
+		return refs.env
+	}
 	e := env{data: testenv.DataDir(t), lib: testenv.ORTLibrary(t)}
-	e.bin = filepath.Join(t.TempDir(), "xling")
+	dir, err := os.MkdirTemp("", "xling-cluster-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refs.tmp = append(refs.tmp, dir)
+	e.bin = filepath.Join(dir, "xling")
 	build := exec.Command("go", "build", "-o", e.bin, "./cmd/xling")
 	build.Dir = testenv.RepoRoot(t)
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build xling: %v\n%s", err, out)
 	}
-	e.model = testrun.Model(t, "small", 7)
+	model, err := os.ReadFile(testrun.Model(t, "small", 7))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.model = filepath.Join(dir, "small.onnx")
+	if err := os.WriteFile(e.model, model, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	refs.env = e
 	return e
 }
 
@@ -66,15 +85,36 @@ func (e env) args(out, runID string) []string {
 }
 
 // reference runs `xling run` (every stage in one process, embedded broker) and returns its run directory.
+// Tests with the same model and flags share one reference run.
 func (e env) reference(t *testing.T) string {
 	t.Helper()
-	out := t.TempDir()
+	refs.mu.Lock()
+	defer refs.mu.Unlock()
+	key := strings.Join(e.args("", "ref"), "\x00")
+	if dir, ok := refs.dirs[key]; ok {
+		return dir
+	}
+	out, err := os.MkdirTemp("", "xling-ref-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refs.tmp = append(refs.tmp, out)
 	cmd := exec.Command(e.bin, append([]string{"run"}, e.args(out, "ref")...)...)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("xling run: %v\n%s", err, b)
 	}
-	return filepath.Join(out, "ref")
+	refs.dirs[key] = filepath.Join(out, "ref")
+	return refs.dirs[key]
 }
+
+// refs is what the tests of this binary share: the env, the reference runs by flags, and the folders that
+// hold them, removed by TestMain.
+var refs = struct {
+	mu   sync.Mutex
+	env  env
+	dirs map[string]string
+	tmp  []string
+}{dirs: map[string]string{}}
 
 // broker starts `xling broker` and returns its address.
 func (e env) broker(t *testing.T, nodes int) string {
