@@ -45,7 +45,7 @@ type env struct {
 }
 
 // setup returns the package's env: the binary and model are made once, in a folder TestMain removes.
-func setup(t *testing.T) env {
+func setup(t testing.TB) env {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("multi-process runs: not in -short")
@@ -86,7 +86,7 @@ func (e env) args(out, runID string) []string {
 
 // reference runs `xling run` (every stage in one process, embedded broker) and returns its run directory.
 // Tests with the same model and flags share one reference run.
-func (e env) reference(t *testing.T) string {
+func (e env) reference(t testing.TB) string {
 	t.Helper()
 	refs.mu.Lock()
 	defer refs.mu.Unlock()
@@ -117,7 +117,7 @@ var refs = struct {
 }{dirs: map[string]string{}}
 
 // broker starts `xling broker` and returns its address.
-func (e env) broker(t *testing.T, nodes int) string {
+func (e env) broker(t testing.TB, nodes int) string {
 	t.Helper()
 	cmd := exec.Command(e.bin, "broker", "--listen", "127.0.0.1:0", "--nodes", fmt.Sprint(nodes))
 	stdout, err := cmd.StdoutPipe()
@@ -137,7 +137,7 @@ func (e env) broker(t *testing.T, nodes int) string {
 
 // cluster is one multi-process run: stage workers against a broker.
 type cluster struct {
-	t      *testing.T
+	t      testing.TB
 	e      env
 	addr   string
 	out    string
@@ -156,7 +156,7 @@ type exited struct {
 	err   error
 }
 
-func (e env) cluster(t *testing.T, addr, runID string) *cluster {
+func (e env) cluster(t testing.TB, addr, runID string) *cluster {
 	c := &cluster{t: t, e: e, addr: addr, out: t.TempDir(), runID: runID, procs: map[*exec.Cmd]string{}, exited: make(chan exited, 64), left: map[*exec.Cmd]bool{}}
 	t.Cleanup(func() { // a test that fails midway leaves no worker behind, stopped or running
 		c.mu.Lock()
@@ -251,7 +251,7 @@ func (c *cluster) run(ctx context.Context, workers int) {
 
 // tables reads a run's metrics (keyed without the run id) and the count and an order-independent checksum of
 // its embeddings (none for BM25).
-func tables(t *testing.T, dir string) (map[string]float64, int, uint64) {
+func tables(t testing.TB, dir string) (map[string]float64, int, uint64) {
 	t.Helper()
 	ms, err := parquet.ReadFile[sinks.MetricRow](filepath.Join(dir, "metrics.parquet"))
 	if err != nil {
@@ -285,7 +285,7 @@ func tables(t *testing.T, dir string) (map[string]float64, int, uint64) {
 	return metrics, len(es), sum
 }
 
-func compare(t *testing.T, what, ref, got string) {
+func compare(t testing.TB, what, ref, got string) {
 	t.Helper()
 	rm, rn, rsum := tables(t, ref)
 	gm, gn, gsum := tables(t, got)

@@ -334,3 +334,36 @@ func lastLine(s string) string {
 	ls := strings.Split(strings.TrimSpace(s), "\n")
 	return ls[len(ls)-1]
 }
+
+// BenchmarkScaleOut times a whole run with 1, 2 and 3 workers per stage (ingest and the sinks once), every
+// worker its own process, on a 3-node `xling broker` and on the real Kafka cluster, and checks each run's
+// tables against `xling run`'s. ns/op is the seconds of one run.
+func BenchmarkScaleOut(b *testing.B) {
+	e := setup(b)
+	ref := e.reference(b)
+	k := kafkatest.Start(b)
+	brokers := []struct {
+		name string
+		addr func() string
+	}{
+		{"xling-broker-3-nodes", func() string { return e.broker(b, 3) }},
+		{"kafka-3-brokers", func() string { return k.Brokers }},
+	}
+	for _, br := range brokers {
+		addr := br.addr()
+		for workers := 1; workers <= 3; workers++ {
+			b.Run(fmt.Sprintf("%s/workers=%d", br.name, workers), func(b *testing.B) {
+				for i := range b.N {
+					ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+					c := e.cluster(b, addr, "scale")
+					c.extra = []string{"--topic-prefix", fmt.Sprintf("xbench.w%d.%d.%d.", workers, i, time.Now().UnixNano())}
+					c.run(ctx, workers)
+					cancel()
+					b.StopTimer()
+					compare(b, br.name, ref, filepath.Join(c.out, "scale"))
+					b.StartTimer()
+				}
+			})
+		}
+	}
+}
