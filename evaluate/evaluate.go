@@ -195,6 +195,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, names ...string) (_
 	var sess *ort.Session
 	var tok tokenizer.Tokenizer
 	var queryPrefix, passagePrefix string
+	var vocab int // token ids the model knows, for the encode stage's check; 0 unchecked
 	switch {
 	case bm25:
 		// No model file and no ONNX Runtime: the lexical tokenizer is all BM25 needs.
@@ -220,6 +221,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, names ...string) (_
 			return nil, fmt.Errorf("evaluate: model %s: %w", cfg.Model, err)
 		}
 		queryPrefix, passagePrefix = m.prefixes()
+		vocab = tokenizer.VocabSize(tok)
 	}
 	cfg = j.cfg
 
@@ -254,7 +256,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, names ...string) (_
 				QueryPrefix: queryPrefix, PassagePrefix: passagePrefix, KeyByDataset: bm25})
 			j.add(Tokenize, &st.Counts, run(j.worker, st))
 		case Encode:
-			st := encode.Stage(cfg.Topics, sess, encode.Config{Model: cfg.ModelName})
+			st := encode.Stage(cfg.Topics, sess, encode.Config{Model: cfg.ModelName, Vocab: vocab})
 			j.add(Encode, &st.Counts, run(j.worker, st))
 		case Score:
 			sc := cfg.Scorer
