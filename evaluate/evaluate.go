@@ -237,6 +237,14 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, names ...string) (_
 		if err := os.MkdirAll(j.res.Dir, 0o755); err != nil {
 			return nil, fmt.Errorf("evaluate: %w", err)
 		}
+		// A sink killed mid-table leaves its temporary file; a live one's (another worker's) is kept.
+		removed, err := sinks.SweepTemps(j.res.Dir)
+		for _, p := range removed {
+			log.Info("removed a killed writer's temporary file", "path", p)
+		}
+		if err != nil {
+			log.Warn("sweep temporary files", "dir", j.res.Dir, "err", err)
+		}
 	}
 
 	for _, n := range names {
