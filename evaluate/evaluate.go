@@ -7,6 +7,7 @@ package evaluate
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -432,6 +433,36 @@ func (j *Job) Ping(ctx context.Context) error {
 	return nil
 }
 
+// ManifestName is the file a run writes last, once its tables are in place.
+const ManifestName = "manifest.json"
+
+// CheckNewRun returns an error unless dir, a run's directory, is missing or empty. A directory holding
+// files but no complete manifest is a run that was killed or failed partway; one with a complete manifest
+// is a finished run. Either way a new attempt would leave tables of two attempts side by side, which
+// nothing could tell apart.
+func CheckNewRun(dir string) error {
+	ents, err := os.ReadDir(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("check run directory: %w", err)
+	case len(ents) == 0:
+		return nil
+	}
+	m, err := sinks.ReadManifest(filepath.Join(dir, ManifestName))
+	if err != nil || (m.State != sinks.Complete && m.State != "") { // "": written before State was
+		var names []string
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+		return fmt.Errorf("run directory %s holds a half-written run (%s, but no complete %s, which a run writes last): "+
+			"delete the directory, or run with a new --run-id", dir, strings.Join(names, ", "), ManifestName)
+	}
+	return fmt.Errorf("run directory %s already holds the finished run %q (%s): run with a new --run-id, or delete the directory to run it again",
+		dir, m.RunID, ManifestName)
+}
+
 // Run evaluates cfg.Model on cfg.Datasets with every stage in this process, and writes the manifest.
 func Run(ctx context.Context, cfg Config, log *slog.Logger) (*Result, error) {
 	j, err := Open(ctx, cfg, log)
@@ -480,6 +511,7 @@ func (j *Job) Evaluate(ctx context.Context) (*Result, error) {
 	res.Elapsed = time.Since(j.start)
 
 	man := sinks.NewManifest(j.cfg.RunID, os.Args, j.cfg, j.start)
+	man.State = sinks.Complete
 	man.ONNXRuntimeVersion = res.ORT
 	for _, in := range res.Inputs {
 		// ingest hashed every byte of each file it read (and refused one that changed while it did).
@@ -498,7 +530,7 @@ func (j *Job) Evaluate(ctx context.Context) (*Result, error) {
 		man.AddOutput(o)
 	}
 	man.End = time.Now()
-	res.Manifest = filepath.Join(res.Dir, "manifest.json")
+	res.Manifest = filepath.Join(res.Dir, ManifestName)
 	if err := sinks.WriteManifest(res.Manifest, man); err != nil {
 		return nil, err
 	}
