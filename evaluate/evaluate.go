@@ -265,7 +265,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, names ...string) (_
 				QueryPrefix: queryPrefix, PassagePrefix: passagePrefix, KeyByDataset: bm25})
 			j.add(Tokenize, &st.Counts, run(j.worker, st))
 		case Encode:
-			st := encode.Stage(cfg.Topics, sess, encode.Config{Model: cfg.ModelName, Vocab: vocab})
+			st := encode.Stage(cfg.Topics, sess, encode.Config{Model: cfg.ModelName, Vocab: vocab, MaxTokens: j.spec.MaxLength})
 			j.add(Encode, &st.Counts, run(j.worker, st))
 		case Score:
 			sc := cfg.Scorer

@@ -21,15 +21,21 @@ type Config struct {
 	// (tokenizer.VocabSize); 0 leaves ids unchecked. ONNX Runtime fails a whole call on an id outside the
 	// embedding table, so the stage checks each record first and dead-letters the ones that would.
 	Vocab int
+	// MaxTokens is the longest row the model takes (a model directory's max_length), past which a
+	// transformer's position table fails the call as an unknown id does; 0 leaves lengths unchecked.
+	MaxTokens int
 }
 
 // ErrTokens marks a record whose tokens the model cannot take; the stage dead-letters it.
 var ErrTokens = errors.New("tokens the model cannot embed")
 
-// Check returns why the model cannot embed r, or nil: a token id outside the vocabulary (or negative), or
-// token type ids that do not match the token ids one for one.
+// Check returns why the model cannot embed r, or nil: more ids than the model takes, a token id outside
+// the vocabulary (or negative), or token type ids that do not match the token ids one for one.
 func (c Config) Check(r schemas.Record) error {
 	name := func() string { return fmt.Sprintf("record dataset %q lang %q id %q", r.Dataset, r.Lang, r.ID) }
+	if c.MaxTokens > 0 && len(r.TokenIDs) > c.MaxTokens {
+		return fmt.Errorf("%w: %s: field token_ids: %d ids, over the model's maximum of %d", ErrTokens, name(), len(r.TokenIDs), c.MaxTokens)
+	}
 	for i, id := range r.TokenIDs {
 		switch {
 		case id < 0:

@@ -148,6 +148,8 @@ func TestStageDeadLettersTokensTheModelCannotTake(t *testing.T) {
 			`record dataset "d" lang "en" id "en/q/2": field token_ids[1]: negative id -1`},
 		{"type ids not one a token", schemas.Record{Dataset: "d", Lang: "en", Kind: domain.Query, ID: "en/q/2", TokenIDs: []int64{1, 2}, TypeIDs: []int64{0}},
 			`record dataset "d" lang "en" id "en/q/2": field type_ids: 1 type ids for 2 token ids`},
+		{"more ids than the model takes", tok("d", "en", domain.Query, "en/q/2", 1, 2, 3, 4, 5, 6, 7, 8, 9),
+			`record dataset "d" lang "en" id "en/q/2": field token_ids: 9 ids, over the model's maximum of 8`},
 		{"a negative type id", schemas.Record{Dataset: "d", Lang: "en", Kind: domain.Query, ID: "en/q/2", TokenIDs: []int64{1, 2}, TypeIDs: []int64{0, -3}},
 			`record dataset "d" lang "en" id "en/q/2": field type_ids[1]: negative id -3`},
 	}
@@ -156,7 +158,7 @@ func TestStageDeadLettersTokensTheModelCannotTake(t *testing.T) {
 			ctx, m, w := pipelinetest.Setup(t, 1)
 			pipelinetest.Produce(t, ctx, w, w.Topics.Tokens(), "d/en", []schemas.Record{good1, tc.bad, good2}, end("d", "en", domain.Query))
 			// vocab checks its ids as ONNX Runtime's Gather would, so the test fails without the stage's check.
-			st := Stage(w.Topics, &vocab{sumLen{}, 100}, Config{Model: "m", Vocab: 100})
+			st := Stage(w.Topics, &vocab{sumLen{}, 100, 8}, Config{Model: "m", Vocab: 100, MaxTokens: 8})
 			if err := pipeline.Run(ctx, w, st); err != nil {
 				t.Fatalf("the stage stopped: %v", err)
 			}
@@ -191,14 +193,19 @@ func TestStageDeadLettersTokensTheModelCannotTake(t *testing.T) {
 	}
 }
 
-// vocab is an embedder that fails a call holding an id outside [0, n), as ONNX Runtime does.
+// vocab is an embedder that fails a call holding an id outside [0, n) or a row longer than max, as ONNX
+// Runtime does on a transformer.
 type vocab struct {
 	sumLen
-	n int64
+	n   int64
+	max int
 }
 
 func (v *vocab) Embed(ctx context.Context, b ort.Batch) ([]float32, error) {
 	for _, ids := range b.IDs {
+		if len(ids) > v.max {
+			return nil, fmt.Errorf("row of %d ids past the position table", len(ids))
+		}
 		for _, id := range ids {
 			if id < 0 || id >= v.n {
 				return nil, fmt.Errorf("indices element out of data bounds, idx=%d", id)
