@@ -7,6 +7,7 @@ package evaluate
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -195,6 +196,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, names ...string) (_
 	var sess *ort.Session
 	var tok tokenizer.Tokenizer
 	var queryPrefix, passagePrefix string
+	var vocab int // token ids the model knows, for the encode stage's check; 0 unchecked
 	switch {
 	case bm25:
 		// No model file and no ONNX Runtime: the lexical tokenizer is all BM25 needs.
@@ -220,6 +222,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, names ...string) (_
 			return nil, fmt.Errorf("evaluate: model %s: %w", cfg.Model, err)
 		}
 		queryPrefix, passagePrefix = m.prefixes()
+		vocab = tokenizer.VocabSize(tok)
 	}
 	cfg = j.cfg
 
@@ -234,6 +237,14 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, names ...string) (_
 	if needs(SinkEmbeddings, SinkRankings, SinkMetrics) {
 		if err := os.MkdirAll(j.res.Dir, 0o755); err != nil {
 			return nil, fmt.Errorf("evaluate: %w", err)
+		}
+		// A sink killed mid-table leaves its temporary file; a live one's (another worker's) is kept.
+		removed, err := sinks.SweepTemps(j.res.Dir)
+		for _, p := range removed {
+			log.Info("removed a killed writer's temporary file", "path", p)
+		}
+		if err != nil {
+			log.Warn("sweep temporary files", "dir", j.res.Dir, "err", err)
 		}
 	}
 
@@ -254,7 +265,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, names ...string) (_
 				QueryPrefix: queryPrefix, PassagePrefix: passagePrefix, KeyByDataset: bm25})
 			j.add(Tokenize, &st.Counts, run(j.worker, st))
 		case Encode:
-			st := encode.Stage(cfg.Topics, sess, encode.Config{Model: cfg.ModelName})
+			st := encode.Stage(cfg.Topics, sess, encode.Config{Model: cfg.ModelName, Vocab: vocab, MaxTokens: j.spec.MaxLength})
 			j.add(Encode, &st.Counts, run(j.worker, st))
 		case Score:
 			sc := cfg.Scorer
@@ -422,6 +433,36 @@ func (j *Job) Ping(ctx context.Context) error {
 	return nil
 }
 
+// ManifestName is the file a run writes last, once its tables are in place.
+const ManifestName = "manifest.json"
+
+// CheckNewRun returns an error unless dir, a run's directory, is missing or empty. A directory holding
+// files but no complete manifest is a run that was killed or failed partway; one with a complete manifest
+// is a finished run. Either way a new attempt would leave tables of two attempts side by side, which
+// nothing could tell apart.
+func CheckNewRun(dir string) error {
+	ents, err := os.ReadDir(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("check run directory: %w", err)
+	case len(ents) == 0:
+		return nil
+	}
+	m, err := sinks.ReadManifest(filepath.Join(dir, ManifestName))
+	if err != nil || (m.State != sinks.Complete && m.State != "") { // "": written before State was
+		var names []string
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+		return fmt.Errorf("run directory %s holds a half-written run (%s, but no complete %s, which a run writes last): "+
+			"delete the directory, or run with a new --run-id", dir, strings.Join(names, ", "), ManifestName)
+	}
+	return fmt.Errorf("run directory %s already holds the finished run %q (%s): run with a new --run-id, or delete the directory to run it again",
+		dir, m.RunID, ManifestName)
+}
+
 // Run evaluates cfg.Model on cfg.Datasets with every stage in this process, and writes the manifest.
 func Run(ctx context.Context, cfg Config, log *slog.Logger) (*Result, error) {
 	j, err := Open(ctx, cfg, log)
@@ -470,6 +511,7 @@ func (j *Job) Evaluate(ctx context.Context) (*Result, error) {
 	res.Elapsed = time.Since(j.start)
 
 	man := sinks.NewManifest(j.cfg.RunID, os.Args, j.cfg, j.start)
+	man.State = sinks.Complete
 	man.ONNXRuntimeVersion = res.ORT
 	for _, in := range res.Inputs {
 		// ingest hashed every byte of each file it read (and refused one that changed while it did).
@@ -488,7 +530,7 @@ func (j *Job) Evaluate(ctx context.Context) (*Result, error) {
 		man.AddOutput(o)
 	}
 	man.End = time.Now()
-	res.Manifest = filepath.Join(res.Dir, "manifest.json")
+	res.Manifest = filepath.Join(res.Dir, ManifestName)
 	if err := sinks.WriteManifest(res.Manifest, man); err != nil {
 		return nil, err
 	}

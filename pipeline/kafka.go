@@ -48,24 +48,27 @@ type BrokerConfig struct {
 }
 
 // Connect starts the embedded broker when cfg.Addrs is empty, else checks that the cluster answers. The
-// embedded broker keeps its topics in files under a new temporary directory, removed on Close, and drops
-// what every consumer group reading a topic has committed (see retention).
+// embedded broker keeps its topics in files under a new temporary directory, removed on Close (and, if the
+// process is killed, by the next Connect on the machine: see brokerDir), and drops what every consumer
+// group reading a topic has committed (see retention).
 func Connect(ctx context.Context, cfg BrokerConfig) (*Broker, error) {
 	if len(cfg.Addrs) == 0 {
 		if !cfg.Security.IsZero() {
 			return nil, errors.New("kafka: SASL and TLS settings need an external cluster (brokers), the embedded broker has neither")
 		}
-		dir, err := os.MkdirTemp("", "xling-broker-")
+		dir, release, err := brokerDir(os.TempDir(), cfg.Log)
 		if err != nil {
-			return nil, fmt.Errorf("embedded broker: %w", err)
+			return nil, err
 		}
 		b, err := embedded("127.0.0.1:0", 1, cfg.Log, kfake.DataDir(dir))
 		if err != nil {
 			os.RemoveAll(dir)
+			release()
 			return nil, err
 		}
 		b.retry = newRetrier(cfg.Retry)
-		b.unretain = b.retain(retention{}, dir)
+		stop := b.retain(retention{}, dir)
+		b.unretain = func() { stop(); release() }
 		if cfg.Log != nil {
 			cfg.Log.Info("embedded broker", "addrs", b.Addrs)
 		}

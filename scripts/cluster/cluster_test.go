@@ -306,6 +306,77 @@ func compare(t testing.TB, what, ref, got string) {
 	if gn != rn || gsum != rsum {
 		t.Errorf("%s: %d embeddings (checksum %x), xling run %d (%x)", what, gn, gsum, rn, rsum)
 	}
+	compareRankings(t, what, ref, got)
+}
+
+// compareRankings checks that got's rankings.parquet holds ref's rows, value for value: the same lists,
+// the same candidate, score (to the bit) and relevance at each rank. Row order is not compared: rows are
+// written as their messages arrive, which differs between runs. Rank within a list is: the scorer orders
+// its candidates by id and breaks score ties by that order.
+func compareRankings(t *testing.T, what, ref, got string) {
+	t.Helper()
+	want := map[uint64]uint64{} // hash of a row's key -> hash of its values
+	rn := readRankings(t, ref, func(key string, value uint64) {
+		kh := hash64(key)
+		if _, dup := want[kh]; dup {
+			t.Errorf("%s: reference ranking %q twice", what, strings.ReplaceAll(key, "\x00", " "))
+		}
+		want[kh] = value
+	})
+	seen := make(map[uint64]bool, len(want))
+	bad := 0
+	gn := readRankings(t, got, func(key string, value uint64) {
+		kh := hash64(key)
+		w, ok := want[kh]
+		switch {
+		case seen[kh]:
+			if bad++; bad <= 5 {
+				t.Errorf("%s: ranking %q twice", what, strings.ReplaceAll(key, "\x00", " "))
+			}
+		case !ok || w != value:
+			if bad++; bad <= 5 {
+				t.Errorf("%s: ranking %q differs from xling run's (present there: %v)", what, strings.ReplaceAll(key, "\x00", " "), ok)
+			}
+		}
+		seen[kh] = true
+	})
+	if rn < 0 || gn < 0 {
+		if rn != gn {
+			t.Errorf("%s: rankings.parquet in one run only (rows %d, xling run %d; -1: no file)", what, gn, rn)
+		}
+		return
+	}
+	if rn == 0 {
+		t.Errorf("%s: the reference run has no rankings", what)
+	}
+	if gn != rn || bad > 0 || len(seen) != len(want) {
+		t.Errorf("%s: %d rankings, %d wrong, %d of xling run's %d found", what, gn, bad, len(seen), rn)
+	}
+}
+
+// readRankings calls f with the key (list and rank, without the run id) and a hash of the values of every
+// row of dir's rankings.parquet, and returns how many rows it has, -1 if there is no table.
+func readRankings(t *testing.T, dir string, f func(key string, value uint64)) int {
+	t.Helper()
+	path := filepath.Join(dir, "rankings.parquet")
+	if _, err := os.Stat(path); os.IsNotExist(err) {
+		return -1
+	}
+	rs, err := parquet.ReadFile[sinks.RankingRow](path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rs {
+		// Time is when the row was written, so it differs between runs.
+		f(r.Key(), hash64(fmt.Sprintf("%s\x00%x\x00%t\x00%s", r.CandidateID, math.Float32bits(r.Score), r.Relevant, r.DatasetVersion)))
+	}
+	return len(rs)
+}
+
+func hash64(s string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(s))
+	return h.Sum64()
 }
 
 func TestScaleOutMatchesOneProcess(t *testing.T) {
@@ -345,7 +416,7 @@ func TestScaleOutBM25MatchesOneProcess(t *testing.T) {
 }
 
 // TestCrash kills a random running worker at a random moment, -kills times, restarting each, and checks that
-// the tables equal `xling run`'s: nothing lost, nothing counted twice.
+// the tables (metrics, embeddings, rankings) equal `xling run`'s: nothing lost, nothing counted twice.
 func TestCrash(t *testing.T) {
 	e := setup(t)
 	crash(t, e, e.reference(t), e.broker(t, 1), nil)
