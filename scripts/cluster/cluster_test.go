@@ -313,7 +313,7 @@ func compare(t testing.TB, what, ref, got string) {
 // the same candidate, score (to the bit) and relevance at each rank. Row order is not compared: rows are
 // written as their messages arrive, which differs between runs. Rank within a list is: the scorer orders
 // its candidates by id and breaks score ties by that order.
-func compareRankings(t *testing.T, what, ref, got string) {
+func compareRankings(t testing.TB, what, ref, got string) {
 	t.Helper()
 	want := map[uint64]uint64{} // hash of a row's key -> hash of its values
 	rn := readRankings(t, ref, func(key string, value uint64) {
@@ -356,7 +356,7 @@ func compareRankings(t *testing.T, what, ref, got string) {
 
 // readRankings calls f with the key (list and rank, without the run id) and a hash of the values of every
 // row of dir's rankings.parquet, and returns how many rows it has, -1 if there is no table.
-func readRankings(t *testing.T, dir string, f func(key string, value uint64)) int {
+func readRankings(t testing.TB, dir string, f func(key string, value uint64)) int {
 	t.Helper()
 	path := filepath.Join(dir, "rankings.parquet")
 	if _, err := os.Stat(path); os.IsNotExist(err) {
