@@ -419,18 +419,18 @@ func TestScaleOutBM25MatchesOneProcess(t *testing.T) {
 // the tables (metrics, embeddings, rankings) equal `xling run`'s: nothing lost, nothing counted twice.
 func TestCrash(t *testing.T) {
 	e := setup(t)
-	crash(t, e, e.reference(t), e.broker(t, 1), nil)
+	crash(t, e, e.reference(t), e.broker(t, 1), *seed, nil)
 }
 
-// crash runs every stage as its own worker against addr, kills a random running worker at a random moment,
-// -kills times, restarting each, and compares the tables with ref's.
-func crash(t *testing.T, e env, ref, addr string, extra []string) {
+// crash runs every stage as its own worker against addr, kills a random running worker at a random moment
+// (drawn from seed), -kills times, restarting each, and compares the tables with ref's.
+func crash(t *testing.T, e env, ref, addr string, seed uint64, extra []string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 	c := e.cluster(t, addr, "crash")
 	c.extra = extra
-	rng := rand.New(rand.NewPCG(*seed, 0))
+	rng := rand.New(rand.NewPCG(seed, 0))
 	for _, s := range evaluate.StageNames() {
 		c.start(s)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -53,7 +54,7 @@ func TestRealKafkaCrash(t *testing.T) {
 	ref := e.reference(t)
 	for i := range *faultRuns {
 		t.Run(fmt.Sprint(i+1), func(t *testing.T) {
-			crash(t, e, ref, k.Brokers, []string{"--topic-prefix", fmt.Sprintf("xtest.crash%d.", i+1)})
+			crash(t, e, ref, k.Brokers, *seed+uint64(i), []string{"--topic-prefix", fmt.Sprintf("xtest.crash%d.", i+1)})
 		})
 	}
 }
@@ -205,7 +206,9 @@ func rebalanceStorm(t *testing.T, k *kafkatest.Cluster, c *cluster, prefix strin
 	if err != nil {
 		return "", err
 	}
-	rng := rand.New(rand.NewPCG(*seed, 2))
+	h := fnv.New64a()
+	h.Write([]byte(prefix)) // each run of the storm (its own prefix) its own draw from -seed
+	rng := rand.New(rand.NewPCG(*seed, h.Sum64()))
 	stages := []string{evaluate.Tokenize, evaluate.Encode, evaluate.Score}
 	var extra []*exec.Cmd
 	joins, leaves := 0, 0
