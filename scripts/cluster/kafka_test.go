@@ -84,7 +84,9 @@ func TestRealKafkaBrokerFaults(t *testing.T) {
 				ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 				defer cancel()
 				c := e.cluster(t, k.Brokers, "fault")
-				c.extra = []string{"--topic-prefix", prefix}
+				// Ingest is held (SIGSTOP) through the fault, and its retries' give-up clock runs on while it
+				// is stopped: a rolling restart on a loaded 2-core machine took 2.5 min, past the 2 min default.
+				c.extra = []string{"--topic-prefix", prefix, "--kafka-give-up", "5m"}
 				for _, s := range evaluate.StageNames() {
 					c.start(s)
 				}
