@@ -14,8 +14,8 @@
 //     passes the end on to its outputs.
 //   - A [Source] is a stage with no input topic (ingest reading files): it fills an [Output], sends it,
 //     and ends the run on its topics with [Source.EndRun].
-//   - A [Worker] is what the stages of one run share: the [Transport], the topic names and the run id;
-//     every message carries the run id, and a stage skips other runs' messages.
+//   - A [Worker] is what the stages of one run share: the [Transport], the topic names, the run id (every
+//     message carries it, and a stage skips other runs' messages) and the allocator Arrow buffers come from.
 //   - A [Transport] is what carries the messages: a [Broker] (a Kafka cluster through kafka-go, either
 //     the embedded one [Connect] starts or a real one, with [Security] and [Retry]) or [Memory], which
 //     keeps topics in memory for unit tests with the same contract.
