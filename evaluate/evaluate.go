@@ -42,9 +42,9 @@ import (
 
 // Config is everything a run depends on; it is recorded in the run manifest.
 //
-// Zero fields with a default (TopK, MaxText, Threads, Provider, Topics, KafkaRetry, Progress) take it
-// inside Open, which first calls Validate (for a whole run; for some stages, on the fields those stages
-// use); Validate changes nothing.
+// Zero fields with a default (TopK, MaxText, Threads, Provider, Topics, KafkaRetry, Progress) take it in
+// the job Open builds, and Open first checks the config as Validate does (for a whole run; for some
+// stages, on the fields those stages use); Validate changes nothing.
 type Config struct {
 	DataDir     string              `json:"data_dir"`
 	OutDir      string              `json:"out_dir"`
