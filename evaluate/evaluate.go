@@ -166,7 +166,7 @@ type stage struct {
 
 // Validate reports, naming it, the first field of c that a whole run (Run, or Open with no stage names)
 // cannot use.
-func (c Config) Validate() error { return c.validate(c.wholeRun()) }
+func (c Config) Validate() error { return c.validateFor(c.wholeRun()) }
 
 // wholeRun is the stages of a whole run of c: those of its model, and the store with a DSN.
 func (c Config) wholeRun() []string {
@@ -177,8 +177,8 @@ func (c Config) wholeRun() []string {
 	return names
 }
 
-// validate checks c for the named stages: the fields every stage uses, and those of the stages named.
-func (c Config) validate(names []string) error {
+// validateFor checks c for the named stages: the fields every stage uses, and those of the stages named.
+func (c Config) validateFor(names []string) error {
 	needs := func(ns ...string) bool {
 		for _, n := range ns {
 			if slices.Contains(names, n) {
@@ -254,7 +254,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, names ...string) (_
 	if len(names) == 0 {
 		names = cfg.wholeRun()
 	}
-	if err := cfg.validate(names); err != nil {
+	if err := cfg.validateFor(names); err != nil {
 		return nil, err
 	}
 	if cfg.Topics.Prefix == "" {
