@@ -52,7 +52,7 @@ func (t Topics) Rankings() Topic[schemas.Ranking] {
 	return Topic[schemas.Ranking]{t.Prefix + "rankings", schemas.Rankings}
 }
 
-// Metrics is score's other output: the metrics of each setting and language pair.
+// Metrics is score's other output: metrics by setting and language pair, and by query.
 func (t Topics) Metrics() Topic[schemas.Metric] {
 	return Topic[schemas.Metric]{t.Prefix + "metrics", schemas.Metrics}
 }
