@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -41,6 +42,10 @@ import (
 )
 
 // Config is everything a run depends on; it is recorded in the run manifest.
+//
+// Zero fields with a default (TopK, MaxText, Threads, Provider, Topics, KafkaRetry, Progress) take it in
+// the job Open builds, and Open first checks the config as Validate does (for a whole run; for some
+// stages, on the fields those stages use); Validate changes nothing.
 type Config struct {
 	DataDir     string              `json:"data_dir"`
 	OutDir      string              `json:"out_dir"`
@@ -160,15 +165,98 @@ type stage struct {
 	finished *atomic.Bool
 }
 
-// Open connects to the broker, creates the topics and opens what the named stages need (every stage when
-// names is empty). Nothing runs yet.
+// Validate reports, naming it, the first field of c that a whole run (Run, or Open with no stage names)
+// cannot use.
+func (c Config) Validate() error { return c.validateFor(c.wholeRun()) }
+
+// wholeRun is the stages of a whole run of c: those of its model, and the store with a DSN.
+func (c Config) wholeRun() []string {
+	names := StageNamesFor(c.Model)
+	if c.StoreDSN != "" && c.Model != BM25 {
+		names = append(names, Store)
+	}
+	return names
+}
+
+// validateFor checks c for the named stages: the fields every stage uses, and those of the stages named.
+func (c Config) validateFor(names []string) error {
+	needs := func(ns ...string) bool {
+		for _, n := range ns {
+			if slices.Contains(names, n) {
+				return true
+			}
+		}
+		return false
+	}
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("evaluate config: "+format, args...)
+	}
+	for _, n := range names {
+		if !slices.Contains(StageNamesFor(c.Model), n) && (n != Store || c.Model == BM25) {
+			return bad("unknown stage %q for model %s (want one of %v)", n, c.Model, StageNamesFor(c.Model))
+		}
+	}
+	switch {
+	case c.RunID == "":
+		return bad("RunID is empty: every message carries it, and the stages of one run must share it")
+	case c.Model == "" && needs(Tokenize, Encode):
+		return bad("Model is empty: want the path of an ONNX model, a model directory or %q", BM25)
+	case c.DataDir == "" && needs(Ingest):
+		return bad("DataDir is empty: ingest reads the datasets under it")
+	case len(c.Datasets) == 0 && needs(Ingest):
+		return bad("Datasets is empty: ingest needs at least one")
+	case c.OutDir == "" && needs(SinkEmbeddings, SinkRankings, SinkMetrics):
+		return bad("OutDir is empty: the sinks write the run's tables under it")
+	case c.StoreDSN == "" && needs(Store):
+		return bad("StoreDSN is empty: the store stage needs a PostgreSQL DSN")
+	case c.TopK < 0:
+		return bad("TopK is %d, want >= 0 (0 means 10)", c.TopK)
+	case c.MaxText < 0:
+		return bad("MaxText is %d, want >= 0 (0 means 64 KiB)", c.MaxText)
+	case c.Threads < 0:
+		return bad("Threads is %d, want >= 0 (0 means ONNX Runtime's default)", c.Threads)
+	case c.Provider != "" && c.Provider != ort.ProviderCPU && c.Provider != ort.ProviderCUDA && c.Provider != ort.ProviderTensorRT:
+		return bad("Provider is %q, want %q, %q or %q", c.Provider, ort.ProviderCPU, ort.ProviderCUDA, ort.ProviderTensorRT)
+	case c.Topics.Partitions < 0:
+		return bad("Topics.Partitions is %d, want >= 0", c.Topics.Partitions)
+	case c.Progress < 0:
+		return bad("Progress is %v, want >= 0 (0 means every 2s)", c.Progress)
+	}
+	for name, d := range map[string]time.Duration{"Backoff": c.KafkaRetry.Backoff, "MaxBackoff": c.KafkaRetry.MaxBackoff, "GiveUp": c.KafkaRetry.GiveUp} {
+		if d < 0 {
+			return bad("KafkaRetry.%s is %v, want >= 0 (0 means its default)", name, d)
+		}
+	}
+	for i, b := range c.Brokers {
+		if b == "" {
+			return bad("Brokers[%d] is empty: want host:port", i)
+		}
+	}
+	for i, d := range c.Datasets {
+		if d == "" {
+			return bad("Datasets[%d] is empty", i)
+		}
+		if slices.Contains(c.Datasets[:i], d) {
+			return bad("Datasets lists %q twice", d)
+		}
+	}
+	for _, d := range slices.Sorted(maps.Keys(c.Langs)) {
+		if !slices.Contains(c.Datasets, d) {
+			return bad("Langs names dataset %q, which is not in Datasets %v", d, c.Datasets)
+		}
+	}
+	return nil
+}
+
+// Open checks cfg (Validate, for the named stages), connects to the broker, creates the topics and opens
+// what the named stages need (every stage when names is empty). Nothing runs yet.
 func Open(ctx context.Context, cfg Config, log *slog.Logger, names ...string) (_ *Job, err error) {
 	bm25 := cfg.Model == BM25
 	if len(names) == 0 {
-		names = StageNamesFor(cfg.Model)
-		if cfg.StoreDSN != "" && !bm25 {
-			names = append(names, Store)
-		}
+		names = cfg.wholeRun()
+	}
+	if err := cfg.validateFor(names); err != nil {
+		return nil, err
 	}
 	if cfg.Topics.Prefix == "" {
 		cfg.Topics = pipeline.DefaultTopics()
@@ -187,12 +275,6 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, names ...string) (_
 		}
 		return false
 	}
-	for _, n := range names {
-		if !slices.Contains(StageNamesFor(cfg.Model), n) && (n != Store || bm25) {
-			return nil, fmt.Errorf("evaluate: unknown stage %q for model %s (want one of %v)", n, cfg.Model, StageNamesFor(cfg.Model))
-		}
-	}
-
 	var sess *ort.Session
 	var tok tokenizer.Tokenizer
 	var queryPrefix, passagePrefix string
@@ -283,9 +365,6 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, names ...string) (_
 				return nil, err
 			}
 		case Store:
-			if cfg.StoreDSN == "" {
-				return nil, fmt.Errorf("evaluate: the store stage needs a PostgreSQL DSN")
-			}
 			pg, err := pgstore.Open(ctx, pgstore.Config{DSN: string(cfg.StoreDSN), Log: log})
 			if err != nil {
 				return nil, fmt.Errorf("evaluate: %w", err)

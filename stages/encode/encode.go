@@ -13,6 +13,9 @@ import (
 )
 
 // Config tunes batching.
+//
+// Zero fields take the defaults noted on them inside Embed (which the stage calls for every message), after
+// Embed has called Validate; Validate changes nothing.
 type Config struct {
 	Model       string // model name recorded with every vector
 	TokenBudget int    // padded tokens per ONNX Runtime call (rows x longest row); 0 means ort.DefaultTokenBudget
@@ -55,11 +58,23 @@ func (c Config) Check(r schemas.Record) error {
 	return nil
 }
 
+// Validate reports, naming it, the first field of c that Embed cannot use.
+func (c Config) Validate() error {
+	switch {
+	case c.TokenBudget < 0:
+		return fmt.Errorf("encode config: TokenBudget is %d, want >= 0 (0 means %d)", c.TokenBudget, ort.DefaultTokenBudget)
+	case c.MaxRows < 0:
+		return fmt.Errorf("encode config: MaxRows is %d, want >= 0 (0 means %d)", c.MaxRows, ort.DefaultMaxRows)
+	}
+	return nil
+}
+
+// withDefaults fills c's zero fields with their defaults: Embed's, after Validate.
 func (c Config) withDefaults() Config {
-	if c.TokenBudget <= 0 {
+	if c.TokenBudget == 0 {
 		c.TokenBudget = ort.DefaultTokenBudget
 	}
-	if c.MaxRows <= 0 {
+	if c.MaxRows == 0 {
 		c.MaxRows = ort.DefaultMaxRows
 	}
 	return c
@@ -75,6 +90,9 @@ type Embedder interface {
 
 // Embed fills the Vector of every row, calling the session once per planned call.
 func Embed(ctx context.Context, sess Embedder, cfg Config, rows []schemas.Record) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
 	cfg = cfg.withDefaults()
 	lengths := make([]int, len(rows))
 	for i, r := range rows {
