@@ -30,6 +30,12 @@ type Broker struct {
 	retry     *retrier
 	unretain  func() // Connect's embedded broker: stops its retention, closes it and removes its directory
 	unexpire  func() // the embedded broker: stops expiring silent group members
+
+	// balancers assign a group's partitions (nil: kafka-go's default); tests swap in a faulty one.
+	balancers []kafka.GroupBalancer
+	// orphanEvery is how often a group member checks that its topic's partitions all have owners
+	// (0: orphanCheckEvery).
+	orphanEvery time.Duration
 }
 
 // BrokerConfig says which cluster to use.
@@ -525,7 +531,7 @@ func (b *Broker) Join(ctx context.Context, group, topic string) (Consumer, error
 		// partitions move on quickly. Kafka's smallest allowed session is 6 s.
 		SessionTimeout: 6 * time.Second, HeartbeatInterval: time.Second, RebalanceTimeout: 10 * time.Second,
 		JoinGroupBackoff: 500 * time.Millisecond, Timeout: 10 * time.Second,
-		ErrorLogger: b.errorLogger("group " + group),
+		ErrorLogger: b.errorLogger("group " + group), GroupBalancers: b.balancers,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("join group %s on %v: %w", group, b.Addrs, err)
@@ -599,7 +605,86 @@ func (c *kafkaConsumer) generations(ctx context.Context) {
 		for _, a := range gen.Assignments[c.topic] {
 			gen.Start(func(gctx context.Context) { c.read(gctx, gen.ID, a) })
 		}
+		gen.Start(func(gctx context.Context) { c.watchOrphans(gctx) })
 	}
+}
+
+// orphanChecks is how often a generation checks that every partition of its topic has an owner, and how
+// many checks in a row must find one without before the member rejoins.
+const (
+	orphanCheckEvery = 5 * time.Second
+	orphanChecks     = 2
+)
+
+// watchOrphans ends the generation (and so rejoins the group, which makes its leader assign again) when the
+// group is stable yet some partition of the topic is held by no member. On Apache Kafka a group whose
+// coordinator was killed (kill -9) once settled into a stable generation in which no member held the
+// topic's partitions: every member heartbeated, nothing read, and no rebalance ever came.
+func (c *kafkaConsumer) watchOrphans(ctx context.Context) {
+	every := c.b.orphanEvery
+	if every <= 0 {
+		every = orphanCheckEvery
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for missed := 0; ; {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		orphans, err := c.orphans(ctx)
+		switch {
+		case err != nil || len(orphans) == 0:
+			missed = 0 // unknown counts as fine: the readers and the group have their own error paths
+		default:
+			if missed++; missed >= orphanChecks {
+				c.b.errorLogger("group "+c.group).Printf("partitions %v of %s have no owner in a stable group: rejoining", orphans, c.topic)
+				return
+			}
+		}
+	}
+}
+
+// orphans lists the partitions of the topic that no member of the stable group holds; none while the group
+// rebalances.
+func (c *kafkaConsumer) orphans(ctx context.Context) ([]int, error) {
+	n, err := c.b.Partitions(ctx, c.topic)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.b.client().DescribeGroups(ctx, &kafka.DescribeGroupsRequest{GroupIDs: []string{c.group}})
+	if err != nil {
+		return nil, err
+	}
+	held := make([]bool, n)
+	for _, g := range resp.Groups {
+		if g.Error != nil {
+			return nil, g.Error
+		}
+		if g.GroupID != c.group || g.GroupState != "Stable" {
+			return nil, nil
+		}
+		for _, m := range g.Members {
+			for _, t := range m.MemberAssignments.Topics {
+				if t.Topic != c.topic {
+					continue
+				}
+				for _, p := range t.Partitions {
+					if p >= 0 && p < n {
+						held[p] = true
+					}
+				}
+			}
+		}
+	}
+	var orphans []int
+	for p, ok := range held {
+		if !ok {
+			orphans = append(orphans, p)
+		}
+	}
+	return orphans, nil
 }
 
 // read feeds one partition's messages to Fetch until its generation ends.
