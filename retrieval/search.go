@@ -180,6 +180,45 @@ func (c *Candidates) search(ctx context.Context, kern *kernels, queries []float3
 	return Merge(k, parts)
 }
 
+// SearchShard is the package's SearchShard over these candidates as a shard at offset 0: a worker that
+// holds its shard laid out once searches it for many settings without a row-major copy. A target's Index
+// is where it stands among these candidates (its insertion point if another shard holds it), so that
+// candidates tied with it count before it exactly when they sort before it.
+func (c *Candidates) SearchShard(ctx context.Context, queries []float32, k int, targets func(q int) []Target, workers int) ([]Partial, error) {
+	if err := checkVectors(queries, nil, c.dim, k); err != nil {
+		return nil, fmt.Errorf("search shard: %w", err)
+	}
+	ts, err := shardTargets(len(queries)/c.dim, targets)
+	if err != nil {
+		return nil, fmt.Errorf("search shard: %w", err)
+	}
+	parts, err := search(ctx, pickKernels(), queries, c.packed, c.n, 0, c.dim, k, ts, workers)
+	if err != nil {
+		return nil, fmt.Errorf("search shard: %w", err)
+	}
+	return parts, nil
+}
+
+// Len returns the number of candidates.
+func (c *Candidates) Len() int { return c.n }
+
+// shardTargets asks targets for each of nq queries, and checks them.
+func shardTargets(nq int, targets func(q int) []Target) ([][]Target, error) {
+	ts := make([][]Target, nq)
+	if targets == nil {
+		return ts, nil
+	}
+	for q := range ts {
+		ts[q] = targets(q)
+		for _, t := range ts[q] {
+			if t.Index < 0 || !finite(t.Score) {
+				return nil, fmt.Errorf("query %d: target %+v needs an index >= 0 and a finite score", q, t)
+			}
+		}
+	}
+	return ts, nil
+}
+
 // SearchShard ranks one shard's candidates for every query: its top k and, for each target of query q
 // (targets(q), called once per query from the calling goroutine; targets may be nil), the number of the
 // shard's candidates that rank before it. Merge combines the shards' answers into Search's.
@@ -190,17 +229,9 @@ func SearchShard(ctx context.Context, queries []float32, shard Shard, dim, k int
 	if shard.Offset < 0 {
 		return nil, fmt.Errorf("search shard: offset %d, want >= 0", shard.Offset)
 	}
-	nq := len(queries) / dim
-	ts := make([][]Target, nq)
-	if targets != nil {
-		for q := range ts {
-			ts[q] = targets(q)
-			for _, t := range ts[q] {
-				if t.Index < 0 || !finite(t.Score) {
-					return nil, fmt.Errorf("search shard at %d: query %d: target %+v needs an index >= 0 and a finite score", shard.Offset, q, t)
-				}
-			}
-		}
+	ts, err := shardTargets(len(queries)/dim, targets)
+	if err != nil {
+		return nil, fmt.Errorf("search shard at %d: %w", shard.Offset, err)
 	}
 	nc := len(shard.Cands) / dim
 	parts, err := search(ctx, pickKernels(), queries, pack(nc, dim, rows(shard.Cands, dim)), nc, shard.Offset, dim, k, ts, workers)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -165,5 +166,73 @@ func TestMergeRejectsShardsThatDisagree(t *testing.T) {
 	}
 	if _, err := Merge(1, a, []Partial{{Before: []int{1, 2}}}); err == nil || !strings.Contains(err.Error(), "shard 1 counts 2 targets") {
 		t.Fatalf("got error %v, want a target count mismatch", err)
+	}
+}
+
+// A pool dealt to shards by a key rather than cut in ranges (the score stage's shards): each shard holds
+// an increasing subsequence of the pool, laid out once as Candidates; a target's index is the number of
+// the shard's candidates before it in the pool. Merged, with the shards' indexes mapped back to the
+// pool's, the answers equal the whole search's.
+func TestCandidatesSearchShardOfAnInterleavedPoolEqualsWholeSearch(t *testing.T) {
+	tests := []struct {
+		name   string
+		p      problem
+		k      int
+		shards int
+	}{
+		{"dyadic ties over 3 shards", dyadicProblem(31, 50, 1500, 8), 60, 3},
+		{"one shard", dyadicProblem(32, 20, 300, 4), 10, 1},
+		{"more shards than some hold candidates", dyadicProblem(33, 9, 40, 4), 30, 7},
+		{"normalised vectors over 4 shards", normalProblem(34, 70, 2500, 32), 100, 4},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, dim := tt.p, tt.p.dim
+			nc := len(p.cands) / dim
+			whole, err := Search(context.Background(), p.queries, p.cands, dim, tt.k, func(q int) []int { return p.relevant[q] }, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Deal candidate i to shard (i*7+i/5)%shards: not contiguous, some shards uneven.
+			members := make([][]int, tt.shards)
+			for i := range nc {
+				s := (i*7 + i/5) % tt.shards
+				members[s] = append(members[s], i)
+			}
+			var parts [][]Partial
+			for _, m := range members {
+				c, err := NewCandidates(len(m), dim, func(i int) []float32 { return p.cands[m[i]*dim : (m[i]+1)*dim] })
+				if err != nil {
+					t.Fatal(err)
+				}
+				targets := func(q int) []Target {
+					var ts []Target
+					for _, g := range p.relevant[q] {
+						local, _ := slices.BinarySearch(m, g)
+						ts = append(ts, Target{Index: local, Score: Score(p.queries[q*dim:(q+1)*dim], p.cands[g*dim:(g+1)*dim])})
+					}
+					return ts
+				}
+				part, err := c.SearchShard(context.Background(), p.queries, tt.k, targets, 2)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for q := range part {
+					for i := range part[q].Top {
+						part[q].Top[i].Index = m[part[q].Top[i].Index]
+					}
+				}
+				parts = append(parts, part)
+			}
+			got, err := Merge(tt.k, parts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for q := range whole {
+				if !reflect.DeepEqual(got[q], whole[q]) {
+					t.Fatalf("query %d: sharded %+v, whole %+v", q, got[q], whole[q])
+				}
+			}
+		})
 	}
 }
