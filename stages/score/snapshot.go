@@ -105,10 +105,10 @@ func (s *Scorer) Load(r io.Reader) error {
 		for _, ls := range ds.Langs {
 			l := d.lang(ls.Lang)
 			l.scored = true
-			if err := restore(&l.queries, ls.Queries, ls.QueryWant, d.dim); err != nil {
+			if err := restore(&l.queries, ls.Lang, ls.Queries, ls.QueryWant, d.dim); err != nil {
 				return err
 			}
-			if err := restore(&l.cands, ls.Cands, ls.CandWant, d.dim); err != nil {
+			if err := restore(&l.cands, ls.Lang, ls.Cands, ls.CandWant, d.dim); err != nil {
 				return err
 			}
 		}
@@ -129,7 +129,7 @@ func entriesOf(sd side) []entrySnapshot {
 	return out
 }
 
-func restore(sd *side, es []entrySnapshot, want int64, dim int) error {
+func restore(sd *side, lang string, es []entrySnapshot, want int64, dim int) error {
 	sd.want = want
 	for _, e := range es {
 		if len(e.Vector)%4 != 0 || (len(e.Vector) > 0 && len(e.Vector) != 4*dim) {
@@ -142,7 +142,7 @@ func restore(sd *side, es []entrySnapshot, want int64, dim int) error {
 				v[i] = math.Float32frombits(binary.LittleEndian.Uint32(e.Vector[4*i:]))
 			}
 		}
-		sd.add(entry{id: e.ID, qid: e.QID, qids: e.QIDs, vector: v, tokens: e.Tokens})
+		sd.add(entry{id: e.ID, lang: lang, qid: e.QID, qids: e.QIDs, vector: v, tokens: e.Tokens})
 	}
 	return nil
 }
