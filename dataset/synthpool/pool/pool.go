@@ -28,8 +28,10 @@ type Config struct {
 	Candidates int
 	Dim        int
 	Seed       uint64
-	// Noise is the length of the random part of every vector against its signal's 1 (0 means 1): the
-	// larger, the harder the retrieval.
+	// Noise is the length of the random part of every vector against its signal's 1 at dimension 64
+	// (0 means 1): the larger, the harder the retrieval. At other dimensions it is set so that the spread
+	// of a score is what it is at 64 (random parts agree less the more dimensions they spread over), so
+	// a pool is about as hard at any dimension.
 	Noise float64
 	// Topics the questions and distractors share (0 means Questions/4, at least 1).
 	Topics int
@@ -51,15 +53,19 @@ func (c Config) Check() error {
 // generator holds the directions every record is drawn around.
 type generator struct {
 	cfg       Config
+	noise     float32 // the random part's length at cfg.Dim
 	topics    [][]float32
 	questions [][]float32 // each question's direction: its topic plus its own
 	langs     map[string][]float32
 }
 
-// Language lean and topic share of a direction: fixed, so Noise alone tunes how hard the pool is.
+// Language lean, topic share and translation drift of a direction: fixed, so Noise alone tunes how hard
+// the pool is. The drift is a question's own turn in each language, which its query and answer there
+// share: a query finds its answer in its own language more easily than in another.
 const (
 	langWeight  = 0.35
 	topicWeight = 0.6
+	driftWeight = 0.5
 )
 
 func newGenerator(cfg Config) *generator {
@@ -70,12 +76,15 @@ func newGenerator(cfg Config) *generator {
 		cfg.Topics = max(1, cfg.Questions/4)
 	}
 	r := rand.New(rand.NewPCG(cfg.Seed, 0))
-	g := &generator{cfg: cfg, langs: map[string][]float32{}}
+	// A score's spread from the random parts goes as (noise⁴ + 2.25 noise²) / dim (noise against noise,
+	// and against the signal and the lean): solved for the noise that keeps it at dimension 64's.
+	k := (math.Pow(cfg.Noise, 4) + 2.25*cfg.Noise*cfg.Noise) * float64(cfg.Dim) / 64
+	g := &generator{cfg: cfg, langs: map[string][]float32{}, noise: float32(math.Sqrt((-2.25 + math.Sqrt(2.25*2.25+4*k)) / 2))}
 	for range cfg.Topics {
 		g.topics = append(g.topics, unit(gaussian(r, cfg.Dim)))
 	}
 	for q := range cfg.Questions {
-		g.questions = append(g.questions, unit(mix(g.topics[q%cfg.Topics], topicWeight, gaussian(r, cfg.Dim), math.Sqrt(1-topicWeight*topicWeight))))
+		g.questions = append(g.questions, unit(mix(g.topics[q%cfg.Topics], topicWeight, unit(gaussian(r, cfg.Dim)), math.Sqrt(1-topicWeight*topicWeight))))
 	}
 	for _, l := range cfg.Langs {
 		g.langs[l] = unit(gaussian(r, cfg.Dim))
@@ -88,9 +97,16 @@ func (g *generator) vector(r *rand.Rand, signal []float32, lang string) []float3
 	v := mix(signal, 1, g.langs[lang], langWeight)
 	noise := unit(gaussian(r, g.cfg.Dim))
 	for i := range v {
-		v[i] += float32(g.cfg.Noise) * noise[i]
+		v[i] += g.noise * noise[i]
 	}
 	return unit(v)
+}
+
+// drifted is question q's direction in lang: the same for its query and its answer there.
+func (g *generator) drifted(q int, lang string) []float32 {
+	h := fnv.New64a()
+	fmt.Fprintf(h, "drift/%s/%d", lang, q)
+	return unit(mix(g.questions[q], 1, unit(gaussian(rand.New(rand.NewPCG(g.cfg.Seed, h.Sum64())), g.cfg.Dim)), driftWeight))
 }
 
 // Records calls yield with every record of lang of kind (queries: one per question; candidates: the
@@ -111,7 +127,7 @@ func (g *generator) records(lang string, kind domain.Kind, yield func(schemas.Re
 	if kind == domain.Query {
 		for q := range cfg.Questions {
 			rec := schemas.Record{Dataset: cfg.Dataset, Lang: lang, Kind: domain.Query, ID: fmt.Sprintf("%s/q/%07d", lang, q), QID: fmt.Sprintf("q%07d", q),
-				Model: cfg.Model, Vector: g.vector(r, g.questions[q], lang)}
+				Model: cfg.Model, Vector: g.vector(r, g.drifted(q, lang), lang)}
 			if err := yield(rec); err != nil {
 				return err
 			}
@@ -130,10 +146,10 @@ func (g *generator) records(lang string, kind domain.Kind, yield func(schemas.Re
 		rec := schemas.Record{Dataset: cfg.Dataset, Lang: lang, Kind: domain.Candidate, ID: fmt.Sprintf("%s/c/%08d", lang, i), Model: cfg.Model}
 		if q >= 0 {
 			rec.QIDs = []string{fmt.Sprintf("q%07d", q)}
-			rec.Vector = g.vector(r, g.questions[q], lang)
+			rec.Vector = g.vector(r, g.drifted(int(q), lang), lang)
 		} else {
 			// A distractor shares a topic with some questions: near them, but no answer.
-			own := mix(g.topics[r.IntN(len(g.topics))], topicWeight, gaussian(r, cfg.Dim), math.Sqrt(1-topicWeight*topicWeight))
+			own := mix(g.topics[r.IntN(len(g.topics))], topicWeight, unit(gaussian(r, cfg.Dim)), math.Sqrt(1-topicWeight*topicWeight))
 			rec.Vector = g.vector(r, unit(own), lang)
 		}
 		if err := yield(rec); err != nil {
@@ -191,6 +207,7 @@ func Produce(ctx context.Context, w pipeline.Worker, cfg Config, batch int) erro
 	return nil
 }
 
+// gaussian draws dim standard normal components (a random direction, once made unit).
 func gaussian(r *rand.Rand, dim int) []float32 {
 	v := make([]float32, dim)
 	for i := range v {

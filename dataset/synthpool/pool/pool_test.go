@@ -2,6 +2,7 @@ package pool
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -61,8 +62,18 @@ func TestRecordsAreLAReQAShapedAndSeeded(t *testing.T) {
 
 // Retrieval in a pool is neither trivial nor hopeless: a query's answer ranks first for some queries
 // but not for all (a pool every answer tops measures nothing), monolingually and in the multilingual
-// pool, and a query's own language ranks its answer higher than another language does.
+// pool, and a query's own language ranks its answer higher than another language does; at any dimension.
 func TestPoolIsNotTriviallySeparable(t *testing.T) {
+	for _, dim := range []int{64, 256} {
+		t.Run(fmt.Sprint("dimension ", dim), func(t *testing.T) {
+			cfg := small
+			cfg.Dim = dim
+			notTriviallySeparable(t, cfg)
+		})
+	}
+}
+
+func notTriviallySeparable(t *testing.T, small Config) {
 	top1 := func(qLang string, cLangs ...string) float64 {
 		qs := collect(t, small, qLang, domain.Query)
 		var cs []schemas.Record
