@@ -8,6 +8,14 @@
 // A language that arrives later (a new run that ingests only it, into a scorer that holds the earlier
 // languages: Load) adds only its own settings; the pool settings are recomputed because the pool changed,
 // and replace the earlier pool's.
+//
+// Scoring can be sharded (Config.Shard; evaluate's --score-shards): each shard (ShardStage) is a consumer
+// group of its own on the embeddings, so it sees every record, and keeps the candidates ShardOf deals it
+// by id, every query, and the relevant candidates (their scores say which of its own rank before them).
+// It runs the same settings as one scorer and emits, per query, its best TopK and its count before each
+// relevant candidate on the partials topic; the merge stage (MergeStage) combines the shards' answers into
+// the rankings and metrics one scorer gives, value for value: the pool's order (language, then id) breaks
+// ties in every shard and in the merge alike.
 package score
 
 import (
