@@ -236,3 +236,53 @@ func TestCandidatesSearchShardOfAnInterleavedPoolEqualsWholeSearch(t *testing.T)
 		})
 	}
 }
+
+// A pool held as parts laid out one by one (the scorer's languages) searches as one layout of it: the
+// same results, and the same shard answers; a part's vectors come back bit for bit.
+func TestPartsSearchLikeOnePool(t *testing.T) {
+	tests := []struct {
+		name string
+		p    problem
+		k    int
+		cuts []int
+	}{
+		{"dyadic ties across parts", dyadicProblem(41, 40, 1200, 8), 80, []int{300, 301, 900}},
+		{"one part", dyadicProblem(42, 10, 100, 4), 10, nil},
+		{"parts smaller than k", dyadicProblem(43, 12, 60, 4), 50, []int{5, 20, 40}},
+		{"normalised vectors", normalProblem(44, 50, 2000, 32), 100, []int{700, 1400}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, dim := tt.p, tt.p.dim
+			nc := len(p.cands) / dim
+			rel := func(q int) []int { return p.relevant[q] }
+			whole, err := Search(context.Background(), p.queries, p.cands, dim, tt.k, rel, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ps Parts
+			bounds := append(append([]int{0}, tt.cuts...), nc)
+			for i := range len(bounds) - 1 {
+				c, err := NewCandidates(bounds[i+1]-bounds[i], dim, rows(p.cands[bounds[i]*dim:bounds[i+1]*dim], dim))
+				if err != nil {
+					t.Fatal(err)
+				}
+				ps = append(ps, c)
+			}
+			got, err := ps.Search(context.Background(), p.queries, tt.k, rel, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for q := range whole {
+				if !reflect.DeepEqual(got[q], whole[q]) {
+					t.Fatalf("query %d: parts %+v, one pool %+v", q, got[q], whole[q])
+				}
+			}
+			for _, i := range []int{0, nc / 2, nc - 1} {
+				if v := ps.Vector(i); !reflect.DeepEqual(v, p.cands[i*dim:(i+1)*dim]) {
+					t.Fatalf("vector %d = %v, want %v", i, v, p.cands[i*dim:(i+1)*dim])
+				}
+			}
+		})
+	}
+}
