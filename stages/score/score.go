@@ -117,6 +117,28 @@ func (s *side) add(e entry) {
 type language struct {
 	queries, cands side
 	scored         bool
+	// packed holds the candidates laid out for the kernel, once the language is scored (embeddings
+	// only): every setting with them on the candidate side, the pool's included, searches this one
+	// copy, and their entries drop their vectors (Candidates.Vector gives them back).
+	packed *retrieval.Candidates
+}
+
+// layout returns the language's candidates laid out (nil for a lexical scorer), laying them out on the
+// first call.
+func (s *Scorer) layout(d *datasetState, l *language) (*retrieval.Candidates, error) {
+	if s.cfg.Lexical || l.packed != nil {
+		return l.packed, nil
+	}
+	es := l.cands.entries
+	packed, err := retrieval.NewCandidates(len(es), d.dim, func(i int) []float32 { return es[i].vector })
+	if err != nil {
+		return nil, err
+	}
+	for i := range es {
+		es[i].vector = nil
+	}
+	l.packed = packed
+	return packed, nil
 }
 
 type datasetState struct {
@@ -369,8 +391,11 @@ func (s *Scorer) scoreLanguage(ctx context.Context, d *datasetState, lang string
 			if p[0] == p[1] {
 				setting = domain.Mono
 			}
-			cands := pool{local: d.langs[p[1]].cands.entries, foreign: d.langs[p[1]].cands.foreign}
-			if err := s.rank(ctx, d, setting, p[0], p[1], d.langs[p[0]].queries.entries, cands, nil, out); err != nil {
+			cands, err := s.poolOf(d, p[1])
+			if err != nil {
+				return fmt.Errorf("score %s: %s candidates: %w", d.name, p[1], err)
+			}
+			if err := s.rank(ctx, d, setting, p[0], p[1], d.langs[p[0]].queries.entries, cands, out); err != nil {
 				return err
 			}
 			if err := out.flush(); err != nil {
@@ -400,14 +425,9 @@ func (s *Scorer) maybePool(ctx context.Context, d *datasetState, out *sink) erro
 	}
 	d.pooled, d.done = key, true
 	// The pool is the languages' candidates in language order, each language's by id: a shard's part of
-	// it keeps that order, so ties break between shards as they would in one pool.
-	var all pool
-	for _, l := range done {
-		all.local = append(all.local, d.langs[l].cands.entries...)
-		all.foreign = append(all.foreign, d.langs[l].cands.foreign...)
-	}
-	// Every language's queries search the same pool: it is laid out for the kernel once.
-	packed, err := s.pack(d, all.local)
+	// it keeps that order, so ties break between shards as they would in one pool. It is searched as the
+	// languages' own layouts, never copied whole.
+	all, err := s.poolOf(d, done...)
 	if err != nil {
 		return fmt.Errorf("score %s: the pool: %w", d.name, err)
 	}
@@ -415,7 +435,7 @@ func (s *Scorer) maybePool(ctx context.Context, d *datasetState, out *sink) erro
 		if !s.cfg.sharded() {
 			s.startSetting(d, domain.Multi, l)
 		}
-		if err := s.rank(ctx, d, domain.Multi, l, domain.Pool, d.langs[l].queries.entries, all, packed, out); err != nil {
+		if err := s.rank(ctx, d, domain.Multi, l, domain.Pool, d.langs[l].queries.entries, all, out); err != nil {
 			return err
 		}
 		if !s.cfg.sharded() {
@@ -467,9 +487,55 @@ func (s *Scorer) crossRows(d *datasetState, lang string, ids []string, out *sink
 }
 
 // pool is a setting's candidates as a scorer holds them: its own (all of them, unless the scorer is a
-// shard), and a shard's relevant candidates of other shards, each part in the setting's order.
+// shard) as each language's entries and layout, and a shard's relevant candidates of other shards, each
+// part in the setting's order.
 type pool struct {
-	local, foreign []entry
+	local   [][]entry       // by language
+	packed  retrieval.Parts // the layouts of local's non-empty languages (none for a lexical scorer)
+	foreign []entry
+	n       int // candidates in local
+}
+
+// poolOf returns the candidates of langs, in order.
+func (s *Scorer) poolOf(d *datasetState, langs ...string) (pool, error) {
+	var p pool
+	for _, name := range langs {
+		l := d.langs[name]
+		packed, err := s.layout(d, l)
+		if err != nil {
+			return p, err
+		}
+		if len(l.cands.entries) > 0 {
+			p.local = append(p.local, l.cands.entries)
+			if packed != nil {
+				p.packed = append(p.packed, packed)
+			}
+		}
+		p.foreign = append(p.foreign, l.cands.foreign...)
+		p.n += len(l.cands.entries)
+	}
+	return p, nil
+}
+
+// at returns the pool's own candidate i.
+func (p *pool) at(i int) *entry {
+	for _, es := range p.local {
+		if i < len(es) {
+			return &es[i]
+		}
+		i -= len(es)
+	}
+	panic(fmt.Sprintf("score: candidate %d of a pool of %d", i, p.n))
+}
+
+// insertion returns where c stands, or would stand, among the pool's own candidates.
+func (p *pool) insertion(c *entry) int {
+	at := 0
+	for _, es := range p.local {
+		i, _ := slices.BinarySearchFunc(es, c, func(e entry, c *entry) int { return candidateOrder(&e, c) })
+		at += i
+	}
+	return at
 }
 
 // partial adds a shard's event to out, numbered and labelled.
@@ -479,16 +545,19 @@ func (s *Scorer) partial(d *datasetState, out *sink, p schemas.Partial) {
 	out.Partials = append(out.Partials, p)
 }
 
-// rank scores one setting: queries against candidates, packed (nil: laid out here) when they are vectors.
-func (s *Scorer) rank(ctx context.Context, d *datasetState, setting domain.Setting, qLang, cLang string, qs []entry, cands pool, packed *retrieval.Candidates, out *sink) error {
+// rank scores one setting: queries against candidates.
+func (s *Scorer) rank(ctx context.Context, d *datasetState, setting domain.Setting, qLang, cLang string, qs []entry, cs pool, out *sink) error {
 	if s.cfg.sharded() {
-		return s.rankShard(ctx, d, setting, qLang, cLang, qs, cands, packed, out)
+		return s.rankShard(ctx, d, setting, qLang, cLang, qs, cs, out)
 	}
-	cs := cands.local
 	relevant := map[string][]int{}
-	for i, c := range cs {
-		for _, q := range c.qids {
-			relevant[q] = append(relevant[q], i)
+	i := 0
+	for _, es := range cs.local {
+		for _, c := range es {
+			for _, q := range c.qids {
+				relevant[q] = append(relevant[q], i)
+			}
+			i++
 		}
 	}
 	// Queries without a relevant candidate here (MLQA-R questions missing from a language) are not part of
@@ -499,19 +568,19 @@ func (s *Scorer) rank(ctx context.Context, d *datasetState, setting domain.Setti
 			kept = append(kept, q)
 		}
 	}
-	if len(kept) == 0 || len(cs) == 0 {
+	if len(kept) == 0 || cs.n == 0 {
 		return nil
 	}
-	res, err := s.search(ctx, d, kept, cs, packed, func(q int) []int { return relevant[kept[q].qid] })
+	res, err := s.search(ctx, d, kept, cs, func(q int) []int { return relevant[kept[q].qid] })
 	if err != nil {
 		return fmt.Errorf("score %s %s %s->%s: %w", d.name, setting, qLang, cLang, err)
 	}
 	sr := newSettingRows(d, setting, qLang, cLang)
 	for i, r := range res {
 		q := kept[i]
-		err := s.addQuery(d, &sr, q.id, r.RelevantRanks, len(cs), len(r.Top), func(rank int) (string, float32, bool) {
+		err := s.addQuery(d, &sr, q.id, r.RelevantRanks, cs.n, len(r.Top), func(rank int) (string, float32, bool) {
 			h := r.Top[rank]
-			c := cs[h.Index]
+			c := cs.at(h.Index)
 			return c.id, h.Score, slices.Contains(c.qids, q.qid)
 		}, out)
 		if err != nil {
@@ -598,25 +667,29 @@ type target struct {
 // shard's best candidates and, for each relevant candidate of the whole setting, the number of the
 // shard's candidates that rank before it. Every shard keeps the same queries (the relevant candidates
 // are known to all), so every shard emits the same events.
-func (s *Scorer) rankShard(ctx context.Context, d *datasetState, setting domain.Setting, qLang, cLang string, qs []entry, cands pool, packed *retrieval.Candidates, out *sink) error {
-	cs := cands.local
-	// The setting's relevant candidates, from both parts, in the setting's order: the order of each
-	// query's relevant ranks.
+func (s *Scorer) rankShard(ctx context.Context, d *datasetState, setting domain.Setting, qLang, cLang string, qs []entry, cs pool, out *sink) error {
+	// The setting's relevant candidates, the shard's own and the others', in the setting's order: the
+	// order of each query's relevant ranks.
 	var rel []*entry
-	for i := range cs {
-		if len(cs[i].qids) > 0 {
-			rel = append(rel, &cs[i])
+	for _, es := range cs.local {
+		for i := range es {
+			if len(es[i].qids) > 0 {
+				rel = append(rel, &es[i])
+			}
 		}
 	}
-	for i := range cands.foreign {
-		rel = append(rel, &cands.foreign[i])
+	for i := range cs.foreign {
+		rel = append(rel, &cs.foreign[i])
 	}
 	slices.SortFunc(rel, candidateOrder)
 	relevant := map[string][]target{}
 	for _, c := range rel {
-		at, _ := slices.BinarySearchFunc(cs, c, func(e entry, c *entry) int { return candidateOrder(&e, c) })
+		t := target{at: cs.insertion(c), vector: c.vector}
+		if t.vector == nil { // the shard's own, laid out
+			t.vector = cs.packed.Vector(t.at)
+		}
 		for _, q := range c.qids {
-			relevant[q] = append(relevant[q], target{at: at, vector: c.vector})
+			relevant[q] = append(relevant[q], t)
 		}
 	}
 	var kept []entry
@@ -625,19 +698,13 @@ func (s *Scorer) rankShard(ctx context.Context, d *datasetState, setting domain.
 			kept = append(kept, q)
 		}
 	}
-	end := schemas.Partial{Event: schemas.PartialSetting, Setting: setting, QueryLang: qLang, CandLang: cLang, Candidates: int64(len(cs)), Queries: int64(len(kept))}
+	end := schemas.Partial{Event: schemas.PartialSetting, Setting: setting, QueryLang: qLang, CandLang: cLang, Candidates: int64(cs.n), Queries: int64(len(kept))}
 	if len(kept) == 0 {
 		s.partial(d, out, end)
 		return nil
 	}
 	parts := make([]retrieval.Partial, len(kept))
-	if len(cs) > 0 {
-		if packed == nil {
-			var err error
-			if packed, err = s.pack(d, cs); err != nil {
-				return fmt.Errorf("score %s %s %s->%s: %w", d.name, setting, qLang, cLang, err)
-			}
-		}
+	if cs.n > 0 {
 		qv := make([]float32, 0, len(kept)*d.dim)
 		for _, q := range kept {
 			qv = append(qv, q.vector...)
@@ -651,7 +718,7 @@ func (s *Scorer) rankShard(ctx context.Context, d *datasetState, setting domain.
 			return out
 		}
 		var err error
-		if parts, err = packed.SearchShard(ctx, qv, s.cfg.TopK, targets, s.cfg.Workers); err != nil {
+		if parts, err = cs.packed.SearchShard(ctx, qv, s.cfg.TopK, targets, s.cfg.Workers); err != nil {
 			return fmt.Errorf("score %s %s %s->%s: %w", d.name, setting, qLang, cLang, err)
 		}
 	}
@@ -663,11 +730,11 @@ func (s *Scorer) rankShard(ctx context.Context, d *datasetState, setting domain.
 			}
 		}
 		part := parts[i]
-		p := schemas.Partial{Event: schemas.PartialQuery, Setting: setting, QueryID: q.id, QueryLang: qLang, CandLang: cLang, Candidates: int64(len(cs)),
+		p := schemas.Partial{Event: schemas.PartialQuery, Setting: setting, QueryID: q.id, QueryLang: qLang, CandLang: cLang, Candidates: int64(cs.n),
 			CandidateIDs: make([]string, len(part.Top)), CandidateLangs: make([]string, len(part.Top)), Scores: make([]float32, len(part.Top)),
 			Before: make([]int64, len(relevant[q.qid]))}
 		for rank, h := range part.Top {
-			c := &cs[h.Index]
+			c := cs.at(h.Index)
 			p.CandidateIDs[rank], p.CandidateLangs[rank], p.Scores[rank] = c.id, c.lang, h.Score
 			if slices.Contains(c.qids, q.qid) {
 				p.Relevant = append(p.Relevant, int64(rank+1))
@@ -683,40 +750,28 @@ func (s *Scorer) rankShard(ctx context.Context, d *datasetState, setting domain.
 }
 
 // search ranks cs for each of qs: by BM25 over cs when the scorer is lexical, else by inner product
-// against packed, or cs laid out now when packed is nil.
-func (s *Scorer) search(ctx context.Context, d *datasetState, qs, cs []entry, packed *retrieval.Candidates, relevant func(q int) []int) ([]retrieval.Result, error) {
+// against cs's layouts.
+func (s *Scorer) search(ctx context.Context, d *datasetState, qs []entry, cs pool, relevant func(q int) []int) ([]retrieval.Result, error) {
 	if s.cfg.Lexical {
 		qt := make([][]int64, len(qs))
 		for i, q := range qs {
 			qt[i] = q.tokens
 		}
-		ct := make([][]int64, len(cs))
-		for i, c := range cs {
-			ct[i] = c.tokens
+		ct := make([][]int64, 0, cs.n)
+		for _, es := range cs.local {
+			for _, c := range es {
+				ct = append(ct, c.tokens)
+			}
 		}
 		p := retrieval.DefaultBM25Params()
 		p.Workers = s.cfg.Workers
 		return retrieval.BM25(ctx, qt, ct, s.cfg.TopK, relevant, p)
 	}
-	if packed == nil {
-		var err error
-		if packed, err = s.pack(d, cs); err != nil {
-			return nil, err
-		}
-	}
 	qv := make([]float32, 0, len(qs)*d.dim)
 	for _, q := range qs {
 		qv = append(qv, q.vector...)
 	}
-	return packed.Search(ctx, qv, s.cfg.TopK, relevant, s.cfg.Workers)
-}
-
-// pack lays out the vectors of cs for search (nil for a lexical scorer, which has none).
-func (s *Scorer) pack(d *datasetState, cs []entry) (*retrieval.Candidates, error) {
-	if s.cfg.Lexical {
-		return nil, nil
-	}
-	return retrieval.NewCandidates(len(cs), d.dim, func(i int) []float32 { return cs[i].vector })
+	return cs.packed.Search(ctx, qv, s.cfg.TopK, relevant, s.cfg.Workers)
 }
 
 // rows makes one row per metric: a mean over queries, or one query's values when queryID is set.

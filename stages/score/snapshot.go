@@ -10,6 +10,7 @@ import (
 	"slices"
 
 	"xling/metrics"
+	"xling/retrieval"
 )
 
 // A snapshot is the scorer's state in exported form, for encoding/gob: what a long-running evaluator
@@ -67,7 +68,7 @@ func (s *Scorer) Save(w io.Writer) error {
 		}
 		for _, lang := range d.complete() {
 			l := d.langs[lang]
-			ds.Langs = append(ds.Langs, langSnapshot{Lang: lang, Queries: entriesOf(l.queries), Cands: entriesOf(l.cands),
+			ds.Langs = append(ds.Langs, langSnapshot{Lang: lang, Queries: entriesOf(l.queries, nil), Cands: entriesOf(l.cands, l.packed),
 				QueryWant: l.queries.want, CandWant: l.cands.want})
 		}
 		snap.Datasets = append(snap.Datasets, ds)
@@ -117,11 +118,16 @@ func (s *Scorer) Load(r io.Reader) error {
 	return nil
 }
 
-func entriesOf(sd side) []entrySnapshot {
+// entriesOf exports a side's entries; packed, if set, holds the vectors they dropped when laid out.
+func entriesOf(sd side, packed *retrieval.Candidates) []entrySnapshot {
 	out := make([]entrySnapshot, len(sd.entries))
 	for i, e := range sd.entries {
-		v := make([]byte, 0, 4*len(e.vector))
-		for _, x := range e.vector {
+		vector := e.vector
+		if vector == nil && packed != nil {
+			vector = packed.Vector(i)
+		}
+		v := make([]byte, 0, 4*len(vector))
+		for _, x := range vector {
 			v = binary.LittleEndian.AppendUint32(v, math.Float32bits(x))
 		}
 		out[i] = entrySnapshot{ID: e.id, QID: e.qid, QIDs: e.qids, Vector: v, Tokens: e.tokens}
