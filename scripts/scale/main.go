@@ -132,6 +132,7 @@ func harness(ctx context.Context, args []string, log *slog.Logger) error {
 	fmt.Printf("pool: %d candidates (%d per language), %d queries, %d languages, d=%d, top-%d, seed %d\n",
 		cfg.Candidates*len(ls), cfg.Candidates, cfg.Questions*len(ls), len(ls), cfg.Dim, *topK, cfg.Seed)
 	var reference *digest
+	var single int64 // the 1-worker run's peak RSS
 	for _, n := range counts {
 		res, err := measure(ctx, self, cfg, n, *topK, log)
 		if err != nil {
@@ -150,11 +151,30 @@ func harness(ctx context.Context, args []string, log *slog.Logger) error {
 		}
 		fmt.Printf("%d worker(s): identical to 1 worker: %s; rows %d rankings + %d metrics; multi_mean map %.4f; produce %s; workers' wall %s\n",
 			n, identical, res.out.rankings, res.out.metrics, res.multiMAP, res.produce.Round(time.Millisecond), res.wall.Round(time.Millisecond))
+		var shardPeak int64
 		for _, w := range res.workers {
 			fmt.Printf("    %-14s peak RSS %7.1f MiB  wall %s\n", w.stage, float64(w.maxRSS)/(1<<20), w.wall.Round(time.Millisecond))
+			if strings.HasPrefix(w.stage, "score-shard-") {
+				shardPeak = max(shardPeak, w.maxRSS)
+			}
+		}
+		// The targets: one worker under 4 GiB; each of 4 shards at most a third of it.
+		switch {
+		case n == 1:
+			single = res.workers[0].maxRSS
+			fmt.Printf("    target: 1 worker under 4 GiB: %s\n", yes(single < 4<<30))
+		case n == 4 && single > 0:
+			fmt.Printf("    target: each shard at most 1/3 of 1 worker's peak: %s (largest %.2f of it)\n", yes(3*shardPeak <= single), float64(shardPeak)/float64(single))
 		}
 	}
 	return nil
+}
+
+func yes(ok bool) string {
+	if ok {
+		return "yes"
+	}
+	return "no"
 }
 
 type workerRun struct {
