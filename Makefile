@@ -19,8 +19,8 @@ export ONNXRUNTIME_LIB XLING_DATA
 
 # Debian packages that tests use as independent oracles (and their peers in benchmarks); chromium loads
 # the HTML report headless; postgresql's server programs run throwaway clusters for sinks/pgstore
-# (sinks/pgstore/pgtest starts them).
-APT_ORACLES := python3-torch python3-numpy python3-sklearn python3-faiss python3-onnx sentencepiece chromium postgresql
+# (sinks/pgstore/pgtest starts them); kcat (librdkafka) reads the topics as a client xling did not write.
+APT_ORACLES := python3-torch python3-numpy python3-sklearn python3-faiss python3-onnx sentencepiece chromium postgresql kcat
 # npm packages that tests use as references (tokenizers; DuckDB over the Parquet outputs; kafkajs and
 # apache-arrow as an independent reader of the topics) and benchmarks as peers (onnxruntime-node), installed
 # without running any install script. DuckDB's native library is in the platform package, which

@@ -60,6 +60,9 @@ func (s Strategy) String() string {
 }
 
 // Config sets up a sampling run.
+//
+// Zero Epochs and MaxBatches take the defaults noted on them inside Sample, which first calls Validate;
+// Validate changes nothing.
 type Config struct {
 	Strategy  Strategy
 	BatchSize int // pairs per batch (the paper: 100)
@@ -101,8 +104,11 @@ type Stats struct {
 // strategy consumes each group exactly once per epoch and the k-th group to enter the buffer is the same;
 // strategies differ only in which buffered groups share a batch and in the languages drawn.
 func Sample(ctx context.Context, cfg Config, sources []Source, emit func(Batch) error) (Stats, error) {
-	if err := cfg.check(sources); err != nil {
+	if err := cfg.Validate(); err != nil {
 		return Stats{}, err
+	}
+	if len(sources) == 0 {
+		return Stats{}, errors.New("sample: no sources")
 	}
 	sizes := make([]int, len(sources))
 	for i, src := range sources {
@@ -135,18 +141,19 @@ func Sample(ctx context.Context, cfg Config, sources []Source, emit func(Batch) 
 	return s.st, nil
 }
 
-func (c Config) check(sources []Source) error {
+// Validate reports, naming it, the first field of c that Sample cannot use.
+func (c Config) Validate() error {
 	switch {
 	case c.Strategy.name == "":
-		return errors.New("sample: no strategy set")
+		return errors.New("sample config: Strategy is not set: want mono, cross or hybrid(alpha)")
 	case c.BatchSize < 1:
-		return fmt.Errorf("sample: batch size %d", c.BatchSize)
+		return fmt.Errorf("sample config: BatchSize is %d, want >= 1", c.BatchSize)
 	case c.Buffer < c.BatchSize:
-		return fmt.Errorf("sample: buffer %d smaller than batch size %d", c.Buffer, c.BatchSize)
-	case c.Epochs < 0 || c.MaxBatches < 0:
-		return fmt.Errorf("sample: epochs %d, max batches %d", c.Epochs, c.MaxBatches)
-	case len(sources) == 0:
-		return errors.New("sample: no sources")
+		return fmt.Errorf("sample config: Buffer is %d, smaller than BatchSize %d", c.Buffer, c.BatchSize)
+	case c.Epochs < 0:
+		return fmt.Errorf("sample config: Epochs is %d, want >= 0 (0 means 1)", c.Epochs)
+	case c.MaxBatches < 0:
+		return fmt.Errorf("sample config: MaxBatches is %d, want >= 0 (0 means no limit)", c.MaxBatches)
 	}
 	return nil
 }

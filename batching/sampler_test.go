@@ -324,8 +324,11 @@ func TestSampleRejectsBadInput(t *testing.T) {
 		sources []Source
 		want    string
 	}{
-		{"no strategy", Config{BatchSize: 2, Buffer: 4}, []Source{SliceSource("a", ok)}, "no strategy"},
-		{"buffer below batch", Config{Strategy: StrategyCross(), BatchSize: 8, Buffer: 4}, []Source{SliceSource("a", ok)}, "buffer 4 smaller than batch size 8"},
+		{"no strategy", Config{BatchSize: 2, Buffer: 4}, []Source{SliceSource("a", ok)}, "Strategy is not set"},
+		{"no batch size", Config{Strategy: StrategyCross(), Buffer: 4}, []Source{SliceSource("a", ok)}, "BatchSize is 0"},
+		{"buffer below batch", Config{Strategy: StrategyCross(), BatchSize: 8, Buffer: 4}, []Source{SliceSource("a", ok)}, "Buffer is 4, smaller than BatchSize 8"},
+		{"negative epochs", Config{Strategy: StrategyCross(), BatchSize: 2, Buffer: 4, Epochs: -1}, []Source{SliceSource("a", ok)}, "Epochs is -1"},
+		{"negative max batches", Config{Strategy: StrategyCross(), BatchSize: 2, Buffer: 4, MaxBatches: -2}, []Source{SliceSource("a", ok)}, "MaxBatches is -2"},
 		{"no sources", Config{Strategy: StrategyCross(), BatchSize: 2, Buffer: 4}, nil, "no sources"},
 		{"one-language group", Config{Strategy: StrategyCross(), BatchSize: 2, Buffer: 4}, []Source{SliceSource("x", []Group{one})}, "group x:1: 1 language(s)"},
 		{"repeated language", Config{Strategy: StrategyCross(), BatchSize: 2, Buffer: 4}, []Source{SliceSource("x", []Group{rep})}, "repeated language \"en\""},

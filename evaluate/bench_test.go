@@ -2,9 +2,11 @@ package evaluate
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -13,6 +15,7 @@ import (
 	"xling/encoder"
 	"xling/encoder/hashbag"
 	"xling/encoder/ort"
+	"xling/internal/kafkatest"
 	"xling/internal/testenv"
 	"xling/schemas"
 	"xling/sinks"
@@ -64,6 +67,52 @@ func BenchmarkTransport(b *testing.B) {
 	// CPU seconds (user + system, all threads) tell work added from time spent waiting.
 	b.ReportMetric(testenv.Sum(pipeCPU)/float64(len(pipeCPU)), "pipeline-cpu-s")
 	b.ReportMetric(testenv.Sum(directCPU)/float64(len(directCPU)), "direct-cpu-s")
+}
+
+// BenchmarkTransportKafka is BenchmarkTransport with Apache Kafka beside the embedded broker: the same
+// evaluation through the real 3-broker cluster (replication factor 3, min.insync.replicas 2, acks=all),
+// through the embedded broker, and called directly, taking turns. It reports each broker's transport share
+// (transport-%-kafka, transport-%-embedded: medians over rounds) and the seconds of each.
+func BenchmarkTransportKafka(b *testing.B) {
+	data := testenv.DataDir(b)
+	lib := testenv.ORTLibrary(b)
+	model := defaultSizeModel(b)
+	k := kafkatest.Start(b)
+	round := 0
+	cfg := func(brokers []string) Config {
+		round++ // each Kafka run its own run id; the topics are shared, as a deployment's are
+		return Config{DataDir: data, OutDir: b.TempDir(), Datasets: []string{dataset.XQuADR}, Model: model,
+			RunID: fmt.Sprintf("bench%d", round), ORTLibrary: lib, Progress: time.Hour, Brokers: brokers}
+	}
+	run := func(brokers []string) float64 {
+		start := time.Now()
+		if _, err := Run(context.Background(), cfg(brokers), quiet()); err != nil {
+			b.Fatal(err)
+		}
+		return time.Since(start).Seconds()
+	}
+	kafka := func() { run(strings.Split(k.Brokers, ",")) }
+	embedded := testenv.Peer{Name: "embedded", Run: func() float64 { return run(nil) }}
+	directPeer := testenv.Peer{Name: "direct", Run: func() float64 {
+		start := time.Now()
+		if err := direct(context.Background(), cfg(nil)); err != nil {
+			b.Fatal(err)
+		}
+		return time.Since(start).Seconds()
+	}}
+	xs, ps := testenv.Interleave(b, 1, kafka, embedded, directPeer)
+	kafkaShare, embShare := make([]float64, len(xs)), make([]float64, len(xs))
+	for i := range xs {
+		kafkaShare[i] = 100 * (1 - ps[1][i]/xs[i])
+		embShare[i] = 100 * (1 - ps[1][i]/ps[0][i])
+	}
+	b.ReportMetric(testenv.Sum(xs)/float64(len(xs)), "kafka-s")
+	b.ReportMetric(testenv.Median(kafkaShare), "transport-%-kafka")
+	b.ReportMetric(slices.Min(kafkaShare), "transport-%-kafka-min")
+	b.ReportMetric(slices.Max(kafkaShare), "transport-%-kafka-max")
+	b.ReportMetric(testenv.Median(embShare), "transport-%-embedded")
+	b.ReportMetric(slices.Min(embShare), "transport-%-embedded-min")
+	b.ReportMetric(slices.Max(embShare), "transport-%-embedded-max")
 }
 
 // cpuTime is the process's user plus system CPU time so far.

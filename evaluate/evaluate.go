@@ -7,9 +7,11 @@ package evaluate
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -40,6 +42,10 @@ import (
 )
 
 // Config is everything a run depends on; it is recorded in the run manifest.
+//
+// Zero fields with a default (TopK, MaxText, Threads, Provider, Topics, KafkaRetry, Progress) take it in
+// the job Open builds, and Open first checks the config as Validate does (for a whole run; for some
+// stages, on the fields those stages use); Validate changes nothing.
 type Config struct {
 	DataDir    string              `json:"data_dir"`
 	OutDir     string              `json:"out_dir"`
@@ -188,18 +194,102 @@ type stage struct {
 	finished *atomic.Bool
 }
 
-// Open connects to the broker, creates the topics and opens what the named stages need (every stage when
-// names is empty). Nothing runs yet.
+// Validate reports, naming it, the first field of c that a whole run (Run, or Open with no stage names)
+// cannot use.
+func (c Config) Validate() error { return c.validateFor(c.wholeRun()) }
+
+// wholeRun is the stages of a whole run of c: those of its model, and the store with a DSN.
+func (c Config) wholeRun() []string {
+	names := stagesOf(c)
+	if c.StoreDSN != "" && c.Model != BM25 {
+		names = append(names, Store)
+	}
+	return names
+}
+
+// validateFor checks c for the named stages: the fields every stage uses, and those of the stages named.
+func (c Config) validateFor(names []string) error {
+	needs := func(ns ...string) bool {
+		for _, n := range ns {
+			if slices.Contains(names, n) {
+				return true
+			}
+		}
+		return false
+	}
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("evaluate config: "+format, args...)
+	}
+	for _, n := range names {
+		if !slices.Contains(stagesOf(c), n) && (n != Store || c.Model == BM25) {
+			return bad("unknown stage %q for model %s (want one of %v)", n, c.Model, stagesOf(c))
+		}
+	}
+	switch {
+	case c.ScoreShards < 0:
+		return bad("ScoreShards is %d, want >= 0 (0 or 1: one score stage)", c.ScoreShards)
+	case c.ScoreShards > 1 && c.Model == BM25:
+		return bad("ScoreShards is %d: score shards deal embeddings, and BM25 scores tokens in one scorer", c.ScoreShards)
+	case c.RunID == "":
+		return bad("RunID is empty: every message carries it, and the stages of one run must share it")
+	case c.Model == "" && needs(Tokenize, Encode):
+		return bad("Model is empty: want the path of an ONNX model, a model directory or %q", BM25)
+	case c.DataDir == "" && needs(Ingest):
+		return bad("DataDir is empty: ingest reads the datasets under it")
+	case len(c.Datasets) == 0 && needs(Ingest):
+		return bad("Datasets is empty: ingest needs at least one")
+	case c.OutDir == "" && needs(SinkEmbeddings, SinkRankings, SinkMetrics):
+		return bad("OutDir is empty: the sinks write the run's tables under it")
+	case c.StoreDSN == "" && needs(Store):
+		return bad("StoreDSN is empty: the store stage needs a PostgreSQL DSN")
+	case c.TopK < 0:
+		return bad("TopK is %d, want >= 0 (0 means 10)", c.TopK)
+	case c.MaxText < 0:
+		return bad("MaxText is %d, want >= 0 (0 means 64 KiB)", c.MaxText)
+	case c.Threads < 0:
+		return bad("Threads is %d, want >= 0 (0 means ONNX Runtime's default)", c.Threads)
+	case c.Provider != "" && c.Provider != ort.ProviderCPU && c.Provider != ort.ProviderCUDA && c.Provider != ort.ProviderTensorRT:
+		return bad("Provider is %q, want %q, %q or %q", c.Provider, ort.ProviderCPU, ort.ProviderCUDA, ort.ProviderTensorRT)
+	case c.Topics.Partitions < 0:
+		return bad("Topics.Partitions is %d, want >= 0", c.Topics.Partitions)
+	case c.Progress < 0:
+		return bad("Progress is %v, want >= 0 (0 means every 2s)", c.Progress)
+	}
+	for name, d := range map[string]time.Duration{"Backoff": c.KafkaRetry.Backoff, "MaxBackoff": c.KafkaRetry.MaxBackoff, "GiveUp": c.KafkaRetry.GiveUp} {
+		if d < 0 {
+			return bad("KafkaRetry.%s is %v, want >= 0 (0 means its default)", name, d)
+		}
+	}
+	for i, b := range c.Brokers {
+		if b == "" {
+			return bad("Brokers[%d] is empty: want host:port", i)
+		}
+	}
+	for i, d := range c.Datasets {
+		if d == "" {
+			return bad("Datasets[%d] is empty", i)
+		}
+		if slices.Contains(c.Datasets[:i], d) {
+			return bad("Datasets lists %q twice", d)
+		}
+	}
+	for _, d := range slices.Sorted(maps.Keys(c.Langs)) {
+		if !slices.Contains(c.Datasets, d) {
+			return bad("Langs names dataset %q, which is not in Datasets %v", d, c.Datasets)
+		}
+	}
+	return nil
+}
+
+// Open checks cfg (Validate, for the named stages), connects to the broker, creates the topics and opens
+// what the named stages need (every stage when names is empty). Nothing runs yet.
 func Open(ctx context.Context, cfg Config, log *slog.Logger, names ...string) (_ *Job, err error) {
 	bm25 := cfg.Model == BM25
-	if cfg.ScoreShards > 1 && bm25 {
-		return nil, fmt.Errorf("evaluate: score shards deal embeddings; BM25 scores tokens in one scorer (drop --score-shards)")
-	}
 	if len(names) == 0 {
-		names = stagesOf(cfg)
-		if cfg.StoreDSN != "" && !bm25 {
-			names = append(names, Store)
-		}
+		names = cfg.wholeRun()
+	}
+	if err := cfg.validateFor(names); err != nil {
+		return nil, err
 	}
 	if cfg.Topics.Prefix == "" {
 		cfg.Topics = pipeline.DefaultTopics()
@@ -218,15 +308,10 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, names ...string) (_
 		}
 		return false
 	}
-	for _, n := range names {
-		if !slices.Contains(stagesOf(cfg), n) && (n != Store || bm25) {
-			return nil, fmt.Errorf("evaluate: unknown stage %q for model %s (want one of %v)", n, cfg.Model, stagesOf(cfg))
-		}
-	}
-
 	var sess *ort.Session
 	var tok tokenizer.Tokenizer
 	var queryPrefix, passagePrefix string
+	var vocab int // token ids the model knows, for the encode stage's check; 0 unchecked
 	switch {
 	case bm25:
 		// No model file and no ONNX Runtime: the lexical tokenizer is all BM25 needs.
@@ -252,6 +337,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, names ...string) (_
 			return nil, fmt.Errorf("evaluate: model %s: %w", cfg.Model, err)
 		}
 		queryPrefix, passagePrefix = m.prefixes()
+		vocab = tokenizer.VocabSize(tok)
 	}
 	cfg = j.cfg
 
@@ -270,6 +356,14 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, names ...string) (_
 	if needs(SinkEmbeddings, SinkRankings, SinkMetrics) {
 		if err := os.MkdirAll(j.res.Dir, 0o755); err != nil {
 			return nil, fmt.Errorf("evaluate: %w", err)
+		}
+		// A sink killed mid-table leaves its temporary file; a live one's (another worker's) is kept.
+		removed, err := sinks.SweepTemps(j.res.Dir)
+		for _, p := range removed {
+			log.Info("removed a killed writer's temporary file", "path", p)
+		}
+		if err != nil {
+			log.Warn("sweep temporary files", "dir", j.res.Dir, "err", err)
 		}
 	}
 
@@ -296,7 +390,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, names ...string) (_
 				QueryPrefix: queryPrefix, PassagePrefix: passagePrefix, KeyByDataset: bm25})
 			j.add(Tokenize, &st.Counts, run(j.worker, st))
 		case Encode:
-			st := encode.Stage(cfg.Topics, sess, encode.Config{Model: cfg.ModelName})
+			st := encode.Stage(cfg.Topics, sess, encode.Config{Model: cfg.ModelName, Vocab: vocab, MaxTokens: j.spec.MaxLength})
 			j.add(Encode, &st.Counts, run(j.worker, st))
 		case Score:
 			sc := cfg.Scorer
@@ -317,9 +411,6 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, names ...string) (_
 				return nil, err
 			}
 		case Store:
-			if cfg.StoreDSN == "" {
-				return nil, fmt.Errorf("evaluate: the store stage needs a PostgreSQL DSN")
-			}
 			pg, err := pgstore.Open(ctx, pgstore.Config{DSN: string(cfg.StoreDSN), Log: log})
 			if err != nil {
 				return nil, fmt.Errorf("evaluate: %w", err)
@@ -477,6 +568,36 @@ func (j *Job) Ping(ctx context.Context) error {
 	return nil
 }
 
+// ManifestName is the file a run writes last, once its tables are in place.
+const ManifestName = "manifest.json"
+
+// CheckNewRun returns an error unless dir, a run's directory, is missing or empty. A directory holding
+// files but no complete manifest is a run that was killed or failed partway; one with a complete manifest
+// is a finished run. Either way a new attempt would leave tables of two attempts side by side, which
+// nothing could tell apart.
+func CheckNewRun(dir string) error {
+	ents, err := os.ReadDir(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("check run directory: %w", err)
+	case len(ents) == 0:
+		return nil
+	}
+	m, err := sinks.ReadManifest(filepath.Join(dir, ManifestName))
+	if err != nil || (m.State != sinks.Complete && m.State != "") { // "": written before State was
+		var names []string
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+		return fmt.Errorf("run directory %s holds a half-written run (%s, but no complete %s, which a run writes last): "+
+			"delete the directory, or run with a new --run-id", dir, strings.Join(names, ", "), ManifestName)
+	}
+	return fmt.Errorf("run directory %s already holds the finished run %q (%s): run with a new --run-id, or delete the directory to run it again",
+		dir, m.RunID, ManifestName)
+}
+
 // Run evaluates cfg.Model on cfg.Datasets with every stage in this process, and writes the manifest.
 func Run(ctx context.Context, cfg Config, log *slog.Logger) (*Result, error) {
 	j, err := Open(ctx, cfg, log)
@@ -525,6 +646,7 @@ func (j *Job) Evaluate(ctx context.Context) (*Result, error) {
 	res.Elapsed = time.Since(j.start)
 
 	man := sinks.NewManifest(j.cfg.RunID, os.Args, j.cfg, j.start)
+	man.State = sinks.Complete
 	man.ONNXRuntimeVersion = res.ORT
 	for _, in := range res.Inputs {
 		// ingest hashed every byte of each file it read (and refused one that changed while it did).
@@ -543,7 +665,7 @@ func (j *Job) Evaluate(ctx context.Context) (*Result, error) {
 		man.AddOutput(o)
 	}
 	man.End = time.Now()
-	res.Manifest = filepath.Join(res.Dir, "manifest.json")
+	res.Manifest = filepath.Join(res.Dir, ManifestName)
 	if err := sinks.WriteManifest(res.Manifest, man); err != nil {
 		return nil, err
 	}

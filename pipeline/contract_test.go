@@ -5,14 +5,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"xling/domain"
+	"xling/internal/kafkatest"
 	"xling/internal/testenv"
 	"xling/pipeline"
 	"xling/schemas"
@@ -21,25 +25,55 @@ import (
 // consumed is one message as the independent client (kafkajs + apache-arrow) decoded it.
 type consumed struct {
 	Partition int               `json:"partition"`
+	Offset    int               `json:"offset"`
 	Key       string            `json:"key"`
 	Headers   map[string]string `json:"headers"`
 	Schema    string            `json:"schema"`
 	Rows      []map[string]any  `json:"rows"`
 }
 
-// TestIndependentClientReadsTheTopics checks the topic contract of docs/topics.md with a client xling did
-// not write: kafkajs consumes from the embedded broker and apache-arrow decodes the Arrow IPC payloads,
-// dictionary-encoded label columns and list columns included.
+// TestMain stops the real Kafka cluster, if a test started one.
+func TestMain(m *testing.M) { os.Exit(kafkatest.Main(m)) }
+
+// TestIndependentClientReadsTheTopics checks the topic contract of docs/topics.md with clients xling did
+// not write, on the embedded broker and on Apache Kafka: kafkajs consumes and apache-arrow decodes the Arrow
+// IPC payloads, dictionary-encoded label columns and list columns included; librdkafka (kcat) sees the
+// same messages at the same partitions and offsets, with the same keys and headers.
 func TestIndependentClientReadsTheTopics(t *testing.T) {
 	modules := testenv.NodeModules(t, "kafkajs", "apache-arrow")
+	kcat := testenv.RequireTool(t, "kcat")
+	for _, tc := range []struct {
+		name    string
+		connect func(t *testing.T) *pipeline.Broker
+	}{
+		{"embedded broker", func(t *testing.T) *pipeline.Broker {
+			b, err := pipeline.Embedded("127.0.0.1:0", 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b
+		}},
+		{"Apache Kafka", func(t *testing.T) *pipeline.Broker {
+			k := kafkatest.Start(t)
+			b, err := pipeline.Connect(context.Background(), pipeline.BrokerConfig{Addrs: strings.Split(k.Brokers, ",")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := tc.connect(t)
+			defer b.Close()
+			// A prefix of its own, so that a second -count finds new, empty topics on a cluster that outlives it.
+			contract(t, b, modules, kcat, pipeline.Topics{Prefix: fmt.Sprintf("contract%d.", time.Now().UnixNano()), Partitions: 2})
+		})
+	}
+}
+
+func contract(t *testing.T, b *pipeline.Broker, modules, kcat string, topics pipeline.Topics) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	b, err := pipeline.Embedded("127.0.0.1:0", 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	topics := pipeline.Topics{Prefix: "contract.", Partitions: 2}
 	if err := b.CreateTopics(ctx, topics.Partitions, topics.Evaluation()...); err != nil {
 		t.Fatal(err)
 	}
@@ -90,6 +124,43 @@ func TestIndependentClientReadsTheTopics(t *testing.T) {
 				t.Fatalf("%s: %v", sc.Text(), err)
 			}
 			msgs = append(msgs, m)
+		}
+		// librdkafka's view of the same topic: every message with its partition, offset, key, size and
+		// headers, compared with kafkajs's.
+		out, err := exec.CommandContext(ctx, kcat, "-C", "-b", b.Addrs[0], "-t", topic, "-e", "-q", "-J").Output()
+		if err != nil {
+			t.Fatalf("kcat -C %s: %v", topic, err)
+		}
+		var seen []consumed
+		for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			var m struct {
+				Partition int      `json:"partition"`
+				Offset    int      `json:"offset"`
+				Key       string   `json:"key"`
+				Headers   []string `json:"headers"`
+				Payload   string   `json:"payload"`
+			}
+			if err := json.Unmarshal([]byte(line), &m); err != nil {
+				t.Fatalf("kcat: %q: %v", line, err)
+			}
+			h := map[string]string{}
+			for i := 0; i+1 < len(m.Headers); i += 2 {
+				h[m.Headers[i]] = m.Headers[i+1]
+			}
+			seen = append(seen, consumed{Partition: m.Partition, Offset: m.Offset, Key: m.Key, Headers: h})
+		}
+		key := func(m consumed) string { return fmt.Sprintf("%d/%d", m.Partition, m.Offset) }
+		slices.SortFunc(seen, func(a, b consumed) int { return strings.Compare(key(a), key(b)) })
+		js := slices.Clone(msgs)
+		slices.SortFunc(js, func(a, b consumed) int { return strings.Compare(key(a), key(b)) })
+		if len(seen) != len(js) {
+			t.Fatalf("%s: kcat read %d messages, kafkajs %d", topic, len(seen), len(js))
+		}
+		for i := range js {
+			k, j := seen[i], js[i]
+			if k.Partition != j.Partition || k.Offset != j.Offset || k.Key != j.Key || !reflect.DeepEqual(k.Headers, j.Headers) {
+				t.Errorf("%s: kcat read %+v, kafkajs %+v", topic, k, j)
+			}
 		}
 		return msgs
 	}

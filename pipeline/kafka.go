@@ -48,24 +48,27 @@ type BrokerConfig struct {
 }
 
 // Connect starts the embedded broker when cfg.Addrs is empty, else checks that the cluster answers. The
-// embedded broker keeps its topics in files under a new temporary directory, removed on Close, and drops
-// what every consumer group reading a topic has committed (see retention).
+// embedded broker keeps its topics in files under a new temporary directory, removed on Close (and, if the
+// process is killed, by the next Connect on the machine: see brokerDir), and drops what every consumer
+// group reading a topic has committed (see retention).
 func Connect(ctx context.Context, cfg BrokerConfig) (*Broker, error) {
 	if len(cfg.Addrs) == 0 {
 		if !cfg.Security.IsZero() {
 			return nil, errors.New("kafka: SASL and TLS settings need an external cluster (brokers), the embedded broker has neither")
 		}
-		dir, err := os.MkdirTemp("", "xling-broker-")
+		dir, release, err := brokerDir(os.TempDir(), cfg.Log)
 		if err != nil {
-			return nil, fmt.Errorf("embedded broker: %w", err)
+			return nil, err
 		}
 		b, err := embedded("127.0.0.1:0", 1, cfg.Log, kfake.DataDir(dir))
 		if err != nil {
 			os.RemoveAll(dir)
+			release()
 			return nil, err
 		}
 		b.retry = newRetrier(cfg.Retry)
-		b.unretain = b.retain(retention{}, dir)
+		stop := b.retain(retention{}, dir)
+		b.unretain = func() { stop(); release() }
 		if cfg.Log != nil {
 			cfg.Log.Info("embedded broker", "addrs", b.Addrs)
 		}
@@ -246,20 +249,21 @@ func (b *Broker) CreateTopics(ctx context.Context, partitions int, names ...stri
 			return fmt.Errorf("topic %s on %v exists with %d partitions, this deployment needs %d: delete the topic, or use another --topic-prefix", name, b.Addrs, n, partitions)
 		}
 	}
-	return b.checkMessageLimit(ctx, names)
+	return b.checkTopicConfigs(ctx, names)
 }
 
 // minMessageLimit is the smallest topic max.message.bytes that takes xling's largest message: MaxMessageBytes
 // of Arrow data plus room for the key, headers and the record batch's own framing.
 const minMessageLimit = MaxMessageBytes + 8<<10
 
-// checkMessageLimit asks the cluster for each topic's max.message.bytes, so that a limit too small for
-// xling's messages fails here rather than at the first large batch, mid-run.
-func (b *Broker) checkMessageLimit(ctx context.Context, topics []string) error {
+// checkTopicConfigs asks the cluster for each topic's max.message.bytes and min.insync.replicas, so that a
+// limit too small for xling's messages, or a partition with fewer in-sync replicas than the topic demands
+// (brokers down), fails here rather than at the first large batch or the first write, mid-run.
+func (b *Broker) checkTopicConfigs(ctx context.Context, topics []string) error {
 	req := kafka.DescribeConfigsRequest{}
 	for _, t := range topics {
 		req.Resources = append(req.Resources, kafka.DescribeConfigRequestResource{
-			ResourceType: kafka.ResourceTypeTopic, ResourceName: t, ConfigNames: []string{"max.message.bytes"}})
+			ResourceType: kafka.ResourceTypeTopic, ResourceName: t, ConfigNames: []string{"max.message.bytes", "min.insync.replicas"}})
 	}
 	// As in Partitions, a topic's own error is retried with the request: a topic just made by another
 	// worker may be unknown to the broker asked for a moment.
@@ -279,17 +283,35 @@ func (b *Broker) checkMessageLimit(ctx context.Context, topics []string) error {
 	if err != nil {
 		return fmt.Errorf("describe topic configs on %v: %w", b.Addrs, b.sec.explain(err, access{op: "describe configs"}))
 	}
+	minISR := map[string]int{}
 	for _, r := range resp.Resources {
 		for _, e := range r.ConfigEntries {
-			if e.ConfigName != "max.message.bytes" {
-				continue
-			}
-			limit, err := strconv.Atoi(e.ConfigValue)
+			v, err := strconv.Atoi(e.ConfigValue)
 			if err != nil {
-				return fmt.Errorf("topic %s on %v: max.message.bytes %q is not a number", r.ResourceName, b.Addrs, e.ConfigValue)
+				return fmt.Errorf("topic %s on %v: %s %q is not a number", r.ResourceName, b.Addrs, e.ConfigName, e.ConfigValue)
 			}
-			if limit < minMessageLimit {
-				return fmt.Errorf("topic %s on %v takes messages of at most %d bytes (max.message.bytes), xling's are up to %d: set the topic's max.message.bytes to %d or more", r.ResourceName, b.Addrs, limit, minMessageLimit, minMessageLimit)
+			switch e.ConfigName {
+			case "max.message.bytes":
+				if v < minMessageLimit {
+					return fmt.Errorf("topic %s on %v takes messages of at most %d bytes (max.message.bytes), xling's are up to %d: set the topic's max.message.bytes to %d or more", r.ResourceName, b.Addrs, v, minMessageLimit, minMessageLimit)
+				}
+			case "min.insync.replicas":
+				minISR[r.ResourceName] = v
+			}
+		}
+	}
+	var meta *kafka.MetadataResponse
+	err = b.retry.do(ctx, func(ctx context.Context) (err error) {
+		meta, err = b.client().Metadata(ctx, &kafka.MetadataRequest{Topics: topics})
+		return err
+	}, b.retrying("metadata"))
+	if err != nil {
+		return fmt.Errorf("metadata on %v: %w", b.Addrs, b.sec.explain(err, access{op: "describe"}))
+	}
+	for _, t := range meta.Topics {
+		for _, p := range t.Partitions {
+			if need := minISR[t.Name]; len(p.Isr) < need {
+				return fmt.Errorf("topic %s partition %d on %v has %d in-sync replicas, the topic's min.insync.replicas is %d, so every write would be refused: bring back the brokers that are down, or lower the topic's min.insync.replicas", t.Name, p.ID, b.Addrs, len(p.Isr), need)
 			}
 		}
 	}

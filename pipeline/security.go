@@ -178,6 +178,10 @@ func (s Security) explain(err error, a access) error {
 		return fmt.Errorf("%s is not allowed to %s topic %s: %w", s.principal(), a.op, a.topic, err)
 	case errors.Is(err, kafka.ClusterAuthorizationFailed):
 		return fmt.Errorf("%s is not allowed to %s on the cluster: %w", s.principal(), a.op, err)
+	case errors.Is(err, kafka.NotEnoughReplicas) || errors.Is(err, kafka.NotEnoughReplicasAfterAppend):
+		return fmt.Errorf("topic %s has fewer in-sync replicas than its min.insync.replicas: bring back the brokers that are down, or lower the topic's min.insync.replicas: %w", a.topic, err)
+	case errors.Is(err, kafka.MessageSizeTooLarge):
+		return fmt.Errorf("topic %s refused a message as too large: set its max.message.bytes to %d or more: %w", a.topic, minMessageLimit, err)
 	case errors.Is(err, kafka.SASLAuthenticationFailed):
 		return fmt.Errorf("SASL %s login as user %q refused (wrong user or password?): %w", s.SASL.Mechanism, s.SASL.User, err)
 	case refusedHandshake(err):

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"golang.org/x/sync/errgroup"
 
 	"xling/schemas"
@@ -54,10 +55,17 @@ type Worker struct {
 	Topics    Topics
 	RunID     string
 	Log       *slog.Logger // nil discards
+	// Allocator is where the stages' Arrow buffers come from when they encode and decode messages; nil
+	// means memory.DefaultAllocator. The rows a stage sees are Go memory: every buffer is given back
+	// before Process is called, so a memory.CheckedAllocator here shows a stage that keeps one.
+	Allocator memory.Allocator
 	// Observe, if set, is told how long each message of this run took to handle (decode, then Process or
 	// End); the stages of a job call it concurrently.
 	Observe func(stage string, d time.Duration)
 }
+
+// codec is the option that makes the schemas' Encode and Decode use w's allocator.
+func (w Worker) codec() schemas.Option { return schemas.WithAllocator(w.Allocator) }
 
 func (w Worker) log() *slog.Logger {
 	if w.Log == nil {
@@ -199,7 +207,7 @@ func encodeMessages[T any](e *emitter, topic Topic[T], key string, rows []T) ([]
 	per := min(len(rows), probe)
 	for start := 0; start < len(rows); {
 		end := min(len(rows), start+per)
-		value, err := topic.Schema.Encode(rows[start:end])
+		value, err := topic.Schema.Encode(rows[start:end], e.worker.codec())
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", e.stage, err)
 		}
@@ -227,7 +235,7 @@ func (o *Output) EndStream(topic, key string, m schemas.Marker) {
 }
 
 func (o *Output) marker(topic, key string, partition int, m schemas.Marker) {
-	value, err := schemas.Markers.Encode([]schemas.Marker{m})
+	value, err := schemas.Markers.Encode([]schemas.Marker{m}, o.e.worker.codec())
 	if err != nil {
 		if o.err == nil {
 			o.err = err
@@ -552,7 +560,7 @@ func handle[In any](ctx context.Context, w Worker, s *Stage[In], m Message, ps *
 	}
 	schema, _ := m.Header(schemas.HeaderSchema)
 	if schema == schemas.Markers.ID {
-		markers, err := schemas.Markers.Decode(m.Value)
+		markers, err := schemas.Markers.Decode(m.Value, w.codec())
 		if err != nil {
 			s.Counts.DeadMessages.Add(1)
 			out.deadLetter(-1, m.Value, err)
@@ -584,7 +592,7 @@ func handle[In any](ctx context.Context, w Worker, s *Stage[In], m Message, ps *
 		out.deadLetter(-1, m.Value, fmt.Errorf("%w: message schema %q, want %q", schemas.ErrSchema, schema, s.Input.Schema.ID))
 		return nil
 	}
-	rows, err := s.Input.Schema.Decode(m.Value)
+	rows, err := s.Input.Schema.Decode(m.Value, w.codec())
 	if err != nil {
 		s.Counts.DeadMessages.Add(1)
 		out.deadLetter(-1, m.Value, err)

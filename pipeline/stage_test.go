@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"xling/domain"
 	"xling/schemas"
@@ -466,5 +469,59 @@ func TestALargeOutputIsProducedWhileItIsMade(t *testing.T) {
 	ids, ends, _ := read(t, m, out.Name)
 	if n := len(slices.Compact(ids)); n != copies || len(ends) != 1 || slices.Collect(maps.Values(ends))[0] != copies {
 		t.Errorf("%d distinct records and stream ends %v, want %d and one that counts them", n, ends, copies)
+	}
+}
+
+// Run gives back every Arrow buffer it takes, decoding and encoding, whatever the input holds: records,
+// rejects and markers; messages it cannot decode, which it dead-letters; and a stage that fails. The
+// worker's allocator counts them, and must be at zero once Run returns.
+func TestRunReleasesWhatItDecodes(t *testing.T) {
+	good, err := schemas.Item.Encode([]schemas.Record{{Dataset: "d", Lang: "en", Kind: domain.Query, ID: "en/q/9", Text: "x"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := func(schema string, value []byte) Message {
+		return Message{Topic: "t.items", Partition: 0, Value: value, Headers: []Header{{schemas.HeaderSchema, []byte(schema)}, {HeaderRun, []byte("r1")}}}
+	}
+	corrupt := bytes.Clone(good)
+	for i := len(corrupt) / 2; i < len(corrupt); i += 5 {
+		corrupt[i] ^= 0xff
+	}
+	tests := []struct {
+		name    string
+		before  []Message // produced before the records
+		fail    bool      // the stage's Process fails on its first message
+		wantErr string
+	}{
+		{name: "records, rejects and markers"},
+		{name: "a message that is not Arrow", before: []Message{raw(schemas.Item.ID, []byte("garbage"))}},
+		{name: "a truncated message", before: []Message{raw(schemas.Item.ID, good[:len(good)-24])}},
+		{name: "a corrupt message", before: []Message{raw(schemas.Item.ID, corrupt)}},
+		{name: "a marker message that is not a marker", before: []Message{raw(schemas.Markers.ID, good)}},
+		{name: "a message of an unknown schema", before: []Message{raw("xling.unknown.v9", good)}},
+		{name: "a stage that fails", fail: true, wantErr: "echo failed"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, m, w := setup(t, 1)
+			mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+			w.Allocator = mem
+			if err := m.Produce(ctx, tc.before...); err != nil {
+				t.Fatal(err)
+			}
+			ingest(t, ctx, w, map[string][]string{"en": {"a", "bad", "c"}, "th": {"d"}})
+			st := echo(w.Topics)
+			if tc.fail {
+				st.Process = func(context.Context, string, []schemas.Record, *Output) error { return errors.New("echo failed") }
+			}
+			err := Run(ctx, w, st)
+			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+				t.Fatalf("Run: err = %v, want %q", err, tc.wantErr)
+			}
+			if c := st.Counts.Snapshot(); c.DeadMessages != int64(len(tc.before)) {
+				t.Errorf("%d messages dead-lettered whole, want %d", c.DeadMessages, len(tc.before))
+			}
+			mem.AssertSize(t, 0)
+		})
 	}
 }

@@ -33,18 +33,27 @@ type Topics struct {
 // DefaultTopics is the layout `xling run` uses.
 func DefaultTopics() Topics { return Topics{Prefix: "xling.", Partitions: 4} }
 
+// Items is ingest's output: the texts of queries and candidates.
 func (t Topics) Items() Topic[schemas.Record] {
 	return Topic[schemas.Record]{t.Prefix + "items", schemas.Item}
 }
+
+// Tokens is tokenize's output: token ids.
 func (t Topics) Tokens() Topic[schemas.Record] {
 	return Topic[schemas.Record]{t.Prefix + "tokens", schemas.Tokens}
 }
+
+// Embeddings is encode's output: one vector a record.
 func (t Topics) Embeddings() Topic[schemas.Record] {
 	return Topic[schemas.Record]{t.Prefix + "embeddings", schemas.Embedding}
 }
+
+// Rankings is score's output: each query's ranked candidates.
 func (t Topics) Rankings() Topic[schemas.Ranking] {
 	return Topic[schemas.Ranking]{t.Prefix + "rankings", schemas.Rankings}
 }
+
+// Metrics is score's other output: metrics by setting and language pair, and by query.
 func (t Topics) Metrics() Topic[schemas.Metric] {
 	return Topic[schemas.Metric]{t.Prefix + "metrics", schemas.Metrics}
 }
@@ -54,6 +63,7 @@ func (t Topics) Partials() Topic[schemas.Partial] {
 	return Topic[schemas.Partial]{t.Prefix + "partials", schemas.Partials}
 }
 
+// DeadLetter is where every stage sends what it rejects, with the reason in the headers.
 func (t Topics) DeadLetter() string { return t.Prefix + "deadletter" }
 
 // Intake is where another system produces items for xling serve to evaluate: the items topic's schema and

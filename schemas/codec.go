@@ -27,8 +27,8 @@ const HeaderSchema = "xling-schema"
 // Column maps one Arrow field to a field of row type T.
 type Column[T any] struct {
 	Field arrow.Field
-	// put appends the column's field of every row to b.
-	put func(b array.Builder, rows []T)
+	// put appends the column's field of every row to b; mem is where any builder of its own allocates.
+	put func(mem memory.Allocator, b array.Builder, rows []T)
 	// reader casts a to the column's array type once, and returns what sets a row's field from row i.
 	reader func(a arrow.Array) func(i int, row *T) error
 }
@@ -63,19 +63,46 @@ func NewSchema[T any](id string, cols ...Column[T]) *Schema[T] {
 // Arrow returns the Arrow schema.
 func (s *Schema[T]) Arrow() *arrow.Schema { return s.arrow }
 
+// Option changes how Encode and Decode work.
+type Option func(*options)
+
+type options struct {
+	mem memory.Allocator
+}
+
+// WithAllocator makes Encode and Decode take their Arrow buffers from mem; nil, or no option, means
+// memory.DefaultAllocator. Both give back everything they took before they return (the rows Decode
+// returns are Go memory, copied out of the batch), so a memory.CheckedAllocator is at zero between calls.
+func WithAllocator(mem memory.Allocator) Option {
+	return func(o *options) { o.mem = mem }
+}
+
+func optionsOf(opts []Option) options {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.mem == nil {
+		o.mem = memory.DefaultAllocator
+	}
+	return o
+}
+
 // Encode writes rows as one record batch in an Arrow IPC stream.
-func (s *Schema[T]) Encode(rows []T) ([]byte, error) {
-	b := array.NewRecordBuilder(memory.DefaultAllocator, s.arrow)
+func (s *Schema[T]) Encode(rows []T, opts ...Option) ([]byte, error) {
+	mem := optionsOf(opts).mem
+	b := array.NewRecordBuilder(mem, s.arrow)
 	defer b.Release()
 	b.Reserve(len(rows))
 	for c, col := range s.Columns {
-		col.put(b.Field(c), rows)
+		col.put(mem, b.Field(c), rows)
 	}
 	rec := b.NewRecordBatch()
 	defer rec.Release()
 	var buf bytes.Buffer
-	w := ipc.NewWriter(&buf, ipc.WithSchema(s.arrow), ipc.WithAllocator(memory.DefaultAllocator))
+	w := ipc.NewWriter(&buf, ipc.WithSchema(s.arrow), ipc.WithAllocator(mem))
 	if err := w.Write(rec); err != nil {
+		w.Close() // releases what the writer holds; the write's error is the one to report
 		return nil, fmt.Errorf("encode %s: %w", s.ID, err)
 	}
 	if err := w.Close(); err != nil {
@@ -88,7 +115,7 @@ func (s *Schema[T]) Encode(rows []T) ([]byte, error) {
 var ErrSchema = errors.New("schema mismatch")
 
 // Decode reads every record batch of an Arrow IPC stream into rows, checking the columns against s.
-func (s *Schema[T]) Decode(data []byte) (rows []T, err error) {
+func (s *Schema[T]) Decode(data []byte, opts ...Option) (rows []T, err error) {
 	// Messages come from outside the process: a corrupt IPC stream must become an error, never a crash.
 	defer func() {
 		if p := recover(); p != nil {
@@ -103,7 +130,9 @@ func (s *Schema[T]) Decode(data []byte) (rows []T, err error) {
 	}
 	// Nor may decoding allocate much more than the message holds: a compressed buffer declares its own
 	// uncompressed size, and arrow-go allocates it before reading a byte (xling never compresses).
-	mem := &budget{mem: memory.DefaultAllocator, left: 2*len(data) + 64<<10}
+	mem := &budget{mem: optionsOf(opts).mem, left: 2*len(data) + 64<<10, out: map[*byte][]byte{}}
+	// Runs after r.Release: what is still out then was leaked by arrow-go (see budget).
+	defer mem.freeAll()
 	r, err := ipc.NewReader(bytes.NewReader(data), ipc.WithAllocator(mem),
 		ipc.WithBodySizeLimit(int64(len(data))), ipc.WithMetadataSizeLimit(int64(len(data))))
 	if err != nil {
@@ -138,11 +167,15 @@ func (s *Schema[T]) Decode(data []byte) (rows []T, err error) {
 	return rows, nil
 }
 
-// budget is an allocator that hands out at most left bytes at once; past that it panics, which Decode
-// recovers into an error (the Go runtime's own out-of-memory cannot be recovered).
+// budget is the allocator of one Decode. It hands out at most left bytes at once; past that it panics,
+// which Decode recovers into an error (the Go runtime's own out-of-memory cannot be recovered). And it
+// keeps what it has handed out, because arrow-go's reader, when a corrupt record batch makes it panic
+// half-built, recovers but never releases the message body the built part holds: Decode copies every row
+// out, so once the reader is released whatever is still out is garbage, and freeAll gives it back.
 type budget struct {
 	mem  memory.Allocator
 	left int
+	out  map[*byte][]byte // by first byte; empty buffers are not kept
 }
 
 var errBudget = errors.New("allocation past the message's budget")
@@ -154,9 +187,22 @@ func (b *budget) take(n int) {
 	b.left -= n
 }
 
+func (b *budget) keep(p []byte) []byte {
+	if len(p) > 0 {
+		b.out[&p[0]] = p
+	}
+	return p
+}
+
+func (b *budget) forget(p []byte) {
+	if len(p) > 0 {
+		delete(b.out, &p[0])
+	}
+}
+
 func (b *budget) Allocate(n int) []byte {
 	b.take(n)
-	return b.mem.Allocate(n)
+	return b.keep(b.mem.Allocate(n))
 }
 
 func (b *budget) Reallocate(n int, old []byte) []byte {
@@ -165,12 +211,21 @@ func (b *budget) Reallocate(n int, old []byte) []byte {
 	} else {
 		b.left -= grow
 	}
-	return b.mem.Reallocate(n, old)
+	b.forget(old)
+	return b.keep(b.mem.Reallocate(n, old))
 }
 
 func (b *budget) Free(p []byte) {
 	b.left += len(p)
+	b.forget(p)
 	b.mem.Free(p)
+}
+
+// freeAll gives back every buffer still out.
+func (b *budget) freeAll() {
+	for _, p := range b.out {
+		b.Free(p)
+	}
 }
 
 func (s *Schema[T]) check(got *arrow.Schema) error {
@@ -197,7 +252,7 @@ func (s *Schema[T]) check(got *arrow.Schema) error {
 func String[T any, S ~string](name string, field func(*T) *S) Column[T] {
 	return Column[T]{
 		Field: arrow.Field{Name: name, Type: arrow.BinaryTypes.String},
-		put: func(b array.Builder, rows []T) {
+		put: func(mem memory.Allocator, b array.Builder, rows []T) {
 			sb := b.(*array.StringBuilder)
 			for i := range rows {
 				sb.Append(string(*field(&rows[i])))
@@ -223,7 +278,7 @@ const maxLabels = math.MaxInt16
 func Label[T any, S ~string](name string, field func(*T) *S) Column[T] {
 	return Column[T]{
 		Field: arrow.Field{Name: name, Type: &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int16, ValueType: arrow.BinaryTypes.String}},
-		put: func(b array.Builder, rows []T) {
+		put: func(mem memory.Allocator, b array.Builder, rows []T) {
 			number := map[S]int{}
 			var values []string
 			indices := make([]int, len(rows))
@@ -242,7 +297,7 @@ func Label[T any, S ~string](name string, field func(*T) *S) Column[T] {
 				panic(fmt.Sprintf("label column %s: %d distinct values in a batch, at most %d", name, len(values), maxLabels))
 			}
 			// A builder of its own per Encode, so the dictionary numbers its values in insertion order.
-			sb := array.NewStringBuilder(memory.DefaultAllocator)
+			sb := array.NewStringBuilder(mem)
 			defer sb.Release()
 			sb.AppendValues(values, nil)
 			dict := sb.NewStringArray()
@@ -276,7 +331,7 @@ func Label[T any, S ~string](name string, field func(*T) *S) Column[T] {
 func Strings[T any](name string, field func(*T) *[]string) Column[T] {
 	return Column[T]{
 		Field: arrow.Field{Name: name, Type: arrow.ListOf(arrow.BinaryTypes.String)},
-		put: func(b array.Builder, rows []T) {
+		put: func(mem memory.Allocator, b array.Builder, rows []T) {
 			lb := b.(*array.ListBuilder)
 			vb := lb.ValueBuilder().(*array.StringBuilder)
 			for i := range rows {
@@ -345,7 +400,7 @@ func numbers[T any, N int64 | float32](name string, typ arrow.DataType, field fu
 	appender func(array.Builder) func([]N), values func(arrow.Array) []N) Column[T] {
 	return Column[T]{
 		Field: arrow.Field{Name: name, Type: arrow.ListOf(typ)},
-		put: func(b array.Builder, rows []T) {
+		put: func(mem memory.Allocator, b array.Builder, rows []T) {
 			lb := b.(*array.ListBuilder)
 			add := appender(lb.ValueBuilder())
 			for i := range rows {
@@ -393,7 +448,7 @@ func Bool[T any](name string, field func(*T) *bool) Column[T] {
 func scalar[T, V any](name string, typ arrow.DataType, field func(*T) *V, appender func(array.Builder) func(V), value func(arrow.Array) func(int) V) Column[T] {
 	return Column[T]{
 		Field: arrow.Field{Name: name, Type: typ},
-		put: func(b array.Builder, rows []T) {
+		put: func(mem memory.Allocator, b array.Builder, rows []T) {
 			add := appender(b)
 			for i := range rows {
 				add(*field(&rows[i]))

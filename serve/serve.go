@@ -34,6 +34,9 @@ import (
 )
 
 // Config is what a service watches and how it evaluates.
+//
+// Zero fields take the defaults noted on them inside New, which first calls Validate; Validate changes
+// nothing.
 type Config struct {
 	DataDir   string
 	ModelsDir string
@@ -52,14 +55,42 @@ type Config struct {
 	Eval evaluate.Config
 }
 
-func (c *Config) defaults() error {
-	if c.DataDir == "" || c.ModelsDir == "" || c.StateDir == "" {
-		return errors.New("serve: a data directory, a models directory and a state directory are required")
+// Validate reports, naming it, the first field of c that New cannot use. Eval is checked as an update
+// would use it, with the fields serve sets for each update (its data, model and run) filled in.
+func (c Config) Validate() error {
+	switch {
+	case c.DataDir == "":
+		return errors.New("serve config: DataDir is empty: the service watches it for datasets")
+	case c.ModelsDir == "":
+		return errors.New("serve config: ModelsDir is empty: the service watches it for models")
+	case c.StateDir == "":
+		return errors.New("serve config: StateDir is empty: the ledger, snapshots and tables are kept there")
+	case c.Poll < 0:
+		return fmt.Errorf("serve config: Poll is %v, want >= 0 (0 means 2s)", c.Poll)
+	case c.Grace < 0:
+		return fmt.Errorf("serve config: Grace is %v, want >= 0 (0 means 30s)", c.Grace)
 	}
-	if c.Poll <= 0 {
+	for i, d := range c.Datasets {
+		if d == "" {
+			return fmt.Errorf("serve config: Datasets[%d] is empty", i)
+		}
+	}
+	update := c.Eval
+	update.DataDir, update.OutDir, update.Datasets, update.Langs = c.DataDir, filepath.Join(c.StateDir, "runs"), []string{"dataset"}, nil
+	update.Model, update.RunID = "model", "run"
+	if err := update.Validate(); err != nil {
+		return fmt.Errorf("serve config: Eval: %w", err)
+	}
+	return nil
+}
+
+// withDefaults fills c's zero fields with their defaults: New's, after Validate. Datasets defaults to
+// every known dataset with a folder in DataDir.
+func (c Config) withDefaults() Config {
+	if c.Poll == 0 {
 		c.Poll = 2 * time.Second
 	}
-	if c.Grace <= 0 {
+	if c.Grace == 0 {
 		c.Grace = 30 * time.Second
 	}
 	if len(c.Datasets) == 0 {
@@ -69,7 +100,7 @@ func (c *Config) defaults() error {
 			}
 		}
 	}
-	return nil
+	return c
 }
 
 // Service evaluates as data and models arrive. Make it with New, run it with Run, then Close it.
@@ -156,9 +187,10 @@ type Failure struct {
 // New connects to the broker (starting the embedded one unless cfg.Brokers names a cluster), creates the
 // topics and reads the state directory; nothing is scanned until Run.
 func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Service, err error) {
-	if err := cfg.defaults(); err != nil {
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	cfg = cfg.withDefaults()
 	for _, d := range []string{"runs", "snapshots", "current"} {
 		if err := os.MkdirAll(filepath.Join(cfg.StateDir, d), 0o755); err != nil {
 			return nil, fmt.Errorf("serve: %w", err)

@@ -4,7 +4,8 @@
 // Every output is written to a hidden temporary file beside its destination and renamed into place only
 // when it is complete, so a file at a final path is always whole: an aborted writer, a failed write or a
 // killed process leaves at most a hidden ".<name>.tmp-*" file, which neither "*.parquet" nor
-// "*.json" matches.
+// "*.json" matches. A writer holds a lock on its temporary file (internal/filelock) until it is renamed,
+// so SweepTemps can remove what killed writers left without touching a live writer's.
 package sinks
 
 import (
@@ -15,6 +16,9 @@ import (
 	"hash"
 	"os"
 	"path/filepath"
+	"strings"
+
+	"xling/internal/filelock"
 )
 
 // OutputFile describes a committed output, as recorded in the run manifest.
@@ -30,6 +34,7 @@ type OutputFile struct {
 type File struct {
 	path string
 	tmp  *os.File
+	name string // tmp's path
 	sum  hash.Hash
 	n    int64
 	done bool // committed or aborted
@@ -42,11 +47,56 @@ func CreateFile(path string) (*File, error) {
 	if dir == "" {
 		dir = "."
 	}
-	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	// Made under another name, then locked, then renamed: a file matching tmpPattern is always either
+	// locked by its writer or left by a dead one.
+	tmp, err := os.CreateTemp(dir, "."+base+".new-*")
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", path, err)
 	}
-	return &File{path: path, tmp: tmp, sum: sha256.New()}, nil
+	name := filepath.Join(dir, "."+base+".tmp-"+strings.TrimPrefix(filepath.Base(tmp.Name()), "."+base+".new-"))
+	if err = filelock.Lock(tmp); err == nil {
+		err = os.Rename(tmp.Name(), name)
+	}
+	if err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return nil, fmt.Errorf("create %s: %w", path, err)
+	}
+	return &File{path: path, tmp: tmp, name: name, sum: sha256.New()}, nil
+}
+
+// tmpPattern matches the temporary files of outputs in a directory.
+const tmpPattern = ".*.tmp-*"
+
+// SweepTemps removes the temporary files in dir that killed writers left (no live process holds their
+// lock) and returns their paths. A live writer's file, in this process or another, is kept.
+func SweepTemps(dir string) ([]string, error) {
+	names, err := filepath.Glob(filepath.Join(dir, tmpPattern))
+	if err != nil {
+		return nil, fmt.Errorf("sweep %s: %w", dir, err)
+	}
+	var removed []string
+	var errs []error
+	for _, name := range names {
+		stale, release, err := filelock.Stale(name)
+		if err != nil {
+			if !errors.Is(err, os.ErrNotExist) { // committed or aborted meanwhile
+				errs = append(errs, fmt.Errorf("sweep %s: %w", name, err))
+			}
+			continue
+		}
+		if !stale {
+			continue
+		}
+		err = os.Remove(name)
+		release()
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("sweep %s: %w", name, err))
+			continue
+		}
+		removed = append(removed, name)
+	}
+	return removed, errors.Join(errs...)
 }
 
 // Write appends p to the temporary file.
@@ -88,10 +138,12 @@ func (f *File) commit() error {
 	if err := f.tmp.Sync(); err != nil {
 		return err
 	}
-	if err := f.tmp.Close(); err != nil {
+	// Renamed while still open, so still locked: a sweeper never finds the temporary file unlocked.
+	if err := os.Rename(f.name, f.path); err != nil {
 		return err
 	}
-	return os.Rename(f.tmp.Name(), f.path)
+	f.tmp.Close() // synced and in place: a failed close loses nothing
+	return nil
 }
 
 // Abort removes the temporary file. It does nothing after Commit or a previous Abort, so callers may
@@ -102,7 +154,7 @@ func (f *File) Abort() error {
 	}
 	f.done = true
 	f.tmp.Close() // may already be closed by a failed commit; the removal is what matters
-	if err := os.Remove(f.tmp.Name()); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := os.Remove(f.name); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("abort %s: %w", f.path, err)
 	}
 	return nil

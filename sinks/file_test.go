@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -233,4 +234,88 @@ func writeUntilKilled(t *testing.T, path string) {
 	}
 	os.Stdout.WriteString("written\n")
 	time.Sleep(time.Minute) // the parent kills us here
+}
+
+// SweepTemps removes the temporary file of a writer killed mid-table and keeps those of live writers, in
+// another process and in this one.
+func TestSweepTempsRemovesOnlyWhatKilledWritersLeft(t *testing.T) {
+	dir := t.TempDir()
+	writer := func() *exec.Cmd {
+		t.Helper()
+		cmd := exec.Command(os.Args[0], "-test.run=^TestKilledWriterLeavesNoFinalFile$")
+		cmd.Env = append(os.Environ(), "XLING_SINKS_KILL_DIR="+dir)
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		if line, err := bufio.NewReader(stdout).ReadString('\n'); line != "written\n" {
+			t.Fatalf("child said %q (%v), want it to report rows written", line, err)
+		}
+		return cmd
+	}
+	temps := func() []string {
+		m, _ := filepath.Glob(filepath.Join(dir, ".*.tmp-*"))
+		return m
+	}
+	killed := writer()
+	dead := temps()
+	if len(dead) != 1 {
+		t.Fatalf("temporary files %q, want the first writer's", dead)
+	}
+	killed.Process.Kill() // SIGKILL: it never aborts
+	killed.Wait()
+	writer()
+	live, err := CreateFile(filepath.Join(dir, "metrics.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer live.Abort()
+	if _, err := live.Write([]byte("partial")); err != nil {
+		t.Fatal(err)
+	}
+	before := temps()
+
+	removed, err := SweepTemps(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(removed, dead) {
+		t.Errorf("removed %q, want the killed writer's %q", removed, dead)
+	}
+	tests := []struct {
+		name string
+		path string
+		kept bool
+	}{
+		{"a killed writer's file is removed", dead[0], false},
+		{"this process's live writer's file is kept", live.name, true},
+	}
+	for _, p := range before {
+		if p != dead[0] && p != live.name {
+			tests = append(tests, struct {
+				name string
+				path string
+				kept bool
+			}{"another process's live writer's file is kept", p, true})
+		}
+	}
+	if len(tests) != 3 {
+		t.Fatalf("temporary files before the sweep %q, want three", before)
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := os.Stat(tc.path)
+			if kept := err == nil; kept != tc.kept {
+				t.Errorf("%s: kept = %v (%v), want %v", tc.path, kept, err, tc.kept)
+			}
+		})
+	}
+	// The live writer still commits.
+	if _, err := live.Commit(); err != nil {
+		t.Errorf("commit after the sweep: %v", err)
+	}
 }

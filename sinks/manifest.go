@@ -16,7 +16,10 @@ import (
 // Manifest records what a run read, what it wrote and what it ran on, so that its outputs can be
 // traced and checked later.
 type Manifest struct {
-	RunID   string    `json:"run_id"`
+	RunID string `json:"run_id"`
+	// State is Complete: a run writes its manifest last, once every table is in place, so a run directory
+	// without one holds a run that was killed or failed (manifests before State was added leave it empty).
+	State   string    `json:"state,omitempty"`
 	Command []string  `json:"command"`
 	Config  any       `json:"config,omitempty"` // read back as JSON's generic types (map[string]any, ...)
 	Start   time.Time `json:"start"`
@@ -31,6 +34,9 @@ type Manifest struct {
 	Data    []DataFile   `json:"data"`
 	Outputs []OutputFile `json:"outputs"`
 }
+
+// Complete is the State of a finished run's manifest.
+const Complete = "complete"
 
 // Module is one module of the build, as the binary records it.
 type Module struct {

@@ -130,24 +130,55 @@ func TestBootstrapResamplesSeeds(t *testing.T) {
 // Degradation 1 - score(lang)/score(en) with paired arms: arm 1 is arm 0 with every value halved in
 // group 1 only, so its degradation is 1 - 0.5 x (arm 0's ratio); on values where group 1 is 0.6 of group 0
 // exactly, arm 0 degrades 0.4 and arm 1 0.7 in every round: the difference's interval is the point 0.3.
+// In both cases below the difference in degradation between the arms is the same for every resample, so
+// its interval collapses onto it, but only if a resample draws the same clusters (questions) for both arms.
+// In the first, each arm's degradation is constant on its own; in the second, each arm's varies from
+// resample to resample (a language score not proportional to the English one) and only the pairing keeps
+// the difference fixed: resampling the arms independently would widen its interval.
 func TestBootstrapDegradationDifferenceOfExactCase(t *testing.T) {
-	var v0, v1 []float64
-	var cluster, group []int
-	for c := range 30 {
-		x := 0.2 + 0.02*float64(c)
-		v0, v1 = append(v0, x, 0.6*x), append(v1, x, 0.3*x)
-		cluster, group = append(cluster, c, c), append(group, 0, 1)
-	}
-	d := Design{Values: [][][]float64{{v0}, {v1}}, Cluster: cluster, Group: group}
-	deg := func(m Means, arm int) float64 { return 1 - m(arm, 1)/m(arm, 0) }
-	iv, err := Bootstrap(d, func(m Means) float64 { return deg(m, 1) - deg(m, 0) }, 500, 0.95, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, x := range []float64{iv.Estimate, iv.Lo, iv.Hi} {
-		if !(math.Abs(x-0.3) <= 1e-12) {
-			t.Errorf("got %+v, want 0.3 throughout", iv)
-		}
+	for _, tc := range []struct {
+		name  string
+		score func(c int) (en0, lang0, en1, lang1 float64)
+		want  float64
+	}{
+		{"each arm's degradation constant", func(c int) (float64, float64, float64, float64) {
+			x := 0.2 + 0.02*float64(c)
+			return x, 0.6 * x, x, 0.3 * x
+		}, 0.3},
+		{"only the paired difference constant", func(c int) (float64, float64, float64, float64) {
+			x := 0.2 + 0.02*float64(c)
+			y := 0.5*x + 0.05*math.Sin(float64(c)) // not proportional to x: each arm's ratio varies
+			return x, y, x, y - 0.1*x
+		}, 0.1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var v0, v1 []float64
+			var cluster, group []int
+			for c := range 30 {
+				en0, l0, en1, l1 := tc.score(c)
+				v0, v1 = append(v0, en0, l0), append(v1, en1, l1)
+				cluster, group = append(cluster, c, c), append(group, 0, 1)
+			}
+			d := Design{Values: [][][]float64{{v0}, {v1}}, Cluster: cluster, Group: group}
+			deg := func(m Means, arm int) float64 { return 1 - m(arm, 1)/m(arm, 0) }
+			iv, err := Bootstrap(d, func(m Means) float64 { return deg(m, 1) - deg(m, 0) }, 500, 0.95, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, x := range []float64{iv.Estimate, iv.Lo, iv.Hi} {
+				if !(math.Abs(x-tc.want) <= 1e-12) {
+					t.Errorf("got %+v, want %v throughout", iv, tc.want)
+				}
+			}
+			// The arms alone do vary in the second case: the test would see independent resampling.
+			single, err := Bootstrap(d, func(m Means) float64 { return deg(m, 0) }, 500, 0.95, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.want == 0.1 && !(single.Hi-single.Lo > 0.01) {
+				t.Errorf("arm 0's degradation interval %+v is too narrow for the case to test pairing", single)
+			}
+		})
 	}
 }
 

@@ -19,6 +19,15 @@ type Tokenizer interface {
 	Encode(text string) (ids, typeIDs []int64, truncated bool, err error)
 }
 
+// VocabSize returns how many token ids t's model knows (every id t emits lies in [0, n)), or 0 when t does
+// not say. The encode stage checks records against it before the model sees them.
+func VocabSize(t Tokenizer) int {
+	if v, ok := t.(interface{ VocabSize() int }); ok {
+		return v.VocabSize()
+	}
+	return 0
+}
+
 // MetadataKey is the model metadata entry that configures the tokenizer.
 const MetadataKey = "xling.tokenizer"
 
@@ -47,6 +56,9 @@ func (n NGram) Encode(text string) ([]int64, []int64, bool, error) {
 	ids, truncated := n.T.Encode(text)
 	return ids, nil, truncated, nil
 }
+
+// VocabSize is the number of buckets: xling's model has an embedding row for each.
+func (n NGram) VocabSize() int { return n.T.Config().Buckets }
 
 // Load reads a tokenizer file: a Hugging Face tokenizer.json, or a SentencePiece .model (whose ids are the
 // SentencePiece ids, with no special tokens added). maxLength > 0 truncates (counted by the caller).
@@ -80,6 +92,9 @@ func (h HF) Encode(text string) ([]int64, []int64, bool, error) {
 	return e.IDs, e.TypeIDs, e.Truncated, nil
 }
 
+// VocabSize is the number of token ids h's file knows.
+func (h HF) VocabSize() int { return h.T.VocabSize() }
+
 // SentencePiece adapts a SentencePiece model.
 type SentencePiece struct {
 	M         *spm.Model
@@ -94,3 +109,6 @@ func (s SentencePiece) Encode(text string) ([]int64, []int64, bool, error) {
 	}
 	return ids, nil, false, nil
 }
+
+// VocabSize is the number of pieces, each an id.
+func (s SentencePiece) VocabSize() int { return len(s.M.Pieces) }

@@ -78,7 +78,7 @@ type Stats struct {
 }
 
 func newNet[F Float](cfg Config, m *hashbag.Model) (*net[F], error) {
-	if err := cfg.validate(); err != nil {
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	buckets := m.Tokenizer.Buckets

@@ -27,6 +27,9 @@ import (
 )
 
 // Config sets up a training run.
+//
+// No field has a zero default: start from DefaultConfig and change what differs. NewTrainer (and so
+// Run) calls Validate, which changes nothing.
 type Config struct {
 	Seed  uint64 // discriminator initialisation
 	Steps int    // steps to take (fewer if the batches run out)
@@ -83,24 +86,32 @@ func DefaultConfig() Config {
 	}
 }
 
-func (c Config) validate() error {
+// Validate reports, naming it, the first field of c that training cannot use.
+func (c Config) Validate() error {
+	bad := func(format string, args ...any) error { return fmt.Errorf("train config: "+format, args...) }
 	switch {
 	case c.Steps < 0:
-		return fmt.Errorf("train config: steps %d < 0", c.Steps)
-	case !(c.LR >= 0) || !(c.WeightDecay >= 0) || !(c.Eps > 0):
-		return fmt.Errorf("train config: lr %g, weight decay %g and eps %g must be non-negative (eps positive)", c.LR, c.WeightDecay, c.Eps)
-	case !(c.Beta1 >= 0 && c.Beta1 < 1) || !(c.Beta2 >= 0 && c.Beta2 < 1):
-		return fmt.Errorf("train config: betas %g, %g outside [0, 1)", c.Beta1, c.Beta2)
+		return bad("Steps is %d, want >= 0", c.Steps)
+	case !(c.LR >= 0):
+		return bad("LR is %g, want >= 0", c.LR)
+	case !(c.WeightDecay >= 0):
+		return bad("WeightDecay is %g, want >= 0", c.WeightDecay)
+	case !(c.Eps > 0):
+		return bad("Eps is %g, want > 0", c.Eps)
+	case !(c.Beta1 >= 0 && c.Beta1 < 1):
+		return bad("Beta1 is %g, want it in [0, 1)", c.Beta1)
+	case !(c.Beta2 >= 0 && c.Beta2 < 1):
+		return bad("Beta2 is %g, want it in [0, 1)", c.Beta2)
 	case !(c.Temperature > 0):
-		return fmt.Errorf("train config: temperature %g must be positive", c.Temperature)
+		return bad("Temperature is %g, want > 0", c.Temperature)
 	case len(c.Languages) > 0 && c.DiscHidden < 1:
-		return fmt.Errorf("train config: discriminator hidden size %d < 1", c.DiscHidden)
+		return bad("DiscHidden is %d, want >= 1 with a discriminator (Languages set)", c.DiscHidden)
 	case math.IsNaN(c.Lambda) || math.IsInf(c.Lambda, 0):
-		return fmt.Errorf("train config: lambda %g is not finite", c.Lambda)
+		return bad("Lambda is %g, want a finite number", c.Lambda)
 	case c.LambdaSchedule != "" && c.LambdaSchedule != ScheduleConstant && c.LambdaSchedule != ScheduleDANN:
-		return fmt.Errorf("train config: lambda schedule %q, want %q or %q", c.LambdaSchedule, ScheduleConstant, ScheduleDANN)
+		return bad("LambdaSchedule is %q, want %q or %q", c.LambdaSchedule, ScheduleConstant, ScheduleDANN)
 	case c.CheckpointPath != "" && c.CheckpointEvery < 1:
-		return fmt.Errorf("train config: checkpoint interval %d < 1", c.CheckpointEvery)
+		return bad("CheckpointEvery is %d, want >= 1 with a CheckpointPath", c.CheckpointEvery)
 	}
 	return nil
 }

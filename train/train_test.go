@@ -332,8 +332,10 @@ func TestLambdaAtFollowsTheSchedule(t *testing.T) {
 			t.Errorf("%q at step %v: lambda %v, want %v", tt.schedule, tt.step, got, tt.want)
 		}
 	}
-	if err := (Config{LambdaSchedule: "linear"}).validate(); err == nil {
-		t.Error("an unknown schedule was accepted")
+	bad := DefaultConfig()
+	bad.LambdaSchedule = "linear"
+	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "LambdaSchedule") {
+		t.Errorf("an unknown schedule: err = %v, want one naming LambdaSchedule", err)
 	}
 }
 

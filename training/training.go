@@ -32,6 +32,9 @@ import (
 )
 
 // Config is one training phase.
+//
+// Zero fields take their defaults (Topics, Dim, Train.Steps: until the batches run out) inside Run, which
+// first calls Validate; Validate changes nothing.
 type Config struct {
 	DataDir     string          `json:"data_dir"`
 	QA          string          `json:"qa,omitempty"`     // "mlqa-r" (the default protocol) or "xquad-r" (the reverse); "" for none
@@ -67,6 +70,40 @@ type Result struct {
 	Elapsed  time.Duration
 }
 
+// Validate reports, naming it, the first field of c that Run cannot use; Sampling and Train are checked
+// as Run uses them.
+func (c Config) Validate() error {
+	if c.Dim < 0 {
+		return fmt.Errorf("training config: Dim is %d, want >= 0 (0 means %d)", c.Dim, hashbag.DefaultDim)
+	}
+	if err := c.Sampling.Validate(); err != nil {
+		return fmt.Errorf("training config: Sampling: %w", err)
+	}
+	if err := c.trainConfig().Validate(); err != nil {
+		return fmt.Errorf("training config: Train: %w", err)
+	}
+	return nil
+}
+
+// trainConfig is c.Train as the phase runs it: the discriminator's classes are the languages not held out
+// (with a reversed gradient to apply), checkpoints go to Out, and no Steps means until the batches run out.
+func (c Config) trainConfig() train.Config {
+	tc := c.Train
+	tc.Languages = nil
+	if tc.Lambda > 0 {
+		for _, l := range Languages() {
+			if !slices.Contains(c.Holdout, l) {
+				tc.Languages = append(tc.Languages, l)
+			}
+		}
+	}
+	tc.CheckpointPath = c.Out
+	if tc.Steps <= 0 {
+		tc.Steps = 1 << 30
+	}
+	return tc
+}
+
 // Languages is every language xling trains and evaluates.
 func Languages() []string {
 	return []string{"ar", "de", "el", "en", "es", "hi", "ru", "th", "tr", "vi", "zh"} // the experiment's eleven (XQuAD-R's)
@@ -76,6 +113,9 @@ func Languages() []string {
 // then the sources are published, and the assemble, train and sink stages run under one errgroup.
 func Run(ctx context.Context, cfg Config, log *slog.Logger) (*Result, error) {
 	start := time.Now()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	if cfg.Topics.Prefix == "" {
 		cfg.Topics = pipeline.DefaultTopics()
 	}
@@ -115,22 +155,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (*Result, error) {
 	}
 
 	w := pipeline.Worker{Transport: broker, Topics: cfg.Topics, RunID: cfg.RunID, Log: log}
-	tcfg := cfg.Train
-	var langs []string
-	for _, l := range Languages() {
-		if !slices.Contains(cfg.Holdout, l) {
-			langs = append(langs, l)
-		}
-	}
-	if tcfg.Lambda > 0 {
-		tcfg.Languages = langs // the discriminator's classes
-	} else {
-		tcfg.Languages = nil
-	}
-	tcfg.CheckpointPath = cfg.Out
-	if tcfg.Steps <= 0 {
-		tcfg.Steps = 1 << 30 // until the batches run out
-	}
+	tcfg := cfg.trainConfig()
 	publish := pipeline.NewSource("publish", w)
 	assembler := pipeline.NewSource("assemble", w)
 	trainer := trainstage.New(cfg.Topics, tcfg, model, log)

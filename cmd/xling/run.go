@@ -114,6 +114,13 @@ func cmdRun(ctx context.Context, args []string, log *slog.Logger) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	// Checked before anything starts (the default model may first be trained for minutes): a run id
+	// names one attempt. A time-based id is new.
+	if id := fs.Lookup("run-id").Value.String(); id != "" {
+		if err := evaluate.CheckNewRun(filepath.Join(fs.Lookup("out").Value.String(), id)); err != nil {
+			return err
+		}
+	}
 	cfg, ep, err := config(ctx, log)
 	if err != nil {
 		return err

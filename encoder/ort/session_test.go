@@ -108,16 +108,33 @@ func pooledModel(t *testing.T, inputName, outputName string) string {
 	})
 }
 
+// near reports whether a and b agree to 1e-6 element for element; a NaN on either side disagrees.
 func near(a, b []float32) bool {
-	if len(a) != len(b) {
-		return false
+	return len(a) == len(b) && testenv.MaxDiff(a, b) <= 1e-6
+}
+
+func TestNearRejectsNaN(t *testing.T) {
+	nan := float32(math.NaN())
+	tests := []struct {
+		name string
+		a, b []float32
+		want bool
+	}{
+		{"equal", []float32{1, 2}, []float32{1, 2}, true},
+		{"within 1e-6", []float32{1, 2}, []float32{1, 2 + 5e-7}, true},
+		{"apart", []float32{1, 2}, []float32{1, 2.1}, false},
+		{"NaN got", []float32{nan, 2}, []float32{1, 2}, false},
+		{"NaN wanted", []float32{1, 2}, []float32{1, nan}, false},
+		{"NaN both", []float32{nan}, []float32{nan}, false},
+		{"lengths differ", []float32{1}, []float32{1, 2}, false},
 	}
-	for i := range a {
-		if math.Abs(float64(a[i]-b[i])) > 1e-6 {
-			return false
-		}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := near(tc.a, tc.b); got != tc.want {
+				t.Errorf("near(%v, %v) = %v, want %v", tc.a, tc.b, got, tc.want)
+			}
+		})
 	}
-	return true
 }
 
 func TestRuntimeReportsVersionAndIsShared(t *testing.T) {

@@ -7,14 +7,22 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
 	"xling/pipeline"
 	"xling/schemas"
 )
 
 // Setup returns a context that ends with the test (or after a minute), an in-memory transport holding
 // every evaluation topic plus extra, each with the given partitions, and a worker of run "run1" on it.
+//
+// The worker's Allocator is a memory.CheckedAllocator, and the test fails if, once it is over, an Arrow
+// buffer the stages took (decoding their input, encoding their output) is still out: every stage test
+// checks that its stage gives back what it decodes.
 func Setup(t testing.TB, partitions int, extra ...string) (context.Context, *pipeline.Memory, pipeline.Worker) {
 	t.Helper()
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	t.Cleanup(func() { mem.AssertSize(t, 0) }) // registered first, so it runs after the context's cancel
 	m := pipeline.NewMemory()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	t.Cleanup(cancel)
@@ -22,7 +30,7 @@ func Setup(t testing.TB, partitions int, extra ...string) (context.Context, *pip
 	if err := m.CreateTopics(ctx, partitions, append(topics.Evaluation(), extra...)...); err != nil {
 		t.Fatal(err)
 	}
-	return ctx, m, pipeline.Worker{Transport: m, Topics: topics, RunID: "run1"}
+	return ctx, m, pipeline.Worker{Transport: m, Topics: topics, RunID: "run1", Allocator: mem}
 }
 
 // Topic is what a topic holds: its data records in order (partition by partition), its markers, and the

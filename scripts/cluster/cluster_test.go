@@ -44,19 +44,38 @@ type env struct {
 	bin, model, data, lib string
 }
 
-func setup(t *testing.T) env {
+// setup returns the package's env: the binary and model are made once, in a folder TestMain removes.
+func setup(t testing.TB) env {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("multi-process runs: not in -short")
 	}
+	refs.mu.Lock()
+	defer refs.mu.Unlock()
+	if refs.env.bin != "" {
+		return refs.env
+	}
 	e := env{data: testenv.DataDir(t), lib: testenv.ORTLibrary(t)}
-	e.bin = filepath.Join(t.TempDir(), "xling")
+	dir, err := os.MkdirTemp("", "xling-cluster-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refs.tmp = append(refs.tmp, dir)
+	e.bin = filepath.Join(dir, "xling")
 	build := exec.Command("go", "build", "-o", e.bin, "./cmd/xling")
 	build.Dir = testenv.RepoRoot(t)
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build xling: %v\n%s", err, out)
 	}
-	e.model = testrun.Model(t, "small", 7)
+	model, err := os.ReadFile(testrun.Model(t, "small", 7))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.model = filepath.Join(dir, "small.onnx")
+	if err := os.WriteFile(e.model, model, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	refs.env = e
 	return e
 }
 
@@ -66,18 +85,39 @@ func (e env) args(out, runID string) []string {
 }
 
 // reference runs `xling run` (every stage in one process, embedded broker) and returns its run directory.
-func (e env) reference(t *testing.T) string {
+// Tests with the same model and flags share one reference run.
+func (e env) reference(t testing.TB) string {
 	t.Helper()
-	out := t.TempDir()
+	refs.mu.Lock()
+	defer refs.mu.Unlock()
+	key := strings.Join(e.args("", "ref"), "\x00")
+	if dir, ok := refs.dirs[key]; ok {
+		return dir
+	}
+	out, err := os.MkdirTemp("", "xling-ref-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refs.tmp = append(refs.tmp, out)
 	cmd := exec.Command(e.bin, append([]string{"run"}, e.args(out, "ref")...)...)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("xling run: %v\n%s", err, b)
 	}
-	return filepath.Join(out, "ref")
+	refs.dirs[key] = filepath.Join(out, "ref")
+	return refs.dirs[key]
 }
 
+// refs is what the tests of this binary share: the env, the reference runs by flags, and the folders that
+// hold them, removed by TestMain.
+var refs = struct {
+	mu   sync.Mutex
+	env  env
+	dirs map[string]string
+	tmp  []string
+}{dirs: map[string]string{}}
+
 // broker starts `xling broker` and returns its address.
-func (e env) broker(t *testing.T, nodes int) string {
+func (e env) broker(t testing.TB, nodes int) string {
 	t.Helper()
 	cmd := exec.Command(e.bin, "broker", "--listen", "127.0.0.1:0", "--nodes", fmt.Sprint(nodes))
 	stdout, err := cmd.StdoutPipe()
@@ -97,7 +137,7 @@ func (e env) broker(t *testing.T, nodes int) string {
 
 // cluster is one multi-process run: stage workers against a broker.
 type cluster struct {
-	t      *testing.T
+	t      testing.TB
 	e      env
 	addr   string
 	out    string
@@ -116,7 +156,7 @@ type exited struct {
 	err   error
 }
 
-func (e env) cluster(t *testing.T, addr, runID string) *cluster {
+func (e env) cluster(t testing.TB, addr, runID string) *cluster {
 	c := &cluster{t: t, e: e, addr: addr, out: t.TempDir(), runID: runID, procs: map[*exec.Cmd]string{}, exited: make(chan exited, 64), left: map[*exec.Cmd]bool{}}
 	t.Cleanup(func() { // a test that fails midway leaves no worker behind, stopped or running
 		c.mu.Lock()
@@ -211,7 +251,7 @@ func (c *cluster) run(ctx context.Context, workers int) {
 
 // tables reads a run's metrics (keyed without the run id) and the count and an order-independent checksum of
 // its embeddings (none for BM25).
-func tables(t *testing.T, dir string) (map[string]float64, int, uint64) {
+func tables(t testing.TB, dir string) (map[string]float64, int, uint64) {
 	t.Helper()
 	ms, err := parquet.ReadFile[sinks.MetricRow](filepath.Join(dir, "metrics.parquet"))
 	if err != nil {
@@ -245,7 +285,7 @@ func tables(t *testing.T, dir string) (map[string]float64, int, uint64) {
 	return metrics, len(es), sum
 }
 
-func compare(t *testing.T, what, ref, got string) {
+func compare(t testing.TB, what, ref, got string) {
 	t.Helper()
 	rm, rn, rsum := tables(t, ref)
 	gm, gn, gsum := tables(t, got)
@@ -266,6 +306,77 @@ func compare(t *testing.T, what, ref, got string) {
 	if gn != rn || gsum != rsum {
 		t.Errorf("%s: %d embeddings (checksum %x), xling run %d (%x)", what, gn, gsum, rn, rsum)
 	}
+	compareRankings(t, what, ref, got)
+}
+
+// compareRankings checks that got's rankings.parquet holds ref's rows, value for value: the same lists,
+// the same candidate, score (to the bit) and relevance at each rank. Row order is not compared: rows are
+// written as their messages arrive, which differs between runs. Rank within a list is: the scorer orders
+// its candidates by id and breaks score ties by that order.
+func compareRankings(t testing.TB, what, ref, got string) {
+	t.Helper()
+	want := map[uint64]uint64{} // hash of a row's key -> hash of its values
+	rn := readRankings(t, ref, func(key string, value uint64) {
+		kh := hash64(key)
+		if _, dup := want[kh]; dup {
+			t.Errorf("%s: reference ranking %q twice", what, strings.ReplaceAll(key, "\x00", " "))
+		}
+		want[kh] = value
+	})
+	seen := make(map[uint64]bool, len(want))
+	bad := 0
+	gn := readRankings(t, got, func(key string, value uint64) {
+		kh := hash64(key)
+		w, ok := want[kh]
+		switch {
+		case seen[kh]:
+			if bad++; bad <= 5 {
+				t.Errorf("%s: ranking %q twice", what, strings.ReplaceAll(key, "\x00", " "))
+			}
+		case !ok || w != value:
+			if bad++; bad <= 5 {
+				t.Errorf("%s: ranking %q differs from xling run's (present there: %v)", what, strings.ReplaceAll(key, "\x00", " "), ok)
+			}
+		}
+		seen[kh] = true
+	})
+	if rn < 0 || gn < 0 {
+		if rn != gn {
+			t.Errorf("%s: rankings.parquet in one run only (rows %d, xling run %d; -1: no file)", what, gn, rn)
+		}
+		return
+	}
+	if rn == 0 {
+		t.Errorf("%s: the reference run has no rankings", what)
+	}
+	if gn != rn || bad > 0 || len(seen) != len(want) {
+		t.Errorf("%s: %d rankings, %d wrong, %d of xling run's %d found", what, gn, bad, len(seen), rn)
+	}
+}
+
+// readRankings calls f with the key (list and rank, without the run id) and a hash of the values of every
+// row of dir's rankings.parquet, and returns how many rows it has, -1 if there is no table.
+func readRankings(t testing.TB, dir string, f func(key string, value uint64)) int {
+	t.Helper()
+	path := filepath.Join(dir, "rankings.parquet")
+	if _, err := os.Stat(path); os.IsNotExist(err) {
+		return -1
+	}
+	rs, err := parquet.ReadFile[sinks.RankingRow](path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rs {
+		// Time is when the row was written, so it differs between runs.
+		f(r.Key(), hash64(fmt.Sprintf("%s\x00%x\x00%t\x00%s", r.CandidateID, math.Float32bits(r.Score), r.Relevant, r.DatasetVersion)))
+	}
+	return len(rs)
+}
+
+func hash64(s string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(s))
+	return h.Sum64()
 }
 
 func TestScaleOutMatchesOneProcess(t *testing.T) {
@@ -305,21 +416,21 @@ func TestScaleOutBM25MatchesOneProcess(t *testing.T) {
 }
 
 // TestCrash kills a random running worker at a random moment, -kills times, restarting each, and checks that
-// the tables equal `xling run`'s: nothing lost, nothing counted twice.
+// the tables (metrics, embeddings, rankings) equal `xling run`'s: nothing lost, nothing counted twice.
 func TestCrash(t *testing.T) {
 	e := setup(t)
-	crash(t, e, e.reference(t), e.broker(t, 1), nil)
+	crash(t, e, e.reference(t), e.broker(t, 1), *seed, nil)
 }
 
-// crash runs every stage as its own worker against addr, kills a random running worker at a random moment,
-// -kills times, restarting each, and compares the tables with ref's.
-func crash(t *testing.T, e env, ref, addr string, extra []string) {
+// crash runs every stage as its own worker against addr, kills a random running worker at a random moment
+// (drawn from seed), -kills times, restarting each, and compares the tables with ref's.
+func crash(t *testing.T, e env, ref, addr string, seed uint64, extra []string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 	c := e.cluster(t, addr, "crash")
 	c.extra = extra
-	rng := rand.New(rand.NewPCG(*seed, 0))
+	rng := rand.New(rand.NewPCG(seed, 0))
 	for _, s := range evaluate.StageNames() {
 		c.start(s)
 	}

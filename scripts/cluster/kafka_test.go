@@ -5,186 +5,69 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	kafkago "github.com/segmentio/kafka-go"
-
 	"xling/evaluate"
-	"xling/internal/testenv"
+	"xling/internal/kafkatest"
 )
 
-// TestMain stops the real Kafka cluster, if a test started one, once every test has run.
+// TestMain stops the real Kafka cluster, if a test started one, and removes the reference runs, once every
+// test has run.
 func TestMain(m *testing.M) {
-	code := m.Run()
-	kafkaOnce.stop()
+	code := kafkatest.Main(m)
+	for _, dir := range refs.tmp {
+		os.RemoveAll(dir)
+	}
 	os.Exit(code)
-}
-
-// kafka is the 3-broker Apache Kafka cluster of scripts/kafka/kafka.sh, started once for the package in a
-// folder and on ports of its own, so that it never meets a cluster an operator started with `make kafka`.
-type kafka struct {
-	script  string
-	dir     string
-	port    int
-	env     map[string]string // kafka.sh env's assignments
-	brokers string            // PLAINTEXT bootstrap addresses
-}
-
-type kafkaStarter struct {
-	once sync.Once
-	k    *kafka
-	err  error
-}
-
-var kafkaOnce kafkaStarter
-
-// realKafka returns the package's cluster, starting it on first use. Without Java or the broker's jars
-// (make kafka-jars) the test is skipped, or failed under XLING_REQUIRE_ORACLES=1.
-func realKafka(t *testing.T) *kafka {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("a real Kafka cluster: not in -short")
-	}
-	testenv.RequireTool(t, "java")
-	root := testenv.RepoRoot(t)
-	libs, _ := filepath.Glob(filepath.Join(root, ".cache", "kafka-*", "libs", ".verified"))
-	if len(libs) == 0 {
-		testenv.Missing(t, "Apache Kafka's jars (make kafka-jars)")
-	}
-	kafkaOnce.once.Do(func() { kafkaOnce.k, kafkaOnce.err = startKafka(root) })
-	if kafkaOnce.err != nil {
-		t.Fatal(kafkaOnce.err)
-	}
-	return kafkaOnce.k
-}
-
-func startKafka(root string) (*kafka, error) {
-	dir, err := os.MkdirTemp("", "xling-kafka-test-")
-	if err != nil {
-		return nil, err
-	}
-	port, err := freeBase()
-	if err != nil {
-		return nil, err
-	}
-	k := &kafka{script: filepath.Join(root, "scripts", "kafka", "kafka.sh"), dir: dir, port: port}
-	if out, err := k.do("start"); err != nil {
-		k.do("stop")
-		return nil, fmt.Errorf("start Kafka (port %d, %s): %v\n%s", port, dir, err, out)
-	}
-	out, err := k.do("env")
-	if err != nil {
-		return nil, fmt.Errorf("kafka.sh env: %v\n%s", err, out)
-	}
-	k.env = map[string]string{}
-	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		if key, v, ok := strings.Cut(line, "="); ok {
-			k.env[key] = v
-		}
-	}
-	k.brokers = k.env["XLING_KAFKA_BROKERS"]
-	if out, err := k.do("acls"); err != nil {
-		return nil, fmt.Errorf("kafka.sh acls: %v\n%s", err, out)
-	}
-	return k, nil
-}
-
-// do runs kafka.sh with args against this cluster.
-func (k *kafka) do(args ...string) (string, error) {
-	cmd := exec.Command(k.script, args...)
-	cmd.Env = append(os.Environ(), "XLING_KAFKA_DIR="+k.dir, fmt.Sprintf("XLING_KAFKA_PORT=%d", k.port))
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	return out.String(), err
-}
-
-func (s *kafkaStarter) stop() {
-	if s.k == nil {
-		return
-	}
-	if out, err := s.k.do("stop"); err != nil {
-		fmt.Fprintf(os.Stderr, "stop Kafka: %v\n%s", err, out)
-	}
-	os.RemoveAll(s.k.dir)
-}
-
-// freeBase finds a port p with p, p+1, p+2 (PLAINTEXT), p+100.. (CONTROLLER) and p+200.. (SASL_SSL) free.
-func freeBase() (int, error) {
-	for range 50 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return 0, err
-		}
-		p := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		if p > 65535-210 {
-			continue
-		}
-		free := true
-		for _, off := range []int{0, 1, 2, 100, 101, 102, 200, 201, 202} {
-			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p+off))
-			if err != nil {
-				free = false
-				break
-			}
-			l.Close()
-		}
-		if free {
-			return p, nil
-		}
-	}
-	return 0, fmt.Errorf("no free block of ports for Kafka")
 }
 
 // TestRealKafkaRunMatchesEmbedded runs `xling run` against the real cluster and checks its tables equal the
 // embedded broker's run, value for value: metrics, rankings and the embeddings by count and checksum.
 func TestRealKafkaRunMatchesEmbedded(t *testing.T) {
 	e := setup(t)
-	k := realKafka(t)
+	k := kafkatest.Start(t)
 	ref := e.reference(t)
 	out := t.TempDir()
-	args := append([]string{"run", "--brokers", k.brokers, "--topic-prefix", "xtest.run."}, e.args(out, "real")...)
+	args := append([]string{"run", "--brokers", k.Brokers, "--topic-prefix", "xtest.run."}, e.args(out, "real")...)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	start := time.Now()
 	if b, err := exec.CommandContext(ctx, e.bin, args...).CombinedOutput(); err != nil {
-		t.Fatalf("xling run --brokers %s: %v\n%s", k.brokers, err, b)
+		t.Fatalf("xling run --brokers %s: %v\n%s", k.Brokers, err, b)
 	}
-	t.Logf("xling run on Kafka %s: %s", k.env["XLING_KAFKA_VERSION"], time.Since(start).Round(time.Millisecond))
+	t.Logf("xling run on Kafka %s: %s", k.Version, time.Since(start).Round(time.Millisecond))
 	compare(t, "xling run on real Kafka", ref, filepath.Join(out, "real"))
 }
 
 // TestRealKafkaCrash is TestCrash on the real cluster: -kills workers killed (kill -9) and restarted.
 func TestRealKafkaCrash(t *testing.T) {
 	e := setup(t)
-	k := realKafka(t)
+	k := kafkatest.Start(t)
 	ref := e.reference(t)
 	for i := range *faultRuns {
 		t.Run(fmt.Sprint(i+1), func(t *testing.T) {
-			crash(t, e, ref, k.brokers, []string{"--topic-prefix", fmt.Sprintf("xtest.crash%d.", i+1)})
+			crash(t, e, ref, k.Brokers, *seed+uint64(i), []string{"--topic-prefix", fmt.Sprintf("xtest.crash%d.", i+1)})
 		})
 	}
 }
 
 // A brokerFault strikes the cluster while a run is under way. It returns what it did, or an error when it
 // could not strike (the run ended first, say), which fails the test: a fault that never struck proves nothing.
-type brokerFault func(t *testing.T, k *kafka, c *cluster, prefix string) (string, error)
+type brokerFault func(t *testing.T, k *kafkatest.Cluster, c *cluster, prefix string) (string, error)
 
 // TestRealKafkaBrokerFaults runs the stages as workers on the real cluster while brokers die and restart,
 // or workers join and leave, and checks each run's tables equal `xling run`'s on the embedded broker.
 func TestRealKafkaBrokerFaults(t *testing.T) {
 	e := setup(t)
-	k := realKafka(t)
+	k := kafkatest.Start(t)
 	ref := e.reference(t)
 	for _, tc := range []struct {
 		name  string
@@ -200,8 +83,10 @@ func TestRealKafkaBrokerFaults(t *testing.T) {
 				prefix := fmt.Sprintf("xtest.%s%d.", strings.ReplaceAll(tc.name, " ", "-"), i+1)
 				ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 				defer cancel()
-				c := e.cluster(t, k.brokers, "fault")
-				c.extra = []string{"--topic-prefix", prefix}
+				c := e.cluster(t, k.Brokers, "fault")
+				// Ingest is held (SIGSTOP) through the fault, and its retries' give-up clock runs on while it
+				// is stopped: a rolling restart on a loaded 2-core machine took 2.5 min, past the 2 min default.
+				c.extra = []string{"--topic-prefix", prefix, "--kafka-give-up", "5m"}
 				for _, s := range evaluate.StageNames() {
 					c.start(s)
 				}
@@ -211,7 +96,7 @@ func TestRealKafkaBrokerFaults(t *testing.T) {
 				}
 				t.Log(did)
 				c.wait(ctx, c.left)
-				if out, err := k.do("wait"); err != nil {
+				if out, err := k.Do("wait"); err != nil {
 					t.Fatalf("the cluster did not recover: %v\n%s", err, out)
 				}
 				compare(t, tc.name, ref, filepath.Join(c.out, "fault"))
@@ -260,29 +145,9 @@ func (c *cluster) running() int {
 	return len(c.procs)
 }
 
-// leaders maps each broker id to the partitions of the run's topics (those named prefix*) it leads.
-func (k *kafka) leaders(prefix string) (map[int][]string, error) {
-	conn, err := kafkago.Dial("tcp", strings.Split(k.brokers, ",")[0])
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close()
-	parts, err := conn.ReadPartitions()
-	if err != nil {
-		return nil, err
-	}
-	out := map[int][]string{}
-	for _, p := range parts {
-		if strings.HasPrefix(p.Topic, prefix) && p.Leader.ID > 0 {
-			out[p.Leader.ID] = append(out[p.Leader.ID], fmt.Sprintf("%s/%d", p.Topic, p.ID))
-		}
-	}
-	return out, nil
-}
-
 // killLeader waits until the run's topics exist, then kills (kill -9) the broker that leads most of their
 // partitions, waits, and restarts it.
-func killLeader(t *testing.T, k *kafka, c *cluster, prefix string) (string, error) {
+func killLeader(t *testing.T, k *kafkatest.Cluster, c *cluster, prefix string) (string, error) {
 	resume, err := c.hold()
 	if err != nil {
 		return "", err
@@ -291,7 +156,7 @@ func killLeader(t *testing.T, k *kafka, c *cluster, prefix string) (string, erro
 	var leaders map[int][]string
 	for deadline := time.Now().Add(time.Minute); ; time.Sleep(200 * time.Millisecond) {
 		var err error
-		if leaders, err = k.leaders(prefix); err == nil && len(leaders) > 0 {
+		if leaders, err = k.Leaders(prefix); err == nil && len(leaders) > 0 {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -304,11 +169,11 @@ func killLeader(t *testing.T, k *kafka, c *cluster, prefix string) (string, erro
 			victim = id
 		}
 	}
-	if out, err := k.do("kill", fmt.Sprint(victim)); err != nil {
+	if out, err := k.Do("kill", fmt.Sprint(victim)); err != nil {
 		return "", fmt.Errorf("kill broker %d: %v\n%s", victim, err, out)
 	}
 	time.Sleep(5 * time.Second) // the controller moves leadership; clients meet dead connections
-	if out, err := k.do("restart", fmt.Sprint(victim)); err != nil {
+	if out, err := k.Do("restart", fmt.Sprint(victim)); err != nil {
 		return "", fmt.Errorf("restart broker %d: %v\n%s", victim, err, out)
 	}
 	return fmt.Sprintf("killed broker %d (leader of %d of the run's partitions) with %d workers running, restarted it", victim, len(leaders[victim]), c.running()), nil
@@ -316,7 +181,7 @@ func killLeader(t *testing.T, k *kafka, c *cluster, prefix string) (string, erro
 
 // rollingRestart stops (SIGTERM) and restarts each broker in turn, waiting for the cluster to be healthy
 // between them, as an operator's upgrade does.
-func rollingRestart(t *testing.T, k *kafka, c *cluster, prefix string) (string, error) {
+func rollingRestart(t *testing.T, k *kafkatest.Cluster, c *cluster, prefix string) (string, error) {
 	resume, err := c.hold()
 	if err != nil {
 		return "", err
@@ -326,10 +191,10 @@ func rollingRestart(t *testing.T, k *kafka, c *cluster, prefix string) (string, 
 		if c.running() == 0 {
 			return "", fmt.Errorf("the run ended before broker %d's restart", n)
 		}
-		if out, err := k.do("stop-node", fmt.Sprint(n)); err != nil {
+		if out, err := k.Do("stop-node", fmt.Sprint(n)); err != nil {
 			return "", fmt.Errorf("stop broker %d: %v\n%s", n, err, out)
 		}
-		if out, err := k.do("restart", fmt.Sprint(n)); err != nil {
+		if out, err := k.Do("restart", fmt.Sprint(n)); err != nil {
 			return "", fmt.Errorf("restart broker %d: %v\n%s", n, err, out)
 		}
 	}
@@ -338,12 +203,14 @@ func rollingRestart(t *testing.T, k *kafka, c *cluster, prefix string) (string, 
 
 // rebalanceStorm starts an extra worker of a random stage every two seconds and stops (SIGTERM) or kills
 // an extra one, so that every stage's group rebalances again and again while the run goes on.
-func rebalanceStorm(t *testing.T, k *kafka, c *cluster, prefix string) (string, error) {
+func rebalanceStorm(t *testing.T, k *kafkatest.Cluster, c *cluster, prefix string) (string, error) {
 	resume, err := c.hold()
 	if err != nil {
 		return "", err
 	}
-	rng := rand.New(rand.NewPCG(*seed, 2))
+	h := fnv.New64a()
+	h.Write([]byte(prefix)) // each run of the storm (its own prefix) its own draw from -seed
+	rng := rand.New(rand.NewPCG(*seed, h.Sum64()))
 	stages := []string{evaluate.Tokenize, evaluate.Encode, evaluate.Score}
 	var extra []*exec.Cmd
 	joins, leaves := 0, 0
@@ -377,4 +244,131 @@ func rebalanceStorm(t *testing.T, k *kafka, c *cluster, prefix string) (string, 
 		return "", fmt.Errorf("the run ended after %d joins and %d leaves", joins, leaves)
 	}
 	return fmt.Sprintf("%d workers joined and %d left during the run", joins, leaves), nil
+}
+
+// TestRealKafkaSecured runs xling against the cluster's SASL_SSL listener, where ACLs allow the xling
+// principal only topics and groups named xsec.*: a run with the right credentials equals the embedded run,
+// and each wrong setting fails fast with an error that names the broker or the refused operation, never
+// showing the password in the output, the process's command line or the manifest.
+func TestRealKafkaSecured(t *testing.T) {
+	e := setup(t)
+	k := kafkatest.Start(t)
+	ref := e.reference(t)
+	password, err := os.ReadFile(k.PasswordFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := strings.TrimSpace(string(password))
+	wrongPW := filepath.Join(t.TempDir(), "wrong.password")
+	if err := os.WriteFile(wrongPW, []byte("not-"+secret), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	otherCA := filepath.Join(t.TempDir(), "other-ca.pem")
+	if b, err := exec.Command("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=not the cluster's CA",
+		"-keyout", filepath.Join(t.TempDir(), "other-ca.key"), "-out", otherCA).CombinedOutput(); err != nil {
+		t.Fatalf("openssl: %v\n%s", err, b)
+	}
+	secure := func(mech, pwFile, ca, prefix string, more ...string) []string {
+		return append([]string{"--brokers", k.SecureBrokers, "--kafka-sasl", mech, "--kafka-user", "xling",
+			"--kafka-password-file", pwFile, "--kafka-tls-ca", ca, "--topic-prefix", prefix, "--kafka-give-up", "30s"}, more...)
+	}
+	ca, pw := k.CAFile, k.PasswordFile
+	for _, tc := range []struct {
+		name  string
+		flags []string
+		want  []string // in the error output; nil: the run succeeds and equals the embedded one
+	}{
+		{"SCRAM-SHA-512 over TLS with the principal's own topics", secure("SCRAM-SHA-512", pw, ca, "xsec.run512."), nil},
+		{"SCRAM-SHA-256 over TLS with the principal's own topics", secure("SCRAM-SHA-256", pw, ca, "xsec.run256."), nil},
+		{"a wrong password", secure("SCRAM-SHA-512", wrongPW, ca, "xsec.wrongpw."), []string{"127.0.0.1:", "SASL", "xling"}},
+		{"a CA that did not sign the brokers' certificates", secure("SCRAM-SHA-512", pw, otherCA, "xsec.ca."), []string{"127.0.0.1:", "certificate", otherCA}},
+		{"a certificate for another name", secure("SCRAM-SHA-512", pw, ca, "xsec.name.", "--kafka-tls-server-name", "kafka.example"), []string{"127.0.0.1:", "kafka.example"}},
+		{"topics the ACLs do not allow", secure("SCRAM-SHA-512", pw, ca, "xdeny."), []string{"User:xling", "xdeny.", "create"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := t.TempDir()
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, e.bin, append(append([]string{"run"}, e.args(out, "sec")...), tc.flags...)...)
+			var logs bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &logs, &logs
+			start := time.Now()
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", cmd.Process.Pid))
+			err := cmd.Wait()
+			took := time.Since(start)
+			if strings.Contains(string(cmdline), secret) || strings.Contains(logs.String(), secret) {
+				t.Errorf("the password shows in the command line or the output")
+			}
+			if tc.want == nil {
+				if err != nil {
+					t.Fatalf("xling run: %v\n%s", err, logs.String())
+				}
+				manifest, err := os.ReadFile(filepath.Join(out, "sec", "manifest.json"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if strings.Contains(string(manifest), secret) {
+					t.Errorf("the password shows in manifest.json")
+				}
+				compare(t, tc.name, ref, filepath.Join(out, "sec"))
+				return
+			}
+			if err == nil {
+				t.Fatalf("xling run succeeded; want an error naming %q", tc.want)
+			}
+			// Fast: well before --kafka-give-up (30 s) would end a retried error.
+			if took > 25*time.Second {
+				t.Errorf("failed after %s: a refusal must not be retried", took.Round(time.Millisecond))
+			}
+			last := lastLine(logs.String())
+			t.Logf("failed in %s: %s", took.Round(time.Millisecond), last)
+			for _, w := range tc.want {
+				if !strings.Contains(last, w) {
+					t.Errorf("error %q does not name %q", last, w)
+				}
+			}
+		})
+	}
+}
+
+// lastLine is the last non-empty line of s: the error a failed xling command ends with.
+func lastLine(s string) string {
+	ls := strings.Split(strings.TrimSpace(s), "\n")
+	return ls[len(ls)-1]
+}
+
+// BenchmarkScaleOut times a whole run with 1, 2 and 3 workers per stage (ingest and the sinks once), every
+// worker its own process, on a 3-node `xling broker` and on the real Kafka cluster, and checks each run's
+// tables against `xling run`'s. ns/op is the seconds of one run.
+func BenchmarkScaleOut(b *testing.B) {
+	e := setup(b)
+	ref := e.reference(b)
+	k := kafkatest.Start(b)
+	brokers := []struct {
+		name string
+		addr func() string
+	}{
+		{"xling-broker-3-nodes", func() string { return e.broker(b, 3) }},
+		{"kafka-3-brokers", func() string { return k.Brokers }},
+	}
+	for _, br := range brokers {
+		addr := br.addr()
+		for workers := 1; workers <= 3; workers++ {
+			b.Run(fmt.Sprintf("%s/workers=%d", br.name, workers), func(b *testing.B) {
+				for i := range b.N {
+					ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+					c := e.cluster(b, addr, "scale")
+					c.extra = []string{"--topic-prefix", fmt.Sprintf("xbench.w%d.%d.%d.", workers, i, time.Now().UnixNano())}
+					c.run(ctx, workers)
+					cancel()
+					b.StopTimer()
+					compare(b, br.name, ref, filepath.Join(c.out, "scale"))
+					b.StartTimer()
+				}
+			})
+		}
+	}
 }

@@ -35,6 +35,9 @@ import (
 )
 
 // Config says where to store and how hard to try.
+//
+// Zero fields take the defaults noted on them inside Open, which first calls Validate; Validate changes
+// nothing.
 type Config struct {
 	// DSN is a libpq connection string or postgres:// URL (for example from XLING_PG_DSN). Required. It may
 	// hold a password: keep it out of logs.
@@ -58,10 +61,27 @@ type Config struct {
 	Log *slog.Logger
 }
 
-func (c Config) withDefaults() (Config, error) {
+// Validate reports, naming it, the first field of c that Open cannot use.
+func (c Config) Validate() error {
 	if c.DSN == "" {
-		return c, errors.New("pgstore: no DSN")
+		return errors.New("pgstore config: DSN is empty: want a libpq connection string or postgres:// URL")
 	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"RetryFor", c.RetryFor}, {"RetryBase", c.RetryBase}, {"RetryMax", c.RetryMax}, {"AttemptTimeout", c.AttemptTimeout}} {
+		if d.v < 0 {
+			return fmt.Errorf("pgstore config: %s is %v, want >= 0 (0 means its default)", d.name, d.v)
+		}
+	}
+	if c.BatchRows < 0 {
+		return fmt.Errorf("pgstore config: BatchRows is %d, want >= 0 (0 means 4096)", c.BatchRows)
+	}
+	return nil
+}
+
+// withDefaults fills c's zero fields with their defaults: Open's, after Validate.
+func (c Config) withDefaults() Config {
 	if c.Table == "" {
 		c.Table = "embeddings"
 	}
@@ -69,15 +89,9 @@ func (c Config) withDefaults() (Config, error) {
 		v   *time.Duration
 		def time.Duration
 	}{{&c.RetryFor, time.Minute}, {&c.RetryBase, 100 * time.Millisecond}, {&c.RetryMax, 5 * time.Second}, {&c.AttemptTimeout, 30 * time.Second}} {
-		if *d.v < 0 {
-			return c, fmt.Errorf("pgstore: negative duration %v in config", *d.v)
-		}
 		if *d.v == 0 {
 			*d.v = d.def
 		}
-	}
-	if c.BatchRows < 0 {
-		return c, fmt.Errorf("pgstore: BatchRows %d, want >= 0", c.BatchRows)
 	}
 	if c.BatchRows == 0 {
 		c.BatchRows = 4096
@@ -85,7 +99,7 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
 	}
-	return c, nil
+	return c
 }
 
 // Writer upserts embedding rows into one table over one connection, reconnecting as needed. Write and
@@ -106,10 +120,10 @@ type Writer struct {
 
 // Open connects, retrying an unreachable server for up to cfg.RetryFor, and creates the table if missing.
 func Open(ctx context.Context, cfg Config) (*Writer, error) {
-	cfg, err := cfg.withDefaults()
-	if err != nil {
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	cfg = cfg.withDefaults()
 	pc, err := pgconn.ParseConfig(cfg.DSN)
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: parse DSN: %w", err)

@@ -79,7 +79,7 @@ func Source(ctx context.Context, w pipeline.Worker, name string) batching.Source
 			}
 			switch schema, _ := m.Header(schemas.HeaderSchema); schema {
 			case schemas.Markers.ID:
-				ms, err := schemas.Markers.Decode(m.Value)
+				ms, err := schemas.Markers.Decode(m.Value, schemas.WithAllocator(w.Allocator))
 				if err != nil {
 					yield(batching.Group{}, fmt.Errorf("read %s: %w", m.Source(), err))
 					return
@@ -98,7 +98,7 @@ func Source(ctx context.Context, w pipeline.Worker, name string) batching.Source
 				yield(batching.Group{}, fmt.Errorf("read %s: %w: %q, want %q", m.Source(), schemas.ErrSchema, schema, topic.Schema.ID))
 				return
 			}
-			rows, err := topic.Schema.Decode(m.Value)
+			rows, err := topic.Schema.Decode(m.Value, schemas.WithAllocator(w.Allocator))
 			if err != nil {
 				yield(batching.Group{}, fmt.Errorf("read %s: %w", m.Source(), err))
 				return

@@ -29,6 +29,9 @@ import (
 )
 
 // Config says what to ingest.
+//
+// Zero fields take the defaults noted on them inside Run, which first calls Validate; Validate changes
+// nothing.
 type Config struct {
 	DataDir string
 	// Datasets names what to read: "xquad-r", "mlqa-r", "xquad" (from DataDir), or "beir:DIR:LANG[:SPLIT]"
@@ -45,6 +48,19 @@ type Config struct {
 }
 
 const defaultHold = 64 << 20
+
+// Validate reports, naming it, the first field of c that Run cannot use.
+func (c Config) Validate() error {
+	if c.BatchSize < 0 {
+		return fmt.Errorf("ingest config: BatchSize is %d, want >= 0 (0 means 256)", c.BatchSize)
+	}
+	for i, d := range c.Datasets {
+		if d == "" {
+			return fmt.Errorf("ingest config: Datasets[%d] is empty", i)
+		}
+	}
+	return nil
+}
 
 // FileSum records one input file for the run manifest.
 type FileSum struct {
@@ -64,7 +80,10 @@ type input struct {
 
 // Run validates every input, then produces its records as the source stage src. It returns the files read.
 func Run(ctx context.Context, src *pipeline.Source, topics pipeline.Topics, cfg Config, log *slog.Logger) ([]FileSum, error) {
-	if cfg.BatchSize <= 0 {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.BatchSize == 0 {
 		cfg.BatchSize = 256
 	}
 	if cfg.Hold == 0 {

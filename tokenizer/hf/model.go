@@ -15,6 +15,8 @@ type model interface {
 	encode(word string, dst []int64) []int64
 	// id returns the id of a vocabulary entry.
 	id(token string) (int64, bool)
+	// maxID is the largest id of the vocabulary, -1 for none.
+	maxID() int64
 }
 
 type modelJSON struct {
@@ -59,6 +61,14 @@ func parseModel(raw json.RawMessage) (model, error) {
 }
 
 type vocab map[string]int64
+
+func (v vocab) maxID() int64 {
+	m := int64(-1)
+	for _, id := range v {
+		m = max(m, id)
+	}
+	return m
+}
 
 func (v vocab) id(token string) (int64, bool) {
 	id, ok := v[token]

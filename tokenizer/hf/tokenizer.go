@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"unicode"
 
@@ -39,6 +40,7 @@ type Tokenizer struct {
 	maxLength  int // 0: no truncation
 	truncLeft  bool
 	pad        *padding
+	vocabSize  int
 }
 
 type padding struct {
@@ -132,8 +134,31 @@ func Parse(b []byte) (*Tokenizer, error) {
 			return nil, fmt.Errorf("padding: length %d or multiple %d over the limit of %d", t.pad.length, t.pad.multiple, MaxPadLength)
 		}
 	}
+	t.vocabSize = int(t.maxID() + 1)
 	return t, nil
 }
+
+// maxID is the largest id an encoding can hold: of the model's vocabulary, the added tokens, the
+// post-processor's special tokens and the padding.
+func (t *Tokenizer) maxID() int64 {
+	m := t.model.maxID()
+	for _, id := range t.added.ids {
+		m = max(m, id)
+	}
+	if t.post != nil {
+		for _, id := range append(slices.Clone(t.post.before), t.post.after...) {
+			m = max(m, id)
+		}
+	}
+	if t.pad != nil {
+		m = max(m, t.pad.id)
+	}
+	return m
+}
+
+// VocabSize is one more than the largest id an encoding can hold: every id Encode returns lies in
+// [0, VocabSize()).
+func (t *Tokenizer) VocabSize() int { return t.vocabSize }
 
 // SetTruncation sets the maximum length of an encoding, special tokens included; 0 turns
 // truncation off. Tokens past it are cut from the end and Encoding.Truncated is set.

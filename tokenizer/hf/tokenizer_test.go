@@ -95,3 +95,30 @@ func TestLoadNamesUnsupportedComponent(t *testing.T) {
 		t.Errorf("Load error = %v, want one naming %s and the pre_tokenizer type", err, p)
 	}
 }
+
+// VocabSize bounds every id an encoding can hold, the model's, the added tokens' and the special
+// tokens' alike: the encode stage rejects records with ids past it.
+func TestVocabSizeCountsEveryKindOfID(t *testing.T) {
+	tests := []struct {
+		name string
+		json string
+		want int
+	}{
+		{"the model's vocabulary", tinyWordPiece, 11},
+		{"an added token past it", strings.Replace(tinyWordPiece, `{"id": 3, "content": "[SEP]", "special": true}`,
+			`{"id": 3, "content": "[SEP]", "special": true}, {"id": 40, "content": "<x>", "special": true}`, 1), 41},
+		{"a post-processor token past it", strings.Replace(tinyWordPiece, `"cls": ["[CLS]", 2]`, `"cls": ["[CLS]", 20]`, 1), 21},
+		{"a padding id past it", strings.Replace(tinyWordPiece, `"pad_id": 0`, `"pad_id": 30`, 1), 31},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tok, err := Parse([]byte(tc.json))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := tok.VocabSize(); got != tc.want {
+				t.Errorf("VocabSize() = %d, want %d", got, tc.want)
+			}
+		})
+	}
+}

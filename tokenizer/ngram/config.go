@@ -39,6 +39,9 @@
 package ngram
 
 // Config fully determines the ids of a text; it is stored in the model file's metadata.
+//
+// Only Span has a zero default (it reads "" as "word", where it is used); for the rest start from
+// DefaultConfig. New calls Validate, which changes nothing.
 type Config struct {
 	Buckets   int    `json:"buckets"`    // ids are in [1, Buckets); 0 is padding
 	MinN      int    `json:"min_n"`      // shortest n-gram, in runes

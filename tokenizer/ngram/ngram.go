@@ -34,7 +34,8 @@ func DefaultConfig() Config {
 	return Config{Buckets: 1 << 18, MinN: 1, MaxN: 4, MaxTokens: 2048, Seed: 0x786c696e67, Span: SpanText, Romanize: true}
 }
 
-// Validate reports the first problem with c.
+// Validate reports, naming it (by its name in the model's metadata), the first field of c that New cannot
+// use.
 func (c Config) Validate() error {
 	switch {
 	case c.Buckets < 2 || c.Buckets > maxBuckets:
