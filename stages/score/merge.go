@@ -241,19 +241,27 @@ func MergeStage(topics pipeline.Topics, m *Merger) *pipeline.Stage[schemas.Parti
 	rankings, metricsTopic := topics.Rankings(), topics.Metrics()
 	return &pipeline.Stage[schemas.Partial]{
 		Name: "score-merge", Input: topics.Partials(), Outputs: []string{rankings.Name, metricsTopic.Name},
-		Process: func(_ context.Context, _ string, rows []schemas.Partial, o *pipeline.Output) error {
+		Process: func(_ context.Context, key string, rows []schemas.Partial, o *pipeline.Output) error {
+			// A message's events give a row or two each: they are encoded together, not as a message
+			// per event.
+			var rs []schemas.Ranking
+			var ms []schemas.Metric
 			for _, p := range rows {
+				if p.Dataset != key {
+					return fmt.Errorf("score merge: an event of dataset %s on key %q", p.Dataset, key)
+				}
 				err := m.Add(p, func(res Output) error {
-					if err := pipeline.Emit(o, rankings, p.Dataset, res.Rankings...); err != nil {
-						return err
-					}
-					return pipeline.Emit(o, metricsTopic, p.Dataset, res.Metrics...)
+					rs, ms = append(rs, res.Rankings...), append(ms, res.Metrics...)
+					return nil
 				})
 				if err != nil {
 					return err
 				}
 			}
-			return nil
+			if err := pipeline.Emit(o, rankings, key, rs...); err != nil {
+				return err
+			}
+			return pipeline.Emit(o, metricsTopic, key, ms...)
 		},
 		Finish: func(context.Context, *pipeline.Output) error {
 			if p := m.Pending(); len(p) > 0 {
