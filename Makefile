@@ -33,7 +33,7 @@ NPM_STAMP := $(CACHE)/npm-$(shell echo '$(NPM_ORACLES)' | sha256sum | cut -c1-12
 
 GO ?= go
 
-.PHONY: run test bench setup deps ort oracles experiment crash-test fuzz clean help kafka kafka-jars kafka-stop kafka-faults
+.PHONY: run test bench setup deps ort oracles experiment crash-test fuzz clean help kafka kafka-jars kafka-stop kafka-faults scale-test
 
 help:
 	@echo "make run   - evaluate the default encoder on XQuAD-R and MLQA-R through the embedded Kafka broker"
@@ -123,6 +123,15 @@ kafka-faults: setup oracles kafka-jars
 # Every fuzz target for FUZZTIME (default 10m), two at a time: docs/fuzzing.md has the last figures.
 fuzz: setup
 	scripts/fuzz.sh
+
+# Sharded scoring at scale: a synthetic pool (dataset/synthpool/pool) scored exactly, top 100 plus every
+# relevant rank, by 1, 2 and 4 score workers on the embedded broker, each worker its own process; prints
+# whether each count's tables are identical to one worker's, the wall time and every worker's peak RSS.
+# The full size needs some 10 TFLOP of scoring per worker count: run it on an idle machine, or smaller with
+# e.g. SCALE_ARGS="-candidates 100000 -queries 1000".
+SCALE_ARGS ?= -candidates 1000000 -queries 10000 -dim 256 -top-k 100 -workers 1,2,4
+scale-test:
+	$(GO) run ./scripts/scale $(SCALE_ARGS)
 
 bench: setup oracles
 	XLING_REQUIRE_ORACLES=1 $(GO) test -run '^$$' -bench . -benchmem -count 5 -timeout 60m ./...

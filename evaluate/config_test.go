@@ -54,6 +54,8 @@ func TestValidateNamesTheBadField(t *testing.T) {
 		{"a negative progress interval", func(c *Config) { c.Progress = -time.Second }, "Progress is -1s"},
 		{"a negative retry bound", func(c *Config) { c.KafkaRetry.GiveUp = -time.Second }, "KafkaRetry.GiveUp is -1s"},
 		{"an empty broker address", func(c *Config) { c.Brokers = []string{"k1:9092", ""} }, "Brokers[1] is empty"},
+		{"negative score shards", func(c *Config) { c.ScoreShards = -2 }, "ScoreShards is -2"},
+		{"score shards of BM25", func(c *Config) { c.Model, c.ScoreShards = BM25, 2 }, "BM25 scores tokens in one scorer"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -47,27 +47,31 @@ import (
 // the job Open builds, and Open first checks the config as Validate does (for a whole run; for some
 // stages, on the fields those stages use); Validate changes nothing.
 type Config struct {
-	DataDir     string              `json:"data_dir"`
-	OutDir      string              `json:"out_dir"`
-	Datasets    []string            `json:"datasets"`
-	Langs       map[string][]string `json:"langs,omitempty"`
-	Model       string              `json:"model"` // path of the ONNX model, or BM25
-	ModelName   string              `json:"model_name"`
-	Brokers     []string            `json:"brokers,omitempty"` // empty: the embedded broker
-	Kafka       pipeline.Security   `json:"kafka,omitzero"`    // SASL and TLS (the password recorded as "[redacted]")
-	KafkaRetry  pipeline.Retry      `json:"kafka_retry"`       // how broker errors are retried, and for how long
-	Topics      pipeline.Topics     `json:"topics"`
-	RunID       string              `json:"run_id"`
-	TopK        int                 `json:"top_k"`
-	WithContext bool                `json:"with_context"` // candidates as sentence + paragraph
-	Partial     bool                `json:"partial"`      // skip bad dataset records (dead-lettered) instead of failing
-	MaxText     int                 `json:"max_text_bytes"`
-	ORTLibrary  string              `json:"ort_library"`
-	Threads     int                 `json:"threads"` // ONNX Runtime intra-op threads; 0: its default
-	Provider    string              `json:"provider"`
-	Progress    time.Duration       `json:"-"`
-	Terminal    io.Writer           `json:"-"` // a terminal to draw progress on; nil: log lines instead
-	StoreDSN    pipeline.Secret     `json:"-"` // PostgreSQL the store stage upserts embeddings into (it may hold a password: redacted when logged, not in the manifest)
+	DataDir    string              `json:"data_dir"`
+	OutDir     string              `json:"out_dir"`
+	Datasets   []string            `json:"datasets"`
+	Langs      map[string][]string `json:"langs,omitempty"`
+	Model      string              `json:"model"` // path of the ONNX model, or BM25
+	ModelName  string              `json:"model_name"`
+	Brokers    []string            `json:"brokers,omitempty"` // empty: the embedded broker
+	Kafka      pipeline.Security   `json:"kafka,omitzero"`    // SASL and TLS (the password recorded as "[redacted]")
+	KafkaRetry pipeline.Retry      `json:"kafka_retry"`       // how broker errors are retried, and for how long
+	Topics     pipeline.Topics     `json:"topics"`
+	RunID      string              `json:"run_id"`
+	TopK       int                 `json:"top_k"`
+	// ScoreShards, when > 1, deals each dataset's candidates among that many score shards (stages
+	// ScoreShard(0..n-1)), each scoring every query against its part, and a merge stage (ScoreMerge)
+	// combines their answers into the rankings and metrics one scorer gives. 0 or 1: one score stage.
+	ScoreShards int             `json:"score_shards,omitempty"`
+	WithContext bool            `json:"with_context"` // candidates as sentence + paragraph
+	Partial     bool            `json:"partial"`      // skip bad dataset records (dead-lettered) instead of failing
+	MaxText     int             `json:"max_text_bytes"`
+	ORTLibrary  string          `json:"ort_library"`
+	Threads     int             `json:"threads"` // ONNX Runtime intra-op threads; 0: its default
+	Provider    string          `json:"provider"`
+	Progress    time.Duration   `json:"-"`
+	Terminal    io.Writer       `json:"-"` // a terminal to draw progress on; nil: log lines instead
+	StoreDSN    pipeline.Secret `json:"-"` // PostgreSQL the store stage upserts embeddings into (it may hold a password: redacted when logged, not in the manifest)
 
 	// DatasetVersions names each dataset's version (xling serve: a digest of its files) for the rows'
 	// dataset_version column.
@@ -122,8 +126,33 @@ const (
 	SinkEmbeddings = "sink-embeddings"
 	SinkRankings   = "sink-rankings"
 	SinkMetrics    = "sink-metrics"
-	Store          = "store" // only with Config.StoreDSN
+	Store          = "store"       // only with Config.StoreDSN
+	ScoreMerge     = "score-merge" // only with Config.ScoreShards > 1
 )
+
+// ScoreShard names score shard i of a sharded run (Config.ScoreShards).
+func ScoreShard(i int) string { return fmt.Sprintf("score-shard-%d", i) }
+
+// stagesOf lists the stages of cfg's run: StageNamesFor its model, with the score stage replaced by
+// the shards and the merge when scoring is sharded.
+func stagesOf(cfg Config) []string {
+	names := StageNamesFor(cfg.Model)
+	if cfg.ScoreShards < 2 {
+		return names
+	}
+	var out []string
+	for _, n := range names {
+		if n != Score {
+			out = append(out, n)
+			continue
+		}
+		for i := range cfg.ScoreShards {
+			out = append(out, ScoreShard(i))
+		}
+		out = append(out, ScoreMerge)
+	}
+	return out
+}
 
 // BM25 is the model name of the lexical baseline: Okapi BM25 over tokenizer/lexical's terms, scored straight
 // from the tokens topic, with no encoder and no embeddings.
@@ -171,7 +200,7 @@ func (c Config) Validate() error { return c.validateFor(c.wholeRun()) }
 
 // wholeRun is the stages of a whole run of c: those of its model, and the store with a DSN.
 func (c Config) wholeRun() []string {
-	names := StageNamesFor(c.Model)
+	names := stagesOf(c)
 	if c.StoreDSN != "" && c.Model != BM25 {
 		names = append(names, Store)
 	}
@@ -192,11 +221,15 @@ func (c Config) validateFor(names []string) error {
 		return fmt.Errorf("evaluate config: "+format, args...)
 	}
 	for _, n := range names {
-		if !slices.Contains(StageNamesFor(c.Model), n) && (n != Store || c.Model == BM25) {
-			return bad("unknown stage %q for model %s (want one of %v)", n, c.Model, StageNamesFor(c.Model))
+		if !slices.Contains(stagesOf(c), n) && (n != Store || c.Model == BM25) {
+			return bad("unknown stage %q for model %s (want one of %v)", n, c.Model, stagesOf(c))
 		}
 	}
 	switch {
+	case c.ScoreShards < 0:
+		return bad("ScoreShards is %d, want >= 0 (0 or 1: one score stage)", c.ScoreShards)
+	case c.ScoreShards > 1 && c.Model == BM25:
+		return bad("ScoreShards is %d: score shards deal embeddings, and BM25 scores tokens in one scorer", c.ScoreShards)
 	case c.RunID == "":
 		return bad("RunID is empty: every message carries it, and the stages of one run must share it")
 	case c.Model == "" && needs(Tokenize, Encode):
@@ -312,7 +345,11 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, names ...string) (_
 		return nil, fmt.Errorf("evaluate: %w", err)
 	}
 	j.closers = append(j.closers, func() { j.broker.Close() })
-	if err := j.broker.CreateTopics(ctx, cfg.Topics.Partitions, cfg.Topics.Evaluation()...); err != nil {
+	topics := cfg.Topics.Evaluation()
+	if cfg.ScoreShards > 1 {
+		topics = cfg.Topics.Sharded()
+	}
+	if err := j.broker.CreateTopics(ctx, cfg.Topics.Partitions, topics...); err != nil {
 		return nil, fmt.Errorf("evaluate: %w", err)
 	}
 	j.worker = pipeline.Worker{Transport: j.broker, Topics: cfg.Topics, RunID: cfg.RunID, Log: log, Observe: cfg.Observe}
@@ -331,6 +368,12 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, names ...string) (_
 	}
 
 	for _, n := range names {
+		if i, ok := shardIndex(n, cfg.ScoreShards); ok {
+			sc := score.New(score.Config{Model: cfg.ModelName, TopK: cfg.TopK, Shard: score.Shard{Index: i, Of: cfg.ScoreShards}}, log)
+			st := score.ShardStage(cfg.Topics, sc)
+			j.add(n, &st.Counts, run(j.worker, st))
+			continue
+		}
 		switch n {
 		case Ingest:
 			src := pipeline.NewSource(Ingest, j.worker)
@@ -356,6 +399,9 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, names ...string) (_
 			}
 			st := score.Stage(cfg.Topics, sc)
 			j.add(Score, &st.Counts, run(j.worker, st))
+		case ScoreMerge:
+			st := score.MergeStage(cfg.Topics, score.NewMerger(score.Config{Model: cfg.ModelName, TopK: cfg.TopK}, log))
+			j.add(ScoreMerge, &st.Counts, run(j.worker, st))
 		case SinkEmbeddings:
 			if err := addSink(j, n, "embeddings.parquet", cfg.Topics.Embeddings(), sink.One(j.rows().embedding), nil); err != nil {
 				return nil, err
@@ -388,6 +434,16 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, names ...string) (_
 		}
 	}
 	return j, nil
+}
+
+// shardIndex returns i when name is ScoreShard(i) of a run of shards score shards.
+func shardIndex(name string, shards int) (int, bool) {
+	for i := range shards {
+		if name == ScoreShard(i) {
+			return i, shards > 1
+		}
+	}
+	return 0, false
 }
 
 // Model is a model resolved and opened in ONNX Runtime. Open opens one for each job unless Config.Opened
@@ -649,7 +705,7 @@ func progressLine(stages []stage, elapsed time.Duration) string {
 			if s.finished.Load() {
 				total = c.Emitted
 			}
-		case s.name == Encode || s.name == Score:
+		case s.name == Encode || s.name == Score || strings.HasPrefix(s.name, "score-"):
 			parts = append(parts, xprogress.Bar(s.name, c.In, total, elapsed))
 		case !strings.HasPrefix(s.name, "sink-"):
 			parts = append(parts, xprogress.Bar(s.name, c.In, 0, elapsed))

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"text/tabwriter"
 
 	"xling/domain"
@@ -138,14 +139,29 @@ func Reconcile(counts []StageCounts) []string {
 	if _, ok := by[Encode]; !ok {
 		edges = [][2]string{{Ingest, Tokenize}, {Tokenize, Score}} // BM25: the scorer reads the tokens
 	}
+	scorer := Score
+	if merge, ok := by[ScoreMerge]; ok {
+		// Sharded: every shard reads every embedding, and the merge reads what all of them emitted.
+		scorer, edges = ScoreMerge, slices.DeleteFunc(edges, func(e [2]string) bool { return e[1] == Score })
+		var partials int64
+		for _, c := range counts {
+			if strings.HasPrefix(c.Stage, "score-shard-") {
+				edges = append(edges, [2]string{Encode, c.Stage})
+				partials += c.Emitted
+			}
+		}
+		if partials != merge.In {
+			problems = append(problems, fmt.Sprintf("score shards emitted %d != %s in %d", partials, ScoreMerge, merge.In))
+		}
+	}
 	for _, edge := range edges {
 		up, down := by[edge[0]], by[edge[1]]
 		if up.Emitted != down.In {
 			problems = append(problems, fmt.Sprintf("%s emitted %d != %s in %d (dead messages downstream: %d)", edge[0], up.Emitted, edge[1], down.In, down.DeadMessages))
 		}
 	}
-	if sc, r, m := by["score"], by["sink-rankings"], by["sink-metrics"]; sc.Emitted != r.In+m.In {
-		problems = append(problems, fmt.Sprintf("score emitted %d != sink-rankings in %d + sink-metrics in %d", sc.Emitted, r.In, m.In))
+	if sc, r, m := by[scorer], by["sink-rankings"], by["sink-metrics"]; sc.Emitted != r.In+m.In {
+		problems = append(problems, fmt.Sprintf("%s emitted %d != sink-rankings in %d + sink-metrics in %d", scorer, sc.Emitted, r.In, m.In))
 	}
 	return problems
 }

@@ -101,9 +101,16 @@ type Stage[In any] struct {
 	// Reset, if set, drops state not covered by committed offsets. It is called when the group's
 	// partitions are dealt anew: this member then reads every partition it holds again from its committed
 	// offset, and the partitions it lost are read by their new owner.
-	Reset  func()
-	Counts Counts
+	Reset func()
+	// Replica, when Of > 1, says the stage is one of Of stages that each read all of the same input (in
+	// consumer groups of their own) and write the same outputs (the score shards): its run ends are
+	// numbered apart from the others', so a reader of the outputs ends only once every replica has.
+	Replica Replica
+	Counts  Counts
 }
+
+// Replica is a stage's place among the stages that read one input side by side: Index of Of.
+type Replica struct{ Index, Of int }
 
 // Output collects what a stage produced for one input message (or, in a source, for one call of Send).
 type Output struct {
@@ -529,9 +536,13 @@ func loop[In any](ctx context.Context, w Worker, s *Stage[In], c Consumer, e *em
 	}
 	held, _ := c.Assigned()
 	for _, p := range held {
+		end := schemas.Marker{Kind: schemas.RunEnd, Part: int64(p), Parts: int64(inParts)}
+		if r := s.Replica; r.Of > 1 {
+			end.Part, end.Parts = int64(r.Index*inParts+p), int64(r.Of*inParts)
+		}
 		for _, t := range s.Outputs {
 			for q := range outParts[t] {
-				out.marker(t, "", q, schemas.Marker{Kind: schemas.RunEnd, Part: int64(p), Parts: int64(inParts)})
+				out.marker(t, "", q, end)
 			}
 		}
 	}

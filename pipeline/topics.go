@@ -17,6 +17,7 @@ type Topic[T any] struct {
 //	<p>embeddings    encode      score, embeddings sink  dataset      xling.embedding.v1, xling.marker.v2
 //	<p>rankings      score       rankings sink           dataset      xling.ranking.v3, xling.marker.v2
 //	<p>metrics       score       metrics sink            dataset      xling.metric.v2, xling.marker.v2
+//	<p>partials      score shards score merge         dataset      xling.partial.v1 (only with score shards)
 //	<p>deadletter    any stage   operators               stage        the rejected bytes; reason in headers
 //	<p>intake        any system  xling serve             dataset/lang xling.item.v1, xling.marker.v2
 //	<p>train.<src>   publish     assemble                source       xling.group.v1, xling.marker.v2
@@ -57,6 +58,11 @@ func (t Topics) Metrics() Topic[schemas.Metric] {
 	return Topic[schemas.Metric]{t.Prefix + "metrics", schemas.Metrics}
 }
 
+// Partials carries the score shards' per-shard answers to the merge stage (score.Config.Shard).
+func (t Topics) Partials() Topic[schemas.Partial] {
+	return Topic[schemas.Partial]{t.Prefix + "partials", schemas.Partials}
+}
+
 // DeadLetter is where every stage sends what it rejects, with the reason in the headers.
 func (t Topics) DeadLetter() string { return t.Prefix + "deadletter" }
 
@@ -76,6 +82,9 @@ func (t Topics) TrainSource(name string) Topic[schemas.GroupRow] {
 func (t Topics) Batches() Topic[schemas.PairRow] {
 	return Topic[schemas.PairRow]{t.Prefix + "train.batches", schemas.Pairs}
 }
+
+// Sharded lists the topics of an evaluation run whose scoring is sharded: Evaluation's and the partials.
+func (t Topics) Sharded() []string { return append(t.Evaluation(), t.Partials().Name) }
 
 // Evaluation lists every topic of an evaluation run.
 func (t Topics) Evaluation() []string {

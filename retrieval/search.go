@@ -180,6 +180,45 @@ func (c *Candidates) search(ctx context.Context, kern *kernels, queries []float3
 	return Merge(k, parts)
 }
 
+// SearchShard is the package's SearchShard over these candidates as a shard at offset 0: a worker that
+// holds its shard laid out once searches it for many settings without a row-major copy. A target's Index
+// is where it stands among these candidates (its insertion point if another shard holds it), so that
+// candidates tied with it count before it exactly when they sort before it.
+func (c *Candidates) SearchShard(ctx context.Context, queries []float32, k int, targets func(q int) []Target, workers int) ([]Partial, error) {
+	if err := checkVectors(queries, nil, c.dim, k); err != nil {
+		return nil, fmt.Errorf("search shard: %w", err)
+	}
+	ts, err := shardTargets(len(queries)/c.dim, targets)
+	if err != nil {
+		return nil, fmt.Errorf("search shard: %w", err)
+	}
+	parts, err := search(ctx, pickKernels(), queries, c.packed, c.n, 0, c.dim, k, ts, workers)
+	if err != nil {
+		return nil, fmt.Errorf("search shard: %w", err)
+	}
+	return parts, nil
+}
+
+// Len returns the number of candidates.
+func (c *Candidates) Len() int { return c.n }
+
+// shardTargets asks targets for each of nq queries, and checks them.
+func shardTargets(nq int, targets func(q int) []Target) ([][]Target, error) {
+	ts := make([][]Target, nq)
+	if targets == nil {
+		return ts, nil
+	}
+	for q := range ts {
+		ts[q] = targets(q)
+		for _, t := range ts[q] {
+			if t.Index < 0 || !finite(t.Score) {
+				return nil, fmt.Errorf("query %d: target %+v needs an index >= 0 and a finite score", q, t)
+			}
+		}
+	}
+	return ts, nil
+}
+
 // SearchShard ranks one shard's candidates for every query: its top k and, for each target of query q
 // (targets(q), called once per query from the calling goroutine; targets may be nil), the number of the
 // shard's candidates that rank before it. Merge combines the shards' answers into Search's.
@@ -190,17 +229,9 @@ func SearchShard(ctx context.Context, queries []float32, shard Shard, dim, k int
 	if shard.Offset < 0 {
 		return nil, fmt.Errorf("search shard: offset %d, want >= 0", shard.Offset)
 	}
-	nq := len(queries) / dim
-	ts := make([][]Target, nq)
-	if targets != nil {
-		for q := range ts {
-			ts[q] = targets(q)
-			for _, t := range ts[q] {
-				if t.Index < 0 || !finite(t.Score) {
-					return nil, fmt.Errorf("search shard at %d: query %d: target %+v needs an index >= 0 and a finite score", shard.Offset, q, t)
-				}
-			}
-		}
+	ts, err := shardTargets(len(queries)/dim, targets)
+	if err != nil {
+		return nil, fmt.Errorf("search shard at %d: %w", shard.Offset, err)
 	}
 	nc := len(shard.Cands) / dim
 	parts, err := search(ctx, pickKernels(), queries, pack(nc, dim, rows(shard.Cands, dim)), nc, shard.Offset, dim, k, ts, workers)
@@ -536,4 +567,133 @@ func compareHits(a, b Hit) int {
 		return 1
 	}
 	return 0
+}
+
+// Vector returns a copy of candidate i's vector, as laid out (bit for bit what NewCandidates was given).
+func (c *Candidates) Vector(i int) []float32 {
+	v := make([]float32, c.dim)
+	src := c.packed[(i/nr)*nr*c.dim+i%nr:]
+	for d := range v {
+		v[d] = src[d*nr]
+	}
+	return v
+}
+
+// Parts is a pool held as consecutive parts, each laid out on its own (a multilingual pool as its
+// languages' candidates, laid out once per language): candidate i of the pool is candidate i - o of the
+// part that starts at o. Searching the parts gives what searching one layout of the whole pool would,
+// without a second copy of it.
+type Parts []*Candidates
+
+// Len returns the number of candidates in all the parts.
+func (ps Parts) Len() int {
+	n := 0
+	for _, c := range ps {
+		n += c.n
+	}
+	return n
+}
+
+// Vector returns a copy of the pool's candidate i.
+func (ps Parts) Vector(i int) []float32 {
+	for _, c := range ps {
+		if i < c.n {
+			return c.Vector(i)
+		}
+		i -= c.n
+	}
+	panic(fmt.Sprintf("retrieval: candidate %d of parts of %d", i, ps.Len()))
+}
+
+// Search is the package's Search over the pool: the same results for the same vectors. Each relevant
+// candidate is scored once per query by Score, the score the pass over its part meets.
+func (ps Parts) Search(ctx context.Context, queries []float32, k int, relevant func(q int) []int, workers int) ([]Result, error) {
+	if len(ps) == 1 {
+		return ps[0].Search(ctx, queries, k, relevant, workers)
+	}
+	n := ps.Len()
+	var targets func(q int) []Target
+	if relevant != nil && len(ps) > 0 {
+		dim := ps[0].dim
+		if len(queries)%dim != 0 {
+			return nil, fmt.Errorf("search: %d query floats are not a multiple of dimension %d", len(queries), dim)
+		}
+		// Asked once per query, in order, from this goroutine (SearchShard's contract).
+		ts := make([][]Target, len(queries)/dim)
+		for q := range ts {
+			for _, i := range relevant(q) {
+				if i < 0 || i >= n {
+					return nil, fmt.Errorf("search: query %d: relevant candidate %d out of range [0, %d)", q, i, n)
+				}
+				ts[q] = append(ts[q], Target{Index: i, Score: Score(queries[q*dim:(q+1)*dim], ps.Vector(i))})
+			}
+		}
+		targets = func(q int) []Target { return ts[q] }
+	}
+	part, err := ps.SearchShard(ctx, queries, k, targets, workers)
+	if err != nil {
+		return nil, err
+	}
+	return Merge(k, part)
+}
+
+// SearchShard is Candidates.SearchShard over the pool: a target's Index is where it stands in the
+// whole pool, and each part counts its candidates before it (none of a part after it ties before it).
+func (ps Parts) SearchShard(ctx context.Context, queries []float32, k int, targets func(q int) []Target, workers int) ([]Partial, error) {
+	if len(ps) == 1 {
+		return ps[0].SearchShard(ctx, queries, k, targets, workers)
+	}
+	if len(ps) == 0 {
+		return nil, fmt.Errorf("search shard: no parts")
+	}
+	dim := ps[0].dim
+	for i, c := range ps {
+		if c.dim != dim {
+			return nil, fmt.Errorf("search shard: part %d has dimension %d, part 0 %d", i, c.dim, dim)
+		}
+	}
+	if len(queries)%dim != 0 {
+		return nil, fmt.Errorf("search shard: %d query floats are not a multiple of dimension %d", len(queries), dim)
+	}
+	ts, err := shardTargets(len(queries)/dim, targets)
+	if err != nil {
+		return nil, fmt.Errorf("search shard: %w", err)
+	}
+	var parts [][]Partial
+	offset := 0
+	for _, c := range ps {
+		part, err := c.SearchShard(ctx, queries, k, func(q int) []Target {
+			local := make([]Target, len(ts[q]))
+			for i, t := range ts[q] {
+				local[i] = Target{Index: min(max(t.Index-offset, 0), c.n), Score: t.Score}
+			}
+			return local
+		}, workers)
+		if err != nil {
+			return nil, err
+		}
+		for q := range part {
+			for i := range part[q].Top {
+				part[q].Top[i].Index += offset
+			}
+		}
+		parts = append(parts, part)
+		offset += c.n
+	}
+	// The parts' answers combined: Merge's top k and counts, kept as one shard's answer.
+	merged, err := Merge(k, parts...)
+	if err != nil {
+		return nil, fmt.Errorf("search shard: %w", err)
+	}
+	out := make([]Partial, len(merged))
+	for q, r := range merged {
+		out[q].Top = r.Top
+		if len(r.RelevantRanks) > 0 {
+			out[q].Before = make([]int, len(r.RelevantRanks))
+			for i, rank := range r.RelevantRanks {
+				out[q].Before[i] = rank - 1
+			}
+		}
+	}
+	return out, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -165,5 +166,123 @@ func TestMergeRejectsShardsThatDisagree(t *testing.T) {
 	}
 	if _, err := Merge(1, a, []Partial{{Before: []int{1, 2}}}); err == nil || !strings.Contains(err.Error(), "shard 1 counts 2 targets") {
 		t.Fatalf("got error %v, want a target count mismatch", err)
+	}
+}
+
+// A pool dealt to shards by a key rather than cut in ranges (the score stage's shards): each shard holds
+// an increasing subsequence of the pool, laid out once as Candidates; a target's index is the number of
+// the shard's candidates before it in the pool. Merged, with the shards' indexes mapped back to the
+// pool's, the answers equal the whole search's.
+func TestCandidatesSearchShardOfAnInterleavedPoolEqualsWholeSearch(t *testing.T) {
+	tests := []struct {
+		name   string
+		p      problem
+		k      int
+		shards int
+	}{
+		{"dyadic ties over 3 shards", dyadicProblem(31, 50, 1500, 8), 60, 3},
+		{"one shard", dyadicProblem(32, 20, 300, 4), 10, 1},
+		{"more shards than some hold candidates", dyadicProblem(33, 9, 40, 4), 30, 7},
+		{"normalised vectors over 4 shards", normalProblem(34, 70, 2500, 32), 100, 4},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, dim := tt.p, tt.p.dim
+			nc := len(p.cands) / dim
+			whole, err := Search(context.Background(), p.queries, p.cands, dim, tt.k, func(q int) []int { return p.relevant[q] }, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Deal candidate i to shard (i*7+i/5)%shards: not contiguous, some shards uneven.
+			members := make([][]int, tt.shards)
+			for i := range nc {
+				s := (i*7 + i/5) % tt.shards
+				members[s] = append(members[s], i)
+			}
+			var parts [][]Partial
+			for _, m := range members {
+				c, err := NewCandidates(len(m), dim, func(i int) []float32 { return p.cands[m[i]*dim : (m[i]+1)*dim] })
+				if err != nil {
+					t.Fatal(err)
+				}
+				targets := func(q int) []Target {
+					var ts []Target
+					for _, g := range p.relevant[q] {
+						local, _ := slices.BinarySearch(m, g)
+						ts = append(ts, Target{Index: local, Score: Score(p.queries[q*dim:(q+1)*dim], p.cands[g*dim:(g+1)*dim])})
+					}
+					return ts
+				}
+				part, err := c.SearchShard(context.Background(), p.queries, tt.k, targets, 2)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for q := range part {
+					for i := range part[q].Top {
+						part[q].Top[i].Index = m[part[q].Top[i].Index]
+					}
+				}
+				parts = append(parts, part)
+			}
+			got, err := Merge(tt.k, parts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for q := range whole {
+				if !reflect.DeepEqual(got[q], whole[q]) {
+					t.Fatalf("query %d: sharded %+v, whole %+v", q, got[q], whole[q])
+				}
+			}
+		})
+	}
+}
+
+// A pool held as parts laid out one by one (the scorer's languages) searches as one layout of it: the
+// same results, and the same shard answers; a part's vectors come back bit for bit.
+func TestPartsSearchLikeOnePool(t *testing.T) {
+	tests := []struct {
+		name string
+		p    problem
+		k    int
+		cuts []int
+	}{
+		{"dyadic ties across parts", dyadicProblem(41, 40, 1200, 8), 80, []int{300, 301, 900}},
+		{"one part", dyadicProblem(42, 10, 100, 4), 10, nil},
+		{"parts smaller than k", dyadicProblem(43, 12, 60, 4), 50, []int{5, 20, 40}},
+		{"normalised vectors", normalProblem(44, 50, 2000, 32), 100, []int{700, 1400}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, dim := tt.p, tt.p.dim
+			nc := len(p.cands) / dim
+			rel := func(q int) []int { return p.relevant[q] }
+			whole, err := Search(context.Background(), p.queries, p.cands, dim, tt.k, rel, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ps Parts
+			bounds := append(append([]int{0}, tt.cuts...), nc)
+			for i := range len(bounds) - 1 {
+				c, err := NewCandidates(bounds[i+1]-bounds[i], dim, rows(p.cands[bounds[i]*dim:bounds[i+1]*dim], dim))
+				if err != nil {
+					t.Fatal(err)
+				}
+				ps = append(ps, c)
+			}
+			got, err := ps.Search(context.Background(), p.queries, tt.k, rel, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for q := range whole {
+				if !reflect.DeepEqual(got[q], whole[q]) {
+					t.Fatalf("query %d: parts %+v, one pool %+v", q, got[q], whole[q])
+				}
+			}
+			for _, i := range []int{0, nc / 2, nc - 1} {
+				if v := ps.Vector(i); !reflect.DeepEqual(v, p.cands[i*dim:(i+1)*dim]) {
+					t.Fatalf("vector %d = %v, want %v", i, v, p.cands[i*dim:(i+1)*dim])
+				}
+			}
+		})
 	}
 }

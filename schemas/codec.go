@@ -468,7 +468,7 @@ func scalar[T, V any](name string, typ arrow.DataType, field func(*T) *V, append
 // a misconfigured deployment, not a bad message.
 func Known(id string) bool {
 	switch id {
-	case Item.ID, Tokens.ID, Embedding.ID, Markers.ID, Rankings.ID, Metrics.ID, Groups.ID, Pairs.ID:
+	case Item.ID, Tokens.ID, Embedding.ID, Markers.ID, Rankings.ID, Metrics.ID, Partials.ID, Groups.ID, Pairs.ID:
 		return true
 	}
 	return false

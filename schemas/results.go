@@ -55,3 +55,62 @@ var Metrics = NewSchema("xling.metric.v2",
 	Float64("value", func(m *Metric) *float64 { return &m.Value }),
 	Int64("queries", func(m *Metric) *int64 { return &m.Queries }),
 )
+
+// Partial events: what a score shard tells the merge, in the order it scored.
+const (
+	PartialQuery   = "query"   // one query's answer from the shard's candidates in a setting
+	PartialSetting = "setting" // the shard has answered every query of the setting
+	PartialPool    = "pool"    // the shard has scored the pool of Langs: the dataset's summary follows
+)
+
+// Partial is one score shard's answer (score.Config.Shard), for the merge stage to combine with the other
+// shards' into the rankings and metrics one scorer would give. Every shard of a dataset emits the same
+// events in the same order; Seq numbers them per shard and dataset, so a replayed event is dropped.
+type Partial struct {
+	Dataset   string
+	Model     string
+	Event     string // PartialQuery, PartialSetting or PartialPool
+	Shard     int64
+	Shards    int64
+	Seq       int64
+	Setting   domain.Setting
+	QueryID   string
+	QueryLang string
+	CandLang  string
+	// Candidates is how many of the setting's candidates the shard holds.
+	Candidates int64
+	// Queries is, on a setting event, how many query events the setting had.
+	Queries int64
+	// The shard's best min(k, Candidates) candidates, best first, with each one's language (ties between
+	// shards break by language, then id, as the whole pool's order does).
+	CandidateIDs   []string
+	CandidateLangs []string
+	Scores         []float32
+	Relevant       []int64 // positions (from 1) of the relevant candidates among CandidateIDs
+	// Before holds, for each relevant candidate of the query in the setting (in the setting's order), how
+	// many of the shard's candidates rank before it.
+	Before []int64
+	Langs  []string // pool event: the pool's languages
+}
+
+// Partials is the schema of the score shards' output (the merge stage's input).
+var Partials = NewSchema("xling.partial.v1",
+	Label("dataset", func(r *Partial) *string { return &r.Dataset }),
+	Label("model", func(r *Partial) *string { return &r.Model }),
+	Label("event", func(r *Partial) *string { return &r.Event }),
+	Int64("shard", func(r *Partial) *int64 { return &r.Shard }),
+	Int64("shards", func(r *Partial) *int64 { return &r.Shards }),
+	Int64("seq", func(r *Partial) *int64 { return &r.Seq }),
+	Label("setting", func(r *Partial) *domain.Setting { return &r.Setting }),
+	String("query_id", func(r *Partial) *string { return &r.QueryID }),
+	Label("query_lang", func(r *Partial) *string { return &r.QueryLang }),
+	Label("cand_lang", func(r *Partial) *string { return &r.CandLang }),
+	Int64("candidates", func(r *Partial) *int64 { return &r.Candidates }),
+	Int64("queries", func(r *Partial) *int64 { return &r.Queries }),
+	Strings("candidate_ids", func(r *Partial) *[]string { return &r.CandidateIDs }),
+	Strings("candidate_langs", func(r *Partial) *[]string { return &r.CandidateLangs }),
+	Float32s("scores", func(r *Partial) *[]float32 { return &r.Scores }),
+	Int64s("relevant", func(r *Partial) *[]int64 { return &r.Relevant }),
+	Int64s("before", func(r *Partial) *[]int64 { return &r.Before }),
+	Strings("langs", func(r *Partial) *[]string { return &r.Langs }),
+)

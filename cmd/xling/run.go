@@ -35,6 +35,7 @@ func evalFlags(fs *flag.FlagSet) func(ctx context.Context, log *slog.Logger) (ev
 	prefix := fs.String("topic-prefix", "xling.", "prefix of every topic name")
 	partitions := fs.Int("partitions", 4, "partitions per topic when creating topics")
 	topK := fs.Int("top-k", 10, "ranking entries kept per query and setting")
+	scoreShards := fs.Int("score-shards", 0, "deal each dataset's candidates among this many score shards (stages score-shard-0.., then score-merge) so that no scorer holds a whole pool; 0 or 1: one score stage")
 	withContext := fs.Bool("with-context", false, "encode candidates as sentence + paragraph (LAReQA) instead of the sentence alone")
 	partial := fs.Bool("partial", false, "skip bad dataset records (dead-lettered, counted) instead of failing")
 	maxText := fs.Int("max-text-bytes", 64<<10, "reject texts longer than this (dead-lettered)")
@@ -56,7 +57,7 @@ func evalFlags(fs *flag.FlagSet) func(ctx context.Context, log *slog.Logger) (ev
 		cfg := evaluate.Config{
 			DataDir: *data, OutDir: *out, Datasets: split(*datasets), Model: *model, Brokers: bc.Addrs, Kafka: bc.Security, KafkaRetry: bc.Retry,
 			Topics: pipeline.Topics{Prefix: *prefix, Partitions: *partitions},
-			RunID:  *runID, TopK: *topK, WithContext: *withContext, Partial: *partial, MaxText: *maxText,
+			RunID:  *runID, TopK: *topK, ScoreShards: *scoreShards, WithContext: *withContext, Partial: *partial, MaxText: *maxText,
 			ORTLibrary: *lib, Threads: *threads, Provider: *provider, StoreDSN: dsn,
 		}
 		if l := split(*langs); l != nil {

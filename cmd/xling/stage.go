@@ -16,7 +16,7 @@ import (
 // cluster that the run's other stages share. Several workers of one stage split its partitions.
 func cmdStage(ctx context.Context, args []string, log *slog.Logger) error {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		usage := fmt.Sprintf("usage: xling stage NAME --brokers ADDR --run-id ID [flags]; NAME is one of %s", strings.Join(append(evaluate.StageNames(), evaluate.Store), ", "))
+		usage := fmt.Sprintf("usage: xling stage NAME --brokers ADDR --run-id ID [flags]; NAME is one of %s (with --score-shards N: score-shard-0..N-1 and score-merge)", strings.Join(append(evaluate.StageNames(), evaluate.Store), ", "))
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
 			fmt.Fprintln(os.Stderr, usage)
 			return flag.ErrHelp
@@ -55,6 +55,10 @@ func cmdStage(ctx context.Context, args []string, log *slog.Logger) error {
 }
 
 func isStage(name string) bool {
+	// A score shard's name carries its index; evaluate.Open checks it against --score-shards.
+	if name == evaluate.ScoreMerge || strings.HasPrefix(name, "score-shard-") {
+		return true
+	}
 	for _, n := range append(evaluate.StageNames(), evaluate.Store) {
 		if n == name {
 			return true

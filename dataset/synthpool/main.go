@@ -5,16 +5,28 @@
 // the copy's number. The same seed writes the same files.
 //
 //	go run ./dataset/synthpool -from ../shared/data/xquad-r -scale 10 -seed 1 -out /tmp/pool10/xquad-r
+//
+// With -brokers it writes embeddings instead, of any size (package pool): a LAReQA-shaped pool of
+// -questions parallel questions in each of -langs and -candidates candidates per language, d = -dim,
+// produced to a run's embeddings topic as the encode stage would, for score workers (xling stage score,
+// or score-shard-<i> and score-merge with --score-shards) to score.
+//
+//	go run ./dataset/synthpool -brokers 127.0.0.1:9092 -run-id r1 -langs de,en,es,zh -questions 2500 -candidates 250000 -dim 256
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+
+	"xling/dataset/synthpool/pool"
+	"xling/pipeline"
 )
 
 type file struct {
@@ -49,12 +61,50 @@ func main() {
 	from := flag.String("from", "", "directory of LAReQA language files (<lang>.json)")
 	out := flag.String("out", "", "directory to write the synthetic files to")
 	scale := flag.Int("scale", 10, "copies of every article")
-	seed := flag.Uint64("seed", 1, "shuffle seed")
+	seed := flag.Uint64("seed", 1, "shuffle seed (with -brokers: the pool's seed)")
+	brokers := flag.String("brokers", "", "write synthetic embeddings to this cluster's embeddings topic instead of texts to files")
+	runID := flag.String("run-id", "", "with -brokers: the run the embeddings belong to")
+	prefix := flag.String("topic-prefix", pipeline.DefaultTopics().Prefix, "with -brokers: the topics' prefix")
+	partitions := flag.Int("partitions", pipeline.DefaultTopics().Partitions, "with -brokers: partitions of topics it creates")
+	cfg := pool.Config{Dataset: "synth", Model: "synthetic"}
+	langs := flag.String("langs", "de,en,es,zh", "with -brokers: languages")
+	flag.StringVar(&cfg.Dataset, "dataset", cfg.Dataset, "with -brokers: the dataset's name")
+	flag.IntVar(&cfg.Questions, "questions", 1000, "with -brokers: parallel questions (a query in each language)")
+	flag.IntVar(&cfg.Candidates, "candidates", 100000, "with -brokers: candidates per language, answers included")
+	flag.IntVar(&cfg.Dim, "dim", 256, "with -brokers: embedding dimension")
+	flag.Float64Var(&cfg.Noise, "noise", 1, "with -brokers: how noisy the vectors are (pool.Config.Noise)")
 	flag.Parse()
+	if *brokers != "" {
+		cfg.Langs, cfg.Seed = strings.Split(*langs, ","), *seed
+		topics := pipeline.Topics{Prefix: *prefix, Partitions: *partitions}
+		if err := produce(*brokers, *runID, topics, cfg); err != nil {
+			fmt.Fprintln(os.Stderr, "synthpool:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(*from, *out, *scale, *seed); err != nil {
 		fmt.Fprintln(os.Stderr, "synthpool:", err)
 		os.Exit(1)
 	}
+}
+
+// produce writes the pool to the embeddings topic of run on the cluster at brokers.
+func produce(brokers, run string, topics pipeline.Topics, cfg pool.Config) error {
+	if run == "" {
+		return fmt.Errorf("-brokers needs -run-id: the score workers read one run's embeddings")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	b, err := pipeline.Connect(ctx, pipeline.BrokerConfig{Addrs: strings.Split(brokers, ",")})
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	if err := b.CreateTopics(ctx, topics.Partitions, topics.Sharded()...); err != nil {
+		return err
+	}
+	return pool.Produce(ctx, pipeline.Worker{Transport: b, Topics: topics, RunID: run}, cfg, 512)
 }
 
 func run(from, out string, scale int, seed uint64) error {

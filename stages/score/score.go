@@ -8,11 +8,20 @@
 // A language that arrives later (a new run that ingests only it, into a scorer that holds the earlier
 // languages: Load) adds only its own settings; the pool settings are recomputed because the pool changed,
 // and replace the earlier pool's.
+//
+// Scoring can be sharded (Config.Shard; evaluate's --score-shards): each shard (ShardStage) is a consumer
+// group of its own on the embeddings, so it sees every record, and keeps the candidates ShardOf deals it
+// by id, every query, and the relevant candidates (their scores say which of its own rank before them).
+// It runs the same settings as one scorer and emits, per query, its best TopK and its count before each
+// relevant candidate on the partials topic; the merge stage (MergeStage) combines the shards' answers into
+// the rankings and metrics one scorer gives, value for value: the pool's order (language, then id) breaks
+// ties in every shard and in the merge alike.
 package score
 
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"math"
 	"slices"
@@ -35,10 +44,30 @@ type Config struct {
 	// Lexical scores token ids by BM25 instead of embeddings by cosine: the stage then reads the tokens
 	// topic, keyed by dataset (tokenize.Config.KeyByDataset).
 	Lexical bool
+	// Shard, when Of > 1, makes the scorer one shard of a sharded scorer (embeddings only): it keeps the
+	// candidates that ShardOf deals to it, every query, and every relevant candidate (a shard must score
+	// the relevant candidates it does not hold to count its own that rank before them), and emits each
+	// query's partial answer for the merge stage (Merger) instead of rankings and metrics. Its memory
+	// grows with its shard, the queries and the relevant candidates, not with the whole pool.
+	Shard Shard
+}
+
+// Shard is a scorer's place among a sharded scorer's: Index of Of.
+type Shard struct{ Index, Of int }
+
+// sharded reports whether the scorer is one shard of several.
+func (c Config) sharded() bool { return c.Shard.Of > 1 }
+
+// ShardOf deals a candidate to one of n shards by its id (FNV-1a): the same shard in every run and worker.
+func ShardOf(id string, n int) int {
+	h := fnv.New64a()
+	h.Write([]byte(id))
+	return int(h.Sum64() % uint64(n))
 }
 
 type entry struct {
 	id     string
+	lang   string
 	qid    string
 	qids   []string
 	vector []float32
@@ -50,6 +79,31 @@ type side struct {
 	ids      map[string]bool // a replayed record is kept once
 	rejected map[string]bool // records dead-lettered here, so the marker's count still reconciles
 	want     int64           // count from the stream-end marker; -1 until it arrives
+	// A shard's candidates of other shards: the relevant ones kept for their scores (foreign), the others
+	// counted by a hash of their id (dropped) so the marker's count still reconciles.
+	foreign    []entry
+	foreignIDs map[string]bool
+	dropped    map[uint64]struct{}
+}
+
+// received counts the distinct records of the stream seen, kept or not.
+func (s *side) received() int64 {
+	return int64(len(s.entries) + len(s.rejected) + len(s.foreign) + len(s.dropped))
+}
+
+// addForeign keeps e, a relevant candidate of another shard, unless a replay delivered it before.
+func (s *side) addForeign(e entry) {
+	if !s.foreignIDs[e.id] {
+		s.foreignIDs[e.id] = true
+		s.foreign = append(s.foreign, e)
+	}
+}
+
+// drop counts a candidate of another shard that no query needs.
+func (s *side) drop(id string) {
+	h := fnv.New64a()
+	h.Write([]byte(id))
+	s.dropped[h.Sum64()] = struct{}{}
 }
 
 // add keeps e unless a replay delivered it before.
@@ -63,6 +117,28 @@ func (s *side) add(e entry) {
 type language struct {
 	queries, cands side
 	scored         bool
+	// packed holds the candidates laid out for the kernel, once the language is scored (embeddings
+	// only): every setting with them on the candidate side, the pool's included, searches this one
+	// copy, and their entries drop their vectors (Candidates.Vector gives them back).
+	packed *retrieval.Candidates
+}
+
+// layout returns the language's candidates laid out (nil for a lexical scorer), laying them out on the
+// first call.
+func (s *Scorer) layout(d *datasetState, l *language) (*retrieval.Candidates, error) {
+	if s.cfg.Lexical || l.packed != nil {
+		return l.packed, nil
+	}
+	es := l.cands.entries
+	packed, err := retrieval.NewCandidates(len(es), d.dim, func(i int) []float32 { return es[i].vector })
+	if err != nil {
+		return nil, err
+	}
+	for i := range es {
+		es[i].vector = nil
+	}
+	l.packed = packed
+	return packed, nil
 }
 
 type datasetState struct {
@@ -78,6 +154,7 @@ type datasetState struct {
 	// their scores are averaged in language order, so the mean is the same to the last bit whatever order
 	// languages arrived in.
 	crossByQuery map[string][]CrossResult
+	seq          int64 // a shard's partial events of the dataset so far
 }
 
 // CrossResult is a query's result in one cross-lingual setting: the ranks of its relevant candidates
@@ -119,6 +196,7 @@ func New(cfg Config, log *slog.Logger) *Scorer {
 type Output struct {
 	Metrics  []schemas.Metric
 	Rankings []schemas.Ranking
+	Partials []schemas.Partial // a shard's answers (Config.Shard), for the merge stage
 }
 
 func (s *Scorer) dataset(name string) *datasetState {
@@ -143,7 +221,9 @@ func (d *datasetState) lang(l string) *language {
 	return x
 }
 
-func newSide() side { return side{ids: map[string]bool{}, rejected: map[string]bool{}, want: -1} }
+func newSide() side {
+	return side{ids: map[string]bool{}, rejected: map[string]bool{}, want: -1, foreignIDs: map[string]bool{}, dropped: map[uint64]struct{}{}}
+}
 
 // model names the model of a dataset's rows: the one that encoded its embeddings, else the configured one.
 func (s *Scorer) model(d *datasetState) string {
@@ -203,7 +283,16 @@ func (s *Scorer) Add(r schemas.Record) error {
 	if d.model == "" {
 		d.model = r.Model
 	}
-	sd.add(entry{id: r.ID, qid: r.QID, qids: r.QIDs, vector: r.Vector, tokens: r.TokenIDs})
+	e := entry{id: r.ID, lang: r.Lang, qid: r.QID, qids: r.QIDs, vector: r.Vector, tokens: r.TokenIDs}
+	if s.cfg.sharded() && r.Kind == domain.Candidate && ShardOf(r.ID, s.cfg.Shard.Of) != s.cfg.Shard.Index {
+		if len(r.QIDs) == 0 {
+			sd.drop(r.ID)
+		} else {
+			sd.addForeign(e)
+		}
+		return nil
+	}
+	sd.add(e)
 	return nil
 }
 
@@ -214,6 +303,7 @@ func (s *Scorer) End(ctx context.Context, m schemas.Marker) (Output, error) {
 	err := s.EndTo(ctx, m, func(o Output) error {
 		all.Metrics = append(all.Metrics, o.Metrics...)
 		all.Rankings = append(all.Rankings, o.Rankings...)
+		all.Partials = append(all.Partials, o.Partials...)
 		return nil
 	})
 	return all, err
@@ -233,7 +323,7 @@ func (s *Scorer) EndTo(ctx context.Context, m schemas.Marker, emit func(Output) 
 		sd = &l.cands
 	}
 	sd.want = m.Count
-	if got := int64(len(sd.entries) + len(sd.rejected)); got != m.Count {
+	if got := sd.received(); got != m.Count {
 		return fmt.Errorf("score %s/%s %s: received %d records, the stream-end marker counts %d", m.Dataset, m.Lang, m.ItemKind, got, m.Count)
 	}
 	if len(m.Langs) > 0 {
@@ -263,13 +353,13 @@ type sink struct {
 
 // flush hands on what the sink holds.
 func (k *sink) flush() error {
-	if len(k.Metrics) == 0 && len(k.Rankings) == 0 {
+	if len(k.Metrics) == 0 && len(k.Rankings) == 0 && len(k.Partials) == 0 {
 		return nil
 	}
 	err := k.emit(k.Output)
 	// emit has encoded the rows or copied them: the next block reuses the slices rather than allocating
 	// (and zeroing) some 10 MiB again.
-	k.Metrics, k.Rankings = k.Metrics[:0], k.Rankings[:0]
+	k.Metrics, k.Rankings, k.Partials = k.Metrics[:0], k.Rankings[:0], k.Partials[:0]
 	return err
 }
 
@@ -289,6 +379,7 @@ func (s *Scorer) scoreLanguage(ctx context.Context, d *datasetState, lang string
 	byID := func(a, b entry) int { return strings.Compare(a.id, b.id) }
 	slices.SortFunc(l.queries.entries, byID)
 	slices.SortFunc(l.cands.entries, byID)
+	slices.SortFunc(l.cands.foreign, byID)
 	l.scored = true
 	for _, other := range d.complete() {
 		pairs := [][2]string{{lang, other}}
@@ -300,7 +391,11 @@ func (s *Scorer) scoreLanguage(ctx context.Context, d *datasetState, lang string
 			if p[0] == p[1] {
 				setting = domain.Mono
 			}
-			if err := s.rank(ctx, d, setting, p[0], p[1], d.langs[p[0]].queries.entries, d.langs[p[1]].cands.entries, nil, out); err != nil {
+			cands, err := s.poolOf(d, p[1])
+			if err != nil {
+				return fmt.Errorf("score %s: %s candidates: %w", d.name, p[1], err)
+			}
+			if err := s.rank(ctx, d, setting, p[0], p[1], d.langs[p[0]].queries.entries, cands, out); err != nil {
 				return err
 			}
 			if err := out.flush(); err != nil {
@@ -329,48 +424,140 @@ func (s *Scorer) maybePool(ctx context.Context, d *datasetState, out *sink) erro
 		return nil
 	}
 	d.pooled, d.done = key, true
-	var pool []entry
-	for _, l := range done {
-		pool = append(pool, d.langs[l].cands.entries...)
-	}
-	// Every language's queries search the same pool: it is laid out for the kernel once.
-	packed, err := s.pack(d, pool)
+	// The pool is the languages' candidates in language order, each language's by id: a shard's part of
+	// it keeps that order, so ties break between shards as they would in one pool. It is searched as the
+	// languages' own layouts, never copied whole.
+	all, err := s.poolOf(d, done...)
 	if err != nil {
 		return fmt.Errorf("score %s: the pool: %w", d.name, err)
 	}
 	for _, l := range done {
-		// The pool changed: its settings are scored afresh, not added to what an earlier pool gave.
-		d.table.Put(metrics.Setting{Dataset: d.name, QueryLang: l, CandLang: metrics.Multi}, metrics.Accumulator{})
-		if err := s.rank(ctx, d, domain.Multi, l, domain.Pool, d.langs[l].queries.entries, pool, packed, out); err != nil {
+		if !s.cfg.sharded() {
+			s.startSetting(d, domain.Multi, l)
+		}
+		if err := s.rank(ctx, d, domain.Multi, l, domain.Pool, d.langs[l].queries.entries, all, out); err != nil {
 			return err
 		}
-		for _, q := range d.langs[l].queries.entries {
-			if rs := d.crossByQuery[q.id]; len(rs) > 0 {
-				var a metrics.Accumulator
-				for _, r := range rs {
-					sc, err := metrics.Evaluate(r.Ranks, r.N)
-					if err != nil {
-						return fmt.Errorf("score %s: query %s against %s: %w", d.name, q.id, r.Lang, err)
-					}
-					a.Add(sc)
-				}
-				out.Metrics = append(out.Metrics, s.rows(d, domain.Cross, l, domain.Pool, q.id, a.Mean(), a.Queries)...)
+		if !s.cfg.sharded() {
+			ids := make([]string, len(d.langs[l].queries.entries))
+			for i, q := range d.langs[l].queries.entries {
+				ids[i] = q.id
+			}
+			if err := s.crossRows(d, l, ids, out); err != nil {
+				return err
 			}
 		}
 		if err := out.flush(); err != nil {
 			return err
 		}
 	}
+	if s.cfg.sharded() {
+		s.partial(d, out, schemas.Partial{Event: schemas.PartialPool, Langs: done})
+		return nil
+	}
 	out.Metrics = append(out.Metrics, s.summaryRows(d)...)
 	return nil
 }
 
-// rank scores one setting: queries against candidates, packed (nil: laid out here) when they are vectors.
-func (s *Scorer) rank(ctx context.Context, d *datasetState, setting domain.Setting, qLang, cLang string, qs, cs []entry, packed *retrieval.Candidates, out *sink) error {
+// startSetting is called before a setting's queries are ranked: the pool changed, so its settings are
+// scored afresh, not added to what an earlier pool gave.
+func (s *Scorer) startSetting(d *datasetState, setting domain.Setting, qLang string) {
+	if setting == domain.Multi {
+		d.table.Put(metrics.Setting{Dataset: d.name, QueryLang: qLang, CandLang: metrics.Multi}, metrics.Accumulator{})
+	}
+}
+
+// crossRows adds, for each query of ids (lang's, by id) with cross-lingual results, the mean of its
+// scores over the other languages.
+func (s *Scorer) crossRows(d *datasetState, lang string, ids []string, out *sink) error {
+	for _, id := range ids {
+		if rs := d.crossByQuery[id]; len(rs) > 0 {
+			var a metrics.Accumulator
+			for _, r := range rs {
+				sc, err := metrics.Evaluate(r.Ranks, r.N)
+				if err != nil {
+					return fmt.Errorf("score %s: query %s against %s: %w", d.name, id, r.Lang, err)
+				}
+				a.Add(sc)
+			}
+			out.Metrics = append(out.Metrics, s.rows(d, domain.Cross, lang, domain.Pool, id, a.Mean(), a.Queries)...)
+		}
+	}
+	return nil
+}
+
+// pool is a setting's candidates as a scorer holds them: its own (all of them, unless the scorer is a
+// shard) as each language's entries and layout, and a shard's relevant candidates of other shards, each
+// part in the setting's order.
+type pool struct {
+	local   [][]entry       // by language
+	packed  retrieval.Parts // the layouts of local's non-empty languages (none for a lexical scorer)
+	foreign []entry
+	n       int // candidates in local
+}
+
+// poolOf returns the candidates of langs, in order.
+func (s *Scorer) poolOf(d *datasetState, langs ...string) (pool, error) {
+	var p pool
+	for _, name := range langs {
+		l := d.langs[name]
+		packed, err := s.layout(d, l)
+		if err != nil {
+			return p, err
+		}
+		if len(l.cands.entries) > 0 {
+			p.local = append(p.local, l.cands.entries)
+			if packed != nil {
+				p.packed = append(p.packed, packed)
+			}
+		}
+		p.foreign = append(p.foreign, l.cands.foreign...)
+		p.n += len(l.cands.entries)
+	}
+	return p, nil
+}
+
+// at returns the pool's own candidate i.
+func (p *pool) at(i int) *entry {
+	for _, es := range p.local {
+		if i < len(es) {
+			return &es[i]
+		}
+		i -= len(es)
+	}
+	panic(fmt.Sprintf("score: candidate %d of a pool of %d", i, p.n))
+}
+
+// insertion returns where c stands, or would stand, among the pool's own candidates.
+func (p *pool) insertion(c *entry) int {
+	at := 0
+	for _, es := range p.local {
+		i, _ := slices.BinarySearchFunc(es, c, func(e entry, c *entry) int { return candidateOrder(&e, c) })
+		at += i
+	}
+	return at
+}
+
+// partial adds a shard's event to out, numbered and labelled.
+func (s *Scorer) partial(d *datasetState, out *sink, p schemas.Partial) {
+	p.Dataset, p.Model, p.Shard, p.Shards, p.Seq = d.name, s.model(d), int64(s.cfg.Shard.Index), int64(s.cfg.Shard.Of), d.seq
+	d.seq++
+	out.Partials = append(out.Partials, p)
+}
+
+// rank scores one setting: queries against candidates.
+func (s *Scorer) rank(ctx context.Context, d *datasetState, setting domain.Setting, qLang, cLang string, qs []entry, cs pool, out *sink) error {
+	if s.cfg.sharded() {
+		return s.rankShard(ctx, d, setting, qLang, cLang, qs, cs, out)
+	}
 	relevant := map[string][]int{}
-	for i, c := range cs {
-		for _, q := range c.qids {
-			relevant[q] = append(relevant[q], i)
+	i := 0
+	for _, es := range cs.local {
+		for _, c := range es {
+			for _, q := range c.qids {
+				relevant[q] = append(relevant[q], i)
+			}
+			i++
 		}
 	}
 	// Queries without a relevant candidate here (MLQA-R questions missing from a language) are not part of
@@ -381,92 +568,210 @@ func (s *Scorer) rank(ctx context.Context, d *datasetState, setting domain.Setti
 			kept = append(kept, q)
 		}
 	}
-	if len(kept) == 0 || len(cs) == 0 {
+	if len(kept) == 0 || cs.n == 0 {
 		return nil
 	}
-	res, err := s.search(ctx, d, kept, cs, packed, func(q int) []int { return relevant[kept[q].qid] })
+	res, err := s.search(ctx, d, kept, cs, func(q int) []int { return relevant[kept[q].qid] })
 	if err != nil {
 		return fmt.Errorf("score %s %s %s->%s: %w", d.name, setting, qLang, cLang, err)
 	}
+	sr := newSettingRows(d, setting, qLang, cLang)
+	for i, r := range res {
+		q := kept[i]
+		err := s.addQuery(d, &sr, q.id, r.RelevantRanks, cs.n, len(r.Top), func(rank int) (string, float32, bool) {
+			h := r.Top[rank]
+			c := cs.at(h.Index)
+			return c.id, h.Score, slices.Contains(c.qids, q.qid)
+		}, out)
+		if err != nil {
+			return err
+		}
+	}
+	s.endSetting(d, &sr, out)
+	return nil
+}
+
+// settingRows is one setting's rows in the making: its labels, and the mean of its queries' scores.
+type settingRows struct {
+	setting      domain.Setting
+	qLang, cLang string
+	st           metrics.Setting
+	acc          metrics.Accumulator
+}
+
+func newSettingRows(d *datasetState, setting domain.Setting, qLang, cLang string) settingRows {
 	st := metrics.Setting{Dataset: d.name, QueryLang: qLang, CandLang: cLang}
 	if setting == domain.Multi {
 		st.CandLang = metrics.Multi
 	}
-	var acc metrics.Accumulator
-	// A setting adds up to TopK rankings and a metric set per query; they are handed on a block of
-	// queries at a time, so a setting of many queries is never held whole.
+	return settingRows{setting: setting, qLang: qLang, cLang: cLang, st: st}
+}
+
+// addQuery adds one query's result to its setting: the ranks of its relevant candidates among n, and
+// its top list (top entries, hit(rank) giving each one's id, score and relevance). A setting adds up to
+// TopK rankings and a metric set per query; they are handed on a block of queries at a time, so a
+// setting of many queries is never held whole.
+func (s *Scorer) addQuery(d *datasetState, sr *settingRows, queryID string, ranks []int, n, top int, hit func(rank int) (string, float32, bool), out *sink) error {
+	if len(out.Rankings) >= max(1, flushRankings/max(1, s.cfg.TopK)) {
+		if err := out.flush(); err != nil {
+			return err
+		}
+	}
+	sc, err := metrics.Evaluate(ranks, n)
+	if err != nil {
+		return fmt.Errorf("score %s %s: query %s: %w", d.name, sr.setting, queryID, err)
+	}
+	sr.acc.Add(sc)
+	d.table.Add(sr.st, sc)
+	switch sr.setting {
+	case domain.Cross:
+		d.setCross(queryID, CrossResult{Lang: sr.cLang, Ranks: ranks, N: n})
+	default:
+		out.Metrics = append(out.Metrics, s.rows(d, sr.setting, sr.qLang, sr.cLang, queryID, sc, 1)...)
+	}
+	list := schemas.Ranking{Dataset: d.name, Model: s.model(d), Setting: sr.setting, QueryID: queryID, QueryLang: sr.qLang,
+		CandLang: sr.cLang, CandidateIDs: make([]string, top), Scores: make([]float32, top)}
+	for rank := range top {
+		id, score, relevant := hit(rank)
+		list.CandidateIDs[rank], list.Scores[rank] = id, score
+		if relevant {
+			list.Relevant = append(list.Relevant, int64(rank+1))
+		}
+	}
+	out.Rankings = append(out.Rankings, list)
+	return nil
+}
+
+// endSetting adds the setting's mean row.
+func (s *Scorer) endSetting(d *datasetState, sr *settingRows, out *sink) {
+	out.Metrics = append(out.Metrics, s.rows(d, sr.setting, sr.qLang, sr.cLang, "", sr.acc.Mean(), sr.acc.Queries)...)
+}
+
+// candidateOrder is the order of a setting's candidates: by language (the pool's languages in order),
+// then by id.
+func candidateOrder(a, b *entry) int {
+	if c := strings.Compare(a.lang, b.lang); c != 0 {
+		return c
+	}
+	return strings.Compare(a.id, b.id)
+}
+
+// target is a relevant candidate as a shard ranks it: where it stands among the shard's candidates (its
+// own index if the shard holds it, else its insertion point), and its vector.
+type target struct {
+	at     int
+	vector []float32
+}
+
+// rankShard is rank for one shard of a sharded scorer: for each query of the setting it emits the
+// shard's best candidates and, for each relevant candidate of the whole setting, the number of the
+// shard's candidates that rank before it. Every shard keeps the same queries (the relevant candidates
+// are known to all), so every shard emits the same events.
+func (s *Scorer) rankShard(ctx context.Context, d *datasetState, setting domain.Setting, qLang, cLang string, qs []entry, cs pool, out *sink) error {
+	// The setting's relevant candidates, the shard's own and the others', in the setting's order: the
+	// order of each query's relevant ranks.
+	var rel []*entry
+	for _, es := range cs.local {
+		for i := range es {
+			if len(es[i].qids) > 0 {
+				rel = append(rel, &es[i])
+			}
+		}
+	}
+	for i := range cs.foreign {
+		rel = append(rel, &cs.foreign[i])
+	}
+	slices.SortFunc(rel, candidateOrder)
+	relevant := map[string][]target{}
+	for _, c := range rel {
+		t := target{at: cs.insertion(c), vector: c.vector}
+		if t.vector == nil { // the shard's own, laid out
+			t.vector = cs.packed.Vector(t.at)
+		}
+		for _, q := range c.qids {
+			relevant[q] = append(relevant[q], t)
+		}
+	}
+	var kept []entry
+	for _, q := range qs {
+		if len(relevant[q.qid]) > 0 {
+			kept = append(kept, q)
+		}
+	}
+	end := schemas.Partial{Event: schemas.PartialSetting, Setting: setting, QueryLang: qLang, CandLang: cLang, Candidates: int64(cs.n), Queries: int64(len(kept))}
+	if len(kept) == 0 {
+		s.partial(d, out, end)
+		return nil
+	}
+	parts := make([]retrieval.Partial, len(kept))
+	if cs.n > 0 {
+		qv := make([]float32, 0, len(kept)*d.dim)
+		for _, q := range kept {
+			qv = append(qv, q.vector...)
+		}
+		targets := func(q int) []retrieval.Target {
+			ts := relevant[kept[q].qid]
+			out := make([]retrieval.Target, len(ts))
+			for i, t := range ts {
+				out[i] = retrieval.Target{Index: t.at, Score: retrieval.Score(kept[q].vector, t.vector)}
+			}
+			return out
+		}
+		var err error
+		if parts, err = cs.packed.SearchShard(ctx, qv, s.cfg.TopK, targets, s.cfg.Workers); err != nil {
+			return fmt.Errorf("score %s %s %s->%s: %w", d.name, setting, qLang, cLang, err)
+		}
+	}
 	block := max(1, flushRankings/max(1, s.cfg.TopK))
-	for i, r := range res {
-		if i%block == 0 {
+	for i, q := range kept {
+		if len(out.Partials) >= block {
 			if err := out.flush(); err != nil {
 				return err
 			}
-			n := min(block, len(res)-i)
-			out.Rankings = slices.Grow(out.Rankings, n)
-			out.Metrics = slices.Grow(out.Metrics, n*len(metrics.All()))
 		}
-		sc, err := metrics.Evaluate(r.RelevantRanks, len(cs))
-		if err != nil {
-			return fmt.Errorf("score %s %s: query %s: %w", d.name, setting, kept[i].id, err)
-		}
-		acc.Add(sc)
-		d.table.Add(st, sc)
-		switch setting {
-		case domain.Cross:
-			d.setCross(kept[i].id, CrossResult{Lang: cLang, Ranks: r.RelevantRanks, N: len(cs)})
-		default:
-			out.Metrics = append(out.Metrics, s.rows(d, setting, qLang, cLang, kept[i].id, sc, 1)...)
-		}
-		list := schemas.Ranking{Dataset: d.name, Model: s.model(d), Setting: setting, QueryID: kept[i].id, QueryLang: qLang,
-			CandLang: cLang, CandidateIDs: make([]string, len(r.Top)), Scores: make([]float32, len(r.Top))}
-		for rank, h := range r.Top {
-			c := cs[h.Index]
-			list.CandidateIDs[rank], list.Scores[rank] = c.id, h.Score
-			if slices.Contains(c.qids, kept[i].qid) {
-				list.Relevant = append(list.Relevant, int64(rank+1))
+		part := parts[i]
+		p := schemas.Partial{Event: schemas.PartialQuery, Setting: setting, QueryID: q.id, QueryLang: qLang, CandLang: cLang, Candidates: int64(cs.n),
+			CandidateIDs: make([]string, len(part.Top)), CandidateLangs: make([]string, len(part.Top)), Scores: make([]float32, len(part.Top)),
+			Before: make([]int64, len(relevant[q.qid]))}
+		for rank, h := range part.Top {
+			c := cs.at(h.Index)
+			p.CandidateIDs[rank], p.CandidateLangs[rank], p.Scores[rank] = c.id, c.lang, h.Score
+			if slices.Contains(c.qids, q.qid) {
+				p.Relevant = append(p.Relevant, int64(rank+1))
 			}
 		}
-		out.Rankings = append(out.Rankings, list)
+		for j, n := range part.Before { // nil when the shard holds no candidate of the setting: none rank before
+			p.Before[j] = int64(n)
+		}
+		s.partial(d, out, p)
 	}
-	out.Metrics = append(out.Metrics, s.rows(d, setting, qLang, cLang, "", acc.Mean(), acc.Queries)...)
+	s.partial(d, out, end)
 	return nil
 }
 
 // search ranks cs for each of qs: by BM25 over cs when the scorer is lexical, else by inner product
-// against packed, or cs laid out now when packed is nil.
-func (s *Scorer) search(ctx context.Context, d *datasetState, qs, cs []entry, packed *retrieval.Candidates, relevant func(q int) []int) ([]retrieval.Result, error) {
+// against cs's layouts.
+func (s *Scorer) search(ctx context.Context, d *datasetState, qs []entry, cs pool, relevant func(q int) []int) ([]retrieval.Result, error) {
 	if s.cfg.Lexical {
 		qt := make([][]int64, len(qs))
 		for i, q := range qs {
 			qt[i] = q.tokens
 		}
-		ct := make([][]int64, len(cs))
-		for i, c := range cs {
-			ct[i] = c.tokens
+		ct := make([][]int64, 0, cs.n)
+		for _, es := range cs.local {
+			for _, c := range es {
+				ct = append(ct, c.tokens)
+			}
 		}
 		p := retrieval.DefaultBM25Params()
 		p.Workers = s.cfg.Workers
 		return retrieval.BM25(ctx, qt, ct, s.cfg.TopK, relevant, p)
 	}
-	if packed == nil {
-		var err error
-		if packed, err = s.pack(d, cs); err != nil {
-			return nil, err
-		}
-	}
 	qv := make([]float32, 0, len(qs)*d.dim)
 	for _, q := range qs {
 		qv = append(qv, q.vector...)
 	}
-	return packed.Search(ctx, qv, s.cfg.TopK, relevant, s.cfg.Workers)
-}
-
-// pack lays out the vectors of cs for search (nil for a lexical scorer, which has none).
-func (s *Scorer) pack(d *datasetState, cs []entry) (*retrieval.Candidates, error) {
-	if s.cfg.Lexical {
-		return nil, nil
-	}
-	return retrieval.NewCandidates(len(cs), d.dim, func(i int) []float32 { return cs[i].vector })
+	return cs.packed.Search(ctx, qv, s.cfg.TopK, relevant, s.cfg.Workers)
 }
 
 // rows makes one row per metric: a mean over queries, or one query's values when queryID is set.

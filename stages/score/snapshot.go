@@ -10,6 +10,7 @@ import (
 	"slices"
 
 	"xling/metrics"
+	"xling/retrieval"
 )
 
 // A snapshot is the scorer's state in exported form, for encoding/gob: what a long-running evaluator
@@ -67,7 +68,7 @@ func (s *Scorer) Save(w io.Writer) error {
 		}
 		for _, lang := range d.complete() {
 			l := d.langs[lang]
-			ds.Langs = append(ds.Langs, langSnapshot{Lang: lang, Queries: entriesOf(l.queries), Cands: entriesOf(l.cands),
+			ds.Langs = append(ds.Langs, langSnapshot{Lang: lang, Queries: entriesOf(l.queries, nil), Cands: entriesOf(l.cands, l.packed),
 				QueryWant: l.queries.want, CandWant: l.cands.want})
 		}
 		snap.Datasets = append(snap.Datasets, ds)
@@ -105,10 +106,10 @@ func (s *Scorer) Load(r io.Reader) error {
 		for _, ls := range ds.Langs {
 			l := d.lang(ls.Lang)
 			l.scored = true
-			if err := restore(&l.queries, ls.Queries, ls.QueryWant, d.dim); err != nil {
+			if err := restore(&l.queries, ls.Lang, ls.Queries, ls.QueryWant, d.dim); err != nil {
 				return err
 			}
-			if err := restore(&l.cands, ls.Cands, ls.CandWant, d.dim); err != nil {
+			if err := restore(&l.cands, ls.Lang, ls.Cands, ls.CandWant, d.dim); err != nil {
 				return err
 			}
 		}
@@ -117,11 +118,16 @@ func (s *Scorer) Load(r io.Reader) error {
 	return nil
 }
 
-func entriesOf(sd side) []entrySnapshot {
+// entriesOf exports a side's entries; packed, if set, holds the vectors they dropped when laid out.
+func entriesOf(sd side, packed *retrieval.Candidates) []entrySnapshot {
 	out := make([]entrySnapshot, len(sd.entries))
 	for i, e := range sd.entries {
-		v := make([]byte, 0, 4*len(e.vector))
-		for _, x := range e.vector {
+		vector := e.vector
+		if vector == nil && packed != nil {
+			vector = packed.Vector(i)
+		}
+		v := make([]byte, 0, 4*len(vector))
+		for _, x := range vector {
 			v = binary.LittleEndian.AppendUint32(v, math.Float32bits(x))
 		}
 		out[i] = entrySnapshot{ID: e.id, QID: e.qid, QIDs: e.qids, Vector: v, Tokens: e.tokens}
@@ -129,7 +135,7 @@ func entriesOf(sd side) []entrySnapshot {
 	return out
 }
 
-func restore(sd *side, es []entrySnapshot, want int64, dim int) error {
+func restore(sd *side, lang string, es []entrySnapshot, want int64, dim int) error {
 	sd.want = want
 	for _, e := range es {
 		if len(e.Vector)%4 != 0 || (len(e.Vector) > 0 && len(e.Vector) != 4*dim) {
@@ -142,7 +148,7 @@ func restore(sd *side, es []entrySnapshot, want int64, dim int) error {
 				v[i] = math.Float32frombits(binary.LittleEndian.Uint32(e.Vector[4*i:]))
 			}
 		}
-		sd.add(entry{id: e.ID, qid: e.QID, qids: e.QIDs, vector: v, tokens: e.Tokens})
+		sd.add(entry{id: e.ID, lang: lang, qid: e.QID, qids: e.QIDs, vector: v, tokens: e.Tokens})
 	}
 	return nil
 }
