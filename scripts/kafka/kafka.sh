@@ -46,8 +46,9 @@ fetch() {
 	mkdir -p "$CACHE"
 	local tmp; tmp="$(mktemp -d "$CACHE/kafka-fetch.XXXXXX")"
 	trap 'rm -rf "$tmp"' RETURN
-	mvn -q -B -f "$HERE/pom.xml" dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$tmp/libs" -Dstyle.color=never \
-		|| die "resolving Kafka $KAFKA_VERSION's jars from Maven Central failed (see mvn's output above)"
+	local log
+	log="$(mvn -q -B -f "$HERE/pom.xml" dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$tmp/libs" 2>&1)" \
+		|| die "resolving Kafka $KAFKA_VERSION's jars from Maven Central failed: $log"
 	# The folder must hold exactly the pinned jars, each with its pinned digest.
 	diff <(cd "$tmp/libs" && ls -1 *.jar) <(awk '{print $2}' "$HERE/jars.sha256" | sort) >/dev/null \
 		|| die "the jars Maven resolved differ from scripts/kafka/jars.sha256's list: $(diff <(cd "$tmp/libs" && ls -1 *.jar) <(awk '{print $2}' "$HERE/jars.sha256" | sort) | tr '\n' ' ')"
