@@ -30,7 +30,7 @@ func TestPretrainedEqualsReference(t *testing.T) {
 		testenv.Missing(t, py+" (make models)")
 	}
 	testenv.RequireTool(t, "spm_encode") // Debian's sentencepiece, USE's reference tokenizer
-	texts := testenv.Sentences(t, 3) // 33 candidates, 3 a language
+	texts := testenv.Sentences(t, 3)     // 33 candidates, 3 a language
 	rt, err := ort.NewRuntime(testenv.ORTLibrary(t))
 	if err != nil {
 		t.Fatal(err)
