@@ -42,7 +42,8 @@ class Reference:
             self.tok.enable_truncation(self.cfg["max_length"])
         else:
             self.tok.no_truncation()
-        self.model = AutoModel.from_pretrained(os.path.join(d, "hf"), attn_implementation="eager").eval()
+        self.model = AutoModel.from_pretrained(os.path.join(d, "hf"), attn_implementation="eager",
+                                               add_pooling_layer=False).eval()
         torch.set_num_threads(int(os.environ.get("REFERENCE_THREADS", "2")))
 
     def embed(self, text, query):
