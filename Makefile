@@ -97,7 +97,7 @@ CI_FUZZTIME ?= 5s
 # XLING_REQUIRE_ORACLES=1 turns a missing oracle from a skip into a failure: `make test` never passes
 # on checks it did not run.
 test: setup oracles kafka-jars
-	XLING_REQUIRE_ORACLES=1 $(GO) test -count=1 ./...
+	XLING_REQUIRE_ORACLES=1 $(GO) test -count=1 -timeout 45m ./...
 	FUZZTIME=$(CI_FUZZTIME) LOGS=$(OUTDIR)/fuzz-ci scripts/fuzz.sh
 
 # The experiments behind EXPERIMENTS.md: 6 arms x 5 seeds on the quick recipe with the alpha sweep, then the

@@ -7,13 +7,16 @@ package kafkatest
 import (
 	"bytes"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/segmentio/kafka-go"
 
@@ -112,7 +115,9 @@ func start(root string) (*Cluster, error) {
 // "wait" and so on; it returns the script's output.
 func (c *Cluster) Do(args ...string) (string, error) {
 	cmd := exec.Command(c.script, args...)
-	cmd.Env = append(os.Environ(), "XLING_KAFKA_DIR="+c.dir, fmt.Sprintf("XLING_KAFKA_PORT=%d", c.port))
+	// The brokers stop when this process ends, even if it never reaches Main's stop (a test timeout panics).
+	cmd.Env = append(os.Environ(), "XLING_KAFKA_DIR="+c.dir, fmt.Sprintf("XLING_KAFKA_PORT=%d", c.port),
+		fmt.Sprintf("XLING_KAFKA_OWNER_PID=%d", os.Getpid()))
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
@@ -140,18 +145,25 @@ func (c *Cluster) Leaders(prefix string) (map[int][]string, error) {
 	return out, nil
 }
 
-// freeBase finds a port p with p, p+1, p+2 (PLAINTEXT), p+100.. (CONTROLLER) and p+200.. (SASL_SSL) free.
+// freeBase finds a port p with p, p+1, p+2 (PLAINTEXT), p+100.. (CONTROLLER) and p+200.. (SASL_SSL) free,
+// below the kernel's range of ephemeral ports: a port in that range that is free now may be taken by any
+// outgoing connection before the broker binds it (it happened, to the cluster's own JVMs' connections).
 func freeBase() (int, error) {
-	for range 50 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return 0, err
+	low := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil {
+				low = n
+			}
 		}
-		p := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		if p > 65535-210 {
-			continue
-		}
+	}
+	lo, hi := 10000, low-210
+	if hi <= lo {
+		return 0, fmt.Errorf("kafkatest: no room for Kafka's ports below the ephemeral range (from %d)", low)
+	}
+	r := rand.New(rand.NewPCG(uint64(os.Getpid()), uint64(time.Now().UnixNano())))
+	for range 100 {
+		p := lo + r.IntN(hi-lo)
 		free := true
 		for _, off := range []int{0, 1, 2, 100, 101, 102, 200, 201, 202} {
 			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p+off))
@@ -165,5 +177,5 @@ func freeBase() (int, error) {
 			return p, nil
 		}
 	}
-	return 0, fmt.Errorf("kafkatest: no free block of ports for Kafka")
+	return 0, fmt.Errorf("kafkatest: no free block of ports for Kafka in [%d, %d)", lo, hi)
 }

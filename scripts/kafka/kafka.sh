@@ -12,7 +12,8 @@
 #   scripts/kafka/kafka.sh env             print the addresses and files a client needs, as shell assignments
 #
 # Environment: XLING_KAFKA_DIR is the cluster's folder (default .cache/kafka-cluster: data, logs, config,
-# certificates, secrets); XLING_KAFKA_PORT the first of its ports (default 19092). Node N (1-3) listens on
+# certificates, secrets); XLING_KAFKA_PORT the first of its ports (default 19092); XLING_KAFKA_OWNER_PID, if
+# set, a process whose end stops the cluster (the tests set it). Node N (1-3) listens on
 #   PLAINTEXT  127.0.0.1:PORT+N-1      no authentication (User:ANONYMOUS, a super user: the operators' door)
 #   SECURE     127.0.0.1:PORT+200+N-1  SASL_SSL, SCRAM-SHA-512 and SCRAM-SHA-256, ACLs enforced
 #   CONTROLLER 127.0.0.1:PORT+100+N-1  KRaft quorum
@@ -206,6 +207,12 @@ start)
 	echo "$PORT" > "$DIR/port"
 	format
 	for n in $(seq 1 $NODES); do rm -f "$DIR/node$n/down"; start_node "$n"; done
+	# A cluster started for a process (the tests' kafkatest) stops when that process is gone.
+	if [ -n "${XLING_KAFKA_OWNER_PID:-}" ] && [ ! -f "$DIR/watcher.pid" ]; then
+		(while kill -0 "$XLING_KAFKA_OWNER_PID" 2>/dev/null; do sleep 2; done
+		 for n in $(seq 1 $NODES); do stop_node "$n" & done; wait; rm -f "$DIR/watcher.pid") </dev/null >/dev/null 2>&1 &
+		echo $! > "$DIR/watcher.pid"
+	fi
 	wait_healthy
 	echo "kafka.sh: Kafka $KAFKA_VERSION healthy: PLAINTEXT $(bootstrap), SASL_SSL $(secure_bootstrap) ($DIR)"
 	;;
