@@ -103,6 +103,9 @@ func (s *Schema[T]) Decode(data []byte) (rows []T, err error) {
 	}
 	// Nor may decoding allocate much more than the message holds: a compressed buffer declares its own
 	// uncompressed size, and arrow-go allocates it before reading a byte (xling never compresses).
+	if err := checkMessages(data); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", s.ID, err)
+	}
 	mem := &budget{mem: memory.DefaultAllocator, left: 2*len(data) + 64<<10}
 	// The limits go to the message reader: ipc.NewReader (arrow-go v18.8) drops them, and a message
 	// declaring 2 GB of metadata then has 2 GB made and zeroed outside the budget, seconds a message.
