@@ -130,11 +130,16 @@ func (s *Schema[T]) Decode(data []byte, opts ...Option) (rows []T, err error) {
 	}
 	// Nor may decoding allocate much more than the message holds: a compressed buffer declares its own
 	// uncompressed size, and arrow-go allocates it before reading a byte (xling never compresses).
+	if err := checkMessages(data); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", s.ID, err)
+	}
 	mem := &budget{mem: optionsOf(opts).mem, left: 2*len(data) + 64<<10, out: map[*byte][]byte{}}
 	// Runs after r.Release: what is still out then was leaked by arrow-go (see budget).
 	defer mem.freeAll()
-	r, err := ipc.NewReader(bytes.NewReader(data), ipc.WithAllocator(mem),
-		ipc.WithBodySizeLimit(int64(len(data))), ipc.WithMetadataSizeLimit(int64(len(data))))
+	// The limits go to the message reader: ipc.NewReader (arrow-go v18.8) drops them, and a message
+	// declaring 2 GB of metadata then has 2 GB made and zeroed outside the budget, seconds a message.
+	limits := []ipc.Option{ipc.WithAllocator(mem), ipc.WithBodySizeLimit(int64(len(data))), ipc.WithMetadataSizeLimit(int64(len(data)))}
+	r, err := ipc.NewReaderFromMessageReader(ipc.NewMessageReader(bytes.NewReader(data), limits...), limits...)
 	if err != nil {
 		return nil, fmt.Errorf("decode %s: %w", s.ID, err)
 	}

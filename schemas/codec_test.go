@@ -134,6 +134,38 @@ func TestDecodeHoldsACompressedMessageToItsBudget(t *testing.T) {
 	}
 }
 
+// A message after the schema declares its metadata's length, and arrow-go makes a buffer that long
+// before reading it. Decode refuses a length past the message's own size: without the limit, a few
+// hundred bytes had 2 GB made and zeroed (seconds each, and the fuzzer stalled on them).
+func TestDecodeRefusesMetadataLongerThanTheMessage(t *testing.T) {
+	good, err := Markers.Encode([]Marker{{Kind: RunEnd}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		length uint32
+	}{
+		{"2 GB", 0x7fff_fff0},
+		{"a byte past the message", 0}, // filled in below: len(data)+1
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			data := bytes.Clone(good[:len(Markers.head)])
+			// The next message: a continuation token, then the metadata length.
+			data = append(data, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0)
+			n := tc.length
+			if n == 0 {
+				n = uint32(len(data) + 1)
+			}
+			data[len(data)-4], data[len(data)-3], data[len(data)-2], data[len(data)-1] = byte(n), byte(n>>8), byte(n>>16), byte(n>>24)
+			_, err := Markers.Decode(data)
+			if err == nil || !strings.Contains(err.Error(), "exceeds limit") || !strings.Contains(err.Error(), Markers.ID) {
+				t.Fatalf("err = %v, want the metadata length refused, naming %s", err, Markers.ID)
+			}
+		})
+	}
+}
+
 // Rankings and metrics round-trip through Arrow IPC, and their label columns are dictionary-encoded, so
 // a batch of many rows stores each repeated label once (the bulk of what crosses the broker).
 func TestResultSchemasRoundTripWithDictionaryLabels(t *testing.T) {

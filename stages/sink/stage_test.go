@@ -3,16 +3,20 @@ package sink
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/parquet-go/parquet-go"
 
 	"xling/domain"
+	"xling/internal/testenv"
 	"xling/pipeline"
 	"xling/pipeline/pipelinetest"
 	"xling/schemas"
@@ -152,5 +156,51 @@ func TestSinkRestartedAfterCommitKeepsTheTable(t *testing.T) {
 	}
 	if c := again.Stage.Counts.Snapshot(); c.In != 0 {
 		t.Errorf("the restarted sink read %d records, want none", c.In)
+	}
+}
+
+// A sink whose disk fills fails naming its table and ENOSPC, leaves nothing on the disk, and has committed
+// no offsets: started again on a disk with room, it reads the whole topic and writes the whole table.
+func TestSinkOnAFullDiskFailsAndCommitsNoOffsets(t *testing.T) {
+	ctx, _, w := pipelinetest.Setup(t, 1)
+	// 400 metrics with 2 KiB query ids of random hex: 800 KiB that Snappy barely shrinks, past the disk.
+	rng := rand.New(rand.NewPCG(1, 2))
+	var metrics []schemas.Metric
+	for i := range 400 {
+		id := make([]byte, 1024)
+		for j := range id {
+			id[j] = byte(rng.Uint32())
+		}
+		m := mono
+		m.QueryID = fmt.Sprintf("en/q/%d/%x", i, id)
+		metrics = append(metrics, m)
+	}
+	pipelinetest.Produce(t, ctx, w, w.Topics.Metrics(), "toy", metrics)
+
+	dir := testenv.SmallDisk(t, 256<<10)
+	full := filepath.Join(dir, "metrics.parquet")
+	err := pipeline.Run(ctx, w, newTable(t, w, full, nil).Stage)
+	if !errors.Is(err, syscall.ENOSPC) || !strings.Contains(err.Error(), full) || !strings.Contains(err.Error(), "no space left on device") {
+		t.Fatalf("run on a 256 KiB disk: err = %v\nwant ENOSPC (no space left on device) naming %s", err, full)
+	}
+	t.Logf("first run: %v", err)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		t.Errorf("left on the full disk: %s", e.Name())
+	}
+
+	roomy := filepath.Join(t.TempDir(), "metrics.parquet")
+	again := newTable(t, w, roomy, nil)
+	if err := pipeline.Run(ctx, w, again.Stage); err != nil {
+		t.Fatal(err)
+	}
+	if c := again.Stage.Counts.Snapshot(); c.In != int64(len(metrics)) {
+		t.Errorf("the restart read %d records, want all %d: offsets were committed past the failed table", c.In, len(metrics))
+	}
+	if got := readTable(t, roomy); len(got) != len(metrics) {
+		t.Errorf("table after the restart: %d rows, want %d", len(got), len(metrics))
 	}
 }
