@@ -47,6 +47,28 @@ func TestRealKafkaRunMatchesEmbedded(t *testing.T) {
 	compare(t, "xling run on real Kafka", ref, filepath.Join(out, "real"))
 }
 
+// TestRealKafkaServeMatchesEmbedded runs xling serve's first update (three languages, one model) on the
+// embedded broker and on the real cluster, and checks the two updates' tables are equal.
+func TestRealKafkaServeMatchesEmbedded(t *testing.T) {
+	e := setup(t)
+	k := kafkatest.Start(t)
+	data, models := e.serveFolders(t)
+	update := func(extra ...string) string {
+		state := filepath.Join(t.TempDir(), "state")
+		p := e.serve(t, data, models, state, extra...)
+		st := p.waitFor(t, "the first update", func(st serveStatus) bool { return len(st.Service.Done)+len(st.Service.Failures) > 0 })
+		if len(st.Service.Done) != 1 || len(st.Service.Failures) != 0 {
+			t.Fatalf("updates %+v, failures %+v:\n%s", st.Service.Done, st.Service.Failures, p.logs.String())
+		}
+		p.cmd.Process.Signal(syscall.SIGTERM)
+		<-p.done
+		return filepath.Join(state, "runs", st.Service.Done[0].RunID)
+	}
+	ref := update()
+	got := update("--brokers", k.Brokers, "--topic-prefix", "xtest.serve.")
+	compare(t, "xling serve on real Kafka", ref, got)
+}
+
 // TestRealKafkaCrash is TestCrash on the real cluster: -kills workers killed (kill -9) and restarted.
 func TestRealKafkaCrash(t *testing.T) {
 	e := setup(t)

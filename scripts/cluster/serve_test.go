@@ -28,10 +28,10 @@ type serveProc struct {
 
 var endpoint = regexp.MustCompile(`operations endpoint.*addr=(http://\S+)`)
 
-func (e env) serve(t *testing.T, data, models, state string) *serveProc {
+func (e env) serve(t *testing.T, data, models, state string, extra ...string) *serveProc {
 	t.Helper()
-	cmd := exec.Command(e.bin, "serve", "--data", data, "--models", models, "--state", state, "--ort", e.lib,
-		"--http", "127.0.0.1:0", "--poll", "100ms", "--grace", "100ms", "--datasets", dataset.XQuADR, "--threads", "1")
+	cmd := exec.Command(e.bin, append([]string{"serve", "--data", data, "--models", models, "--state", state, "--ort", e.lib,
+		"--http", "127.0.0.1:0", "--poll", "100ms", "--grace", "100ms", "--datasets", dataset.XQuADR, "--threads", "1"}, extra...)...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -90,12 +90,12 @@ func (p *serveProc) waitFor(t *testing.T, what string, ok func(serveStatus) bool
 	return serveStatus{}
 }
 
-// SIGTERM in the middle of an update: xling serve exits 0 within its grace period, leaving no partial
-// update behind; started again on the same state directory, it does that update once, and nothing else.
-func TestServeStopsOnSIGTERMAndRedoesTheUpdateCutShort(t *testing.T) {
-	e := setup(t)
+// serveFolders lays out a data folder with three XQuAD-R languages and a models folder with the test model,
+// for xling serve to find.
+func (e env) serveFolders(t *testing.T) (data, models string) {
+	t.Helper()
 	root := t.TempDir()
-	data, models, state := filepath.Join(root, "data"), filepath.Join(root, "models"), filepath.Join(root, "state")
+	data, models = filepath.Join(root, "data"), filepath.Join(root, "models")
 	for _, d := range []string{filepath.Join(data, dataset.XQuADR), models} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
@@ -117,6 +117,15 @@ func TestServeStopsOnSIGTERMAndRedoesTheUpdateCutShort(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(models, "small.onnx"), b, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	return data, models
+}
+
+// SIGTERM in the middle of an update: xling serve exits 0 within its grace period, leaving no partial
+// update behind; started again on the same state directory, it does that update once, and nothing else.
+func TestServeStopsOnSIGTERMAndRedoesTheUpdateCutShort(t *testing.T) {
+	e := setup(t)
+	data, models := e.serveFolders(t)
+	state := filepath.Join(t.TempDir(), "state")
 
 	p := e.serve(t, data, models, state)
 	p.waitFor(t, "update in flight", func(st serveStatus) bool { return st.Service.InProgress != nil })
