@@ -211,6 +211,11 @@ func (b *budget) Allocate(n int) []byte {
 }
 
 func (b *budget) Reallocate(n int, old []byte) []byte {
+	if n < 0 {
+		// A length read from a hostile message can reach here negative; the allocator beneath must not
+		// see it (a CheckedAllocator's books went negative, then Go's slicing panicked).
+		panic(errBudget)
+	}
 	if grow := n - len(old); grow > 0 {
 		b.take(grow)
 	} else {
