@@ -130,7 +130,7 @@ kafka-stop:
 # The fault classes on the real cluster, each repeated KAFKA_FAULT_RUNS times (make test runs each once).
 KAFKA_FAULT_RUNS ?= 3
 kafka-faults: setup oracles kafka-jars
-	XLING_REQUIRE_ORACLES=1 $(GO) test -count=1 -timeout 80m -run 'TestRealKafka' -v ./scripts/cluster -args -kills 20 -fault-runs $(KAFKA_FAULT_RUNS)
+	XLING_REQUIRE_ORACLES=1 $(GO) test -count=1 -timeout 80m -run 'TestRealKafka' -v ./scripts/cluster -args -kills 20 -fault-runs $(KAFKA_FAULT_RUNS) -storm
 
 # Every fuzz target for FUZZTIME (default 10m), two at a time: docs/fuzzing.md has the last figures.
 fuzz: setup
