@@ -37,7 +37,7 @@ var (
 	langs     = flag.String("langs", "en,de,zh,th", "languages of the runs (empty: all)")
 	seed      = flag.Uint64("seed", 1, "seed of the crash test's choice of victims and moments")
 	faultRuns = flag.Int("fault-runs", 1, "runs of each fault class on the real Kafka cluster")
-	storm     = flag.Bool("storm", false, "run the rebalance storm on the real Kafka cluster (make kafka-faults does; it stalls at times, docs/reliability.md)")
+	storm     = flag.Bool("storm", false, "run the rebalance storm on the real Kafka cluster (make kafka-faults does; it stalls since the session's merges, docs/reliability.md)")
 )
 
 // env is what every run of a test shares: the xling binary, a model and the data.

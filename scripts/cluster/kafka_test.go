@@ -100,7 +100,7 @@ func TestRealKafkaBrokerFaults(t *testing.T) {
 		{"rebalance storm", rebalanceStorm},
 	} {
 		if tc.name == "rebalance storm" && !*storm {
-			// Not in make test: two runs in about eight on Kafka stalled with the score stage reading and never
+			// Not in make test: since the session's merges it stalls on Kafka, the stages reading and never
 			// finishing, cause not found (docs/reliability.md). make kafka-faults runs it (-storm).
 			t.Logf("%s: not run (-storm)", tc.name)
 			continue
