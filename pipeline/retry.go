@@ -103,6 +103,10 @@ func retriable(err error) bool {
 	switch {
 	case denied(err) || errors.Is(err, context.Canceled):
 		return false
+	case errors.Is(err, kafka.BrokerNotAvailable):
+		// kafka-go does not call it temporary, but a broker restarting answers with it: seen on Kafka as an
+		// offset fetch's answer during a rolling restart, which ended the run.
+		return true
 	case errors.As(err, &ke):
 		return ke.Temporary()
 	}
